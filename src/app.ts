@@ -1,0 +1,111 @@
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
+import type { TokenVerifier } from './core/auth.js'
+import type { Config } from './core/config.js'
+import type { DatabaseHandle } from './core/db.js'
+import { ProblemSchema } from './core/errors.js'
+import { newId } from './core/ids.js'
+import accessPlugin from './core/access.plugin.js'
+import problemsPlugin from './core/problems.plugin.js'
+import unitOfWorkPlugin from './core/unit-of-work.plugin.js'
+import { registerModules } from './modules.js'
+import { markTopLevelSchemas, namedComponents } from './core/openapi-components.js'
+
+export interface AppDependencies {
+  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'>
+  database: DatabaseHandle
+  verifyToken: TokenVerifier
+}
+
+export const API_VERSION = '0.1.0'
+const BODY_LIMIT_BYTES = 1024 * 1024
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/**
+ * Builds the service: Fastify with its validation, error, access and transaction plumbing,
+ * then every domain module (src/modules.ts). Does not listen, migrate or start background
+ * work: src/server.ts does that, and tests call this directly.
+ */
+export async function buildApp({ config, database, verifyToken }: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config),
+    trustProxy: config.trustProxy,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // x-request-id is accepted when it looks like an id, generated (UUIDv7) otherwise, and echoed.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId()
+    },
+    return503OnClosing: true,
+    // HEAD twins of GET routes would run the access and transaction wrappers twice.
+    exposeHeadRoutes: false,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // Strict validation: no coercion of bodies, nulls kept, formats enforced.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  // The API speaks JSON only: any other body is 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain')
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  await app.register(problemsPlugin)
+  await app.register(accessPlugin, { verifyToken })
+  await app.register(unitOfWorkPlugin, { db: database.db })
+
+  // Every API operation documents its problem responses, so the SDK types errors too.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (!route.schema || route.schema.hide) return
+    const problem = { description: 'A problem (RFC 9457)', content: { 'application/problem+json': { schema: ProblemSchema } } }
+    route.schema.response = { ...(route.schema.response as object), '4xx': problem, '5xx': problem }
+  })
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Madoguchi API',
+        version: API_VERSION,
+        description:
+          'Customer-harassment (カスハラ) case handling for Japanese local governments: cases and their ' +
+          'chronological record, recordings and their retention, policies with effective dates, audit trail. ' +
+          'Errors are RFC 9457 problem+json.',
+        license: { name: 'MIT', identifier: 'MIT' },
+      },
+      servers: [{ url: '/', description: 'This service' }],
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+      security: [{ bearer: [] }],
+    },
+    // Schemas with an $id become named components.schemas, referenced wherever they appear.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transform: markTopLevelSchemas,
+    transformObject: (documentObject) => namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject),
+  })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+
+  await registerModules(app, { database })
+
+  app.get('/openapi.json', {
+    config: { permission: 'public' },
+    schema: { hide: true },
+    handler: async () => app.swagger(),
+  })
+
+  return app
+}
+
+function loggerOptions(config: AppDependencies['config']): FastifyServerOptions['logger'] {
+  if (config.logLevel === 'silent') return false
+  return {
+    level: config.logLevel,
+    // Tokens and cookies never reach the log.
+    redact: ['req.headers.authorization', 'req.headers.cookie'],
+    ...(config.logPretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } } : {}),
+  }
+}

@@ -1,0 +1,133 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose'
+import type { AuthConfig } from './config.js'
+import { ROLES, type Role } from './access.js'
+
+/** The authenticated caller, from the token's claims. */
+export interface Caller {
+  subject: string
+  name: string | null
+  roles: Role[]
+  /** Org unit id (所属) from the `org_unit` claim; null for callers without one. */
+  orgUnit: string | null
+}
+
+export class TokenRejected extends Error {
+  override name = 'TokenRejected'
+}
+
+export type TokenVerifier = (token: string) => Promise<Caller>
+
+const MIN_SECRET_BYTES = 32
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * Builds the verifier for the configured key source. Signature, `iss`, `aud` and `exp` are
+ * required, `nbf` honoured, only allow-listed algorithms pass (`none` never does), and the
+ * clock tolerance is the configured one (at most 60 s).
+ */
+export async function createTokenVerifier(auth: AuthConfig): Promise<TokenVerifier> {
+  const options = {
+    issuer: auth.issuer,
+    audience: auth.audience,
+    algorithms: auth.algorithms,
+    clockTolerance: auth.clockToleranceSeconds,
+    requiredClaims: ['exp', 'sub'],
+  }
+  let verifyWith: (token: string) => ReturnType<typeof jwtVerify>
+  switch (auth.mode) {
+    case 'jwks-url': {
+      const keys = createRemoteJWKSet(auth.url)
+      verifyWith = (token) => jwtVerify(token, keys, options)
+      break
+    }
+    case 'jwks-file': {
+      const keys: JWTVerifyGetKey = createLocalJWKSet(JSON.parse(await fs.readFile(auth.file, 'utf8')))
+      verifyWith = (token) => jwtVerify(token, keys, options)
+      break
+    }
+    case 'hs256': {
+      const key = new TextEncoder().encode(auth.secret)
+      verifyWith = (token) => jwtVerify(token, key, options)
+      break
+    }
+    case 'dev': {
+      const key = await ensureDevSecret(auth.secretFile)
+      verifyWith = (token) => jwtVerify(token, key, options)
+      break
+    }
+  }
+  return async (token) => {
+    try {
+      const { payload } = await verifyWith(token)
+      return callerFromClaims(payload)
+    } catch (error) {
+      if (error instanceof TokenRejected) throw error
+      // The key server being slow is not the caller's fault: let it surface as 503.
+      if (error instanceof joseErrors.JWKSTimeout) throw error
+      if (error instanceof joseErrors.JWTExpired) throw new TokenRejected('the token has expired')
+      if (error instanceof joseErrors.JWTClaimValidationFailed) throw new TokenRejected(`the token's ${error.claim} claim is not acceptable`)
+      if (error instanceof joseErrors.JOSEError) throw new TokenRejected('the token could not be verified')
+      throw error // key source unreachable and the like: not the caller's fault
+    }
+  }
+}
+
+function callerFromClaims(claims: Record<string, unknown>): Caller {
+  const { sub, name, roles, org_unit: orgUnit } = claims
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) throw new TokenRejected("the token's sub claim is not acceptable")
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new TokenRejected("the token's roles claim must be an array of strings")
+  if (name !== undefined && typeof name !== 'string') throw new TokenRejected("the token's name claim must be a string")
+  if (orgUnit !== undefined && (typeof orgUnit !== 'string' || !UUID.test(orgUnit))) throw new TokenRejected("the token's org_unit claim must be an org unit id (uuid)")
+  return {
+    subject: sub,
+    name: name ?? null,
+    // Roles this service does not know grant nothing; they are ignored rather than refused,
+    // so an identity provider can carry roles for other systems in the same claim.
+    roles: ROLES.filter((r) => roles.includes(r)),
+    orgUnit: orgUnit ?? null,
+  }
+}
+
+/** The local development secret: created on first start, kept in DATA_DIR, owner-only. */
+export async function ensureDevSecret(file: string): Promise<Uint8Array> {
+  try {
+    const existing = await fs.readFile(file)
+    if (existing.length >= MIN_SECRET_BYTES) return new Uint8Array(existing)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  await fs.mkdir(path.dirname(file), { recursive: true })
+  const secret = crypto.randomBytes(48)
+  try {
+    await fs.writeFile(file, secret, { mode: 0o600, flag: 'wx' })
+    return new Uint8Array(secret)
+  } catch (error) {
+    // Another process created it first: use theirs.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return new Uint8Array(await fs.readFile(file))
+    throw error
+  }
+}
+
+export interface TokenClaims {
+  subject: string
+  name?: string
+  roles: string[]
+  orgUnit?: string
+  /** Lifetime in seconds. */
+  expiresIn?: number
+}
+
+/** Signs an HS256 token: used by `npm run token` and by the tests. */
+export async function signHs256Token(secret: Uint8Array, issuer: string, audience: string, claims: TokenClaims): Promise<string> {
+  return new SignJWT({ roles: claims.roles, ...(claims.name ? { name: claims.name } : {}), ...(claims.orgUnit ? { org_unit: claims.orgUnit } : {}) })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(claims.subject)
+    .setIssuer(issuer)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime(`${claims.expiresIn ?? 8 * 3600}s`)
+    .sign(secret)
+}

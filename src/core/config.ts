@@ -1,0 +1,142 @@
+import path from 'node:path'
+import { Type, type Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+import { Value } from 'typebox/value'
+
+// Every setting the service reads, in one schema. Values come from the environment only,
+// are validated once at start, and a wrong one stops the service with one line naming it.
+const EnvSchema = Type.Object({
+  NODE_ENV: Type.Optional(Type.Enum(['development', 'production', 'test'])),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  AUTH_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  AUTH_JWKS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  AUTH_HS256_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  AUTH_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
+  AUTH_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  AUTH_ALGORITHMS: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]+(,[A-Za-z0-9]+)*$' })),
+  AUTH_CLOCK_TOLERANCE_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 30 }),
+  TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  LOG_PRETTY: Type.Enum(['true', 'false'], { default: 'false' }),
+  BACKGROUND_JOBS: Type.Enum(['true', 'false'], { default: 'true' }),
+  AUDIT_CHAIN_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 1000 }),
+})
+type Env = Static<typeof EnvSchema>
+
+const checkEnv = Compile(EnvSchema)
+
+/** Signature verification: exactly one source of keys, or the local development secret. */
+export type AuthConfig =
+  | { mode: 'jwks-url'; url: URL; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
+  | { mode: 'jwks-file'; file: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
+  | { mode: 'hs256'; secret: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
+  | { mode: 'dev'; secretFile: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
+
+export interface Config {
+  production: boolean
+  port: number
+  host: string
+  databaseUrl: string | undefined
+  databasePoolSize: number
+  dataDir: string
+  auth: AuthConfig
+  /** Fastify's trustProxy: whether, which, or how many proxies set X-Forwarded-For (for client addresses). */
+  trustProxy: boolean | string | ((address: string, hop: number) => boolean)
+  logLevel: Env['LOG_LEVEL']
+  logPretty: boolean
+  backgroundJobs: boolean
+  auditChainIntervalMs: number
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** The issuer and audience that `npm run token` and the development secret use. */
+export const DEV_ISSUER = 'madoguchi-dev'
+export const DEV_AUDIENCE = 'madoguchi'
+
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as in most deployment tools.
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = source[key]
+    if (value !== undefined && value !== '') raw[key] = value
+  }
+  const env = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw)) as Env
+  const firstError = checkEnv.Errors(env)[0]
+  if (firstError) {
+    const name = firstError.instancePath.replace(/^\//, '') || String(Object.values(firstError.params)[0] ?? '')
+    const got = name && name in raw ? ` (got ${JSON.stringify(raw[name])})` : ''
+    throw new ConfigError(`${name}: ${firstError.message}${got}`)
+  }
+
+  const dataDir = path.resolve(env.DATA_DIR)
+  const production = env.NODE_ENV === 'production'
+  return {
+    production,
+    port: env.PORT,
+    host: env.HOST,
+    databaseUrl: env.DATABASE_URL,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
+    dataDir,
+    auth: authConfig(env, dataDir, production),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    logLevel: env.LOG_LEVEL,
+    logPretty: env.LOG_PRETTY === 'true',
+    backgroundJobs: env.BACKGROUND_JOBS === 'true',
+    auditChainIntervalMs: env.AUDIT_CHAIN_INTERVAL_MS,
+  }
+}
+
+function authConfig(env: Env, dataDir: string, production: boolean): AuthConfig {
+  const sources = (['AUTH_JWKS_URL', 'AUTH_JWKS_FILE', 'AUTH_HS256_SECRET'] as const).filter((k) => env[k] !== undefined)
+  if (sources.length > 1) {
+    throw new ConfigError(`${sources.join(', ')}: set only one of AUTH_JWKS_URL, AUTH_JWKS_FILE, AUTH_HS256_SECRET`)
+  }
+  const clockToleranceSeconds = env.AUTH_CLOCK_TOLERANCE_SECONDS
+  const source = sources[0]
+  if (source === undefined) {
+    // No key source configured: local development with a secret kept in DATA_DIR.
+    if (production) throw new ConfigError('AUTH_JWKS_URL: one of AUTH_JWKS_URL, AUTH_JWKS_FILE, AUTH_HS256_SECRET is required when NODE_ENV=production')
+    if (env.AUTH_ISSUER !== undefined || env.AUTH_AUDIENCE !== undefined) {
+      throw new ConfigError('AUTH_ISSUER: set together with one of AUTH_JWKS_URL, AUTH_JWKS_FILE, AUTH_HS256_SECRET')
+    }
+    return { mode: 'dev', secretFile: path.join(dataDir, 'dev-jwt-secret'), issuer: DEV_ISSUER, audience: DEV_AUDIENCE, algorithms: ['HS256'], clockToleranceSeconds }
+  }
+  if (env.AUTH_ISSUER === undefined) throw new ConfigError(`AUTH_ISSUER: required when ${source} is set`)
+  if (env.AUTH_AUDIENCE === undefined) throw new ConfigError(`AUTH_AUDIENCE: required when ${source} is set`)
+  const common = { issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE, clockToleranceSeconds }
+  if (source === 'AUTH_HS256_SECRET') {
+    if (Buffer.byteLength(env.AUTH_HS256_SECRET!, 'utf8') < 32) throw new ConfigError('AUTH_HS256_SECRET: must be at least 32 bytes')
+    return { mode: 'hs256', secret: env.AUTH_HS256_SECRET!, algorithms: algorithms(env, ['HS256'], ['HS256']), ...common }
+  }
+  const allowed = algorithms(env, ASYMMETRIC_ALGORITHMS, ['RS256', 'PS256', 'ES256', 'EdDSA'])
+  if (source === 'AUTH_JWKS_URL') return { mode: 'jwks-url', url: new URL(env.AUTH_JWKS_URL!), algorithms: allowed, ...common }
+  return { mode: 'jwks-file', file: path.resolve(env.AUTH_JWKS_FILE!), algorithms: allowed, ...common }
+}
+
+// The allow-list of signature algorithms; `none` and algorithms of the other key kind never pass.
+function algorithms(env: Env, permitted: string[], defaults: string[]): string[] {
+  if (env.AUTH_ALGORITHMS === undefined) return defaults
+  const wanted = env.AUTH_ALGORITHMS.split(',')
+  const bad = wanted.find((a) => !permitted.includes(a))
+  if (bad !== undefined) throw new ConfigError(`AUTH_ALGORITHMS: ${bad} is not allowed here (allowed: ${permitted.join(', ')})`)
+  return wanted
+}
+
+function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
+  if (value === undefined || value === 'false') return false
+  if (value === 'true') return true
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value) // trust that many proxies in front of the service
+    return (_address, hop) => hop < hops
+  }
+  return value // addresses or CIDR ranges, comma separated, as Fastify accepts them
+}

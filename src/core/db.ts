@@ -1,0 +1,86 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
+import { PGliteDialect } from 'kysely-pglite-dialect'
+import pg from 'pg'
+import type { Database } from './database.js'
+
+export type Db = Kysely<Database>
+export type Trx = Transaction<Database>
+/** Anything queries can run on: the pool or an open transaction. */
+export type Queryable = Db | Trx
+
+export interface DatabaseHandle {
+  db: Db
+  kind: 'postgres' | 'embedded'
+  /** The embedded engine itself (snapshots in tests); absent for PostgreSQL. */
+  pglite?: PGlite
+  /** Runs a multi-statement SQL script (migrations) on `on`, inside its transaction if it has one. */
+  runScript(on: Queryable, script: string): Promise<void>
+  close(): Promise<void>
+}
+
+// Both drivers must hand back the same JavaScript types, or the embedded database hides
+// bugs that PostgreSQL shows: bigint as number, date as 'YYYY-MM-DD', timestamptz as Date.
+const INT8 = 20
+const DATE = 1082
+
+/** PostgreSQL through a `pg` pool. */
+export function connectPostgres(connectionString: string, poolSize = 10): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString,
+    max: poolSize,
+    // Fail fast when the database is away rather than queueing requests without bound.
+    connectionTimeoutMillis: 5000,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+        if (oid === INT8) return (v: string) => Number(v)
+        if (oid === DATE) return (v: string) => v
+        return pg.types.getTypeParser(oid, format)
+      }) as typeof pg.types.getTypeParser,
+    },
+  })
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on('error', () => {})
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  return {
+    db,
+    kind: 'postgres',
+    // Without parameters pg uses the simple query protocol, which takes several statements.
+    runScript: async (on, script) => {
+      await sql.raw(script).execute(on)
+    },
+    close: () => db.destroy(),
+  }
+}
+
+/** The embedded PostgreSQL (PGlite): a folder on disk, or `memory://` for tests. */
+export async function openEmbedded(dataDir: string, options: { loadDataDir?: Blob } = {}): Promise<DatabaseHandle> {
+  if (!dataDir.startsWith('memory://')) await fs.mkdir(path.dirname(dataDir), { recursive: true })
+  const pglite = await PGlite.create(dataDir, {
+    parsers: { [INT8]: (v: string) => Number(v), [DATE]: (v: string) => v },
+    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+  })
+  return embeddedHandle(pglite)
+}
+
+export function embeddedHandle(pglite: PGlite): DatabaseHandle {
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  return {
+    db,
+    kind: 'embedded',
+    pglite,
+    // PGlite has one session: BEGIN was issued on it by Kysely, so exec runs inside it.
+    runScript: async (_on, script) => {
+      await pglite.exec(script)
+    },
+    close: () => db.destroy(),
+  }
+}
+
+/** The database the configuration names: PostgreSQL with a URL, else embedded in DATA_DIR. */
+export async function openDatabase(config: { databaseUrl: string | undefined; databasePoolSize: number; dataDir: string }): Promise<DatabaseHandle> {
+  if (config.databaseUrl) return connectPostgres(config.databaseUrl, config.databasePoolSize)
+  return openEmbedded(path.join(config.dataDir, 'pgdata'))
+}

@@ -1,0 +1,151 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { appendAuditEntries, type AuditEntryInput } from '../audit/audit.repository.js'
+import type { AuditOutcome } from '../audit/audit.tables.js'
+import type { Db, Trx } from './db.js'
+import { callerOf } from './access.plugin.js'
+
+/**
+ * One request, one transaction, one audit entry.
+ *
+ * Every route under /v1 runs its handler inside a database transaction. When the handler
+ * returns, the request's audit entry is written in that same transaction and only then is it
+ * committed and the response sent: a change and its audit entry commit together or not at all.
+ * A handler that throws rolls everything back; the error handler then records the refusal in
+ * an entry of its own (`recordFailure`).
+ *
+ * Handlers use `request.trx` for every query and *return* their response body (never
+ * `reply.send`, which would answer before the commit). Routes that stream or long-poll opt
+ * out with `config.transaction: false` and write their audit entry with `auditNow`.
+ */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The service's database (pool or embedded). Requests use `request.trx` instead. */
+    readonly db: Db
+  }
+  interface FastifyContextConfig {
+    /** false: no request transaction (streaming, long-polling); default true under /v1. */
+    transaction?: boolean
+  }
+  interface FastifyRequest {
+    /** The request's transaction. Only on transactional /v1 routes. */
+    readonly trx: Trx
+    /** What the request's audit entry will say; handlers fill in ids they create. */
+    readonly audit: AuditContext
+  }
+}
+
+export interface AuditContext {
+  resourceType: string | null
+  resourceId: string | null
+  /** Ids, counts, kinds: never personal data values. */
+  details: Record<string, unknown>
+  /** Further entries the request writes beside its own (e.g. a flag raised on a record). */
+  also: Array<Pick<AuditEntryInput, 'action' | 'resourceType' | 'resourceId'> & { details?: Record<string, unknown> }>
+}
+
+const kTrx = Symbol('trx')
+const kAudit = Symbol('audit')
+type Internal = FastifyRequest & { [kTrx]?: Trx; [kAudit]?: AuditContext }
+
+// The resource type an audit entry names, from the permission's namespace.
+const RESOURCE_TYPES: Record<string, string> = {
+  org_units: 'org_unit',
+  policies: 'policy',
+  calendar: 'calendar',
+  cases: 'case',
+  events: 'case',
+  recordings: 'recording',
+  dispositions: 'disposition',
+  audit: 'audit_event',
+  changes: 'change',
+  webhooks: 'webhook',
+}
+
+export default fp<{ db: Db }>(
+  async function unitOfWork(app: FastifyInstance, { db }) {
+    app.decorate('db', db)
+    app.decorateRequest('trx', {
+      getter(this: Internal) {
+        const trx = this[kTrx]
+        if (!trx) throw new Error(`route ${this.routeOptions.url} runs without a request transaction`)
+        return trx
+      },
+    })
+    app.decorateRequest('audit', {
+      getter(this: Internal) {
+        this[kAudit] ??= initialAudit(this)
+        return this[kAudit]
+      },
+    })
+
+    app.addHook('onRoute', (route: RouteOptions) => {
+      if (!route.url.startsWith('/v1/') || route.config?.transaction === false) return
+      if (route.config?.permission === 'public') return
+      const handler = route.handler
+      route.handler = async function transactional(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+        return db.transaction().execute(async (trx) => {
+          ;(request as Internal)[kTrx] = trx
+          try {
+            const result = await (handler as RouteHandlerMethod).call(this, request, reply)
+            if (reply.sent) throw new Error(`route ${route.url} answered before its transaction committed; return the body instead`)
+            await appendAuditEntries(trx, entriesFor(request, 'allowed', reply.statusCode))
+            return result
+          } finally {
+            ;(request as Internal)[kTrx] = undefined
+          }
+        })
+      } as RouteHandlerMethod
+    })
+  },
+  { name: 'unit-of-work', dependencies: ['access'] },
+)
+
+function initialAudit(request: FastifyRequest): AuditContext {
+  const params = (request.params ?? {}) as Record<string, unknown>
+  const permission = request.routeOptions.config?.permission
+  const namespace = typeof permission === 'string' ? permission.split(':')[0]! : ''
+  return {
+    resourceType: request.routeOptions.config?.resourceType ?? RESOURCE_TYPES[namespace] ?? null,
+    resourceId: typeof params.id === 'string' ? params.id.slice(0, 200) : null,
+    details: {},
+    also: [],
+  }
+}
+
+function entriesFor(request: FastifyRequest, outcome: AuditOutcome, status: number): AuditEntryInput[] {
+  const caller = callerOf(request)
+  const audit = request.audit
+  const base = {
+    subject: caller?.subject ?? null,
+    roles: caller?.roles ?? [],
+    orgUnit: caller?.orgUnit ?? null,
+    route: `${request.method} ${request.routeOptions.url ?? ''}`,
+    outcome,
+    status,
+    requestId: request.id,
+    clientAddress: request.ip ?? null,
+  }
+  const action = request.routeOptions.schema?.operationId ?? `${request.method} ${request.routeOptions.url}`
+  return [
+    { ...base, action, resourceType: audit.resourceType, resourceId: audit.resourceId, details: audit.details },
+    ...(outcome === 'allowed' ? audit.also.map((a) => ({ ...base, ...a, details: a.details ?? {} })) : []),
+  ]
+}
+
+/**
+ * Records a refused or failed /v1 request: 401/403 and out-of-reach 404 are "denied", any
+ * other 4xx "failed". Unknown routes and infrastructure routes are not recorded.
+ */
+export async function recordFailure(request: FastifyRequest, status: number): Promise<void> {
+  const url = request.routeOptions?.url
+  if (!url?.startsWith('/v1/') || request.routeOptions.config?.permission === 'public') return
+  const outcome: AuditOutcome = status === 401 || status === 403 || status === 404 ? 'denied' : 'failed'
+  // Outside the request's transaction, which has been rolled back.
+  await appendAuditEntries(request.server.db, entriesFor(request, outcome, status))
+}
+
+/** For routes without a request transaction: write the request's entry now. */
+export async function auditNow(request: FastifyRequest, status = 200): Promise<void> {
+  await appendAuditEntries(request.server.db, entriesFor(request, 'allowed', status))
+}

@@ -1,0 +1,46 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { sql } from 'kysely'
+import { Type } from 'typebox'
+import type { DatabaseHandle } from '../core/db.js'
+import { serviceUnavailable } from '../core/errors.js'
+import { pendingMigrations } from '../core/migrations.js'
+
+const HealthSchema = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
+
+/** Liveness and readiness for load balancers and orchestrators: no token needed. */
+const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = async (app, { database }) => {
+  app.get('/healthz', {
+    config: { permission: 'public' },
+    schema: {
+      operationId: 'getHealth',
+      summary: 'Liveness: the process is up',
+      tags: ['health'],
+      security: [],
+      response: { 200: HealthSchema },
+    },
+    handler: async () => ({ status: 'ok' as const }),
+  })
+
+  app.get('/readyz', {
+    config: { permission: 'public' },
+    schema: {
+      operationId: 'getReadiness',
+      summary: 'Readiness: the database answers and every migration is applied',
+      tags: ['health'],
+      security: [],
+      response: { 200: HealthSchema },
+    },
+    handler: async () => {
+      try {
+        await sql`select 1`.execute(database.db)
+      } catch {
+        throw serviceUnavailable('the database is not reachable')
+      }
+      const pending = await pendingMigrations(database)
+      if (pending.length > 0) throw serviceUnavailable(`migrations not yet applied: ${pending.join(', ')}`)
+      return { status: 'ok' as const }
+    },
+  })
+}
+
+export default healthRoutes

@@ -1,0 +1,15 @@
+import type { FastifyInstance } from 'fastify'
+import type { DatabaseHandle } from './core/db.js'
+import healthRoutes from './health/health.routes.js'
+import meRoutes from './me/me.routes.js'
+import orgUnitRoutes from './org-units/org-units.routes.js'
+
+/**
+ * The route surface, in one list: each domain module with its prefix.
+ * A module is a folder in src/ with its schemas, routes and repository.
+ */
+export async function registerModules(app: FastifyInstance, { database }: { database: DatabaseHandle }): Promise<void> {
+  await app.register(healthRoutes, { database })
+  await app.register(meRoutes, { prefix: '/v1/me' })
+  await app.register(orgUnitRoutes, { prefix: '/v1/org-units' })
+}

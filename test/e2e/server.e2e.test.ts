@@ -1,0 +1,43 @@
+import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+
+/**
+ * What a new user does: `npm start` (embedded database, no configuration), then a token from
+ * `npm run token`, then /v1/me. And a SIGTERM ends it cleanly with exit code 0.
+ */
+t.test('start on the embedded database, get a token, call the API, stop on SIGTERM', async (t) => {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'madoguchi-start-'))
+  t.teardown(() => fs.rm(dataDir, { recursive: true, force: true }))
+  const env = { ...process.env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: '', AUTH_HS256_SECRET: '', AUTH_ISSUER: '', AUTH_AUDIENCE: '' }
+
+  const server = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  server.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)))
+  t.teardown(() => {
+    if (server.exitCode === null) server.kill('SIGKILL')
+  })
+
+  const deadline = Date.now() + 60_000
+  while (!/listening on (http:\/\/\S+)/.test(stderr)) {
+    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${stderr}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const base = /listening on (http:\/\/\S+)/.exec(stderr)![1]!
+  t.match(stderr, /API docs: +http:\/\/\S+\/docs/, 'the banner names the docs page')
+  t.match(stderr, /npm run token -- --role supervisor/, 'the banner says how to get a token')
+
+  t.equal((await fetch(`${base}/readyz`)).status, 200, '/readyz answers')
+
+  const token = spawnSync(process.execPath, ['--import=tsx', 'src/cli/token.ts', '--role', 'supervisor'], { env, encoding: 'utf8' })
+  t.equal(token.status, 0, token.stderr)
+  const me = await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${token.stdout.trim()}` } })
+  t.equal(me.status, 200)
+  t.match(await me.json(), { subject: 'dev-supervisor', roles: ['supervisor'] })
+
+  server.kill('SIGTERM')
+  t.equal(await exited, 0, 'exit 0 after SIGTERM')
+})

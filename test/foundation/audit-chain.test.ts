@@ -1,0 +1,115 @@
+import { sql } from 'kysely'
+import t from 'tap'
+import { GENESIS_HASH, linkAllPendingEntries, linkPendingEntries, verifyChain } from '../../src/audit/chain.js'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
+import { buildTestApp } from '../helpers/app.js'
+
+t.test('every /v1 request leaves an audit entry; refusals too', async (t) => {
+  const { db, injectAs, orgUnit } = await buildTestApp(t)
+  const unit = await orgUnit('shimin')
+
+  const created = await injectAs({ roles: ['admin'], sub: 'admin-1', unit }, {
+    method: 'POST',
+    url: '/v1/org-units',
+    headers: { 'x-request-id': 'req-create' },
+    payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'kodomo', name: 'こども課' },
+  })
+  t.equal(created.statusCode, 201)
+  const forbidden = await injectAs({ roles: ['staff'], sub: 'staff-1' }, {
+    method: 'POST',
+    url: '/v1/org-units',
+    headers: { 'x-request-id': 'req-forbidden' },
+    payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x', name: 'x' },
+  })
+  t.equal(forbidden.statusCode, 403)
+  t.equal(forbidden.json().code, 'forbidden')
+
+  const entries = await db.selectFrom('audit_events').selectAll().orderBy('id').execute()
+  const byRequest = Object.fromEntries(entries.map((e) => [e.request_id, e]))
+  t.match(byRequest['req-create'], {
+    subject: 'admin-1',
+    roles: ['admin'],
+    org_unit: unit,
+    action: 'createOrgUnit',
+    route: 'POST /v1/org-units',
+    resource_type: 'org_unit',
+    resource_id: created.json().id,
+    outcome: 'allowed',
+    status: 201,
+    client_address: '127.0.0.1',
+  })
+  t.match(byRequest['req-forbidden'], { subject: 'staff-1', action: 'createOrgUnit', outcome: 'denied', status: 403 })
+  t.notMatch(JSON.stringify(entries), /こども課/, 'entries hold ids, not the values written')
+})
+
+t.test('a request commits all or nothing: a failed write leaves no change and no "allowed" entry', async (t) => {
+  const { db, injectAs } = await buildTestApp(t)
+  const first = await injectAs('admin', { method: 'POST', url: '/v1/org-units', payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'dup', name: 'a' } })
+  t.equal(first.statusCode, 201)
+  const again = await injectAs('admin', {
+    method: 'POST',
+    url: '/v1/org-units',
+    headers: { 'x-request-id': 'req-dup' },
+    payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'dup', name: 'b' },
+  })
+  t.equal(again.statusCode, 409, 'a unique violation is a conflict, not a 500')
+  t.equal(again.json().code, 'conflict')
+  const units = await db.selectFrom('org_units').select('name').where('code', '=', 'dup').execute()
+  t.same(units, [{ name: 'a' }])
+  const entries = await db.selectFrom('audit_events').select(['outcome', 'status']).where('request_id', '=', 'req-dup').execute()
+  t.same(entries, [{ outcome: 'failed', status: 409 }])
+})
+
+t.test('the audit table is append-only in the database itself', async (t) => {
+  const { db, injectAs } = await buildTestApp(t)
+  await injectAs('auditor', { method: 'GET', url: '/v1/me' })
+  await t.rejects(sql`update audit_events set action = 'x'`.execute(db), /append-only/)
+  await t.rejects(sql`delete from audit_events`.execute(db), /append-only/)
+  await t.rejects(sql`truncate audit_events`.execute(db), /append-only/)
+  await linkAllPendingEntries(db)
+  await t.rejects(sql`update audit_events set hash = 'f00'`.execute(db), /append-only/, 'a linked entry cannot be re-linked')
+})
+
+t.test('the hash chain: one line under concurrent writers and linkers; tampering is detected', async (t) => {
+  const { db, injectAs } = await buildTestApp(t)
+
+  // 40 requests and 4 linkers at once: the chain must come out linear, gap-free and valid.
+  const requests = Array.from({ length: 40 }, (_, i) =>
+    injectAs({ roles: ['supervisor'], sub: `u${i}` }, { method: 'GET', url: i % 2 ? '/v1/org-units' : '/v1/me' }),
+  )
+  const linkers = Array.from({ length: 4 }, () => linkPendingEntries(db))
+  await Promise.all([...requests, ...linkers])
+  await linkAllPendingEntries(db)
+
+  const chain = await db.selectFrom('audit_events').select(['chain_seq', 'prev_hash', 'hash']).orderBy('chain_seq').execute()
+  t.equal(chain.length, 40)
+  t.same(
+    chain.map((e) => e.chain_seq),
+    Array.from({ length: 40 }, (_, i) => i + 1),
+    'positions 1..n, no gaps, no duplicates',
+  )
+  t.equal(chain[0]!.prev_hash, GENESIS_HASH)
+  t.ok(chain.every((e, i) => i === 0 || e.prev_hash === chain[i - 1]!.hash), 'each entry points at the one before: no fork')
+  t.match(await verifyChain(db), { checked: 40, first_seq: 1, last_seq: 40, broken: null })
+  t.match(await verifyChain(db, { fromSeq: 11, toSeq: 20 }), { checked: 10, first_seq: 11, last_seq: 20, broken: null }, 'a range verifies on its own')
+
+  // An attacker with database rights switches the guard off and edits history.
+  const tamper = async (statement: ReturnType<typeof sql>) => {
+    await db.connection().execute(async (c) => {
+      await sql`set session_replication_role = replica`.execute(c)
+      try {
+        await statement.execute(c)
+      } finally {
+        await sql`set session_replication_role = origin`.execute(c)
+      }
+    })
+  }
+  const original = await db.selectFrom('audit_events').select('subject').where('chain_seq', '=', 17).executeTakeFirstOrThrow()
+  await tamper(sql`update audit_events set subject = 'someone-else' where chain_seq = 17`)
+  t.match(await verifyChain(db), { checked: 16, broken: { chain_seq: 17, reason: 'hash-mismatch' } }, 'an altered entry is found')
+  await tamper(sql`update audit_events set subject = ${original.subject} where chain_seq = 17`)
+  t.match(await verifyChain(db), { checked: 40, broken: null }, 'restored, the chain verifies again')
+
+  await tamper(sql`delete from audit_events where chain_seq = 30`)
+  t.match(await verifyChain(db), { checked: 29, broken: { chain_seq: 30, reason: 'missing-entry' } }, 'a removed entry is found')
+})

@@ -1,0 +1,108 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { connectPostgres, openEmbedded, type DatabaseHandle } from '../../src/core/db.js'
+import { migrateToLatest } from '../../src/core/migrations.js'
+
+/**
+ * Test databases: one per test file, copied from a template that has every migration applied.
+ * PostgreSQL when TEST_DATABASE_URL is set (CREATE DATABASE … TEMPLATE), else the embedded
+ * database loaded from a snapshot. The template is named after the migrations' content, so a
+ * changed migration gets a fresh one and an unchanged set is reused across runs.
+ */
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
+
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL || undefined
+
+async function migrationsHash(): Promise<string> {
+  const hash = crypto.createHash('sha256')
+  for (const name of (await fs.readdir(MIGRATIONS_DIR)).sort()) {
+    hash.update(name)
+    hash.update(await fs.readFile(path.join(MIGRATIONS_DIR, name)))
+  }
+  return hash.digest('hex').slice(0, 12)
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url)
+  u.pathname = `/${database}`
+  return u.toString()
+}
+
+async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
+}
+
+const templateName = async () => `madoguchi_tpl_${await migrationsHash()}`
+const snapshotFile = async () => path.join(os.tmpdir(), 'madoguchi-test', `template-${await migrationsHash()}.tar.gz`)
+
+/** Creates the template once per migration set (run before the test files). */
+export async function prepareTemplate(): Promise<void> {
+  if (testDatabaseUrl) {
+    const name = await templateName()
+    const exists = await admin(testDatabaseUrl, async (c) => (await c.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1)
+    if (exists) return
+    const building = `${name}_building_${process.pid}`
+    await admin(testDatabaseUrl, (c) => c.query(`create database "${building}"`))
+    const handle = connectPostgres(withDatabase(testDatabaseUrl, building), 2)
+    await migrateToLatest(handle)
+    await handle.close()
+    // Renaming makes the finished template appear at once, even with concurrent runs.
+    await admin(testDatabaseUrl, async (c) => {
+      try {
+        await c.query(`alter database "${building}" rename to "${name}"`)
+      } catch {
+        await c.query(`drop database if exists "${building}"`)
+      }
+    })
+    return
+  }
+  const file = await snapshotFile()
+  if (await fs.stat(file).then(() => true, () => false)) return
+  const handle = await openEmbedded('memory://')
+  await migrateToLatest(handle)
+  const dump = await handle.pglite!.dumpDataDir('gzip')
+  await handle.close()
+  await fs.mkdir(path.dirname(file), { recursive: true })
+  const temporary = `${file}.${process.pid}`
+  await fs.writeFile(temporary, Buffer.from(await dump.arrayBuffer()))
+  await fs.rename(temporary, file)
+}
+
+export interface TestDatabase {
+  handle: DatabaseHandle
+  /** A connection string for this test's database (PostgreSQL only). */
+  url: string | null
+  drop(): Promise<void>
+}
+
+/** A fresh, migrated database for one test file. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  await prepareTemplate()
+  if (testDatabaseUrl) {
+    const name = `madoguchi_t_${process.pid}_${crypto.randomBytes(4).toString('hex')}`
+    await admin(testDatabaseUrl, async (c) => c.query(`create database "${name}" template "${await templateName()}"`))
+    const url = withDatabase(testDatabaseUrl, name)
+    const handle = connectPostgres(url, 10)
+    return {
+      handle,
+      url,
+      drop: async () => {
+        await handle.close().catch(() => {})
+        await admin(testDatabaseUrl!, (c) => c.query(`drop database if exists "${name}" with (force)`))
+      },
+    }
+  }
+  const snapshot = await fs.readFile(await snapshotFile())
+  const handle = await openEmbedded('memory://', { loadDataDir: new Blob([snapshot]) })
+  return { handle, url: null, drop: () => handle.close().catch(() => {}) }
+}
