@@ -1,3 +1,4 @@
+import fastifyEtag from '@fastify/etag'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -53,6 +54,8 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
     reply.header('x-request-id', request.id)
   })
 
+  // Conditional GET: records set their version as ETag; If-None-Match then answers 304.
+  await app.register(fastifyEtag)
   await app.register(problemsPlugin)
   await app.register(accessPlugin, { verifyToken })
   await app.register(unitOfWorkPlugin, { db: database.db })

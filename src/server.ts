@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { linkPendingEntries } from './audit/chain.js'
 import { createTokenVerifier } from './core/auth.js'
+import { purgeExpiredIdempotencyKeys } from './core/idempotency.js'
 import { ConfigError, loadConfig, type Config } from './core/config.js'
 import { openDatabase } from './core/db.js'
 import { migrateToLatest } from './core/migrations.js'
@@ -26,7 +27,13 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, database, verifyToken })
 
   const stopJobs = config.backgroundJobs
-    ? startBackgroundJobs([{ name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: () => linkPendingEntries(database.db) }], app.log)
+    ? startBackgroundJobs(
+        [
+          { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: () => linkPendingEntries(database.db) },
+          { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
+        ],
+        app.log,
+      )
     : async () => {}
 
   // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, stop background work,

@@ -4,6 +4,7 @@ import { appendAuditEntries, type AuditEntryInput } from '../audit/audit.reposit
 import type { AuditOutcome } from '../audit/audit.tables.js'
 import type { Db, Trx } from './db.js'
 import { callerOf } from './access.plugin.js'
+import { claimIdempotencyKey, idempotencyKeyOf, rememberResponse } from './idempotency.js'
 
 /**
  * One request, one transaction, one audit entry.
@@ -26,6 +27,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** false: no request transaction (streaming, long-polling); default true under /v1. */
     transaction?: boolean
+    /** true: the route honours Idempotency-Key (creating POSTs and PUTs). */
+    idempotent?: boolean
   }
   interface FastifyRequest {
     /** The request's transaction. Only on transactional /v1 routes. */
@@ -82,13 +85,29 @@ export default fp<{ db: Db }>(
     app.addHook('onRoute', (route: RouteOptions) => {
       if (!route.url.startsWith('/v1/') || route.config?.transaction === false) return
       if (route.config?.permission === 'public') return
-      const handler = route.handler
+      const handler = route.handler as RouteHandlerMethod
+      const idempotent = route.config?.idempotent === true
+      const operation = String(route.schema?.operationId ?? `${String(route.method)} ${route.url}`)
       route.handler = async function transactional(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+        const key = idempotent ? idempotencyKeyOf(request) : null
         return db.transaction().execute(async (trx) => {
           ;(request as Internal)[kTrx] = trx
           try {
-            const result = await (handler as RouteHandlerMethod).call(this, request, reply)
+            const subject = request.access.caller.subject
+            const replay = key ? await claimIdempotencyKey(trx, request, subject, operation, key) : null
+            if (replay) {
+              reply.code(replay.status).header('idempotent-replayed', 'true')
+              if (replay.location) reply.header('location', replay.location)
+              request.audit.details = { ...request.audit.details, idempotent_replay: true }
+              await appendAuditEntries(trx, entriesFor(request, 'allowed', replay.status))
+              return replay.body
+            }
+            const result = await handler.call(this, request, reply)
             if (reply.sent) throw new Error(`route ${route.url} answered before its transaction committed; return the body instead`)
+            if (key) {
+              const location = reply.getHeader('location')
+              await rememberResponse(trx, subject, operation, key, { status: reply.statusCode, body: result, location: typeof location === 'string' ? location : null })
+            }
             await appendAuditEntries(trx, entriesFor(request, 'allowed', reply.statusCode))
             return result
           } finally {

@@ -1,0 +1,26 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { preconditionFailed, preconditionRequired } from './errors.js'
+
+/**
+ * Optimistic concurrency with ETags (RFC 9110): a record's ETag is its version. GET sets it
+ * (and @fastify/etag answers If-None-Match with 304); a change needs If-Match with the current
+ * ETag: 428 without one, 412 when it is stale.
+ */
+export function etagOf(version: number): string {
+  return `"v${version}"`
+}
+
+export function setEtag(reply: FastifyReply, version: number): void {
+  reply.header('etag', etagOf(version))
+}
+
+/** Checks If-Match against the record's current version. */
+export function requireIfMatch(request: FastifyRequest, currentVersion: number): void {
+  const header = request.headers['if-match']
+  if (header === undefined || header === '') throw preconditionRequired('send If-Match with the ETag from your last GET, so a concurrent change is not overwritten')
+  const current = etagOf(currentVersion)
+  const tags = header.split(',').map((t) => t.trim().replace(/^W\//, ''))
+  if (!tags.includes('*') && !tags.includes(current)) {
+    throw preconditionFailed(`the record has changed since you read it (it is now ${current}); GET it again and reapply your change`)
+  }
+}

@@ -1,0 +1,65 @@
+import type { Selectable } from 'kysely'
+import type { Queryable } from '../core/db.js'
+import { newId } from '../core/ids.js'
+import { POLICY_TYPES, type PolicyBodies, type PolicyType, type PolicyVersion } from './policies.schemas.js'
+import type { PolicyVersionsTable } from './policies.tables.js'
+
+function toVersion<T extends PolicyType>(row: Selectable<PolicyVersionsTable>): PolicyVersion<T> {
+  return {
+    id: row.id,
+    type: row.type as T,
+    effective_from: row.effective_from,
+    body: row.body as PolicyBodies[T],
+    note: row.note,
+    created_by: row.created_by,
+    created_at: row.created_at.toISOString(),
+  }
+}
+
+/**
+ * The version of a policy in force on a date (Asia/Tokyo, 'YYYY-MM-DD'). Code that decides
+ * anything from a policy takes this version as an argument and records its id with the decision.
+ * A default version of every type exists from the first migration, so there always is one.
+ */
+export async function policyInForce<T extends PolicyType>(q: Queryable, type: T, on: string): Promise<PolicyVersion<T>> {
+  const row = await q
+    .selectFrom('policy_versions')
+    .selectAll()
+    .where('type', '=', type)
+    .where('effective_from', '<=', on)
+    .orderBy('effective_from', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  if (!row) throw new Error(`no ${type} policy in force on ${on}`)
+  return toVersion<T>(row)
+}
+
+/** Every type's version in force on a date. */
+export async function policiesInForce(q: Queryable, on: string): Promise<{ [T in PolicyType]: PolicyVersion<T> }> {
+  const versions = await Promise.all(POLICY_TYPES.map((type) => policyInForce(q, type, on)))
+  return Object.fromEntries(versions.map((v) => [v.type, v])) as { [T in PolicyType]: PolicyVersion<T> }
+}
+
+/** A version by id (decisions record ids; explanations look them up). */
+export async function findPolicyVersion(q: Queryable, id: string): Promise<PolicyVersion | null> {
+  const row = await q.selectFrom('policy_versions').selectAll().where('id', '=', id).executeTakeFirst()
+  return row ? toVersion(row) : null
+}
+
+/** Every version of a type, oldest first. */
+export async function listPolicyVersions<T extends PolicyType>(q: Queryable, type: T): Promise<PolicyVersion<T>[]> {
+  const rows = await q.selectFrom('policy_versions').selectAll().where('type', '=', type).orderBy('effective_from').execute()
+  return rows.map((r) => toVersion<T>(r))
+}
+
+export async function insertPolicyVersion<T extends PolicyType>(
+  q: Queryable,
+  input: { type: T; effectiveFrom: string; body: PolicyBodies[T]; note: string; createdBy: string },
+): Promise<PolicyVersion<T>> {
+  const row = await q
+    .insertInto('policy_versions')
+    .values({ id: newId(), type: input.type, effective_from: input.effectiveFrom, body: JSON.stringify(input.body), note: input.note, created_by: input.createdBy })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return toVersion<T>(row)
+}
