@@ -72,10 +72,324 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List cases in reach
+         * @description Open cases nobody may handle alone come first, then the newest. Filters combine; the text filter searches summaries.
+         */
+        get: operations["listCases"];
+        put?: never;
+        /**
+         * Record a new case
+         * @description Assigns the next number of the fiscal year. A category the escalation policy names (default violence, sexual harassment) escalates the case at once and forbids handling it alone.
+         */
+        post: operations["createCase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a case
+         * @description Sets ETag (the case's version). The customer's details are redacted for roles without the right to see personal data.
+         */
+        get: operations["getCase"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a case
+         * @description Needs If-Match with the ETag from GET. Adding a category the escalation policy names escalates the case.
+         */
+        patch: operations["updateCase"];
+        trace?: never;
+    };
+    "/v1/cases/{id}/transitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the status of a case
+         * @description open → escalated (staff, supervisor, desk) → in_review → resolved → closed, and resolved → in_review (reopen), by supervisor or desk. Closing needs a resolution event. An illegal transition is 409 naming the allowed ones.
+         */
+        post: operations["transitionCase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}/responders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a responder to a case (複数名で対応) */
+        post: operations["addCaseResponder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/by-external-ref/{system}/{ref}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Create or update the case another system knows by its own id
+         * @description Idempotent: 201 when created, 200 when updated or unchanged.
+         */
+        put: operations["upsertCaseByExternalRef"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The events of a case in the order they were written */
+        get: operations["listCaseEvents"];
+        put?: never;
+        /**
+         * Record what happened
+         * @description Append-only: a mistake is fixed by a correction naming the event it corrects. fault_acknowledged needs a supervisor or the desk and an earlier fact_check (409 otherwise). A closed case takes only notes by a supervisor or the desk.
+         */
+        post: operations["appendCaseEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cases/{id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The report for the supervisor: facts in time order (時系列)
+         * @description JSON, or CSV with Accept: text/csv (UTF-8 with BOM, for spreadsheets). Corrections appear against the event they correct; the escalation ladder counts warnings before the police.
+         */
+        get: operations["getCaseTimeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AddResponder: {
+            /** @description A staff id (the JWT sub) */
+            subject: string;
+        };
+        Case: {
+            /** Format: uuid */
+            id: string;
+            /** @description Per fiscal year (年度), e.g. 2025-000123 */
+            number: string;
+            /** Format: uuid */
+            org_unit_id: string;
+            /** @enum {unknown} */
+            channel: "counter" | "phone" | "email" | "letter" | "visit" | "online";
+            /** Format: date-time */
+            occurred_at: string;
+            location: string | null;
+            categories: ("verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other")[];
+            /** @enum {unknown} */
+            severity: "low" | "medium" | "high" | "critical";
+            /** @enum {unknown} */
+            status: "open" | "escalated" | "in_review" | "resolved" | "closed";
+            summary: string;
+            responders: components["schemas"]["StaffRef"][];
+            external_ref: components["schemas"]["ExternalRef"] | null;
+            /** @description 一人で対応しない: the escalation policy forbids handling this case alone */
+            handled_alone_forbidden: boolean;
+            /** @description The escalation policy version that set handled_alone_forbidden */
+            escalation_policy_version_id: string | null;
+            /** @description 複数名で対応: too few responders for the severity */
+            responder_shortfall: components["schemas"]["ResponderShortfall"] | null;
+            created_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            version: number;
+            /** @description null when absent or when the caller may not see personal data (then customer_redacted is true) */
+            customer: components["schemas"]["Customer"] | null;
+            customer_redacted: boolean;
+            /**
+             * Format: uuid
+             * @description The name-display policy that decided how staff appear
+             */
+            name_display_policy_version_id: string;
+        };
+        CaseEvent: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            case_id: string;
+            /** @description Order in which events were written */
+            seq: number;
+            /** @enum {unknown} */
+            type: "intake" | "contact" | "customer_statement" | "limited_apology" | "fact_check" | "fault_acknowledged" | "report_to_supervisor" | "handover" | "conversation_ended" | "stop_request" | "exit_order" | "final_warning" | "police_called" | "police_consultation" | "entry_ban" | "resolution" | "note" | "correction" | "escalation" | "status_changed" | "responder_added";
+            /** Format: date-time */
+            occurred_at: string;
+            /** Format: date-time */
+            recorded_at: string;
+            actor: components["schemas"]["StaffRef"];
+            description: string | null;
+            quote: string | null;
+            details: {
+                [key: string]: unknown;
+            };
+            corrects_event_id: string | null;
+            /** @description The policy version a system decision followed */
+            policy_version_id: string | null;
+            /** @description description and quote withheld: the caller may not see personal data */
+            redacted: boolean;
+        };
+        CaseEventPage: {
+            items: components["schemas"]["CaseEvent"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        CasePage: {
+            items: components["schemas"]["CaseSummary"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        CaseSummary: {
+            /** Format: uuid */
+            id: string;
+            /** @description Per fiscal year (年度), e.g. 2025-000123 */
+            number: string;
+            /** Format: uuid */
+            org_unit_id: string;
+            /** @enum {unknown} */
+            channel: "counter" | "phone" | "email" | "letter" | "visit" | "online";
+            /** Format: date-time */
+            occurred_at: string;
+            location: string | null;
+            categories: ("verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other")[];
+            /** @enum {unknown} */
+            severity: "low" | "medium" | "high" | "critical";
+            /** @enum {unknown} */
+            status: "open" | "escalated" | "in_review" | "resolved" | "closed";
+            summary: string;
+            responders: components["schemas"]["StaffRef"][];
+            external_ref: components["schemas"]["ExternalRef"] | null;
+            /** @description 一人で対応しない: the escalation policy forbids handling this case alone */
+            handled_alone_forbidden: boolean;
+            /** @description The escalation policy version that set handled_alone_forbidden */
+            escalation_policy_version_id: string | null;
+            /** @description 複数名で対応: too few responders for the severity */
+            responder_shortfall: components["schemas"]["ResponderShortfall"] | null;
+            created_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            version: number;
+        };
+        CaseTimeline: {
+            case: components["schemas"]["CaseSummary"];
+            /** @description Events in the order they happened; corrections shown against the event they correct */
+            entries: components["schemas"]["TimelineEntry"][];
+            escalation_ladder: components["schemas"]["EscalationLadder"];
+            /** Format: date-time */
+            generated_at: string;
+        };
+        CaseTransition: {
+            /** @enum {unknown} */
+            to: "open" | "escalated" | "in_review" | "resolved" | "closed";
+            reason: string;
+        };
+        CreateCase: {
+            /**
+             * Format: uuid
+             * @description Default: the caller's org unit
+             */
+            org_unit_id?: string;
+            /** @enum {unknown} */
+            channel: "counter" | "phone" | "email" | "letter" | "visit" | "online";
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00
+             */
+            occurred_at: string;
+            location?: string | null;
+            categories: ("verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other")[];
+            /** @enum {unknown} */
+            severity: "low" | "medium" | "high" | "critical";
+            summary: string;
+            /** @description Staff ids; the creating staff member is always added */
+            responders?: string[];
+            customer?: components["schemas"]["Customer"];
+            external_ref?: components["schemas"]["ExternalRef"];
+        };
+        CreateCaseEvent: {
+            /** @enum {unknown} */
+            type: "intake" | "contact" | "customer_statement" | "limited_apology" | "fact_check" | "fault_acknowledged" | "report_to_supervisor" | "handover" | "conversation_ended" | "stop_request" | "exit_order" | "final_warning" | "police_called" | "police_consultation" | "entry_ban" | "resolution" | "note" | "correction";
+            /**
+             * Format: date-time
+             * @description When it happened; may be in the past, not in the future
+             */
+            occurred_at: string;
+            /** @description What happened, as facts */
+            description: string;
+            /** @description The customer's exact words, where recorded */
+            quote?: string;
+            /**
+             * Format: uuid
+             * @description Required for (and only for) a correction: the event it corrects
+             */
+            corrects_event_id?: string;
+            details?: components["schemas"]["EventDetails"];
+        };
         CreateOrgUnit: {
             /**
              * Format: uuid
@@ -84,6 +398,40 @@ export interface components {
             parent_id: string;
             code: string;
             name: string;
+        };
+        Customer: {
+            name?: string | null;
+            address?: string | null;
+            phone?: string | null;
+            email?: string | null;
+        };
+        EscalationLadder: {
+            counts: {
+                conversation_ended: number;
+                stop_request: number;
+                exit_order: number;
+                final_warning: number;
+                police_called: number;
+                police_consultation: number;
+                entry_ban: number;
+            };
+            /** @description Requests to stop, exit orders and final warnings before the police were first called; null if they were not */
+            warnings_before_police: number | null;
+        };
+        EventDetails: {
+            /**
+             * @description For police_called / police_consultation: 110 when urgent, otherwise #9110 or the local station
+             * @enum {unknown}
+             */
+            police_via?: "110" | "#9110" | "local_station";
+            /** @description For conversation_ended: staff ids of those who decided (several, incl. a supervisor) */
+            decided_by?: string[];
+        };
+        ExternalRef: {
+            /** @description The other system's name, e.g. kikan-soudan */
+            system: string;
+            /** @description The id of the case in that system */
+            ref: string;
         };
         Me: {
             subject: string;
@@ -186,6 +534,82 @@ export interface components {
             allowed?: string[];
         } & {
             [key: string]: unknown;
+        };
+        ResponderShortfall: {
+            required: number;
+            actual: number;
+            /** Format: uuid */
+            policy_version_id: string;
+        };
+        StaffRef: {
+            /** @description The staff member's subject (staff id), or 'system' */
+            id: string;
+            /** @description The name the name-display policy in force allows */
+            display_name: string;
+        };
+        TimelineEntry: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            case_id: string;
+            /** @description Order in which events were written */
+            seq: number;
+            /** @enum {unknown} */
+            type: "intake" | "contact" | "customer_statement" | "limited_apology" | "fact_check" | "fault_acknowledged" | "report_to_supervisor" | "handover" | "conversation_ended" | "stop_request" | "exit_order" | "final_warning" | "police_called" | "police_consultation" | "entry_ban" | "resolution" | "note" | "correction" | "escalation" | "status_changed" | "responder_added";
+            /** Format: date-time */
+            occurred_at: string;
+            /** Format: date-time */
+            recorded_at: string;
+            actor: components["schemas"]["StaffRef"];
+            description: string | null;
+            quote: string | null;
+            details: {
+                [key: string]: unknown;
+            };
+            corrects_event_id: string | null;
+            /** @description The policy version a system decision followed */
+            policy_version_id: string | null;
+            /** @description description and quote withheld: the caller may not see personal data */
+            redacted: boolean;
+            /** @description Later events that correct this one, in the order written */
+            corrections: components["schemas"]["CaseEvent"][];
+        };
+        UpdateCase: {
+            /** @enum {unknown} */
+            channel?: "counter" | "phone" | "email" | "letter" | "visit" | "online";
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00
+             */
+            occurred_at?: string;
+            location?: string | null;
+            categories?: ("verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other")[];
+            /** @enum {unknown} */
+            severity?: "low" | "medium" | "high" | "critical";
+            summary?: string;
+            /** @description Replaces the contact details; null removes them */
+            customer?: components["schemas"]["Customer"] | null;
+        };
+        UpsertCase: {
+            /**
+             * Format: uuid
+             * @description Default: the caller's org unit
+             */
+            org_unit_id?: string;
+            /** @enum {unknown} */
+            channel: "counter" | "phone" | "email" | "letter" | "visit" | "online";
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00
+             */
+            occurred_at: string;
+            location?: string | null;
+            categories: ("verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other")[];
+            /** @enum {unknown} */
+            severity: "low" | "medium" | "high" | "critical";
+            summary: string;
+            responders?: string[];
+            customer?: components["schemas"]["Customer"] | null;
         };
     };
     responses: never;
@@ -374,6 +798,470 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrgUnit"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listCases: {
+        parameters: {
+            query?: {
+                status?: "open" | "escalated" | "in_review" | "resolved" | "closed";
+                severity?: "low" | "medium" | "high" | "critical";
+                category?: "verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other";
+                /** @description That unit and the units below it */
+                org_unit_id?: string;
+                /** @description A staff id (the JWT sub) */
+                responder?: string;
+                occurred_from?: string;
+                /** @description Exclusive */
+                occurred_to?: string;
+                external_ref?: string;
+                /** @description Text in the summary (case-insensitive substring) */
+                q?: string;
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CasePage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createCase: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCase"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateCase: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag from GET; required (428 without, 412 when stale) */
+                "if-match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateCase"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    transitionCase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CaseTransition"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addCaseResponder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddResponder"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    upsertCaseByExternalRef: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The other system's name, e.g. kikan-soudan */
+                system: string;
+                /** @description The id of the case in that system */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpsertCase"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listCaseEvents: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseEventPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    appendCaseEvent: {
+        parameters: {
+            query?: never;
+            header?: {
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCaseEvent"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseEvent"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCaseTimeline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The timeline */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseTimeline"];
+                    "text/csv": string;
                 };
             };
             /** @description A problem (RFC 9457) */

@@ -12,7 +12,7 @@ import accessPlugin from './core/access.plugin.js'
 import problemsPlugin from './core/problems.plugin.js'
 import unitOfWorkPlugin from './core/unit-of-work.plugin.js'
 import { registerModules } from './modules.js'
-import { markTopLevelSchemas, namedComponents } from './core/openapi-components.js'
+import { markSharedSchemas, namedComponents } from './core/openapi-components.js'
 
 export interface AppDependencies {
   config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'>
@@ -60,11 +60,11 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   await app.register(accessPlugin, { verifyToken })
   await app.register(unitOfWorkPlugin, { db: database.db })
 
-  // Every API operation documents its problem responses, so the SDK types errors too.
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.schema || route.schema.hide) return
+    // Every API operation documents its problem responses, so the SDK types errors too.
     const problem = { description: 'A problem (RFC 9457)', content: { 'application/problem+json': { schema: ProblemSchema } } }
-    route.schema.response = { ...(route.schema.response as object), '4xx': problem, '5xx': problem }
+    route.schema = markSharedSchemas({ ...route.schema, response: { ...(route.schema.response as object), '4xx': problem, '5xx': problem } }) as RouteOptions['schema']
   })
 
   await app.register(fastifySwagger, {
@@ -86,8 +86,6 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
       security: [{ bearer: [] }],
     },
     // Schemas with an $id become named components.schemas, referenced wherever they appear.
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-    transform: markTopLevelSchemas,
     transformObject: (documentObject) => namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject),
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })

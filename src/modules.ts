@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { DatabaseHandle } from './core/db.js'
+import caseRoutes from './cases/cases.routes.js'
+import eventRoutes from './events/events.routes.js'
 import healthRoutes from './health/health.routes.js'
 import meRoutes from './me/me.routes.js'
 import orgUnitRoutes from './org-units/org-units.routes.js'
@@ -12,4 +14,6 @@ export async function registerModules(app: FastifyInstance, { database }: { data
   await app.register(healthRoutes, { database })
   await app.register(meRoutes, { prefix: '/v1/me' })
   await app.register(orgUnitRoutes, { prefix: '/v1/org-units' })
+  await app.register(caseRoutes, { prefix: '/v1/cases' })
+  await app.register(eventRoutes, { prefix: '/v1/cases' })
 }

@@ -12,6 +12,9 @@ export interface Caller {
   roles: Role[]
   /** Org unit id (所属) from the `org_unit` claim; null for callers without one. */
   orgUnit: string | null
+  /** Surname (OIDC `family_name`) and business name (`business_name`), for name display (名札). */
+  familyName: string | null
+  businessName: string | null
 }
 
 export class TokenRejected extends Error {
@@ -76,18 +79,22 @@ export async function createTokenVerifier(auth: AuthConfig): Promise<TokenVerifi
 }
 
 function callerFromClaims(claims: Record<string, unknown>): Caller {
-  const { sub, name, roles, org_unit: orgUnit } = claims
+  const { sub, name, roles, org_unit: orgUnit, family_name: familyName, business_name: businessName } = claims
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) throw new TokenRejected("the token's sub claim is not acceptable")
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new TokenRejected("the token's roles claim must be an array of strings")
-  if (name !== undefined && typeof name !== 'string') throw new TokenRejected("the token's name claim must be a string")
+  for (const [claim, value] of [['name', name], ['family_name', familyName], ['business_name', businessName]] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value.length > 200)) throw new TokenRejected(`the token's ${claim} claim must be a string of at most 200 characters`)
+  }
   if (orgUnit !== undefined && (typeof orgUnit !== 'string' || !UUID.test(orgUnit))) throw new TokenRejected("the token's org_unit claim must be an org unit id (uuid)")
   return {
     subject: sub,
-    name: name ?? null,
+    name: (name as string | undefined) ?? null,
     // Roles this service does not know grant nothing; they are ignored rather than refused,
     // so an identity provider can carry roles for other systems in the same claim.
     roles: ROLES.filter((r) => roles.includes(r)),
     orgUnit: orgUnit ?? null,
+    familyName: (familyName as string | undefined) ?? null,
+    businessName: (businessName as string | undefined) ?? null,
   }
 }
 
@@ -114,6 +121,8 @@ export async function ensureDevSecret(file: string): Promise<Uint8Array> {
 export interface TokenClaims {
   subject: string
   name?: string
+  familyName?: string
+  businessName?: string
   roles: string[]
   orgUnit?: string
   /** Lifetime in seconds. */
@@ -122,7 +131,13 @@ export interface TokenClaims {
 
 /** Signs an HS256 token: used by `npm run token` and by the tests. */
 export async function signHs256Token(secret: Uint8Array, issuer: string, audience: string, claims: TokenClaims): Promise<string> {
-  return new SignJWT({ roles: claims.roles, ...(claims.name ? { name: claims.name } : {}), ...(claims.orgUnit ? { org_unit: claims.orgUnit } : {}) })
+  return new SignJWT({
+    roles: claims.roles,
+    ...(claims.name ? { name: claims.name } : {}),
+    ...(claims.familyName ? { family_name: claims.familyName } : {}),
+    ...(claims.businessName ? { business_name: claims.businessName } : {}),
+    ...(claims.orgUnit ? { org_unit: claims.orgUnit } : {}),
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.subject)
     .setIssuer(issuer)

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
@@ -60,6 +61,8 @@ export async function openEmbedded(dataDir: string, options: { loadDataDir?: Blo
   if (!dataDir.startsWith('memory://')) await fs.mkdir(path.dirname(dataDir), { recursive: true })
   const pglite = await PGlite.create(dataDir, {
     parsers: { [INT8]: (v: string) => Number(v), [DATE]: (v: string) => v },
+    // Trigram indexes for text search in case summaries (Japanese included).
+    extensions: { pg_trgm },
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   })
   return embeddedHandle(pglite)

@@ -1,39 +1,33 @@
 /**
  * Schemas are written once in TypeBox and used inline by routes, so handlers are typed by
- * them. Those that carry an `$id` are shared types, and the published document names them:
- * each becomes a `components.schemas` entry that every use refers to, so the generated SDK
- * has `components['schemas']['OrgUnit']` and the like.
+ * them. Those that carry an `$id` are shared types that the published document names: each
+ * becomes a `components.schemas` entry that every use refers to, so the generated SDK has
+ * `components['schemas']['Case']` and the like.
  *
- * @fastify/swagger already hoists schemas with an `$id` nested inside a route schema; it
- * drops the `$id` of a route's top-level body or response schema, so `markTopLevelSchemas`
- * (its per-route `transform`) keeps that name in a marker and `namedComponents` (its
- * `transformObject`) turns marked schemas into references.
+ * The same shared schema often appears several times in one route (a Case holds several
+ * StaffRefs), and a repeated `$id` breaks Fastify's serializer. So `nameSharedSchemas` (an
+ * onRoute hook) turns every `$id` in a route's schema into a plain marker the validator and
+ * serializer ignore, and `namedComponents` (the document's final transform) hoists marked
+ * schemas into components and references them.
  */
 const MARKER = 'x-schema-name'
 
 type Json = Record<string, unknown>
 
-function mark(schema: unknown): unknown {
-  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return schema
-  const { $id, ...rest } = schema as Json
-  if (typeof $id !== 'string') return schema
-  return { ...rest, [MARKER]: $id }
-}
-
-export function markTopLevelSchemas({ schema, url }: { schema: unknown; url: string }): { schema: Json; url: string } {
-  const s = { ...(schema as Json) }
-  if (s.body) s.body = mark(s.body)
-  if (s.response && typeof s.response === 'object') {
-    const response: Json = {}
-    for (const [status, value] of Object.entries(s.response as Json)) {
-      const content = (value as Json | null)?.content as Record<string, Json> | undefined
-      response[status] = content
-        ? { ...(value as Json), content: Object.fromEntries(Object.entries(content).map(([type, media]) => [type, { ...media, schema: mark(media.schema) }])) }
-        : mark(value)
+export function markSharedSchemas(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(markSharedSchemas)
+  if (value === null || typeof value !== 'object') return value
+  // TypeBox keeps its own metadata in non-enumerable and symbol keys: copy every own key.
+  const out: Json = {}
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, key)!
+    if (key === '$id' && typeof descriptor.value === 'string') {
+      out[MARKER] = descriptor.value
+      continue
     }
-    s.response = response
+    Object.defineProperty(out, key, { ...descriptor, value: markSharedSchemas(descriptor.value) })
   }
-  return { schema: s, url }
+  return out
 }
 
 export function namedComponents(document: Json): Json {

@@ -28,6 +28,8 @@ export interface Identity {
   unit?: string
   sub?: string
   name?: string
+  familyName?: string
+  businessName?: string
 }
 
 interface Teardown {
@@ -55,6 +57,8 @@ export async function tokenFor(who: Role | Identity, overrides: { expiresIn?: nu
   return signHs256Token(new TextEncoder().encode(TEST_SECRET), TEST_ISSUER, TEST_AUDIENCE, {
     subject: id.sub ?? `user-${id.roles.join('-')}`,
     name: id.name ?? `Test ${id.roles.join('+')}`,
+    familyName: id.familyName,
+    businessName: id.businessName,
     roles: id.roles,
     orgUnit: id.unit ?? ROOT_ORG_UNIT_ID,
     ...overrides,

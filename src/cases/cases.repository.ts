@@ -1,0 +1,196 @@
+import { sql, type Expression, type ExpressionBuilder, type Selectable, type SqlBool } from 'kysely'
+import type { Reach } from '../core/access.js'
+import type { Caller } from '../core/auth.js'
+import type { Database } from '../core/database.js'
+import type { Queryable, Trx } from '../core/db.js'
+import type { CursorValue } from '../core/pagination.js'
+import { unitSubtree } from '../org-units/org-units.repository.js'
+import type { CaseStatus } from './case-status.js'
+import type { Customer } from './cases.schemas.js'
+import type { CasesTable } from './cases.tables.js'
+import type { CaseCategory, CaseChannel, Severity } from './cases.vocabulary.js'
+
+export type CaseRow = Selectable<CasesTable>
+type CasesEb = ExpressionBuilder<Database, 'cases'>
+
+/**
+ * The cases a caller reaches with a grant: own = cases they respond to; unit = cases of their
+ * org unit and the units below it; all = every case. Used in every query that touches cases,
+ * so an id outside the reach is simply not found.
+ */
+export function caseInReach(q: Queryable, reach: Reach, caller: Caller) {
+  return (eb: CasesEb): Expression<SqlBool> => {
+    switch (reach) {
+      case 'all':
+        return sql<SqlBool>`true`
+      case 'unit':
+        return caller.orgUnit ? eb('cases.org_unit_id', 'in', unitSubtree(q, caller.orgUnit)) : sql<SqlBool>`false`
+      case 'own':
+        return eb.exists(
+          eb
+            .selectFrom('case_responders')
+            .select(sql`1`.as('one'))
+            .whereRef('case_responders.case_id', '=', 'cases.id')
+            .where('case_responders.subject', '=', caller.subject),
+        )
+    }
+  }
+}
+
+/**
+ * A case in reach, or undefined. With `lock`, the row is locked for the rest of the
+ * transaction: every write to a case takes this lock first, so writes to one case are
+ * serialised (versions, event numbers and the change feed's order stay consistent).
+ */
+export async function findCaseInReach(
+  q: Queryable,
+  id: string,
+  reach: Reach,
+  caller: Caller,
+  options: { lock?: boolean; personalReach?: Reach | null } = {},
+): Promise<(CaseRow & { personal_visible: boolean }) | undefined> {
+  let query = q
+    .selectFrom('cases')
+    .selectAll('cases')
+    .select((eb) => sql<boolean>`${options.personalReach ? caseInReach(q, options.personalReach, caller)(eb) : sql`false`}`.as('personal_visible'))
+    .where('cases.id', '=', id)
+    .where(caseInReach(q, reach, caller))
+  if (options.lock) query = query.forUpdate('cases')
+  return query.executeTakeFirst()
+}
+
+export async function findCaseByExternalRef(trx: Trx, system: string, ref: string): Promise<CaseRow | undefined> {
+  return trx.selectFrom('cases').selectAll().where('external_system', '=', system).where('external_ref', '=', ref).forUpdate().executeTakeFirst()
+}
+
+/** The next number in the fiscal year; the counter row stays locked until commit (no gaps). */
+export async function nextCaseNumber(trx: Trx, fiscalYear: number): Promise<string> {
+  const row = await trx
+    .insertInto('case_number_counters')
+    .values({ fiscal_year: fiscalYear, last_number: 1 })
+    .onConflict((oc) => oc.column('fiscal_year').doUpdateSet({ last_number: sql`case_number_counters.last_number + 1` }))
+    .returning('last_number')
+    .executeTakeFirstOrThrow()
+  return `${fiscalYear}-${String(row.last_number).padStart(6, '0')}`
+}
+
+export interface NewCase {
+  id: string
+  number: string
+  org_unit_id: string
+  channel: CaseChannel
+  occurred_at: Date
+  location: string | null
+  categories: CaseCategory[]
+  severity: Severity
+  status: CaseStatus
+  summary: string
+  external_system: string | null
+  external_ref: string | null
+  handled_alone_forbidden: boolean
+  escalation_policy_id: string | null
+  created_by: string
+}
+
+export async function insertCase(trx: Trx, row: NewCase): Promise<CaseRow> {
+  return trx.insertInto('cases').values(row).returningAll().executeTakeFirstOrThrow()
+}
+
+export type CaseHeaderChanges = Partial<Pick<NewCase, 'channel' | 'occurred_at' | 'location' | 'categories' | 'severity' | 'summary' | 'status' | 'handled_alone_forbidden' | 'escalation_policy_id' | 'org_unit_id'>>
+
+/** Applies header changes and bumps the version (the ETag). */
+export async function updateCaseHeader(trx: Trx, id: string, changes: CaseHeaderChanges): Promise<CaseRow> {
+  return trx
+    .updateTable('cases')
+    .set({ ...changes, version: sql`version + 1`, updated_at: sql`now()` })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+export async function customerOf(q: Queryable, caseId: string): Promise<Customer | null> {
+  const row = await q.selectFrom('case_customers').select(['name', 'address', 'phone', 'email']).where('case_id', '=', caseId).executeTakeFirst()
+  return row ?? null
+}
+
+/** Replaces the customer's details; null removes them. */
+export async function setCustomer(trx: Trx, caseId: string, customer: Customer | null): Promise<void> {
+  if (customer === null) {
+    await trx.deleteFrom('case_customers').where('case_id', '=', caseId).execute()
+    return
+  }
+  const values = { name: customer.name ?? null, address: customer.address ?? null, phone: customer.phone ?? null, email: customer.email ?? null }
+  await trx
+    .insertInto('case_customers')
+    .values({ case_id: caseId, ...values })
+    .onConflict((oc) => oc.column('case_id').doUpdateSet({ ...values, updated_at: sql`now()` }))
+    .execute()
+}
+
+/** Adds responders; returns those that were not yet on the case. */
+export async function addResponders(trx: Trx, caseId: string, subjects: readonly string[], addedBy: string): Promise<string[]> {
+  if (subjects.length === 0) return []
+  const rows = await trx
+    .insertInto('case_responders')
+    .values(subjects.map((subject) => ({ case_id: caseId, subject, added_by: addedBy })))
+    .onConflict((oc) => oc.doNothing())
+    .returning('subject')
+    .execute()
+  return rows.map((r) => r.subject)
+}
+
+export async function respondersOf(q: Queryable, caseIds: readonly string[]): Promise<Map<string, string[]>> {
+  const map = new Map<string, string[]>(caseIds.map((id) => [id, []]))
+  if (caseIds.length === 0) return map
+  const rows = await q.selectFrom('case_responders').select(['case_id', 'subject']).where('case_id', 'in', caseIds).orderBy('added_at').orderBy('subject').execute()
+  for (const r of rows) map.get(r.case_id)?.push(r.subject)
+  return map
+}
+
+export interface CaseFilters {
+  status?: CaseStatus
+  severity?: Severity
+  category?: CaseCategory
+  orgUnitId?: string
+  responder?: string
+  occurredFrom?: Date
+  occurredTo?: Date
+  externalRef?: string
+  text?: string
+}
+
+/** Key of the list order: (priority, occurred_at, id), all descending. */
+export function listKey(row: CaseRow): CursorValue[] {
+  return [row.priority, row.occurred_at.toISOString(), row.id]
+}
+
+/**
+ * A page of cases in reach matching the filters, open cases nobody may handle alone first,
+ * then newest first. Keyset pagination on (priority, occurred_at, id).
+ */
+export async function listCases(q: Queryable, reach: Reach, caller: Caller, filters: CaseFilters, limit: number, after: CursorValue[] | null): Promise<CaseRow[]> {
+  let query = q.selectFrom('cases').selectAll().where(caseInReach(q, reach, caller))
+  if (filters.status) query = query.where('status', '=', filters.status)
+  if (filters.severity) query = query.where('severity', '=', filters.severity)
+  if (filters.category) query = query.where('categories', '@>', sql<CaseCategory[]>`array[${filters.category}]::text[]`)
+  if (filters.orgUnitId) query = query.where('org_unit_id', 'in', unitSubtree(q, filters.orgUnitId))
+  if (filters.responder) {
+    const responder = filters.responder
+    query = query.where((eb) =>
+      eb.exists(eb.selectFrom('case_responders').select(sql`1`.as('one')).whereRef('case_responders.case_id', '=', 'cases.id').where('case_responders.subject', '=', responder)),
+    )
+  }
+  if (filters.occurredFrom) query = query.where('occurred_at', '>=', filters.occurredFrom)
+  if (filters.occurredTo) query = query.where('occurred_at', '<', filters.occurredTo)
+  if (filters.externalRef) query = query.where('external_ref', '=', filters.externalRef)
+  if (filters.text) query = query.where('summary', 'ilike', `%${escapeLike(filters.text)}%`)
+  if (after) {
+    const [priority, occurredAt, id] = after as [number, string, string]
+    query = query.where(sql<SqlBool>`(priority, occurred_at, id) < (${priority}::smallint, ${occurredAt}::timestamptz, ${id}::uuid)`)
+  }
+  return query.orderBy('priority', 'desc').orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit).execute()
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`)
+}

@@ -1,0 +1,53 @@
+import type { ColumnType, Generated } from 'kysely'
+import type { CaseCategory, CaseChannel, Severity } from './cases.vocabulary.js'
+import type { CaseStatus } from './case-status.js'
+
+export interface CasesTable {
+  id: string
+  number: string
+  org_unit_id: string
+  channel: CaseChannel
+  occurred_at: Date
+  location: string | null
+  categories: CaseCategory[]
+  severity: Severity
+  status: Generated<CaseStatus>
+  summary: string
+  external_system: string | null
+  external_ref: string | null
+  handled_alone_forbidden: Generated<boolean>
+  escalation_policy_id: string | null
+  priority: ColumnType<number, never, never>
+  created_by: string
+  created_at: Generated<Date>
+  updated_at: Generated<Date>
+  version: Generated<number>
+}
+
+export interface CaseCustomersTable {
+  case_id: string
+  name: string | null
+  address: string | null
+  phone: string | null
+  email: string | null
+  updated_at: Generated<Date>
+}
+
+export interface CaseRespondersTable {
+  case_id: string
+  subject: string
+  added_by: string
+  added_at: Generated<Date>
+}
+
+export interface CaseNumberCountersTable {
+  fiscal_year: number
+  last_number: number
+}
+
+export interface CaseTables {
+  cases: CasesTable
+  case_customers: CaseCustomersTable
+  case_responders: CaseRespondersTable
+  case_number_counters: CaseNumberCountersTable
+}

@@ -1,0 +1,95 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { loadCase } from '../cases/cases.service.js'
+import { CaseIdParams } from '../cases/cases.schemas.js'
+import { decodeCursor, paginate } from '../core/pagination.js'
+import { listEvents } from './events.repository.js'
+import { CaseEventSchema, CreateEventSchema, EventListQuerySchema, EventPageSchema, TimelineSchema } from './events.schemas.js'
+import { buildTimeline, presentEvents, recordEvent, timelineCsv } from './events.service.js'
+
+/** The chronological record of a case (時系列) and the report built from it. */
+const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post('/:id/events', {
+    config: { permission: 'events:create', idempotent: true },
+    schema: {
+      operationId: 'appendCaseEvent',
+      summary: 'Record what happened',
+      description:
+        'Append-only: a mistake is fixed by a correction naming the event it corrects. fault_acknowledged needs a supervisor or the desk and an earlier fact_check (409 otherwise). A closed case takes only notes by a supervisor or the desk.',
+      tags: ['events'],
+      params: CaseIdParams,
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 200 })) }),
+      body: CreateEventSchema,
+      response: { 201: CaseEventSchema },
+    },
+    handler: async (request, reply) => {
+      const { event, personalVisible } = await recordEvent(request, request.params.id, request.body)
+      const [view] = await presentEvents(request.trx, [event], personalVisible)
+      reply.code(201).header('location', `/v1/cases/${request.params.id}/events/${event.id}`)
+      return view!
+    },
+  })
+
+  app.get('/:id/events', {
+    config: { permission: 'events:read' },
+    schema: {
+      operationId: 'listCaseEvents',
+      summary: 'The events of a case in the order they were written',
+      tags: ['events'],
+      params: CaseIdParams,
+      querystring: EventListQuerySchema,
+      response: { 200: EventPageSchema },
+    },
+    handler: async (request) => {
+      const row = await loadCase(request, request.params.id)
+      const limit = request.query.limit ?? 50
+      const after = request.query.cursor ? Number(decodeCursor(request.query.cursor, 1)[0]) : 0
+      const rows = await listEvents(request.trx, row.id, Number.isInteger(after) ? after : 0, limit + 1)
+      const { page, nextCursor } = paginate(rows, limit, (e) => [e.seq])
+      request.audit.details = { count: page.length }
+      return { items: await presentEvents(request.trx, page, row.personal_visible), next_cursor: nextCursor }
+    },
+  })
+
+  app.get('/:id/timeline', {
+    config: { permission: 'events:read' },
+    schema: {
+      operationId: 'getCaseTimeline',
+      summary: 'The report for the supervisor: facts in time order (時系列)',
+      description: 'JSON, or CSV with Accept: text/csv (UTF-8 with BOM, for spreadsheets). Corrections appear against the event they correct; the escalation ladder counts warnings before the police.',
+      tags: ['events'],
+      params: CaseIdParams,
+      response: {
+        200: {
+          description: 'The timeline',
+          content: { 'application/json': { schema: TimelineSchema }, 'text/csv': { schema: Type.String() } },
+        },
+      },
+    },
+    handler: async (request, reply) => {
+      const timeline = await buildTimeline(request, request.params.id)
+      if (prefersCsv(request.headers.accept)) {
+        reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="case-${timeline.case.number}-timeline.csv"`)
+        return timelineCsv(timeline)
+      }
+      return timeline
+    },
+  })
+}
+
+/** Whether the Accept header ranks text/csv above JSON. */
+function prefersCsv(accept: string | undefined): boolean {
+  if (!accept) return false
+  const ranked = accept
+    .split(',')
+    .map((part, index) => {
+      const [type, ...params] = part.trim().split(';')
+      const q = Number(params.map((p) => p.trim()).find((p) => p.startsWith('q='))?.slice(2) ?? '1')
+      return { type: type!.trim().toLowerCase(), q: Number.isFinite(q) ? q : 0, index }
+    })
+    .filter((r) => r.q > 0 && ['text/csv', 'application/json', 'application/*', '*/*'].includes(r.type))
+    .sort((a, b) => b.q - a.q || a.index - b.index)
+  return ranked[0]?.type === 'text/csv'
+}
+
+export default eventRoutes

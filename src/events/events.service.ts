@@ -1,0 +1,177 @@
+import type { FastifyRequest } from 'fastify'
+import { loadCase, presentCases, reachesCase } from '../cases/cases.service.js'
+import { publishChanges } from '../changes/outbox.js'
+import type { Queryable } from '../core/db.js'
+import { conflict, forbidden, unprocessable } from '../core/errors.js'
+import { policyInForce } from '../policies/policies.repository.js'
+import { rememberStaff, staffRefs, type StaffRef } from '../staff/staff.repository.js'
+import { todayInTokyo } from '../core/time.js'
+import { LADDER_TYPES, WARNING_TYPES } from './event-types.js'
+import { appendEvent, caseHasEvent, findEventOfCase, timelineEvents, type EventRow } from './events.repository.js'
+import type { CaseEventView, CreateEvent, TimelineView } from './events.schemas.js'
+
+/** How far in the future an occurred_at may be: clocks of devices at the counter drift. */
+const CLOCK_SKEW_MS = 2 * 60 * 1000
+
+/**
+ * Records an event on a case, with the seeds' rules:
+ * - an apology limited to the discomfort (limited_apology) may be recorded by any responder;
+ * - fault is acknowledged (fault_acknowledged) only by a supervisor or the desk, and only after
+ *   a fact_check event exists (非を認めて謝罪するのは、事実確認をして社内で判断をしたとき);
+ * - a closed case takes no events but notes by a supervisor or the desk;
+ * - a correction names an event of the same case; the original stays as it was.
+ */
+export async function recordEvent(request: FastifyRequest, caseId: string, input: CreateEvent): Promise<{ event: EventRow; personalVisible: boolean }> {
+  const { trx } = request
+  const row = await loadCase(request, caseId, { lock: true })
+  const occurredAt = new Date(input.occurred_at)
+  if (occurredAt.getTime() > Date.now() + CLOCK_SKEW_MS) {
+    throw unprocessable('an event cannot have happened in the future', [{ pointer: 'body/occurred_at', message: 'is in the future' }])
+  }
+  if (row.status === 'closed') {
+    if (input.type !== 'note') throw conflict('the case is closed: it accepts only notes by a supervisor or the desk')
+    if (!(await reachesCase(request, caseId, 'cases:manage'))) throw conflict('the case is closed: only a supervisor or the desk may add notes')
+  }
+  if (input.type === 'fault_acknowledged') {
+    if (!(await reachesCase(request, caseId, 'cases:manage'))) {
+      throw forbidden('only a supervisor or the consultation desk may acknowledge fault for the organisation')
+    }
+    if (!(await caseHasEvent(trx, caseId, 'fact_check'))) {
+      throw conflict('fault may be acknowledged only after the facts are checked: record a fact_check event first (非を認めて謝罪するのは事実確認をして社内で判断をしたとき)')
+    }
+  }
+  if ((input.type === 'correction') !== (input.corrects_event_id !== undefined)) {
+    throw unprocessable('a correction names the event it corrects, and only a correction does', [
+      { pointer: 'body/corrects_event_id', message: input.type === 'correction' ? 'is required for a correction' : 'is only for corrections' },
+    ])
+  }
+  if (input.corrects_event_id && !(await findEventOfCase(trx, caseId, input.corrects_event_id))) {
+    throw unprocessable('the corrected event is not an event of this case', [{ pointer: 'body/corrects_event_id', message: 'no such event on this case' }])
+  }
+
+  await rememberStaff(trx, request.access.caller)
+  const event = await appendEvent(trx, {
+    caseId,
+    type: input.type,
+    occurredAt,
+    actor: request.access.caller.subject,
+    description: input.description,
+    quote: input.quote ?? null,
+    details: input.details ?? {},
+    correctsEventId: input.corrects_event_id ?? null,
+  })
+  await publishChanges(trx, [
+    { kind: 'event.appended', resourceType: 'case', resourceId: caseId, orgUnitId: row.org_unit_id, data: { event_id: event.id, event_type: event.type, seq: event.seq } },
+  ])
+  request.audit.details = { event_id: event.id, event_type: event.type }
+  return { event, personalVisible: row.personal_visible }
+}
+
+async function nameMode(q: Queryable) {
+  return (await policyInForce(q, 'name_display', todayInTokyo())).body.mode
+}
+
+function eventView(row: EventRow, refs: Map<string, StaffRef>, personalVisible: boolean): CaseEventView {
+  return {
+    id: row.id,
+    case_id: row.case_id,
+    seq: row.seq,
+    type: row.type,
+    occurred_at: row.occurred_at.toISOString(),
+    recorded_at: row.recorded_at.toISOString(),
+    actor: refs.get(row.actor) ?? { id: row.actor, display_name: row.actor },
+    description: personalVisible ? row.description : null,
+    quote: personalVisible ? row.quote : null,
+    details: row.details,
+    corrects_event_id: row.corrects_event_id,
+    policy_version_id: row.policy_version_id,
+    redacted: !personalVisible && (row.description !== null || row.quote !== null),
+  }
+}
+
+export async function presentEvents(q: Queryable, rows: readonly EventRow[], personalVisible: boolean): Promise<CaseEventView[]> {
+  const refs = await staffRefs(
+    q,
+    rows.map((r) => r.actor),
+    await nameMode(q),
+  )
+  return rows.map((r) => eventView(r, refs, personalVisible))
+}
+
+/** The timeline: events in occurred order, corrections against what they correct, the ladder. */
+export async function buildTimeline(request: FastifyRequest, caseId: string): Promise<TimelineView> {
+  const { trx } = request
+  const row = await loadCase(request, caseId)
+  const events = await presentEvents(trx, await timelineEvents(trx, caseId), row.personal_visible)
+  // Each correction is shown against the original event it ultimately corrects (a correction
+  // of a correction goes with the same original), in the order the corrections were written.
+  const byId = new Map(events.map((e) => [e.id, e]))
+  const originalOf = (e: CaseEventView): CaseEventView => {
+    let current = e
+    while (current.corrects_event_id && byId.has(current.corrects_event_id)) current = byId.get(current.corrects_event_id)!
+    return current
+  }
+  const corrections = new Map<string, CaseEventView[]>()
+  for (const e of events) {
+    if (e.type !== 'correction') continue
+    const original = originalOf(e)
+    corrections.set(original.id, [...(corrections.get(original.id) ?? []), e])
+  }
+  for (const list of corrections.values()) list.sort((a, b) => a.seq - b.seq)
+  const entries = events.filter((e) => e.type !== 'correction').map((e) => ({ ...e, corrections: corrections.get(e.id) ?? [] }))
+
+  const counts = Object.fromEntries(LADDER_TYPES.map((t) => [t, events.filter((e) => e.type === t).length])) as TimelineView['escalation_ladder']['counts']
+  const firstPolice = events.find((e) => e.type === 'police_called')
+  const warningsBeforePolice = firstPolice ? events.filter((e) => WARNING_TYPES.includes(e.type) && e.occurred_at <= firstPolice.occurred_at && e.seq !== firstPolice.seq).length : null
+
+  const [summary] = await presentCases(trx, [row])
+  request.audit.details = { events: events.length }
+  return {
+    case: summary!,
+    entries,
+    escalation_ladder: { counts, warnings_before_police: warningsBeforePolice },
+    generated_at: new Date().toISOString(),
+  }
+}
+
+const CSV_COLUMNS = ['occurred_at', 'recorded_at', 'seq', 'type', 'actor', 'description', 'quote', 'corrects_seq', 'corrected_by_seq'] as const
+
+/**
+ * The timeline as CSV for a report. UTF-8 with a byte-order mark so Excel shows Japanese, and
+ * cells that a spreadsheet would run as a formula (=, +, -, @) are prefixed with an apostrophe.
+ */
+export function timelineCsv(timeline: TimelineView): string {
+  const bySeq = new Map<string, number>()
+  const rows: CaseEventView[] = []
+  for (const entry of timeline.entries) {
+    const { corrections, ...event } = entry
+    rows.push(event, ...corrections)
+  }
+  rows.sort((a, b) => (a.occurred_at === b.occurred_at ? a.seq - b.seq : a.occurred_at < b.occurred_at ? -1 : 1))
+  for (const r of rows) bySeq.set(r.id, r.seq)
+  const lines = [CSV_COLUMNS.join(',')]
+  for (const r of rows) {
+    const correctedBy = rows.filter((c) => c.corrects_event_id === r.id).map((c) => c.seq)
+    lines.push(
+      [
+        r.occurred_at,
+        r.recorded_at,
+        String(r.seq),
+        r.type,
+        r.actor.display_name,
+        r.description ?? '',
+        r.quote ?? '',
+        r.corrects_event_id ? String(bySeq.get(r.corrects_event_id) ?? '') : '',
+        correctedBy.join(' '),
+      ]
+        .map(csvCell)
+        .join(','),
+    )
+  }
+  return `\uFEFF${lines.join('\r\n')}\r\n`
+}
+
+function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
+}

@@ -1,0 +1,83 @@
+import { sql } from 'kysely'
+import { Type, type Static } from 'typebox'
+import type { Caller } from '../core/auth.js'
+import type { Queryable } from '../core/db.js'
+import type { PolicyBodies } from '../policies/policies.schemas.js'
+
+/**
+ * Staff as responses show them. Names come from the staff's own tokens (name, family_name,
+ * business_name claims) when they act, and appear only as the name-display policy in force
+ * allows (名札の見直し): surname only or a business name keeps legal names off screens that
+ * customers may photograph and off exports that may be disclosed.
+ */
+export const StaffRefSchema = Type.Object(
+  {
+    id: Type.String({ description: "The staff member's subject (staff id), or 'system'" }),
+    display_name: Type.String({ description: 'The name the name-display policy in force allows' }),
+  },
+  { $id: 'StaffRef', additionalProperties: false },
+)
+export type StaffRef = Static<typeof StaffRefSchema>
+
+export const SYSTEM_ACTOR = 'system'
+type NameMode = PolicyBodies['name_display']['mode']
+
+interface Profile {
+  full_name: string | null
+  family_name: string | null
+  business_name: string | null
+}
+
+/** Keeps the caller's names as their token states them (no write when nothing changed). */
+export async function rememberStaff(q: Queryable, caller: Caller): Promise<void> {
+  await q
+    .insertInto('staff_profiles')
+    .values({ subject: caller.subject, full_name: caller.name, family_name: caller.familyName, business_name: caller.businessName })
+    .onConflict((oc) =>
+      oc
+        .column('subject')
+        .doUpdateSet({
+          full_name: (eb) => eb.ref('excluded.full_name'),
+          family_name: (eb) => eb.ref('excluded.family_name'),
+          business_name: (eb) => eb.ref('excluded.business_name'),
+          updated_at: sql`now()`,
+        })
+        .where(sql<boolean>`(staff_profiles.full_name, staff_profiles.family_name, staff_profiles.business_name)
+          is distinct from (excluded.full_name, excluded.family_name, excluded.business_name)`),
+    )
+    .execute()
+}
+
+/** The display name the policy allows. Without an allowed name, the staff id: never more. */
+export function displayName(subject: string, profile: Profile | undefined, mode: NameMode): string {
+  if (subject === SYSTEM_ACTOR) return 'Madoguchi (system)'
+  if (!profile) return subject
+  switch (mode) {
+    case 'full_name':
+      return profile.full_name ?? subject
+    case 'surname_only':
+      return profile.family_name ?? surnameOf(profile.full_name) ?? subject
+    case 'business_name':
+      return profile.business_name ?? subject
+  }
+}
+
+// Japanese names are written surname first; without a separator the surname cannot be told
+// apart, and then the full name must not be shown.
+function surnameOf(fullName: string | null): string | null {
+  if (!fullName) return null
+  const parts = fullName.trim().split(/[\s\u3000]+/)
+  return parts.length >= 2 ? parts[0]! : null
+}
+
+/** StaffRefs for many subjects at once (one query). */
+export async function staffRefs(q: Queryable, subjects: Iterable<string>, mode: NameMode): Promise<Map<string, StaffRef>> {
+  const unique = [...new Set(subjects)].filter((s) => s !== SYSTEM_ACTOR)
+  const rows = unique.length
+    ? await q.selectFrom('staff_profiles').select(['subject', 'full_name', 'family_name', 'business_name']).where('subject', 'in', unique).execute()
+    : []
+  const profiles = new Map(rows.map((r) => [r.subject, r]))
+  const refs = new Map<string, StaffRef>()
+  for (const subject of [...unique, SYSTEM_ACTOR]) refs.set(subject, { id: subject, display_name: displayName(subject, profiles.get(subject), mode) })
+  return refs
+}

@@ -1,0 +1,13 @@
+import type { Generated } from 'kysely'
+
+export interface StaffProfilesTable {
+  subject: string
+  full_name: string | null
+  family_name: string | null
+  business_name: string | null
+  updated_at: Generated<Date>
+}
+
+export interface StaffTables {
+  staff_profiles: StaffProfilesTable
+}
