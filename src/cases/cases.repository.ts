@@ -169,6 +169,11 @@ export function listKey(row: CaseRow): CursorValue[] {
  * then newest first. Keyset pagination on (priority, occurred_at, id).
  */
 export async function listCases(q: Queryable, reach: Reach, caller: Caller, filters: CaseFilters, limit: number, after: CursorValue[] | null): Promise<CaseRow[]> {
+  return casesListQuery(q, reach, caller, filters, limit, after).execute()
+}
+
+/** The query behind listCases, unexecuted (the benchmark EXPLAINs it). */
+export function casesListQuery(q: Queryable, reach: Reach, caller: Caller, filters: CaseFilters, limit: number, after: CursorValue[] | null) {
   let query = q.selectFrom('cases').selectAll().where(caseInReach(q, reach, caller))
   if (filters.status) query = query.where('status', '=', filters.status)
   if (filters.severity) query = query.where('severity', '=', filters.severity)
@@ -188,7 +193,7 @@ export async function listCases(q: Queryable, reach: Reach, caller: Caller, filt
     const [priority, occurredAt, id] = after as [number, string, string]
     query = query.where(sql<SqlBool>`(priority, occurred_at, id) < (${priority}::smallint, ${occurredAt}::timestamptz, ${id}::uuid)`)
   }
-  return query.orderBy('priority', 'desc').orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit).execute()
+  return query.orderBy('priority', 'desc').orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit)
 }
 
 function escapeLike(text: string): string {
