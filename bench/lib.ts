@@ -1,12 +1,8 @@
-import crypto from 'node:crypto'
 import pg from 'pg'
-import { buildApp } from '../src/app.js'
-import type { Role } from '../src/core/access.js'
-import { createTokenVerifier, signHs256Token } from '../src/core/auth.js'
 import { connectPostgres, type DatabaseHandle } from '../src/core/db.js'
 import { migrateToLatest } from '../src/core/migrations.js'
 
-/** Shared pieces of the benchmark: a fresh PostgreSQL database, the app on a port, statistics. */
+/** Shared pieces of the benchmark: a fresh PostgreSQL database, statistics, tables. */
 
 export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
@@ -26,26 +22,6 @@ export async function freshDatabase(name: string, poolSize = 20): Promise<Databa
   const handle = connectPostgres(databaseUrl(name), poolSize)
   await migrateToLatest(handle)
   return handle
-}
-
-const ISSUER = 'madoguchi-bench'
-const AUDIENCE = 'madoguchi'
-const SECRET = crypto.randomBytes(32).toString('hex')
-
-export async function startApp(database: DatabaseHandle) {
-  const app = await buildApp({
-    config: { logLevel: 'silent', logPretty: false, trustProxy: false },
-    database,
-    verifyToken: await createTokenVerifier({ mode: 'hs256', secret: SECRET, issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], clockToleranceSeconds: 30 }),
-  })
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const address = app.server.address()
-  const port = typeof address === 'object' && address ? address.port : 0
-  return { app, baseUrl: `http://127.0.0.1:${port}` }
-}
-
-export function tokenFor(roles: Role[], orgUnit = '00000000-0000-7000-8000-000000000001', subject = `bench-${roles.join('-')}`): Promise<string> {
-  return signHs256Token(new TextEncoder().encode(SECRET), ISSUER, AUDIENCE, { subject, roles, orgUnit, name: 'ベンチ 太郎', expiresIn: 3600 })
 }
 
 export interface LatencyStats {

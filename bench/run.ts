@@ -1,16 +1,25 @@
+import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import { parseArgs } from 'node:util'
+import { sql } from 'kysely'
+import { seedCases } from '../src/cli/seed.js'
+import { signHs256Token } from '../src/core/auth.js'
+import type { Role } from '../src/core/access.js'
 import { benchCaseList } from './cases-list.js'
+import { databaseUrl, freshDatabase } from './lib.js'
+import { startServer } from './service.js'
+import { runThroughput, type Scenario } from './throughput.js'
 
 /**
  * `npm run bench`: measurements against a real PostgreSQL (BENCH_DATABASE_URL, default the
- * local one), never timing assertions in tests. Each scenario creates its own database.
- * Results are printed and written as JSON under bench/results/.
+ * local one), never timing assertions in tests. Seeds a database, starts the service (a child
+ * process, as in production) and the ceiling server on it, and measures. Prints tables and
+ * writes JSON under bench/results/.
  *
- *   npm run bench                          every scenario with the default sizes
- *   npm run bench -- --only cases-list     one scenario
- *   npm run bench -- --cases 10000 --events-per-case 10 --requests 200
+ *   npm run bench                                   every scenario with the default sizes
+ *   npm run bench -- --only cases-list --only throughput
+ *   npm run bench -- --cases 10000 --events-per-case 10 --seconds 10 --connections 20
  */
 const { values } = parseArgs({
   options: {
@@ -18,19 +27,79 @@ const { values } = parseArgs({
     cases: { type: 'string', default: '10000' },
     'events-per-case': { type: 'string', default: '10' },
     requests: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '20' },
   },
 })
 const wanted = (name: string) => !values.only || values.only.includes(name)
-
 const results: Record<string, unknown> = {
   started_at: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.type()} ${os.release()}` },
 }
-if (wanted('cases-list')) {
-  results['cases-list'] = await benchCaseList({ cases: Number(values.cases), eventsPerCase: Number(values['events-per-case']), requests: Number(values.requests) })
+
+if (wanted('cases-list') || wanted('throughput')) {
+  const name = 'madoguchi_bench'
+  const database = await freshDatabase(name)
+  const seed = await seedCases(database.db, { cases: Number(values.cases), eventsPerCase: Number(values['events-per-case']), units: 20, staff: 200 })
+  await sql`create table bench_ceiling (id bigint generated always as identity primary key, payload jsonb not null)`.execute(database.db)
+  await sql`insert into bench_ceiling (payload) select jsonb_build_object('n', g) from generate_series(1, 10000) g`.execute(database.db)
+  await sql`analyze`.execute(database.db)
+  results.seed = { cases: seed.cases, events: seed.events, seconds: seed.seconds }
+  process.stdout.write(`seeded ${seed.cases} cases and ${seed.events} events in ${seed.seconds.toFixed(1)} s\n`)
+
+  const secret = crypto.randomBytes(32).toString('hex')
+  const env = { DATABASE_URL: databaseUrl(name), AUTH_HS256_SECRET: secret, AUTH_ISSUER: 'madoguchi-bench', AUTH_AUDIENCE: 'madoguchi' }
+  const token = (roles: Role[]) =>
+    signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, { subject: `bench-${roles[0]}`, roles, orgUnit: '00000000-0000-7000-8000-000000000001', name: 'ベンチ 太郎', expiresIn: 3600 })
+  const service = await startServer('src/server.ts', env, '/readyz')
+  const desk = { authorization: `Bearer ${await token(['desk'])}` }
+  try {
+    if (wanted('cases-list')) results['cases-list'] = await benchCaseList(database.db, service.baseUrl, desk.authorization.slice(7), seed.units, Number(values.requests))
+
+    if (wanted('throughput')) {
+      const ceiling = await startServer('bench/ceiling-server.ts', { DATABASE_URL: databaseUrl(name), DATABASE_POOL_SIZE: '10' }, '/select/1')
+      const caseIds = (await database.db.selectFrom('cases').select('id').limit(2000).execute()).map((r) => r.id)
+      const anyCase = () => caseIds[Math.floor(Math.random() * caseIds.length)]!
+      const supervisor = { authorization: `Bearer ${await token(['supervisor'])}` }
+      const now = () => new Date().toISOString()
+      const scenarios: Scenario[] = [
+        { name: 'ceiling: INSERT', baseUrl: ceiling.baseUrl, method: 'POST', path: () => '/insert', body: () => '{"n":1}' },
+        { name: 'ceiling: SELECT by id', baseUrl: ceiling.baseUrl, method: 'GET', path: () => `/select/${1 + Math.floor(Math.random() * 10000)}` },
+        {
+          name: 'append event',
+          baseUrl: service.baseUrl,
+          method: 'POST',
+          headers: desk,
+          path: () => `/v1/cases/${anyCase()}/events`,
+          body: () => JSON.stringify({ type: 'note', occurred_at: now(), description: '負荷試験のメモ' }),
+          ceiling: 'insert',
+        },
+        { name: 'get case', baseUrl: service.baseUrl, method: 'GET', headers: desk, path: () => `/v1/cases/${anyCase()}`, ceiling: 'select' },
+        {
+          name: 'create case',
+          baseUrl: service.baseUrl,
+          method: 'POST',
+          headers: supervisor,
+          path: () => '/v1/cases',
+          body: () => JSON.stringify({ channel: 'phone', occurred_at: now(), categories: ['verbal_abuse'], severity: 'low', summary: '負荷試験の案件' }),
+          ceiling: 'insert',
+        },
+        { name: 'list cases (severity)', baseUrl: service.baseUrl, method: 'GET', headers: desk, path: () => '/v1/cases?severity=high&limit=20', ceiling: 'select' },
+        { name: 'timeline', baseUrl: service.baseUrl, method: 'GET', headers: desk, path: () => `/v1/cases/${anyCase()}/timeline`, ceiling: 'select' },
+      ]
+      try {
+        results.throughput = await runThroughput(scenarios, { connections: Number(values.connections), seconds: Number(values.seconds) })
+      } finally {
+        await ceiling.stop()
+      }
+    }
+  } finally {
+    await service.stop()
+    await database.close()
+  }
 }
 
 await fs.mkdir(new URL('./results/', import.meta.url), { recursive: true })
-const file = new URL(`./results/bench-${results.started_at as string}.json`.replace(/:/g, '-'), import.meta.url)
+const file = new URL(`./results/bench-${(results.started_at as string).replace(/[:.]/g, '-')}.json`, import.meta.url)
 await fs.writeFile(file, `${JSON.stringify(results, null, 2)}\n`)
 process.stdout.write(`\nresults: ${file.pathname}\n`)
