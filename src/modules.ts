@@ -3,6 +3,8 @@ import type { DatabaseHandle } from './core/db.js'
 import healthRoutes from './health/health.routes.js'
 import meRoutes from './me/me.routes.js'
 import orgUnitRoutes from './org-units/org-units.routes.js'
+import policyRoutes from './policies/policies.routes.js'
+import calendarRoutes from './calendar/calendar.routes.js'
 
 /**
  * The route surface, in one list: each domain module with its prefix.
@@ -12,4 +14,6 @@ export async function registerModules(app: FastifyInstance, { database }: { data
   await app.register(healthRoutes, { database })
   await app.register(meRoutes, { prefix: '/v1/me' })
   await app.register(orgUnitRoutes, { prefix: '/v1/org-units' })
+  await app.register(policyRoutes, { prefix: '/v1/policies' })
+  await app.register(calendarRoutes, { prefix: '/v1/calendar' })
 }
