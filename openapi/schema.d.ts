@@ -218,6 +218,214 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each policy type's version in force today, or on ?at= */
+        get: operations["getPoliciesInForce"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/{type}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One policy type's version in force today, or on ?at= */
+        get: operations["getPolicyInForce"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/{type}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A policy type's versions, oldest first, with the one in force today */
+        get: operations["listPolicyVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/{type}/versions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version by id (decisions record the id of the version they followed) */
+        get: operations["getPolicyVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/recording/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a recording policy version taking effect today or later (administrators)
+         * @description The version supersedes the one before it from its effective date (Asia/Tokyo), until the next version takes effect. Versions never change once created. Refused: a date before today (422 body/effective_from), a body that breaks the type's rules (422 naming each field), a second version of the type on the same date (409). Honours Idempotency-Key.
+         */
+        post: operations["createRecordingPolicyVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/name_display/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a name_display policy version taking effect today or later (administrators)
+         * @description The version supersedes the one before it from its effective date (Asia/Tokyo), until the next version takes effect. Versions never change once created. Refused: a date before today (422 body/effective_from), a body that breaks the type's rules (422 naming each field), a second version of the type on the same date (409). Honours Idempotency-Key.
+         */
+        post: operations["createNameDisplayPolicyVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/escalation/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a escalation policy version taking effect today or later (administrators)
+         * @description The version supersedes the one before it from its effective date (Asia/Tokyo), until the next version takes effect. Versions never change once created. Refused: a date before today (422 body/effective_from), a body that breaks the type's rules (422 naming each field), a second version of the type on the same date (409). Honours Idempotency-Key.
+         */
+        post: operations["createEscalationPolicyVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/retention/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a retention policy version taking effect today or later (administrators)
+         * @description The version supersedes the one before it from its effective date (Asia/Tokyo), until the next version takes effect. Versions never change once created. Refused: a date before today (422 body/effective_from), a body that breaks the type's rules (422 naming each field), a second version of the type on the same date (409). Honours Idempotency-Key.
+         */
+        post: operations["createRetentionPolicyVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/calendar/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a calendar policy version taking effect today or later (administrators)
+         * @description The version supersedes the one before it from its effective date (Asia/Tokyo), until the next version takes effect. Versions never change once created. Refused: a date before today (422 body/effective_from), a body that breaks the type's rules (422 naming each field), a second version of the type on the same date (409). Honours Idempotency-Key.
+         */
+        post: operations["createCalendarPolicyVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/calendar/holidays": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Office holidays between two dates, with their reasons
+         * @description Weekends, national holidays (with their names), 12/29–1/3 and the closures of the calendar policy in force on each date (行政機関の休日に関する法律第1条). At most 3 years per request.
+         */
+        get: operations["listOfficeHolidays"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/calendar/deadline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The due date of a period of N calendar days, moved off office holidays
+         * @description Counts days from the day after start (民法第140条, 初日不算入), so the period ends on start + days; when that day is an office holiday the deadline moves to the next working day (行政機関の休日に関する法律第2条). Holidays inside the period do not extend it. Each date is judged by the calendar policy version in force on it, and the answer names them.
+         */
+        get: operations["computeDeadline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -225,6 +433,49 @@ export interface components {
         AddResponder: {
             /** @description A staff id (the JWT sub) */
             subject: string;
+        };
+        AnyPolicyVersion: components["schemas"]["RecordingPolicyVersion"] | components["schemas"]["NameDisplayPolicyVersion"] | components["schemas"]["EscalationPolicyVersion"] | components["schemas"]["RetentionPolicyVersion"] | components["schemas"]["CalendarPolicyVersion"];
+        CalendarPolicy: {
+            /** @description Closed periods, each at most 366 days; dates before the version takes effect follow the version in force then */
+            closures: {
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD
+                 */
+                from: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD, the last closed day (inclusive)
+                 */
+                to: string;
+                /** @description e.g. 年末・年始休業 */
+                reason: string;
+            }[];
+            /** @description Whether the office's own decision deadlines also move to the next working day when they fall on an office holiday (deadlines for acts toward the office always do, 行政機関の休日に関する法律第2条). Absent: true. */
+            office_decisions_roll_forward?: boolean;
+        };
+        CalendarPolicyVersion: {
+            /**
+             * Format: uuid
+             * @description Decisions record this id with what they decided
+             */
+            id: string;
+            /** @enum {string} */
+            type: "calendar";
+            /**
+             * Format: date
+             * @description 施行日: in force from this day (Asia/Tokyo)
+             */
+            effective_from: string;
+            /** @description The last day in force: the day before the next version takes effect; null while no later version exists */
+            effective_until: string | null;
+            body: components["schemas"]["CalendarPolicy"];
+            /** @description Why this version exists (e.g. the 規程 or 告示 it implements) */
+            note: string;
+            /** @description Subject of the administrator who created it; system for shipped defaults */
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
         };
         Case: {
             /** Format: uuid */
@@ -348,6 +599,16 @@ export interface components {
             to: "open" | "escalated" | "in_review" | "resolved" | "closed";
             reason: string;
         };
+        CreateCalendarPolicyVersion: {
+            /**
+             * Format: date
+             * @description 施行日 (Asia/Tokyo): today or later; one version per type and date
+             */
+            effective_from: string;
+            body: components["schemas"]["CalendarPolicy"];
+            /** @description Why: the amendment, 規程 or 告示 this version implements */
+            note: string;
+        };
         CreateCase: {
             /**
              * Format: uuid
@@ -390,6 +651,26 @@ export interface components {
             corrects_event_id?: string;
             details?: components["schemas"]["EventDetails"];
         };
+        CreateEscalationPolicyVersion: {
+            /**
+             * Format: date
+             * @description 施行日 (Asia/Tokyo): today or later; one version per type and date
+             */
+            effective_from: string;
+            body: components["schemas"]["EscalationPolicy"];
+            /** @description Why: the amendment, 規程 or 告示 this version implements */
+            note: string;
+        };
+        CreateNameDisplayPolicyVersion: {
+            /**
+             * Format: date
+             * @description 施行日 (Asia/Tokyo): today or later; one version per type and date
+             */
+            effective_from: string;
+            body: components["schemas"]["NameDisplayPolicy"];
+            /** @description Why: the amendment, 規程 or 告示 this version implements */
+            note: string;
+        };
         CreateOrgUnit: {
             /**
              * Format: uuid
@@ -399,11 +680,63 @@ export interface components {
             code: string;
             name: string;
         };
+        CreateRecordingPolicyVersion: {
+            /**
+             * Format: date
+             * @description 施行日 (Asia/Tokyo): today or later; one version per type and date
+             */
+            effective_from: string;
+            body: components["schemas"]["RecordingPolicy"];
+            /** @description Why: the amendment, 規程 or 告示 this version implements */
+            note: string;
+        };
+        CreateRetentionPolicyVersion: {
+            /**
+             * Format: date
+             * @description 施行日 (Asia/Tokyo): today or later; one version per type and date
+             */
+            effective_from: string;
+            body: components["schemas"]["RetentionPolicy"];
+            /** @description Why: the amendment, 規程 or 告示 this version implements */
+            note: string;
+        };
         Customer: {
             name?: string | null;
             address?: string | null;
             phone?: string | null;
             email?: string | null;
+        };
+        Deadline: {
+            /** Format: date */
+            start: string;
+            days: number;
+            /**
+             * @description filing (default): the deadline of an act toward the office (申請・届出), which moves off office holidays by law (行政機関の休日に関する法律第2条); office_decision: the office's own decision deadline, which moves only when the calendar policy says so (office_decisions_roll_forward)
+             * @enum {unknown}
+             */
+            kind: "filing" | "office_decision";
+            /**
+             * Format: date
+             * @description The first day counted: the day after start (民法第140条)
+             */
+            counted_from: string;
+            /**
+             * Format: date
+             * @description start + days
+             */
+            raw_due_date: string;
+            raw_due_date_is_holiday: boolean;
+            /** @description Whether a due date on an office holiday moves to the next working day */
+            roll_forward: boolean;
+            /**
+             * Format: date
+             * @description The last day of the period
+             */
+            due_date: string;
+            /** @description The office holidays moved over, with their reasons */
+            skipped: components["schemas"]["OfficeHoliday"][];
+            /** @description The calendar policy versions that decided the dates from the raw due date to the due date */
+            calendar_version_ids: string[];
         };
         EscalationLadder: {
             counts: {
@@ -417,6 +750,44 @@ export interface components {
             };
             /** @description Requests to stop, exit orders and final warnings before the police were first called; null if they were not */
             warnings_before_police: number | null;
+        };
+        EscalationPolicy: {
+            /** @description Categories that escalate a case at once and forbid handling it alone */
+            immediate_categories: ("verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other")[];
+            /** @description Minimum number of responders by severity */
+            min_responders: {
+                /** @description Channels where responders are counted (at the counter) */
+                channels: ("counter" | "phone" | "email" | "letter" | "visit" | "online")[];
+                by_severity: {
+                    low: number;
+                    medium: number;
+                    high: number;
+                    critical: number;
+                };
+            };
+        };
+        EscalationPolicyVersion: {
+            /**
+             * Format: uuid
+             * @description Decisions record this id with what they decided
+             */
+            id: string;
+            /** @enum {string} */
+            type: "escalation";
+            /**
+             * Format: date
+             * @description 施行日: in force from this day (Asia/Tokyo)
+             */
+            effective_from: string;
+            /** @description The last day in force: the day before the next version takes effect; null while no later version exists */
+            effective_until: string | null;
+            body: components["schemas"]["EscalationPolicy"];
+            /** @description Why this version exists (e.g. the 規程 or 告示 it implements) */
+            note: string;
+            /** @description Subject of the administrator who created it; system for shipped defaults */
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
         };
         EventDetails: {
             /**
@@ -432,6 +803,30 @@ export interface components {
             system: string;
             /** @description The id of the case in that system */
             ref: string;
+        };
+        HolidayReason: {
+            /** @enum {string} */
+            kind: "weekend";
+            /** @enum {unknown} */
+            day: "saturday" | "sunday";
+        } | {
+            /** @enum {string} */
+            kind: "national_holiday";
+            /** @description The holiday as the law names it, e.g. 元日, 成人の日, 振替休日 */
+            name: string;
+            name_en: string;
+        } | {
+            /** @enum {string} */
+            kind: "year_end";
+        } | {
+            /** @enum {string} */
+            kind: "closure";
+            /** @description The calendar policy's reason, e.g. 年末・年始休業 */
+            reason: string;
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
         };
         Me: {
             subject: string;
@@ -498,6 +893,57 @@ export interface components {
                 "webhooks:manage"?: "own" | "unit" | "all";
             };
         };
+        NameDisplayPolicy: {
+            /**
+             * @description How staff names appear in every response
+             * @enum {unknown}
+             */
+            mode: "full_name" | "surname_only" | "business_name";
+        };
+        NameDisplayPolicyVersion: {
+            /**
+             * Format: uuid
+             * @description Decisions record this id with what they decided
+             */
+            id: string;
+            /** @enum {string} */
+            type: "name_display";
+            /**
+             * Format: date
+             * @description 施行日: in force from this day (Asia/Tokyo)
+             */
+            effective_from: string;
+            /** @description The last day in force: the day before the next version takes effect; null while no later version exists */
+            effective_until: string | null;
+            body: components["schemas"]["NameDisplayPolicy"];
+            /** @description Why this version exists (e.g. the 規程 or 告示 it implements) */
+            note: string;
+            /** @description Subject of the administrator who created it; system for shipped defaults */
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        OfficeHoliday: {
+            /** Format: date */
+            date: string;
+            /** @description Every reason the office is closed that day */
+            reasons: components["schemas"]["HolidayReason"][];
+            /**
+             * Format: uuid
+             * @description The calendar policy version in force on the date
+             */
+            calendar_version_id: string;
+        };
+        OfficeHolidays: {
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            /** @description Office holidays in date order; every other date is a working day */
+            items: components["schemas"]["OfficeHoliday"][];
+            /** @description The calendar policy versions in force on some date of the range, oldest first */
+            calendar_version_ids: string[];
+        };
         OrgUnit: {
             /** Format: uuid */
             id: string;
@@ -514,6 +960,40 @@ export interface components {
         };
         OrgUnitList: {
             items: components["schemas"]["OrgUnit"][];
+        };
+        PoliciesInForce: {
+            /**
+             * Format: date
+             * @description The date asked about (Asia/Tokyo; today unless ?at= was given)
+             */
+            at: string;
+            /** @description Each type's version in force on that date */
+            policies: {
+                recording: components["schemas"]["RecordingPolicyVersion"];
+                name_display: components["schemas"]["NameDisplayPolicyVersion"];
+                escalation: components["schemas"]["EscalationPolicyVersion"];
+                retention: components["schemas"]["RetentionPolicyVersion"];
+                calendar: components["schemas"]["CalendarPolicyVersion"];
+            };
+        };
+        PolicyVersionHistory: {
+            /**
+             * @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日)
+             * @enum {unknown}
+             */
+            type: "recording" | "name_display" | "escalation" | "retention" | "calendar";
+            /**
+             * Format: date
+             * @description Today in Asia/Tokyo
+             */
+            today: string;
+            /**
+             * Format: uuid
+             * @description The version in force today; later ones are scheduled
+             */
+            in_force_id: string;
+            /** @description Every version, oldest first (a handful per year: not paginated) */
+            items: components["schemas"]["AnyPolicyVersion"][];
         };
         Problem: {
             /** @description URI naming the problem type: urn:madoguchi:problem:<code>, or about:blank */
@@ -535,11 +1015,102 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        RecordingPolicy: {
+            /** @description Whether the other party must be told before recording (告知) */
+            notice_required: boolean;
+            /** @description Ways of giving notice that count (e.g. a sign 「防犯カメラ作動中」, an automated phone message) */
+            notice_methods: ("verbal" | "sign" | "automated_message" | "written" | "screen_display")[];
+            /**
+             * @description Whether residents may record on the premises (庁舎管理権)
+             * @enum {unknown}
+             */
+            resident_recording: "allowed" | "permission_required" | "prohibited";
+            /** @description The stated purposes of recording */
+            purposes: string[];
+        };
+        RecordingPolicyVersion: {
+            /**
+             * Format: uuid
+             * @description Decisions record this id with what they decided
+             */
+            id: string;
+            /** @enum {string} */
+            type: "recording";
+            /**
+             * Format: date
+             * @description 施行日: in force from this day (Asia/Tokyo)
+             */
+            effective_from: string;
+            /** @description The last day in force: the day before the next version takes effect; null while no later version exists */
+            effective_until: string | null;
+            body: components["schemas"]["RecordingPolicy"];
+            /** @description Why this version exists (e.g. the 規程 or 告示 it implements) */
+            note: string;
+            /** @description Subject of the administrator who created it; system for shipped defaults */
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+        };
         ResponderShortfall: {
             required: number;
             actual: number;
             /** Format: uuid */
             policy_version_id: string;
+        };
+        RetentionPeriod: {
+            /** @enum {string} */
+            unit: "days";
+            value: number;
+        } | {
+            /** @enum {string} */
+            unit: "years";
+            value: 1 | 3 | 5 | 10 | 30;
+        };
+        RetentionPolicy: {
+            rules: components["schemas"]["RetentionRule"][];
+        };
+        RetentionPolicyVersion: {
+            /**
+             * Format: uuid
+             * @description Decisions record this id with what they decided
+             */
+            id: string;
+            /** @enum {string} */
+            type: "retention";
+            /**
+             * Format: date
+             * @description 施行日: in force from this day (Asia/Tokyo)
+             */
+            effective_from: string;
+            /** @description The last day in force: the day before the next version takes effect; null while no later version exists */
+            effective_until: string | null;
+            body: components["schemas"]["RetentionPolicy"];
+            /** @description Why this version exists (e.g. the 規程 or 告示 it implements) */
+            note: string;
+            /** @description Subject of the administrator who created it; system for shipped defaults */
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        RetentionRule: {
+            /** @description A record category, or '*' for any category without a rule of its own */
+            record_category: string;
+            /**
+             * @description Administrative document (行政文書/公文書), personal information (個人情報), both or neither
+             * @enum {unknown}
+             */
+            classification: "administrative_document" | "personal_information" | "both" | "neither";
+            period: components["schemas"]["RetentionPeriod"];
+            /**
+             * @description 起算日: April 1 of the fiscal year after creation (施行令第8条), or the creation date (periods under a year)
+             * @enum {unknown}
+             */
+            start: "next_fiscal_year" | "creation_date";
+            /**
+             * @description At expiry: disposal (廃棄), transfer to the archives (移管), or review
+             * @enum {unknown}
+             */
+            action: "dispose" | "transfer" | "review";
         };
         StaffRef: {
             /** @description The staff member's subject (staff id), or 'system' */
@@ -1262,6 +1833,472 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["CaseTimeline"];
                     "text/csv": string;
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPoliciesInForce: {
+        parameters: {
+            query?: {
+                /** @description A date (YYYY-MM-DD, Asia/Tokyo) from 1970-01-01 on; default today */
+                at?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoliciesInForce"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPolicyInForce: {
+        parameters: {
+            query?: {
+                /** @description A date (YYYY-MM-DD, Asia/Tokyo) from 1970-01-01 on; default today */
+                at?: string;
+            };
+            header?: never;
+            path: {
+                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日) */
+                type: "recording" | "name_display" | "escalation" | "retention" | "calendar";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnyPolicyVersion"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPolicyVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日) */
+                type: "recording" | "name_display" | "escalation" | "retention" | "calendar";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyVersionHistory"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPolicyVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日) */
+                type: "recording" | "name_display" | "escalation" | "retention" | "calendar";
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnyPolicyVersion"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createRecordingPolicyVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRecordingPolicyVersion"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingPolicyVersion"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createNameDisplayPolicyVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateNameDisplayPolicyVersion"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NameDisplayPolicyVersion"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createEscalationPolicyVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateEscalationPolicyVersion"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EscalationPolicyVersion"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createRetentionPolicyVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRetentionPolicyVersion"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPolicyVersion"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createCalendarPolicyVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCalendarPolicyVersion"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarPolicyVersion"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOfficeHolidays: {
+        parameters: {
+            query: {
+                /** @description First date (YYYY-MM-DD), 1970-01-01 or later */
+                from: string;
+                /** @description Last date (inclusive), at most 3 years after from and 2050-12-31 at the latest */
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfficeHolidays"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    computeDeadline: {
+        parameters: {
+            query: {
+                /** @description The day the period starts from (e.g. the day a request arrived); it is not counted (初日不算入) */
+                start: string;
+                /** @description Calendar days in the period (0–3650) */
+                days: number;
+                /** @description filing (default): the deadline of an act toward the office (申請・届出), which moves off office holidays by law (行政機関の休日に関する法律第2条); office_decision: the office's own decision deadline, which moves only when the calendar policy says so (office_decisions_roll_forward) */
+                kind?: "filing" | "office_decision";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deadline"];
                 };
             };
             /** @description A problem (RFC 9457) */

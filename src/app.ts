@@ -3,6 +3,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
+import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './core/auth.js'
 import type { Config } from './core/config.js'
 import type { DatabaseHandle } from './core/db.js'
@@ -47,6 +48,9 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
 
   // Strict validation: no coercion of bodies, nulls kept, formats enforced.
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  // TypeBox stops collecting errors at 8 by default, and one wrong value in a union spends
+  // several: raise it so a 422 names every failing field (problems.plugin keeps at most 50).
+  Settings.Set({ maxErrors: 64 })
   // The API speaks JSON only: any other body is 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain')
 

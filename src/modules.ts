@@ -5,6 +5,8 @@ import eventRoutes from './events/events.routes.js'
 import healthRoutes from './health/health.routes.js'
 import meRoutes from './me/me.routes.js'
 import orgUnitRoutes from './org-units/org-units.routes.js'
+import policyRoutes from './policies/policies.routes.js'
+import calendarRoutes from './calendar/calendar.routes.js'
 
 /**
  * The route surface, in one list: each domain module with its prefix.
@@ -16,4 +18,6 @@ export async function registerModules(app: FastifyInstance, { database }: { data
   await app.register(orgUnitRoutes, { prefix: '/v1/org-units' })
   await app.register(caseRoutes, { prefix: '/v1/cases' })
   await app.register(eventRoutes, { prefix: '/v1/cases' })
+  await app.register(policyRoutes, { prefix: '/v1/policies' })
+  await app.register(calendarRoutes, { prefix: '/v1/calendar' })
 }

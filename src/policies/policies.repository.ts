@@ -63,3 +63,46 @@ export async function insertPolicyVersion<T extends PolicyType>(
     .executeTakeFirstOrThrow()
   return toVersion<T>(row)
 }
+
+/**
+ * For each type, the first effective date after `on`: the day the version in force on `on`
+ * stops being in force. Types with no later version are absent.
+ */
+export async function nextEffectiveDates(q: Queryable, on: string, types: readonly PolicyType[] = POLICY_TYPES): Promise<Partial<Record<PolicyType, string>>> {
+  const rows = await q
+    .selectFrom('policy_versions')
+    .select(['type', (eb) => eb.fn.min('effective_from').as('next_from')])
+    .where('type', 'in', [...types])
+    .where('effective_from', '>', on)
+    .groupBy('type')
+    .execute()
+  return Object.fromEntries(rows.map((r) => [r.type, r.next_from as string]))
+}
+
+/**
+ * The versions of a type that govern some day in [from, to] (to: null for no end), oldest
+ * first: the one in force on `from` and every one taking effect after it up to `to`.
+ * Answers for ranges (the calendar decides each day with the version in force that day).
+ */
+export async function policyVersionsGoverning<T extends PolicyType>(q: Queryable, type: T, from: string, to: string | null): Promise<PolicyVersion<T>[]> {
+  let query = q
+    .selectFrom('policy_versions')
+    .selectAll()
+    .where('type', '=', type)
+    .where((eb) =>
+      eb(
+        'effective_from',
+        '>=',
+        eb.selectFrom('policy_versions as p').select((e) => e.fn.max('p.effective_from').as('m')).where('p.type', '=', type).where('p.effective_from', '<=', from),
+      ),
+    )
+  if (to !== null) query = query.where('effective_from', '<=', to)
+  const rows = await query.orderBy('effective_from').execute()
+  return rows.map((r) => toVersion<T>(r))
+}
+
+/** Whether a version of the type already takes effect on that date (one per type and date). */
+export async function versionExistsOn(q: Queryable, type: PolicyType, effectiveFrom: string): Promise<boolean> {
+  const row = await q.selectFrom('policy_versions').select('id').where('type', '=', type).where('effective_from', '=', effectiveFrom).executeTakeFirst()
+  return row !== undefined
+}

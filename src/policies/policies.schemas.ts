@@ -95,12 +95,33 @@ export const RetentionPolicySchema = Type.Object(
   { $id: 'RetentionPolicy', additionalProperties: false },
 )
 
-/** The office calendar beyond the law: closures (臨時休業, 年末年始休業 beyond 12/29–1/3). */
+/**
+ * The office calendar beyond the law: closures (臨時休業, 年末年始休業 beyond 12/29–1/3).
+ * Weekends, national holidays and 12/29–1/3 are office holidays by law (行政機関の休日に関する
+ * 法律第1条) and are not listed here. A version is the whole calendar from its effective date:
+ * the version in force on a date decides that date, so closures still ahead are carried forward.
+ */
 export const CalendarPolicySchema = Type.Object(
   {
     closures: Type.Array(
-      Type.Object({ from: DateString, to: DateString, reason: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
-      { maxItems: 500 },
+      Type.Object(
+        {
+          from: DateString,
+          to: Type.String({ format: 'date', description: 'YYYY-MM-DD, the last closed day (inclusive)' }),
+          reason: Type.String({ minLength: 1, maxLength: 200, description: 'e.g. 年末・年始休業' }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 500, description: 'Closed periods, each at most 366 days; dates before the version takes effect follow the version in force then' },
+    ),
+    // 第2条 moves deadlines for acts toward the office; whether the office's own decision
+    // deadlines (e.g. 開示決定等の期限) move too is for each municipality to say (DOMAIN.md).
+    office_decisions_roll_forward: Type.Optional(
+      Type.Boolean({
+        description:
+          "Whether the office's own decision deadlines also move to the next working day when they fall on an office holiday " +
+          '(deadlines for acts toward the office always do, 行政機関の休日に関する法律第2条). Absent: true.',
+      }),
     ),
   },
   { $id: 'CalendarPolicy', additionalProperties: false },
@@ -132,3 +153,120 @@ export interface PolicyVersion<T extends PolicyType = PolicyType> {
   created_by: string
   created_at: string
 }
+
+// ---- The HTTP shapes of policies (routes and the contract) ----
+
+/** The earliest date the service answers for: its shipped defaults take effect on it. */
+export const POLICY_EPOCH = '1970-01-01'
+
+export const PolicyTypeSchema = Type.Enum([...POLICY_TYPES], {
+  description: 'recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日)',
+})
+
+const VERSION_NAMES = {
+  recording: 'Recording',
+  name_display: 'NameDisplay',
+  escalation: 'Escalation',
+  retention: 'Retention',
+  calendar: 'Calendar',
+} as const satisfies Record<PolicyType, string>
+
+/** Shared component names, e.g. RecordingPolicyVersion, CreateRecordingPolicyVersion. */
+export const policyVersionSchemaName = (type: PolicyType) => `${VERSION_NAMES[type]}PolicyVersion`
+
+function versionSchema<T extends PolicyType, B extends (typeof POLICY_BODY_SCHEMAS)[T]>(type: T, body: B) {
+  return Type.Object(
+    {
+      id: Type.String({ format: 'uuid', description: 'Decisions record this id with what they decided' }),
+      type: Type.Literal(type),
+      effective_from: Type.String({ format: 'date', description: '施行日: in force from this day (Asia/Tokyo)' }),
+      effective_until: Type.Union([Type.String({ format: 'date' }), Type.Null()], {
+        description: 'The last day in force: the day before the next version takes effect; null while no later version exists',
+      }),
+      body,
+      note: Type.String({ description: 'Why this version exists (e.g. the 規程 or 告示 it implements)' }),
+      created_by: Type.String({ description: 'Subject of the administrator who created it; system for shipped defaults' }),
+      created_at: Type.String({ format: 'date-time' }),
+    },
+    { $id: policyVersionSchemaName(type), additionalProperties: false },
+  )
+}
+
+export const RecordingPolicyVersionSchema = versionSchema('recording', RecordingPolicySchema)
+export const NameDisplayPolicyVersionSchema = versionSchema('name_display', NameDisplayPolicySchema)
+export const EscalationPolicyVersionSchema = versionSchema('escalation', EscalationPolicySchema)
+export const RetentionPolicyVersionSchema = versionSchema('retention', RetentionPolicySchema)
+export const CalendarPolicyVersionSchema = versionSchema('calendar', CalendarPolicySchema)
+
+export const POLICY_VERSION_SCHEMAS = {
+  recording: RecordingPolicyVersionSchema,
+  name_display: NameDisplayPolicyVersionSchema,
+  escalation: EscalationPolicyVersionSchema,
+  retention: RetentionPolicyVersionSchema,
+  calendar: CalendarPolicyVersionSchema,
+} as const
+
+/** A version of any type; `type` tells which body it has. */
+export const AnyPolicyVersionSchema = Type.Union(
+  [RecordingPolicyVersionSchema, NameDisplayPolicyVersionSchema, EscalationPolicyVersionSchema, RetentionPolicyVersionSchema, CalendarPolicyVersionSchema],
+  { $id: 'AnyPolicyVersion' },
+)
+
+/** A version as the API shows it: with the last day it is in force. */
+export type PolicyVersionView<T extends PolicyType = PolicyType> = T extends PolicyType ? PolicyVersion<T> & { effective_until: string | null } : never
+
+export const PoliciesInForceSchema = Type.Object(
+  {
+    at: Type.String({ format: 'date', description: 'The date asked about (Asia/Tokyo; today unless ?at= was given)' }),
+    policies: Type.Object(
+      {
+        recording: RecordingPolicyVersionSchema,
+        name_display: NameDisplayPolicyVersionSchema,
+        escalation: EscalationPolicyVersionSchema,
+        retention: RetentionPolicyVersionSchema,
+        calendar: CalendarPolicyVersionSchema,
+      },
+      { additionalProperties: false, description: "Each type's version in force on that date" },
+    ),
+  },
+  { $id: 'PoliciesInForce', additionalProperties: false },
+)
+
+export const PolicyVersionHistorySchema = Type.Object(
+  {
+    type: PolicyTypeSchema,
+    today: Type.String({ format: 'date', description: 'Today in Asia/Tokyo' }),
+    in_force_id: Type.String({ format: 'uuid', description: 'The version in force today; later ones are scheduled' }),
+    items: Type.Array(AnyPolicyVersionSchema, { description: 'Every version, oldest first (a handful per year: not paginated)' }),
+  },
+  { $id: 'PolicyVersionHistory', additionalProperties: false },
+)
+
+function createVersionSchema<T extends PolicyType, B extends (typeof POLICY_BODY_SCHEMAS)[T]>(type: T, body: B) {
+  return Type.Object(
+    {
+      effective_from: Type.String({ format: 'date', description: '施行日 (Asia/Tokyo): today or later; one version per type and date' }),
+      body,
+      note: Type.String({ minLength: 1, maxLength: 2000, description: 'Why: the amendment, 規程 or 告示 this version implements' }),
+    },
+    { $id: `Create${policyVersionSchemaName(type)}`, additionalProperties: false },
+  )
+}
+
+export const CREATE_POLICY_VERSION_SCHEMAS = {
+  recording: createVersionSchema('recording', RecordingPolicySchema),
+  name_display: createVersionSchema('name_display', NameDisplayPolicySchema),
+  escalation: createVersionSchema('escalation', EscalationPolicySchema),
+  retention: createVersionSchema('retention', RetentionPolicySchema),
+  calendar: createVersionSchema('calendar', CalendarPolicySchema),
+} as const
+
+export const AtQuerySchema = Type.Object(
+  {
+    at: Type.Optional(Type.String({ format: 'date', description: `A date (YYYY-MM-DD, Asia/Tokyo) from ${POLICY_EPOCH} on; default today` })),
+  },
+  { additionalProperties: false },
+)
+
+export const PolicyTypeParamsSchema = Type.Object({ type: PolicyTypeSchema }, { additionalProperties: false })
+export const PolicyVersionParamsSchema = Type.Object({ type: PolicyTypeSchema, id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })

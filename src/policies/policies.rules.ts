@@ -1,0 +1,99 @@
+import type { FieldError } from '../core/errors.js'
+import { addDays, todayInTokyo } from '../core/time.js'
+import { CLASSIFICATIONS, type PolicyBodies, type PolicyType } from './policies.schemas.js'
+
+/**
+ * What a new policy version must satisfy beyond its JSON schema. Each rule answers with the
+ * failing fields as pointers into the request (`body/effective_from`, `body/body/rules/2/start`),
+ * so an administrator sees every mistake at once.
+ */
+
+/** A closure longer than this is refused: a typo in a year would close the office for decades. */
+export const MAX_CLOSURE_DAYS = 366
+
+/** Rules on the effective date: history is never rewritten (today or later, Asia/Tokyo). */
+export function effectiveDateErrors(effectiveFrom: string, today: string = todayInTokyo()): FieldError[] {
+  if (effectiveFrom < today) {
+    return [{ pointer: 'body/effective_from', message: `is before today (${today}, Asia/Tokyo): a version may not take effect in the past` }]
+  }
+  return []
+}
+
+/** Rules on the body of a version of `type` taking effect on `effectiveFrom`. */
+export function policyBodyErrors<T extends PolicyType>(type: T, body: PolicyBodies[T], effectiveFrom: string): FieldError[] {
+  switch (type) {
+    case 'retention':
+      return retentionErrors(body as PolicyBodies['retention'])
+    case 'calendar':
+      return calendarErrors(body as PolicyBodies['calendar'], effectiveFrom)
+    case 'escalation':
+      return escalationErrors(body as PolicyBodies['escalation'])
+    default:
+      return []
+  }
+}
+
+const BODY = 'body/body'
+
+/** 保存期間表: every record finds exactly one rule, and periods and start dates fit together. */
+function retentionErrors(body: PolicyBodies['retention']): FieldError[] {
+  const errors: FieldError[] = []
+  const seen = new Map<string, number>()
+  body.rules.forEach((rule, i) => {
+    const key = `${rule.record_category}\u0000${rule.classification}`
+    const earlier = seen.get(key)
+    if (earlier !== undefined) {
+      errors.push({ pointer: `${BODY}/rules/${i}`, message: `repeats rules/${earlier} (${rule.record_category}, ${rule.classification}): each pair has one rule` })
+    } else seen.set(key, i)
+    if (rule.period.unit === 'days' && rule.start !== 'creation_date') {
+      // 1年未満: counted from the day the document was created or obtained.
+      errors.push({ pointer: `${BODY}/rules/${i}/start`, message: 'a period of less than a year counts from the creation date (creation_date)' })
+    }
+    if (rule.period.unit === 'days' && rule.action === 'transfer') {
+      // Documents of historical value (歴史公文書等) are kept at least a year (行政文書の管理に関するガイドライン).
+      errors.push({ pointer: `${BODY}/rules/${i}/action`, message: 'a record kept less than a year is not transferred to the archives (移管): give it a period of a year or more' })
+    }
+  })
+  for (const classification of CLASSIFICATIONS) {
+    if (!body.rules.some((r) => r.record_category === '*' && r.classification === classification)) {
+      errors.push({ pointer: `${BODY}/rules`, message: `has no '*' rule for ${classification}: every record category must find a rule` })
+    }
+  }
+  return errors
+}
+
+/** Closures: real periods, and none reaching back before the version takes effect. */
+function calendarErrors(body: PolicyBodies['calendar'], effectiveFrom: string): FieldError[] {
+  const errors: FieldError[] = []
+  body.closures.forEach((closure, i) => {
+    if (closure.to < closure.from) {
+      errors.push({ pointer: `${BODY}/closures/${i}/to`, message: `is before from (${closure.from})` })
+    } else if (closure.to > addDays(closure.from, MAX_CLOSURE_DAYS - 1)) {
+      errors.push({ pointer: `${BODY}/closures/${i}/to`, message: `makes a closure longer than ${MAX_CLOSURE_DAYS} days` })
+    }
+    // The version in force on a day decides that day. A closure that starts before this version
+    // takes effect would only close its later part, silently: say so instead. (Closures wholly
+    // before it are history carried along and decide nothing.)
+    if (closure.from < effectiveFrom && closure.to >= effectiveFrom) {
+      errors.push({
+        pointer: `${BODY}/closures/${i}/from`,
+        message: `is before the version takes effect (${effectiveFrom}); days before then follow the version in force on them`,
+      })
+    }
+  })
+  return errors
+}
+
+/** 複数名で対応: a more severe case never needs fewer responders than a milder one. */
+function escalationErrors(body: PolicyBodies['escalation']): FieldError[] {
+  const errors: FieldError[] = []
+  const order = ['low', 'medium', 'high', 'critical'] as const
+  const by = body.min_responders.by_severity
+  for (let i = 1; i < order.length; i++) {
+    const [milder, severity] = [order[i - 1]!, order[i]!]
+    if (by[severity] < by[milder]) {
+      errors.push({ pointer: `${BODY}/min_responders/by_severity/${severity}`, message: `must be at least ${milder}'s (${by[milder]}): a more severe case never needs fewer responders` })
+    }
+  }
+  return errors
+}
