@@ -10,6 +10,7 @@ import { requireIfMatch } from '../core/preconditions.js'
 import { fiscalYear, todayInTokyo } from '../core/time.js'
 import { appendEvent, caseHasEvent } from '../events/events.repository.js'
 import { findOrgUnit, isWithinUnit } from '../org-units/org-units.repository.js'
+import { escalationFor } from '../policies/policies.decisions.js'
 import type { PolicyVersion } from '../policies/policies.schemas.js'
 import { policyInForce } from '../policies/policies.repository.js'
 import { rememberStaff, staffRefs, SYSTEM_ACTOR, type StaffRef } from '../staff/staff.repository.js'
@@ -47,17 +48,11 @@ export async function casePolicies(q: Queryable): Promise<{ escalation: Escalati
   return { escalation: await policyInForce(q, 'escalation', today), nameDisplay: await policyInForce(q, 'name_display', today) }
 }
 
-/** Categories that, under this policy, mean nobody may handle the case alone. */
-export function immediateCategories(categories: readonly CaseCategory[], policy: EscalationPolicy): CaseCategory[] {
-  return categories.filter((c) => policy.body.immediate_categories.includes(c))
-}
-
-export function responderShortfall(row: Pick<CaseRow, 'channel' | 'severity' | 'status'>, responders: number, policy: EscalationPolicy) {
+/** 複数名で対応: too few responders for the severity, while the case is being handled. */
+export function responderShortfall(row: Pick<CaseRow, 'channel' | 'severity' | 'status' | 'categories'>, responders: number, policy: EscalationPolicy) {
   if (row.status === 'resolved' || row.status === 'closed') return null
-  const rule = policy.body.min_responders
-  if (!rule.channels.includes(row.channel)) return null
-  const required = rule.by_severity[row.severity]
-  return responders < required ? { required, actual: responders, policy_version_id: policy.id } : null
+  const { min_responders: required, policy_version_id } = escalationFor(policy, row)
+  return responders < required ? { required, actual: responders, policy_version_id } : null
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -150,8 +145,8 @@ async function unitForNewCase(request: FastifyRequest, wanted: string | undefine
 }
 
 /** Escalates a case at once when a category calls for it; writes the escalation event. */
-async function applyEscalationRule(trx: Trx, row: CaseRow, policy: EscalationPolicy, actorCategories: CaseCategory[], at: Date): Promise<{ row: CaseRow; changes: DomainChange[] }> {
-  const triggering = immediateCategories(actorCategories, policy)
+async function applyEscalationRule(trx: Trx, row: CaseRow, policy: EscalationPolicy, at: Date): Promise<{ row: CaseRow; changes: DomainChange[] }> {
+  const { because_of: triggering } = escalationFor(policy, row)
   if (triggering.length === 0 || row.handled_alone_forbidden) return { row, changes: [] }
   const fromStatus = row.status
   const updated = await updateCaseHeader(trx, row.id, {
@@ -202,7 +197,7 @@ export async function createCase(request: FastifyRequest, input: CreateCase | (U
   if (input.customer) await setCustomer(trx, row.id, input.customer)
 
   const changes: DomainChange[] = [changeOf('case.created', row)]
-  const escalated = await applyEscalationRule(trx, row, escalation, input.categories, new Date())
+  const escalated = await applyEscalationRule(trx, row, escalation, new Date())
   row = escalated.row
   await publishChanges(trx, [...changes, ...escalated.changes])
   request.audit.resourceId = row.id
@@ -247,7 +242,7 @@ async function applyUpdate(request: FastifyRequest, row: CaseRow, input: UpdateC
   let updated = await updateCaseHeader(trx, row.id, changes)
   const feed: DomainChange[] = [changeOf('case.updated', updated, { fields: Object.keys(changes) })]
   if (changes.categories) {
-    const escalated = await applyEscalationRule(trx, updated, (await casePolicies(trx)).escalation, changes.categories, new Date())
+    const escalated = await applyEscalationRule(trx, updated, (await casePolicies(trx)).escalation, new Date())
     updated = escalated.row
     feed.push(...escalated.changes)
   }
