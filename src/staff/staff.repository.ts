@@ -28,24 +28,22 @@ interface Profile {
   business_name: string | null
 }
 
-/** Keeps the caller's names as their token states them (no write when nothing changed). */
+/**
+ * Keeps the caller's names as their token states them. One statement, and no row lock when
+ * nothing changed: every request of one person would otherwise queue on their profile row.
+ */
 export async function rememberStaff(q: Queryable, caller: Caller): Promise<void> {
-  await q
-    .insertInto('staff_profiles')
-    .values({ subject: caller.subject, full_name: caller.name, family_name: caller.familyName, business_name: caller.businessName })
-    .onConflict((oc) =>
-      oc
-        .column('subject')
-        .doUpdateSet({
-          full_name: (eb) => eb.ref('excluded.full_name'),
-          family_name: (eb) => eb.ref('excluded.family_name'),
-          business_name: (eb) => eb.ref('excluded.business_name'),
-          updated_at: sql`now()`,
-        })
-        .where(sql<boolean>`(staff_profiles.full_name, staff_profiles.family_name, staff_profiles.business_name)
-          is distinct from (excluded.full_name, excluded.family_name, excluded.business_name)`),
-    )
-    .execute()
+  const names = sql`(${caller.name}::text, ${caller.familyName}::text, ${caller.businessName}::text)`
+  await sql`
+    with changed as (
+      update staff_profiles
+         set (full_name, family_name, business_name, updated_at) = (${caller.name}, ${caller.familyName}, ${caller.businessName}, now())
+       where subject = ${caller.subject} and (full_name, family_name, business_name) is distinct from ${names}
+      returning subject)
+    insert into staff_profiles (subject, full_name, family_name, business_name)
+    select ${caller.subject}, ${caller.name}, ${caller.familyName}, ${caller.businessName}
+     where not exists (select 1 from staff_profiles where subject = ${caller.subject})
+    on conflict (subject) do nothing`.execute(q)
 }
 
 /** The display name the policy allows. Without an allowed name, the staff id: never more. */
