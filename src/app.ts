@@ -11,12 +11,14 @@ import { ProblemSchema } from './core/errors.js'
 import { newId } from './core/ids.js'
 import accessPlugin from './core/access.plugin.js'
 import problemsPlugin from './core/problems.plugin.js'
+import protectionPlugin, { type ProtectionConfig } from './core/protection.plugin.js'
 import unitOfWorkPlugin from './core/unit-of-work.plugin.js'
 import { registerModules } from './modules.js'
 import { markSharedSchemas, namedComponents } from './core/openapi-components.js'
 
 export interface AppDependencies {
-  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'>
+  /** Protection settings default to off/lenient when absent (tests); the server passes them all. */
+  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'> & Partial<ProtectionConfig>
   database: DatabaseHandle
   verifyToken: TokenVerifier
 }
@@ -63,6 +65,16 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   await app.register(problemsPlugin)
   await app.register(accessPlugin, { verifyToken })
   await app.register(unitOfWorkPlugin, { db: database.db })
+  await app.register(protectionPlugin, {
+    database,
+    config: {
+      corsOrigins: config.corsOrigins ?? [],
+      rateLimitPerMinute: config.rateLimitPerMinute ?? 0,
+      // Load shedding is on when configured (the server always configures it), off in tests
+      // that do not ask for it.
+      overload: config.overload ?? null,
+    },
+  })
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.schema || route.schema.hide) return
@@ -92,7 +104,8 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
     // Schemas with an $id become named components.schemas, referenced wherever they appear.
     transformObject: (documentObject) => namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject),
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  // The docs page sets its own Content-Security-Policy for its scripts and styles.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
 
   await registerModules(app, { database })
 

@@ -12,7 +12,7 @@ import { appendEvent, caseHasEvent } from '../events/events.repository.js'
 import { findOrgUnit, isWithinUnit } from '../org-units/org-units.repository.js'
 import { escalationFor } from '../policies/policies.decisions.js'
 import type { PolicyVersion } from '../policies/policies.schemas.js'
-import { policyInForce } from '../policies/policies.repository.js'
+import { policiesInForce } from '../policies/policies.repository.js'
 import { rememberStaff, staffRefs, SYSTEM_ACTOR, type StaffRef } from '../staff/staff.repository.js'
 import { findTransition, transitionsFrom, type CaseStatus } from './case-status.js'
 import {
@@ -44,8 +44,8 @@ type EscalationPolicy = PolicyVersion<'escalation'>
 
 /** The policies a case decision or presentation needs, in force today (Asia/Tokyo). */
 export async function casePolicies(q: Queryable): Promise<{ escalation: EscalationPolicy; nameDisplay: PolicyVersion<'name_display'> }> {
-  const today = todayInTokyo()
-  return { escalation: await policyInForce(q, 'escalation', today), nameDisplay: await policyInForce(q, 'name_display', today) }
+  const { escalation, name_display: nameDisplay } = await policiesInForce(q, todayInTokyo(), ['escalation', 'name_display'])
+  return { escalation, nameDisplay }
 }
 
 /** 複数名で対応: too few responders for the severity, while the case is being handled. */

@@ -65,9 +65,15 @@ export default fp<AccessPluginOptions>(
 
     app.addHook('onRoute', (route: RouteOptions) => {
       let declared = route.config?.permission
-      if (declared === undefined && PLUGIN_ROUTE_PREFIXES.some((p) => route.url.startsWith(p))) {
+      // CORS preflights (OPTIONS *) answer for every route and carry no data.
+      if (declared === undefined && route.url === '*' && route.method === 'OPTIONS') {
         declared = 'public'
         route.config = { ...route.config, permission: declared }
+      }
+      if (declared === undefined && PLUGIN_ROUTE_PREFIXES.some((p) => route.url.startsWith(p))) {
+        declared = 'public'
+        // The docs page brings its own Content-Security-Policy (helmet skips it).
+        route.config = { ...route.config, permission: declared, helmet: { skipRoute: true } } as typeof route.config
       }
       if (declared === undefined) throw new Error(`route ${route.method} ${route.url} declares no permission (config.permission)`)
       if (declared !== 'public' && declared !== 'authenticated' && !isPermission(declared)) {

@@ -24,6 +24,10 @@ const EnvSchema = Type.Object({
   LOG_PRETTY: Type.Enum(['true', 'false'], { default: 'false' }),
   BACKGROUND_JOBS: Type.Enum(['true', 'false'], { default: 'true' }),
   AUDIT_CHAIN_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 1000 }),
+  CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s/]+(,https?://[^,\\s/]+)*$' })),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 1000000, default: 600 }),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
+  OVERLOAD_MAX_WAITING_QUERIES: Type.Integer({ minimum: 0, maximum: 100000, default: 200 }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -50,6 +54,11 @@ export interface Config {
   logPretty: boolean
   backgroundJobs: boolean
   auditChainIntervalMs: number
+  /** Browser origins allowed to call the API (CORS); empty: none. */
+  corsOrigins: string[]
+  /** Requests per subject per minute (0: no limit). */
+  rateLimitPerMinute: number
+  overload: { maxEventLoopDelayMs: number; maxWaitingQueries: number }
 }
 
 export class ConfigError extends Error {
@@ -92,6 +101,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logPretty: env.LOG_PRETTY === 'true',
     backgroundJobs: env.BACKGROUND_JOBS === 'true',
     auditChainIntervalMs: env.AUDIT_CHAIN_INTERVAL_MS,
+    corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',') : [],
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    overload: { maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxWaitingQueries: env.OVERLOAD_MAX_WAITING_QUERIES },
   }
 }
 

@@ -15,6 +15,8 @@ export type Queryable = Db | Trx
 export interface DatabaseHandle {
   db: Db
   kind: 'postgres' | 'embedded'
+  /** Queries waiting for a free connection (load shedding looks at it). */
+  waitingQueries(): number
   /** The embedded engine itself (snapshots in tests); absent for PostgreSQL. */
   pglite?: PGlite
   /** Runs a multi-statement SQL script (migrations) on `on`, inside its transaction if it has one. */
@@ -26,6 +28,51 @@ export interface DatabaseHandle {
 // bugs that PostgreSQL shows: bigint as number, date as 'YYYY-MM-DD', timestamptz as Date.
 const INT8 = 20
 const DATE = 1082
+
+/**
+ * The database could not be reached or the connection broke: the request is answered 503 with
+ * Retry-After (errors.ts), and the pool reconnects by itself when the database is back.
+ */
+export class DatabaseUnavailable extends Error {
+  override name = 'DatabaseUnavailable'
+  constructor(cause: unknown) {
+    super('the database is unavailable', { cause })
+  }
+}
+
+// Errors the server sends are pg.DatabaseError (with a SQLSTATE); anything else a client
+// throws is the connection failing: refused, reset, terminated, timed out.
+function connectionFailure(error: unknown): unknown {
+  return error instanceof pg.DatabaseError || error instanceof DatabaseUnavailable ? error : new DatabaseUnavailable(error)
+}
+
+/** Wraps the pool so connection failures surface as DatabaseUnavailable and broken clients are dropped. */
+function classifyingPool(pool: pg.Pool) {
+  return {
+    async connect() {
+      let client: pg.PoolClient
+      try {
+        client = await pool.connect()
+      } catch (error) {
+        throw connectionFailure(error)
+      }
+      let broken = false
+      return {
+        query: (async (...args: Parameters<pg.PoolClient['query']>) => {
+          try {
+            return await (client.query as (...a: unknown[]) => Promise<unknown>)(...args)
+          } catch (error) {
+            const classified = connectionFailure(error)
+            if (classified instanceof DatabaseUnavailable) broken = true
+            throw classified
+          }
+        }) as pg.PoolClient['query'],
+        release: () => client.release(broken),
+      }
+    },
+    end: () => pool.end(),
+  }
+}
 
 /** PostgreSQL through a `pg` pool. */
 export function connectPostgres(connectionString: string, poolSize = 10): DatabaseHandle {
@@ -44,10 +91,11 @@ export function connectPostgres(connectionString: string, poolSize = 10): Databa
   })
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {})
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: classifyingPool(pool) }) })
   return {
     db,
     kind: 'postgres',
+    waitingQueries: () => pool.waitingCount,
     // Without parameters pg uses the simple query protocol, which takes several statements.
     runScript: async (on, script) => {
       await sql.raw(script).execute(on)
@@ -74,11 +122,17 @@ export function embeddedHandle(pglite: PGlite): DatabaseHandle {
     db,
     kind: 'embedded',
     pglite,
+    waitingQueries: () => 0,
     // PGlite has one session: BEGIN was issued on it by Kysely, so exec runs inside it.
     runScript: async (_on, script) => {
       await pglite.exec(script)
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy()
+      // Kysely closes the driver only if a query ever went through it; an unclosed PGlite
+      // keeps timers running and the process alive.
+      if (!pglite.closed) await pglite.close()
+    },
   }
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { TokenRejected } from './auth.js'
+import { DatabaseUnavailable } from './db.js'
 import { HttpProblem, problemBody, serviceUnavailable, unauthorized, type FieldError, type ProblemCode } from './errors.js'
 import { recordFailure } from './unit-of-work.plugin.js'
 
@@ -94,6 +95,7 @@ export function toProblem(error: unknown): HttpProblem {
       return new HttpProblem(400, 'bad-request', 'the Content-Length header does not match the body')
   }
 
+  if (error instanceof DatabaseUnavailable) return serviceUnavailable('the database is unavailable; try again shortly', 5)
   const fromDatabase = databaseProblem(e)
   if (fromDatabase) return fromDatabase
 

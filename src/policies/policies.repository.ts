@@ -34,10 +34,24 @@ export async function policyInForce<T extends PolicyType>(q: Queryable, type: T,
   return toVersion<T>(row)
 }
 
-/** Every type's version in force on a date. */
-export async function policiesInForce(q: Queryable, on: string): Promise<{ [T in PolicyType]: PolicyVersion<T> }> {
-  const versions = await Promise.all(POLICY_TYPES.map((type) => policyInForce(q, type, on)))
-  return Object.fromEntries(versions.map((v) => [v.type, v])) as { [T in PolicyType]: PolicyVersion<T> }
+/** The versions of several types in force on a date, in one query. */
+export async function policiesInForce<T extends PolicyType = PolicyType>(
+  q: Queryable,
+  on: string,
+  types: readonly T[] = POLICY_TYPES as readonly PolicyType[] as readonly T[],
+): Promise<{ [K in T]: PolicyVersion<K> }> {
+  const rows = await q
+    .selectFrom('policy_versions')
+    .distinctOn('type')
+    .selectAll()
+    .where('type', 'in', [...types])
+    .where('effective_from', '<=', on)
+    .orderBy('type')
+    .orderBy('effective_from', 'desc')
+    .execute()
+  const byType = Object.fromEntries(rows.map((r) => [r.type, toVersion(r)])) as { [K in T]: PolicyVersion<K> }
+  for (const type of types) if (!byType[type]) throw new Error(`no ${type} policy in force on ${on}`)
+  return byType
 }
 
 /** A version by id (decisions record ids; explanations look them up). */

@@ -2,6 +2,7 @@ import crypto from 'node:crypto'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import createClient, { type Client } from 'openapi-fetch'
 import { buildApp } from '../../src/app.js'
+import type { ProtectionConfig } from '../../src/core/protection.plugin.js'
 import type { Role } from '../../src/core/access.js'
 import { createTokenVerifier, signHs256Token } from '../../src/core/auth.js'
 import type { AuthConfig } from '../../src/core/config.js'
@@ -65,11 +66,16 @@ export async function tokenFor(who: Role | Identity, overrides: { expiresIn?: nu
   })
 }
 
+export interface TestAppOptions {
+  /** Protection settings (rate limits, overload, CORS): off unless given. */
+  config?: Partial<ProtectionConfig>
+}
+
 /** The service on a fresh database of its own, torn down with the test. */
-export async function buildTestApp(t: Teardown): Promise<TestApp> {
+export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase()
   const app = await buildApp({
-    config: { logLevel: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent', logPretty: false, trustProxy: false },
+    config: { logLevel: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent', logPretty: false, trustProxy: false, ...options.config },
     database: database.handle,
     verifyToken: await createTokenVerifier(testAuth),
   })

@@ -1,0 +1,88 @@
+import fastifyCors from '@fastify/cors'
+import fastifyHelmet from '@fastify/helmet'
+import fastifyRateLimit from '@fastify/rate-limit'
+import underPressure from '@fastify/under-pressure'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { decodeJwt } from 'jose'
+import type { Config } from './config.js'
+import type { DatabaseHandle } from './db.js'
+import { HttpProblem, serviceUnavailable } from './errors.js'
+
+export type ProtectionConfig = Pick<Config, 'corsOrigins' | 'rateLimitPerMinute'> & { overload: Config['overload'] | null }
+
+/**
+ * What stands between the API and hostile or excessive traffic:
+ * - security headers (helmet) on every response; the docs page keeps its own CSP;
+ * - CORS closed unless CORS_ORIGINS names the front ends allowed to call from a browser;
+ * - per-subject rate limits: 429 problem with Retry-After (counters are per instance: a
+ *   protection, not business state, so N instances allow up to N × the limit);
+ * - load shedding: when the event loop lags or too many queries wait for a database
+ *   connection, new requests get 503 with Retry-After at once instead of queueing without bound.
+ */
+export default fp<{ config: ProtectionConfig; database: DatabaseHandle }>(
+  async function protection(app: FastifyInstance, { config, database }) {
+    await app.register(fastifyHelmet, {
+      global: true,
+      // A JSON API: nothing to load, nothing to frame.
+      contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      crossOriginResourcePolicy: { policy: 'same-site' },
+    })
+
+    await app.register(fastifyCors, {
+      origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match', 'idempotency-key', 'x-request-id'],
+      exposedHeaders: ['etag', 'location', 'retry-after', 'x-request-id', 'idempotent-replayed'],
+      maxAge: 600,
+    })
+
+    if (config.rateLimitPerMinute > 0) {
+      await app.register(fastifyRateLimit, {
+        global: true,
+        max: config.rateLimitPerMinute,
+        timeWindow: 60_000,
+        keyGenerator: rateLimitKey,
+        // Infrastructure probes are never limited.
+        allowList: (request) => !request.url.startsWith('/v1/'),
+        errorResponseBuilder: (_request, context) =>
+          new HttpProblem(429, 'too-many-requests', `more than ${context.max} requests a minute; try again in ${Math.ceil(context.ttl / 1000)} s`, {}, {
+            'retry-after': String(Math.ceil(context.ttl / 1000)),
+          }),
+      })
+    }
+
+    if (!config.overload) return
+    const { maxEventLoopDelayMs, maxWaitingQueries } = config.overload
+    await app.register(underPressure, {
+      // The embedded database runs queries on the event loop itself: its delay says nothing
+      // about overload there, so only PostgreSQL deployments shed on it.
+      maxEventLoopDelay: database.kind === 'postgres' ? maxEventLoopDelayMs : 0,
+      sampleInterval: 100,
+      healthCheckInterval: 250,
+      // Requests queued for a database connection beyond this: shed instead of queueing.
+      healthCheck: async () => database.waitingQueries() <= maxWaitingQueries,
+      exposeStatusRoute: false,
+      pressureHandler: async (request, _reply, type) => {
+        // Liveness must not fail under load: a restart would only make it worse.
+        if (request.url === '/healthz') return
+        throw serviceUnavailable(`the service is overloaded (${type}); try again shortly`, 2)
+      },
+    })
+  },
+  { name: 'protection' },
+)
+
+/** Per caller: the token's subject (verified later, in authentication), else the client address. */
+function rateLimitKey(request: FastifyRequest): string {
+  const header = request.headers.authorization
+  if (header?.startsWith('Bearer ')) {
+    try {
+      const sub = decodeJwt(header.slice(7)).sub
+      if (typeof sub === 'string' && sub.length <= 200) return `sub:${sub}`
+    } catch {
+      // not a JWT: limited by address
+    }
+  }
+  return `ip:${request.ip}`
+}

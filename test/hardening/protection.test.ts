@@ -1,0 +1,76 @@
+import t from 'tap'
+import { buildTestApp } from '../helpers/app.js'
+import { testDatabaseUrl } from '../helpers/database.js'
+
+t.test('security headers on every response; no stack traces or SQL in errors', async (t) => {
+  const { app, injectAs } = await buildTestApp(t)
+  for (const res of [await injectAs('staff', { method: 'GET', url: '/v1/me' }), await app.inject({ method: 'GET', url: '/v1/cases/x' })]) {
+    t.equal(res.headers['x-content-type-options'], 'nosniff')
+    t.match(res.headers['content-security-policy'], /default-src 'none'/)
+    t.match(res.headers['strict-transport-security'], /max-age=/)
+    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN')
+  }
+  const docs = await app.inject({ method: 'GET', url: '/docs/' })
+  t.notMatch(String(docs.headers['content-security-policy'] ?? ''), /default-src 'none'/, 'the docs page keeps its own policy')
+  const bad = await injectAs('supervisor', { method: 'GET', url: "/v1/cases?q=%27%3B%20drop%20table%20cases%3B--&occurred_from=9999-99-99" })
+  t.equal(bad.statusCode, 400)
+  t.notMatch(bad.body, /select |insert |at \/|node_modules|\.ts:\d+/i)
+})
+
+t.test('CORS is closed by default and open only to configured origins', async (t) => {
+  const closed = await buildTestApp(t)
+  const preflight = { method: 'OPTIONS' as const, url: '/v1/cases', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } }
+  const refused = await closed.app.inject(preflight)
+  t.equal(refused.headers['access-control-allow-origin'], undefined)
+
+  const open = await buildTestApp(t, { config: { corsOrigins: ['https://madoguchi.city.example.lg.jp'] } })
+  const allowed = await open.app.inject({ ...preflight, headers: { ...preflight.headers, origin: 'https://madoguchi.city.example.lg.jp', 'access-control-request-headers': 'authorization,if-match' } })
+  t.equal(allowed.statusCode, 204)
+  t.equal(allowed.headers['access-control-allow-origin'], 'https://madoguchi.city.example.lg.jp')
+  t.match(allowed.headers['access-control-allow-headers'], /if-match/)
+  const other = await open.app.inject(preflight)
+  t.equal(other.headers['access-control-allow-origin'], undefined, 'other origins stay out')
+})
+
+t.test('per-subject rate limits answer 429 problem+json with Retry-After', async (t) => {
+  const { app, injectAs } = await buildTestApp(t, { config: { rateLimitPerMinute: 3 } })
+  const statuses: number[] = []
+  for (let i = 0; i < 5; i++) statuses.push((await injectAs({ roles: ['staff'], sub: 'busy' }, { method: 'GET', url: '/v1/me' })).statusCode)
+  t.same(statuses, [200, 200, 200, 429, 429])
+  const limited = await injectAs({ roles: ['staff'], sub: 'busy' }, { method: 'GET', url: '/v1/me' })
+  t.match(limited.headers['content-type'], /problem\+json/)
+  t.match(limited.headers['retry-after'], /^\d+$/)
+  t.equal(limited.json().code, 'too-many-requests')
+  t.equal((await injectAs({ roles: ['staff'], sub: 'calm' }, { method: 'GET', url: '/v1/me' })).statusCode, 200, 'another subject is not limited')
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'probes are not limited')
+})
+
+t.test('overload: requests are shed with 503 instead of queueing without bound', { skip: !testDatabaseUrl && 'the embedded database has no connection queue' }, async (t) => {
+  const { app, injectAs } = await buildTestApp(t, { config: { overload: { maxEventLoopDelayMs: 200, maxWaitingQueries: 2 } } })
+  // Keep the event loop stuck most of the time, as under CPU overload: requests are shed.
+  const stuck = setInterval(() => {
+    const until = Date.now() + 150
+    while (Date.now() < until) {
+      // busy
+    }
+  }, 160)
+  const during: number[] = []
+  for (let i = 0; i < 15; i++) during.push((await injectAs('staff', { method: 'GET', url: '/v1/me' })).statusCode)
+  const shed = await injectAs('staff', { method: 'GET', url: '/v1/me' })
+  const liveness = await app.inject({ method: 'GET', url: '/healthz' })
+  clearInterval(stuck)
+  t.ok(during.includes(503), `some requests were shed (${during.join(' ')})`)
+  t.ok(during.every((s) => s === 200 || s === 503), 'nothing else')
+  t.equal(liveness.statusCode, 200, 'liveness is never shed')
+  if (shed.statusCode === 503) {
+    t.equal(shed.json().code, 'service-unavailable')
+    t.match(shed.headers['retry-after'], /^\d+$/)
+  }
+  await new Promise((r) => setTimeout(r, 600))
+  t.equal((await injectAs('staff', { method: 'GET', url: '/v1/me' })).statusCode, 200, 'recovers when the pressure is gone')
+
+  // Many concurrent requests on a pool of 10 with at most 2 waiting: some are shed, none fail.
+  const results = await Promise.all(Array.from({ length: 200 }, () => injectAs('desk', { method: 'GET', url: '/v1/cases' })))
+  const statuses = new Set(results.map((r) => r.statusCode))
+  t.ok([...statuses].every((s) => s === 200 || s === 503), `only 200 and 503 (${[...statuses].join(', ')})`)
+})
