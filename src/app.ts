@@ -4,7 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import type { TokenVerifier } from './core/auth.js'
-import type { Config } from './core/config.js'
+import { MEDIA_GRANT_DEFAULTS, type Config } from './core/config.js'
 import type { DatabaseHandle } from './core/db.js'
 import { ProblemSchema } from './core/errors.js'
 import { newId } from './core/ids.js'
@@ -15,7 +15,8 @@ import { registerModules } from './modules.js'
 import { markSharedSchemas, namedComponents } from './core/openapi-components.js'
 
 export interface AppDependencies {
-  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'>
+  /** mediaGrants defaults to MEDIA_GRANT_DEFAULTS (tests, contract generation). */
+  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'> & Partial<Pick<Config, 'mediaGrants'>>
   database: DatabaseHandle
   verifyToken: TokenVerifier
 }
@@ -90,7 +91,7 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
 
-  await registerModules(app, { database })
+  await registerModules(app, { database, mediaGrants: config.mediaGrants ?? MEDIA_GRANT_DEFAULTS })
 
   app.get('/openapi.json', {
     config: { permission: 'public' },

@@ -24,6 +24,10 @@ const EnvSchema = Type.Object({
   LOG_PRETTY: Type.Enum(['true', 'false'], { default: 'false' }),
   BACKGROUND_JOBS: Type.Enum(['true', 'false'], { default: 'true' }),
   AUDIT_CHAIN_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 1000 }),
+  RETENTION_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 3600000 }),
+  MEDIA_GRANT_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 3600, default: 300 }),
+  MEDIA_GRANT_ISSUER: Type.String({ minLength: 1, maxLength: 200, default: 'madoguchi' }),
+  MEDIA_GRANT_AUDIENCE: Type.String({ minLength: 1, maxLength: 200, default: 'madoguchi-media' }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -35,6 +39,16 @@ export type AuthConfig =
   | { mode: 'jwks-file'; file: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
   | { mode: 'hs256'; secret: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
   | { mode: 'dev'; secretFile: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
+
+/** Media access grants: how long they live and whom they name as issuer and audience. */
+export interface MediaGrantConfig {
+  ttlSeconds: number
+  issuer: string
+  audience: string
+}
+
+/** What grants use when the app is built without configuration (tests, contract generation). */
+export const MEDIA_GRANT_DEFAULTS: MediaGrantConfig = { ttlSeconds: 300, issuer: 'madoguchi', audience: 'madoguchi-media' }
 
 export interface Config {
   production: boolean
@@ -50,6 +64,9 @@ export interface Config {
   logPretty: boolean
   backgroundJobs: boolean
   auditChainIntervalMs: number
+  /** How often this instance runs the retention sweep (every instance may; one sweeps at a time). */
+  retentionSweepIntervalMs: number
+  mediaGrants: MediaGrantConfig
 }
 
 export class ConfigError extends Error {
@@ -92,6 +109,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logPretty: env.LOG_PRETTY === 'true',
     backgroundJobs: env.BACKGROUND_JOBS === 'true',
     auditChainIntervalMs: env.AUDIT_CHAIN_INTERVAL_MS,
+    retentionSweepIntervalMs: env.RETENTION_SWEEP_INTERVAL_MS,
+    mediaGrants: { ttlSeconds: env.MEDIA_GRANT_TTL_SECONDS, issuer: env.MEDIA_GRANT_ISSUER, audience: env.MEDIA_GRANT_AUDIENCE },
   }
 }
 
