@@ -275,16 +275,16 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       operationId: 'grantMediaAccess',
       summary: "Get a short-lived signed grant to open the recording's media",
       description:
-        "For the municipality's media server: a JWT naming the recording, storage_uri, sha256 and the caller, signed by this service (verify with /.well-known/jwks.json). Supervisors within their unit, the desk and records managers. Every grant is audited.",
+        "For the municipality's media server: a JWT naming the recording, storage_uri, sha256 and the caller, signed by this service (verify with /.well-known/jwks.json). Supervisors within their unit, the desk and records managers. Every grant is audited. Send {} when no purpose is given.",
       tags: ['recordings'],
       params: RecordingIdParams,
-      body: Type.Optional(GrantRequestSchema),
+      body: GrantRequestSchema,
       response: { 201: MediaGrantSchema },
     },
     handler: async (request, reply) => {
       const row = await loadRecording(request, request.params.id)
       if (row.storage_uri === null) throw conflict(`the recording was ${row.status}: its media is no longer kept`)
-      const purpose = request.body?.purpose ?? null
+      const purpose = request.body.purpose ?? null
       const grant = await issueMediaGrant(request.trx, mediaGrants, {
         recordingId: row.id,
         storageUri: row.storage_uri,
