@@ -85,11 +85,20 @@ CREATE TABLE recordings (
     ELSE 'neither' END)
 );
 CREATE INDEX recordings_list ON recordings (started_at, id);
-CREATE INDEX recordings_by_case ON recordings (case_id, started_at, id);
+-- Partial where the rows that matter are few: most phone-system recordings belong to no case,
+-- and most recordings are active or purged tombstones (which the list index serves). Fewer
+-- index entries also make the sweep's updates cheaper.
+CREATE INDEX recordings_by_case ON recordings (case_id, started_at, id) WHERE case_id IS NOT NULL;
 CREATE INDEX recordings_by_org_unit ON recordings (org_unit_id, started_at, id);
-CREATE INDEX recordings_by_status ON recordings (status, started_at, id);
--- The retention sweep and the due list read only live recordings no open hold keeps, by end.
-CREATE INDEX recordings_retention ON recordings (effective_end, id) WHERE status IN ('active', 'due') AND NOT hold_open;
+CREATE INDEX recordings_by_status ON recordings (status, started_at, id) WHERE status IN ('due', 'disposed', 'transferred');
+-- The retention sweep's two statements, each with the index of exactly its candidates once
+-- their end has passed: active recordings no open hold keeps that the sweep purges (no
+-- document, rule says dispose, no proposal pending), and those it marks due. A swept recording
+-- leaves the index, so each batch starts where the work is.
+CREATE INDEX recordings_to_purge ON recordings (effective_end, id)
+  WHERE status = 'active' AND NOT hold_open AND NOT administrative_document AND retention_action = 'dispose' AND pending_disposition_id IS NULL;
+CREATE INDEX recordings_to_mark_due ON recordings (effective_end, id)
+  WHERE status = 'active' AND NOT hold_open AND (administrative_document OR retention_action <> 'dispose');
 -- One recording per media object while the media exists.
 CREATE UNIQUE INDEX recordings_storage_uri ON recordings (storage_uri) WHERE storage_uri IS NOT NULL;
 
@@ -199,8 +208,8 @@ CREATE TABLE dispositions (
   decided_by text,
   decided_at timestamptz,
   decision_reason text CHECK (length(decision_reason) <= 2000),
-  -- What it was (a snapshot taken when proposed).
-  org_unit_id uuid NOT NULL REFERENCES org_units (id),
+  -- What it was (a snapshot taken when proposed; no foreign keys: the record outlives what it names).
+  org_unit_id uuid NOT NULL,
   case_id uuid,
   media_kind text NOT NULL,
   media_type text NOT NULL,
@@ -210,7 +219,7 @@ CREATE TABLE dispositions (
   record_category text NOT NULL,
   classification text NOT NULL,
   -- The rule that made it due.
-  retention_policy_id uuid NOT NULL REFERENCES policy_versions (id),
+  retention_policy_id uuid NOT NULL,
   retention_rule jsonb NOT NULL,
   retention_start date NOT NULL,
   retention_end date NOT NULL,
@@ -227,8 +236,9 @@ CREATE UNIQUE INDEX dispositions_one_executed ON dispositions (recording_id) WHE
 CREATE INDEX dispositions_list ON dispositions (proposed_at, id);
 CREATE INDEX dispositions_by_recording ON dispositions (recording_id);
 
+-- recordings.disposition_id points back at the executed record; the link that is enforced is
+-- dispositions.recording_id (the sweep writes both in one statement, approval in one transaction).
 ALTER TABLE recordings ADD CONSTRAINT recordings_pending_disposition FOREIGN KEY (pending_disposition_id) REFERENCES dispositions (id);
-ALTER TABLE recordings ADD CONSTRAINT recordings_disposition FOREIGN KEY (disposition_id) REFERENCES dispositions (id) DEFERRABLE INITIALLY DEFERRED;
 
 CREATE FUNCTION dispositions_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
