@@ -104,6 +104,24 @@ t.test('holds and two-person disposition', async (t) => {
     t.equal(reopened, '42501', 'nor to un-release one')
   })
 
+  t.test('other holds (施行令第9条第2項) take their own date; decisions are not in the future', async (t) => {
+    const rec = await register(test, desk, { case_id: kase.id, started_at: at('2016-05-01') })
+    const past = await hold(rec.id, { type: 'other', reference: '業務上必要', until: addDays(todayInTokyo(), -1) })
+    t.equal(past.statusCode, 422, 'a hold cannot end in the past')
+    t.equal((await hold(rec.id, { type: 'audit', reference: 'x', until: addDays(todayInTokyo(), 30) })).statusCode, 422, 'only other holds take a date')
+    const until = addDays(todayInTokyo(), 30)
+    const other = await hold(rec.id, { type: 'other', reference: '業務上必要', note: '第三者照会への回答まで', until })
+    t.match(other.json(), { type: 'other', until, status: 'active' })
+    t.match((await retention(rec.id)), { effective_end: until, schedule_end: '2022-03-31', next: { step: 'disposal_due', on: addDays(until, 1) } })
+    t.match((await injectAs(rmA, { method: 'GET', url: `/v1/recordings/${rec.id}` })).json(), { status: 'active', retention: { on_hold: true, effective_end: until } })
+    const appeal = (await hold(rec.id, { type: 'appeal', reference: '審査請求 第1号' })).json()
+    const future = await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${appeal.id}/decision`, payload: { decision_date: addDays(todayInTokyo(), 1) } })
+    t.equal(future.statusCode, 422, 'a decision date cannot be in the future')
+    t.equal((await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${appeal.id}/decision`, payload: { decision_date: '2025-02-30' } })).statusCode, 422, 'not a date')
+    t.equal((await injectAs({ roles: ['staff'], unit }, { method: 'POST', url: `/v1/recordings/${rec.id}/holds`, payload: { type: 'audit', reference: 'x' } })).statusCode, 403, 'staff place no holds')
+    t.equal((await injectAs({ roles: ['supervisor'], unit: await orgUnit('elsewhere') }, { method: 'POST', url: `/v1/recordings/${rec.id}/holds`, payload: { type: 'audit', reference: 'x' } })).statusCode, 404, 'a supervisor of another unit: not found')
+  })
+
   t.test('disposition: before the end 409, the proposer cannot approve (403), another records manager can', async (t) => {
     const young = await register(test, desk, { case_id: kase.id })
     const early = await propose(young.id)
