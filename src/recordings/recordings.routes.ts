@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { conflict } from '../core/errors.js'
 import { decodeCursor, paginate } from '../core/pagination.js'
 import { setEtag } from '../core/preconditions.js'
 import { todayInTokyo } from '../core/time.js'
@@ -30,7 +31,6 @@ import {
 } from './recordings.schemas.js'
 import { classificationEntries, classifyRecording, loadRecording, presentRecording, presentRecordings, registerRecording, updateDescription } from './recordings.service.js'
 import { explainRetention } from './retention.service.js'
-import { conflict } from '../core/errors.js'
 
 const IdempotencyHeader = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ maxLength: 200, description: 'A retry with the same key and body returns the first response' })),

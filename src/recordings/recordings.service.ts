@@ -10,17 +10,14 @@ import { requireIfMatch } from '../core/preconditions.js'
 import { addDays, tokyoDate, todayInTokyo } from '../core/time.js'
 import { findOrgUnit, isWithinUnit } from '../org-units/org-units.repository.js'
 import type { PolicyBodies, PolicyVersion, RetentionRule } from '../policies/policies.schemas.js'
-import { findPolicyVersion, policyInForce } from '../policies/policies.repository.js'
+import { policyInForce } from '../policies/policies.repository.js'
 import { rememberStaff, staffRefs, SYSTEM_ACTOR, type StaffRef } from '../staff/staff.repository.js'
 import {
   classificationHistory,
-  findClassification,
   findRecordingInReach,
-  holdsOf,
   insertClassification,
   insertRecording,
   updateRecording,
-  type ClassificationRow,
   type LoadedRecording,
   type RecordingRow,
 } from './recordings.repository.js'
@@ -29,7 +26,6 @@ import type {
   CreateRecording,
   RecordingFlag,
   RecordingView,
-  RetentionExplanationView,
   UpdateRecording,
 } from './recordings.schemas.js'
 import type { RecordingsTable, RecordingStatus } from './recordings.tables.js'
@@ -37,7 +33,7 @@ import { classificationKey, findRule, schedule, type MatchedRule } from './reten
 
 /**
  * Recordings (録音・録画): registration with the recording policy's rules (告知, 庁舎管理権),
- * classification (行政文書/公文書, 個人情報) and the retention it gives, the explanation of it,
+ * classification (行政文書/公文書, 個人情報) and the retention it gives (explained in retention.service.ts),
  * and presentation with storage_uri and personal fields redacted for callers without media access.
  */
 

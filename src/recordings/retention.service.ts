@@ -8,13 +8,13 @@ import type { RetentionExplanationView } from './recordings.schemas.js'
 import { isTerminal, loadRecording, presentRecordings } from './recordings.service.js'
 import { effectiveEnd, holdKeeps } from './retention.js'
 
+const ACTION_WORDS = { dispose: 'disposal (廃棄)', transfer: 'transfer to the archives (移管)', review: 'review by a records manager' } as const
+
 /**
  * GET /v1/recordings/{id}/retention: why a recording is kept as long as it is: the date it
  * counts from, the classification and the schedule's rule (and the version in force when it
  * was classified), 起算日 and end, the holds that keep it, and what happens next and when.
  */
-const ACTION_WORDS = { dispose: 'disposal (廃棄)', transfer: 'transfer to the archives (移管)', review: 'review by a records manager' } as const
-
 export async function explainRetention(request: FastifyRequest, id: string): Promise<RetentionExplanationView> {
   const { trx } = request
   const row = await loadRecording(request, id)

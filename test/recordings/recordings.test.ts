@@ -99,7 +99,7 @@ t.test('registration: metadata, validation, idempotency, provisional classificat
 
 t.test('notice (告知) and resident recordings (庁舎管理権): accepted, flagged, audited', async (t) => {
   const test = await buildTestApp(t)
-  const { injectAs, orgUnit, db } = test
+  const { orgUnit, db } = test
   const unit = await orgUnit('madoguchi')
   const sup: Identity = { roles: ['supervisor'], unit, sub: 'sup-n' }
 
