@@ -426,6 +426,329 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/recordings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List recordings in reach
+         * @description Newest first. Filters combine. storage_uri and personal fields are redacted where the caller lacks media access.
+         */
+        get: operations["listRecordings"];
+        put?: never;
+        /**
+         * Register a recording made at the counter or on the phone
+         * @description Metadata only: the media stays in the municipality's storage. A recording made without the notice the recording policy in force at started_at requires, or by a resident where the policy prohibits it, is accepted but flagged and audited. Until a records manager classifies it, a recording is presumed personal information, and an administrative document when attached to a case.
+         */
+        post: operations["registerRecording"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a recording
+         * @description Sets ETag (the recording's version). storage_uri and personal fields are redacted where the caller lacks media access.
+         */
+        get: operations["getRecording"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the descriptive fields of a recording
+         * @description Title, location, description, participants, caller number. Needs If-Match with the ETag from GET.
+         */
+        patch: operations["updateRecording"];
+        trace?: never;
+    };
+    "/v1/recordings/{id}/classification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Classify a recording (records manager)
+         * @description Administrative document (行政文書/公文書) or not, personal information (個人情報) or not, record category, with a reason. Recomputes retention under the retention schedule in force today and keeps the decision in the history. 409 while a disposition is pending.
+         */
+        put: operations["classifyRecording"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}/classifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every classification of a recording, with the retention each gave */
+        get: operations["listRecordingClassifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Why and until when a recording is kept
+         * @description The rule and retention schedule version used, 起算日, end, the holds that keep it, the effective end, and what happens next and when.
+         */
+        get: operations["explainRecordingRetention"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every hold ever placed on a recording */
+        get: operations["listRecordingHolds"];
+        put?: never;
+        /**
+         * Place a hold (施行令第9条): keep the recording past its period
+         * @description audit (監査・検査) and litigation (訴訟) last until released; appeal (不服申立て) and disclosure_request (開示請求) until one year after the day after their decision, once recorded; other until released or its own date.
+         */
+        post: operations["placeRecordingHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}/holds/{holdId}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record the decision date of an appeal or disclosure request
+         * @description The hold then keeps the recording through one year from the day after the decision (決定の日の翌日から起算して一年間). Set once.
+         */
+        post: operations["recordHoldDecision"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}/holds/{holdId}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release a hold, with a reason (records manager)
+         * @description The hold stays in the history as released.
+         */
+        post: operations["releaseRecordingHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}/disposition": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Propose disposal (廃棄) or transfer (移管) of a recording whose retention has ended
+         * @description The first of two records managers. 409 before the effective end of retention, while a hold keeps the recording (naming the holds), when another proposal is pending, or when the action differs from the schedule's rule.
+         */
+        post: operations["proposeDisposition"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}/access-grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a short-lived signed grant to open the recording's media
+         * @description For the municipality's media server: a JWT naming the recording, storage_uri, sha256 and the caller, signed by this service (verify with /.well-known/jwks.json). Supervisors within their unit, the desk and records managers. Every grant is audited. Send {} when no purpose is given.
+         */
+        post: operations["grantMediaAccess"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dispositions/due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recordings whose retention has ended and that no hold keeps, with the action due
+         * @description Longest overdue first. action_due purge: personal information that is no document, purged by the next retention sweep; dispose, transfer, review: by two records managers.
+         */
+        get: operations["listDueRecordings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dispositions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Disposition records: proposals, approvals, cancellations and automatic purges
+         * @description Newest first. Permanent: what was disposed of (sha256), when, who proposed, who approved, and the rule that made it due.
+         */
+        get: operations["listDispositions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dispositions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A disposition record */
+        get: operations["getDisposition"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dispositions/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a proposed disposition (the second records manager) and carry it out
+         * @description 403 for the records manager who proposed it. 409 when a hold now keeps the recording or the proposal was decided. Removes the recording's storage_uri and personal fields; the disposition record stays.
+         */
+        post: operations["approveDisposition"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dispositions/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw or reject a proposed disposition, with a reason
+         * @description By the proposer (withdrawal) or another records manager (rejection). The record stays, cancelled.
+         */
+        post: operations["cancelDisposition"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public keys that verify media access grants
+         * @description For the municipality's media server: verify a grant's signature with these keys (by kid), and its typ (media-grant+jwt), iss, aud and exp.
+         */
+        get: operations["getMediaGrantJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -476,6 +799,9 @@ export interface components {
             created_by: string;
             /** Format: date-time */
             created_at: string;
+        };
+        CancelDisposition: {
+            reason: string;
         };
         Case: {
             /** Format: uuid */
@@ -599,6 +925,15 @@ export interface components {
             to: "open" | "escalated" | "in_review" | "resolved" | "closed";
             reason: string;
         };
+        ClassifyRecording: {
+            /** @description 行政文書/公文書: used and managed organisationally */
+            administrative_document: boolean;
+            /** @description 個人情報: a person can be identified from it */
+            personal_information: boolean;
+            /** @description A record category of the retention schedule (保存期間表), e.g. case_recording */
+            record_category: string;
+            reason: string;
+        };
         CreateCalendarPolicyVersion: {
             /**
              * Format: date
@@ -680,6 +1015,61 @@ export interface components {
             code: string;
             name: string;
         };
+        CreateRecording: {
+            /**
+             * Format: uuid
+             * @description The case the recording belongs to; one you reach
+             */
+            case_id?: string;
+            /**
+             * Format: uuid
+             * @description Default: the case's unit, else yours
+             */
+            org_unit_id?: string;
+            /** @enum {unknown} */
+            media_kind: "audio" | "video";
+            /** @enum {unknown} */
+            source: "staff_device" | "fixed_camera" | "phone_system" | "resident_provided";
+            /**
+             * @description Who made the recording: the organisation, or a resident (then source is resident_provided)
+             * @enum {unknown}
+             */
+            recorded_by: "organisation" | "resident";
+            /** @description A staff id (the JWT sub) */
+            recorder?: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00
+             */
+            started_at: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00
+             */
+            ended_at: string;
+            /**
+             * Format: uri
+             * @description Where the media is in the municipality's storage
+             */
+            storage_uri: string;
+            /** @description SHA-256 of the media, hex (stored lower-case) */
+            sha256: string;
+            size_bytes: number;
+            /** @description e.g. audio/mpeg, video/mp4; audio/* for audio, video/* for video */
+            media_type: string;
+            notice: components["schemas"]["RecordingNoticeInput"];
+            /** @description For recordings by a resident: whether the office permitted it (庁舎管理権) */
+            resident_permission?: boolean;
+            /** @description For recordings by a resident: made on the office's premises, where 庁舎管理権 applies (default true) */
+            on_premises?: boolean;
+            /** @description A record category of the retention schedule (保存期間表), e.g. case_recording */
+            record_category?: string;
+            title?: string | null;
+            location?: string | null;
+            description?: string | null;
+            participants?: string[] | null;
+            caller_number?: string | null;
+        };
         CreateRecordingPolicyVersion: {
             /**
              * Format: date
@@ -737,6 +1127,116 @@ export interface components {
             skipped: components["schemas"]["OfficeHoliday"][];
             /** @description The calendar policy versions that decided the dates from the raw due date to the due date */
             calendar_version_ids: string[];
+        };
+        DecideDisposition: {
+            reason?: string;
+        };
+        Disposition: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            recording_id: string;
+            /**
+             * @description dispose (廃棄), transfer (移管), or purge (automatic, personal information that is no document)
+             * @enum {unknown}
+             */
+            action: "dispose" | "transfer" | "purge";
+            /** @enum {unknown} */
+            status: "proposed" | "executed" | "cancelled";
+            reason: string;
+            proposed_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            proposed_at: string;
+            decided_by: components["schemas"]["StaffRef"] | null;
+            decided_at: string | null;
+            decision_reason: string | null;
+            recording: {
+                /** Format: uuid */
+                org_unit_id: string;
+                case_id: string | null;
+                /** @enum {unknown} */
+                media_kind: "audio" | "video";
+                media_type: string;
+                /** @description The media that was disposed of */
+                sha256: string;
+                size_bytes: number;
+                /** Format: date-time */
+                started_at: string;
+                record_category: string;
+                /** @enum {unknown} */
+                classification: "administrative_document" | "personal_information" | "both" | "neither";
+            };
+            /** @description The rule that made it due */
+            due_under: {
+                /** Format: uuid */
+                policy_version_id: string;
+                rule: components["schemas"]["RetentionRule"];
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                start: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                schedule_end: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                effective_end: string;
+            };
+        };
+        DispositionPage: {
+            items: components["schemas"]["Disposition"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        DueRecording: {
+            /** Format: uuid */
+            recording_id: string;
+            case_id: string | null;
+            /** Format: uuid */
+            org_unit_id: string;
+            /** @enum {unknown} */
+            media_kind: "audio" | "video";
+            record_category: string;
+            /** @enum {unknown} */
+            classification: "administrative_document" | "personal_information" | "both" | "neither";
+            sha256: string;
+            /** Format: date-time */
+            started_at: string;
+            /** @enum {unknown} */
+            status: "active" | "due";
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            schedule_end: string;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            effective_end: string;
+            /**
+             * Format: date
+             * @description The day after the effective end
+             */
+            due_since: string;
+            /**
+             * @description dispose/transfer/review: by two records managers; purge: automatic by the next sweep (personal information that is no document)
+             * @enum {unknown}
+             */
+            action_due: "dispose" | "transfer" | "review" | "purge";
+            /** Format: uuid */
+            retention_policy_version_id: string;
+            pending_disposition_id: string | null;
+        };
+        DueRecordingPage: {
+            items: components["schemas"]["DueRecording"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
         };
         EscalationLadder: {
             counts: {
@@ -804,6 +1304,13 @@ export interface components {
             /** @description The id of the case in that system */
             ref: string;
         };
+        HoldDecision: {
+            /**
+             * Format: date
+             * @description The date of the decision on the appeal or disclosure request
+             */
+            decision_date: string;
+        };
         HolidayReason: {
             /** @enum {string} */
             kind: "weekend";
@@ -827,6 +1334,19 @@ export interface components {
             from: string;
             /** Format: date */
             to: string;
+        };
+        /** @description A public JSON Web Key (RFC 7517) */
+        Jwk: {
+            kty: string;
+            kid: string;
+            alg: string;
+            /** @enum {string} */
+            use: "sig";
+        } & {
+            [key: string]: unknown;
+        };
+        Jwks: {
+            keys: components["schemas"]["Jwk"][];
         };
         Me: {
             subject: string;
@@ -892,6 +1412,35 @@ export interface components {
                 /** @enum {unknown} */
                 "webhooks:manage"?: "own" | "unit" | "all";
             };
+        };
+        MediaAccessGrant: {
+            /** @description A JWT (ES256, typ media-grant+jwt) for the media server; verify it with the JWKS at /.well-known/jwks.json */
+            token: string;
+            /** @enum {string} */
+            token_type: "media-grant+jwt";
+            /**
+             * Format: uuid
+             * @description The grant id, also in the audit trail
+             */
+            jti: string;
+            /** Format: uuid */
+            recording_id: string;
+            storage_uri: string;
+            /** @description The media server checks the file against it */
+            sha256: string;
+            issuer: string;
+            audience: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** @description Where the public keys are published */
+            jwks_uri: string;
+        };
+        MediaAccessRequest: {
+            /**
+             * @description Why the media is opened; recorded in the audit trail and the grant
+             * @enum {unknown}
+             */
+            purpose?: "case_handling" | "fact_check" | "disclosure_request" | "police_request" | "litigation" | "audit" | "other";
         };
         NameDisplayPolicy: {
             /**
@@ -961,6 +1510,21 @@ export interface components {
         OrgUnitList: {
             items: components["schemas"]["OrgUnit"][];
         };
+        PlaceHold: {
+            /**
+             * @description audit (監査・検査) and litigation (訴訟) last until released; appeal (不服申立て) and disclosure_request (開示請求) until one year after the day after their decision; other until released or its own date
+             * @enum {unknown}
+             */
+            type: "audit" | "litigation" | "appeal" | "disclosure_request" | "other";
+            /** @description The audit, lawsuit, appeal or request it is for (its number) */
+            reference: string;
+            note?: string;
+            /**
+             * Format: date
+             * @description Only for type other (施行令第9条第2項): the last day it keeps the recording
+             */
+            until?: string;
+        };
         PoliciesInForce: {
             /**
              * Format: date
@@ -1015,6 +1579,184 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        ProposeDisposition: {
+            /**
+             * @description Disposal (廃棄) or transfer to the archives (移管); must match the rule unless it says review
+             * @enum {unknown}
+             */
+            action: "dispose" | "transfer";
+            reason: string;
+        };
+        Recording: {
+            /** Format: uuid */
+            id: string;
+            case_id: string | null;
+            /** Format: uuid */
+            org_unit_id: string;
+            /** @enum {unknown} */
+            media_kind: "audio" | "video";
+            /** @enum {unknown} */
+            source: "staff_device" | "fixed_camera" | "phone_system" | "resident_provided";
+            /** @enum {unknown} */
+            recorded_by: "organisation" | "resident";
+            recorder: components["schemas"]["StaffRef"] | null;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            ended_at: string;
+            /**
+             * Format: date
+             * @description 作成・取得日: the Tokyo date of started_at, or of registration for recordings a resident provided
+             */
+            document_date: string;
+            storage_uri: string | null;
+            sha256: string;
+            size_bytes: number;
+            media_type: string;
+            title: string | null;
+            location: string | null;
+            description: string | null;
+            participants: string[] | null;
+            caller_number: string | null;
+            /** @description storage_uri and the personal fields (description, participants, caller_number) are withheld: the caller lacks recordings:media_access on this recording */
+            redacted: boolean;
+            notice: {
+                given: boolean;
+                method: ("verbal" | "sign" | "automated_message" | "written" | "screen_display") | null;
+                at: string | null;
+            };
+            resident_permission: boolean | null;
+            on_premises: boolean | null;
+            /** @description The recording policy in force required notice and none that counts was given */
+            notice_missing: boolean;
+            flags: ("notice_missing" | "resident_recording_prohibited" | "resident_recording_without_permission")[];
+            /**
+             * Format: uuid
+             * @description The recording policy the notice and resident-recording rules were judged by
+             */
+            recording_policy_version_id: string;
+            classification: components["schemas"]["RecordingClassificationSummary"];
+            retention: components["schemas"]["RetentionSummary"];
+            /**
+             * @description active; due (retention ended, no hold keeps it: awaiting disposition); disposed, transferred or purged (tombstones)
+             * @enum {unknown}
+             */
+            status: "active" | "due" | "disposed" | "transferred" | "purged";
+            due_since: string | null;
+            pending_disposition_id: string | null;
+            disposition_id: string | null;
+            registered_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            version: number;
+        };
+        RecordingClassification: {
+            /** Format: uuid */
+            id: string;
+            administrative_document: boolean;
+            personal_information: boolean;
+            /** @enum {unknown} */
+            key: "administrative_document" | "personal_information" | "both" | "neither";
+            record_category: string;
+            reason: string;
+            provisional: boolean;
+            classified_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            classified_at: string;
+            retention: {
+                /** Format: uuid */
+                policy_version_id: string;
+                rule: components["schemas"]["RetentionRule"];
+                /** @enum {unknown} */
+                rule_match: "exact" | "wildcard";
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                document_date: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                start: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                end: string;
+                /** @enum {unknown} */
+                action: "dispose" | "transfer" | "review";
+            };
+        };
+        RecordingClassificationHistory: {
+            /** @description Oldest first; the last is in force */
+            items: components["schemas"]["RecordingClassification"][];
+        };
+        RecordingClassificationSummary: {
+            administrative_document: boolean;
+            personal_information: boolean;
+            /**
+             * @description The retention schedule's classification for the two flags
+             * @enum {unknown}
+             */
+            key: "administrative_document" | "personal_information" | "both" | "neither";
+            record_category: string;
+            /** @description true: presumed at registration, no records manager has classified it yet */
+            provisional: boolean;
+            /** Format: date-time */
+            classified_at: string;
+            classified_by: components["schemas"]["StaffRef"];
+        };
+        RecordingHold: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            recording_id: string;
+            /** @enum {unknown} */
+            type: "audit" | "litigation" | "appeal" | "disclosure_request" | "other";
+            reference: string;
+            note: string | null;
+            /**
+             * @description active: keeps the recording today; lapsed: its end has passed; released
+             * @enum {unknown}
+             */
+            status: "active" | "lapsed" | "released";
+            until: string | null;
+            decision_date: string | null;
+            decision_recorded_by: components["schemas"]["StaffRef"] | null;
+            decision_recorded_at: string | null;
+            placed_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            placed_at: string;
+            released_at: string | null;
+            released_by: components["schemas"]["StaffRef"] | null;
+            release_reason: string | null;
+        };
+        RecordingHoldList: {
+            /** @description Every hold ever placed, oldest first */
+            items: components["schemas"]["RecordingHold"][];
+        };
+        RecordingNoticeInput: {
+            /** @description Whether the other party was told the interaction is recorded (告知) */
+            given: boolean;
+            /**
+             * @description Required when given: how (a sign 「防犯カメラ作動中」, an automated phone message, …)
+             * @enum {unknown}
+             */
+            method?: "verbal" | "sign" | "automated_message" | "written" | "screen_display";
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00
+             */
+            at?: string;
+        };
+        RecordingPage: {
+            items: components["schemas"]["Recording"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
         RecordingPolicy: {
             /** @description Whether the other party must be told before recording (告知) */
             notice_required: boolean;
@@ -1051,11 +1793,70 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        ReleaseHold: {
+            reason: string;
+        };
         ResponderShortfall: {
             required: number;
             actual: number;
             /** Format: uuid */
             policy_version_id: string;
+        };
+        RetentionExplanation: {
+            /** Format: uuid */
+            recording_id: string;
+            /** @enum {unknown} */
+            status: "active" | "due" | "disposed" | "transferred" | "purged";
+            classification: components["schemas"]["RecordingClassificationSummary"];
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            document_date: string;
+            /**
+             * @description Made by the organisation: when recording started; provided by a resident: when obtained
+             * @enum {unknown}
+             */
+            document_date_basis: "started_at" | "registered_at";
+            /** @description The retention schedule in force when it was classified */
+            policy_version: {
+                /** Format: uuid */
+                id: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                effective_from: string;
+            };
+            rule: components["schemas"]["RetentionRule"];
+            /**
+             * @description exact: a rule for this record category; wildcard: the schedule's '*' rule
+             * @enum {unknown}
+             */
+            rule_match: "exact" | "wildcard";
+            /**
+             * Format: date
+             * @description 起算日
+             */
+            start: string;
+            /**
+             * Format: date
+             * @description Last day under the schedule
+             */
+            schedule_end: string;
+            /** @enum {unknown} */
+            action: "dispose" | "transfer" | "review";
+            /** @description Holds that keep the recording today */
+            holds: components["schemas"]["RecordingHold"][];
+            effective_end: string | null;
+            next: {
+                /** @enum {unknown} */
+                step: "purge" | "disposal_due" | "transfer_due" | "review_due" | "held" | "awaiting_approval" | "none";
+                on: string | null;
+                detail: string;
+            };
+            /** @description The reasoning, one step a line */
+            explanation: string[];
         };
         RetentionPeriod: {
             /** @enum {string} */
@@ -1112,6 +1913,25 @@ export interface components {
              */
             action: "dispose" | "transfer" | "review";
         };
+        RetentionSummary: {
+            /** Format: uuid */
+            policy_version_id: string;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            start: string;
+            /**
+             * Format: date
+             * @description The schedule's end: kept through this day
+             */
+            end: string;
+            /** @enum {unknown} */
+            action: "dispose" | "transfer" | "review";
+            effective_end: string | null;
+            /** @description A hold keeps the recording today */
+            on_hold: boolean;
+        };
         StaffRef: {
             /** @description The staff member's subject (staff id), or 'system' */
             id: string;
@@ -1160,6 +1980,14 @@ export interface components {
             summary?: string;
             /** @description Replaces the contact details; null removes them */
             customer?: components["schemas"]["Customer"] | null;
+        };
+        /** @description Descriptive fields only; facts of the recording (times, media, notice) and its classification do not change here */
+        UpdateRecording: {
+            title?: string | null;
+            location?: string | null;
+            description?: string | null;
+            participants?: string[] | null;
+            caller_number?: string | null;
         };
         UpsertCase: {
             /**
@@ -2299,6 +3127,848 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Deadline"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listRecordings: {
+        parameters: {
+            query?: {
+                case_id?: string;
+                /** @description That unit and the units below it */
+                org_unit_id?: string;
+                classification?: "administrative_document" | "personal_information" | "both" | "neither";
+                /** @description A record category of the retention schedule (保存期間表), e.g. case_recording */
+                record_category?: string;
+                status?: "active" | "due" | "disposed" | "transferred" | "purged";
+                /** @description Effective end of retention before this date (recordings a hold keeps without an end never match) */
+                retention_end_before?: string;
+                /** @description Effective end after this date (recordings a hold keeps without an end always match) */
+                retention_end_after?: string;
+                /** @description Whether a hold keeps the recording today */
+                on_hold?: boolean;
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    registerRecording: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRecording"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recording"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRecording: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recording"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateRecording: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag from GET; required (428 without, 412 when stale) */
+                "if-match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Descriptive fields only; facts of the recording (times, media, notice) and its classification do not change here */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateRecording"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recording"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    classifyRecording: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag from GET; checked when sent (412 when stale) */
+                "if-match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClassifyRecording"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recording"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listRecordingClassifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingClassificationHistory"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    explainRecordingRetention: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionExplanation"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listRecordingHolds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingHoldList"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    placeRecordingHold: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlaceHold"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingHold"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recordHoldDecision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                holdId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HoldDecision"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingHold"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    releaseRecordingHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                holdId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReleaseHold"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingHold"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    proposeDisposition: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProposeDisposition"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Disposition"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    grantMediaAccess: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MediaAccessRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaAccessGrant"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDueRecordings: {
+        parameters: {
+            query?: {
+                /** @description That unit and the units below it */
+                org_unit_id?: string;
+                action?: "dispose" | "transfer" | "review" | "purge";
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DueRecordingPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDispositions: {
+        parameters: {
+            query?: {
+                status?: "proposed" | "executed" | "cancelled";
+                action?: "dispose" | "transfer" | "purge";
+                recording_id?: string;
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DispositionPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDisposition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Disposition"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    approveDisposition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecideDisposition"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Disposition"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelDisposition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelDisposition"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Disposition"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMediaGrantJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Jwks"];
                 };
             };
             /** @description A problem (RFC 9457) */

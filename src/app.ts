@@ -5,7 +5,7 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './core/auth.js'
-import type { Config } from './core/config.js'
+import { MEDIA_GRANT_DEFAULTS, type Config } from './core/config.js'
 import type { DatabaseHandle } from './core/db.js'
 import { ProblemSchema } from './core/errors.js'
 import { newId } from './core/ids.js'
@@ -17,8 +17,8 @@ import { registerModules } from './modules.js'
 import { markSharedSchemas, namedComponents } from './core/openapi-components.js'
 
 export interface AppDependencies {
-  /** Protection settings default to off/lenient when absent (tests); the server passes them all. */
-  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'> & Partial<ProtectionConfig>
+  /** Protection settings default to off when absent (tests), mediaGrants to MEDIA_GRANT_DEFAULTS; the server passes them all. */
+  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'> & Partial<ProtectionConfig> & Partial<Pick<Config, 'mediaGrants'>>
   database: DatabaseHandle
   verifyToken: TokenVerifier
 }
@@ -107,7 +107,7 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   // The docs page sets its own Content-Security-Policy for its scripts and styles.
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
 
-  await registerModules(app, { database })
+  await registerModules(app, { database, mediaGrants: config.mediaGrants ?? MEDIA_GRANT_DEFAULTS })
 
   app.get('/openapi.json', {
     config: { permission: 'public' },

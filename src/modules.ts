@@ -1,18 +1,25 @@
 import type { FastifyInstance } from 'fastify'
+import type { MediaGrantConfig } from './core/config.js'
 import type { DatabaseHandle } from './core/db.js'
 import caseRoutes from './cases/cases.routes.js'
 import eventRoutes from './events/events.routes.js'
 import healthRoutes from './health/health.routes.js'
 import meRoutes from './me/me.routes.js'
+import jwksRoutes from './media-grants/jwks.routes.js'
 import orgUnitRoutes from './org-units/org-units.routes.js'
 import policyRoutes from './policies/policies.routes.js'
 import calendarRoutes from './calendar/calendar.routes.js'
+import dispositionRoutes from './recordings/dispositions.routes.js'
+import recordingRoutes from './recordings/recordings.routes.js'
 
 /**
  * The route surface, in one list: each domain module with its prefix.
  * A module is a folder in src/ with its schemas, routes and repository.
  */
-export async function registerModules(app: FastifyInstance, { database }: { database: DatabaseHandle }): Promise<void> {
+export async function registerModules(
+  app: FastifyInstance,
+  { database, mediaGrants }: { database: DatabaseHandle; mediaGrants: MediaGrantConfig },
+): Promise<void> {
   await app.register(healthRoutes, { database })
   await app.register(meRoutes, { prefix: '/v1/me' })
   await app.register(orgUnitRoutes, { prefix: '/v1/org-units' })
@@ -20,4 +27,7 @@ export async function registerModules(app: FastifyInstance, { database }: { data
   await app.register(eventRoutes, { prefix: '/v1/cases' })
   await app.register(policyRoutes, { prefix: '/v1/policies' })
   await app.register(calendarRoutes, { prefix: '/v1/calendar' })
+  await app.register(recordingRoutes, { prefix: '/v1/recordings', mediaGrants })
+  await app.register(dispositionRoutes, { prefix: '/v1/dispositions' })
+  await app.register(jwksRoutes, { mediaGrants })
 }

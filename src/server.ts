@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from './core/config.js'
 import { openDatabase } from './core/db.js'
 import { migrateToLatest } from './core/migrations.js'
 import { startBackgroundJobs } from './jobs/background.js'
+import { sweepRetention } from './recordings/retention-sweep.js'
 
 /** The process: configuration, database and migrations, the app, background work, shutdown. */
 async function main(): Promise<void> {
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
         [
           { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: () => linkPendingEntries(database.db) },
           { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
+          { name: 'retention-sweep', intervalMs: config.retentionSweepIntervalMs, run: () => sweepRetention(database.db) },
         ],
         app.log,
       )

@@ -38,6 +38,14 @@ export function caseInReach(q: Queryable, reach: Reach, caller: Caller) {
 }
 
 /**
+ * Ids of the cases a staff member responds to, as a subquery for other domains' "own" reach
+ * (recordings of cases I respond to): `.where('case_id', 'in', casesRespondedBy(q, subject))`.
+ */
+export function casesRespondedBy(q: Queryable, subject: string) {
+  return q.selectFrom('case_responders').select('case_responders.case_id').where('case_responders.subject', '=', subject)
+}
+
+/**
  * A case in reach, or undefined. With `lock`, the row is locked for the rest of the
  * transaction: every write to a case takes this lock first, so writes to one case are
  * serialised (versions, event numbers and the change feed's order stay consistent).

@@ -28,6 +28,10 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 1000000, default: 600 }),
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
   OVERLOAD_MAX_WAITING_QUERIES: Type.Integer({ minimum: 0, maximum: 100000, default: 200 }),
+  RETENTION_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 3600000 }),
+  MEDIA_GRANT_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 3600, default: 300 }),
+  MEDIA_GRANT_ISSUER: Type.String({ minLength: 1, maxLength: 200, default: 'madoguchi' }),
+  MEDIA_GRANT_AUDIENCE: Type.String({ minLength: 1, maxLength: 200, default: 'madoguchi-media' }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -39,6 +43,16 @@ export type AuthConfig =
   | { mode: 'jwks-file'; file: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
   | { mode: 'hs256'; secret: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
   | { mode: 'dev'; secretFile: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
+
+/** Media access grants: how long they live and whom they name as issuer and audience. */
+export interface MediaGrantConfig {
+  ttlSeconds: number
+  issuer: string
+  audience: string
+}
+
+/** What grants use when the app is built without configuration (tests, contract generation). */
+export const MEDIA_GRANT_DEFAULTS: MediaGrantConfig = { ttlSeconds: 300, issuer: 'madoguchi', audience: 'madoguchi-media' }
 
 export interface Config {
   production: boolean
@@ -59,6 +73,9 @@ export interface Config {
   /** Requests per subject per minute (0: no limit). */
   rateLimitPerMinute: number
   overload: { maxEventLoopDelayMs: number; maxWaitingQueries: number }
+  /** How often this instance runs the retention sweep (every instance may; one sweeps at a time). */
+  retentionSweepIntervalMs: number
+  mediaGrants: MediaGrantConfig
 }
 
 export class ConfigError extends Error {
@@ -104,6 +121,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',') : [],
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     overload: { maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxWaitingQueries: env.OVERLOAD_MAX_WAITING_QUERIES },
+    retentionSweepIntervalMs: env.RETENTION_SWEEP_INTERVAL_MS,
+    mediaGrants: { ttlSeconds: env.MEDIA_GRANT_TTL_SECONDS, issuer: env.MEDIA_GRANT_ISSUER, audience: env.MEDIA_GRANT_AUDIENCE },
   }
 }
 

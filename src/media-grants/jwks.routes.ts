@@ -1,0 +1,25 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { JwksSchema } from './media-grants.schemas.js'
+import { JWKS_PATH, mediaGrantJwks, type MediaGrantSettings } from './media-grants.service.js'
+
+/** The public keys media servers verify media access grants with (RFC 7517). No token needed. */
+const jwksRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings }> = async (app, { mediaGrants }) => {
+  app.get(JWKS_PATH, {
+    config: { permission: 'public' },
+    schema: {
+      operationId: 'getMediaGrantJwks',
+      summary: 'Public keys that verify media access grants',
+      description: 'For the municipality\'s media server: verify a grant\'s signature with these keys (by kid), and its typ (media-grant+jwt), iss, aud and exp.',
+      tags: ['recordings'],
+      security: [],
+      response: { 200: JwksSchema },
+    },
+    handler: async (_request, reply) => {
+      // Media servers may cache the set briefly; they refetch when a grant names a kid they lack.
+      reply.header('cache-control', 'public, max-age=300')
+      return mediaGrantJwks(app.db, mediaGrants)
+    },
+  })
+}
+
+export default jwksRoutes

@@ -1,0 +1,29 @@
+import { Type, type Static } from 'typebox'
+
+export const MediaGrantSchema = Type.Object(
+  {
+    token: Type.String({ description: 'A JWT (ES256, typ media-grant+jwt) for the media server; verify it with the JWKS at /.well-known/jwks.json' }),
+    token_type: Type.Literal('media-grant+jwt'),
+    jti: Type.String({ format: 'uuid', description: 'The grant id, also in the audit trail' }),
+    recording_id: Type.String({ format: 'uuid' }),
+    storage_uri: Type.String(),
+    sha256: Type.String({ description: 'The media server checks the file against it' }),
+    issuer: Type.String(),
+    audience: Type.String(),
+    expires_at: Type.String({ format: 'date-time' }),
+    jwks_uri: Type.String({ description: 'Where the public keys are published' }),
+  },
+  { $id: 'MediaAccessGrant', additionalProperties: false },
+)
+export type MediaGrantView = Static<typeof MediaGrantSchema>
+
+export const JwkSchema = Type.Object(
+  {
+    kty: Type.String(),
+    kid: Type.String(),
+    alg: Type.String(),
+    use: Type.Literal('sig'),
+  },
+  { $id: 'Jwk', additionalProperties: true, description: 'A public JSON Web Key (RFC 7517)' },
+)
+export const JwksSchema = Type.Object({ keys: Type.Array(JwkSchema) }, { $id: 'Jwks', additionalProperties: false })

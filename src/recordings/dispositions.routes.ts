@@ -1,0 +1,118 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { notFound } from '../core/errors.js'
+import { decodeCursor, paginate } from '../core/pagination.js'
+import { todayInTokyo } from '../core/time.js'
+import { approveDisposition, cancelDisposition, dueView, presentDispositions } from './dispositions.service.js'
+import { dueRecordings, findDisposition, listDispositions } from './recordings.repository.js'
+import {
+  CancelDispositionSchema,
+  DecideDispositionSchema,
+  DispositionIdParams,
+  DispositionListQuerySchema,
+  DispositionPageSchema,
+  DispositionSchema,
+  DuePageSchema,
+  DueQuerySchema,
+} from './recordings.schemas.js'
+
+/** Disposition (廃棄・移管): what is due, two-person approval, and the permanent records auditors list. */
+const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/due', {
+    config: { permission: 'dispositions:read', resourceType: 'recording' },
+    schema: {
+      operationId: 'listDueRecordings',
+      summary: 'Recordings whose retention has ended and that no hold keeps, with the action due',
+      description:
+        'Longest overdue first. action_due purge: personal information that is no document, purged by the next retention sweep; dispose, transfer, review: by two records managers.',
+      tags: ['dispositions'],
+      querystring: DueQuerySchema,
+      response: { 200: DuePageSchema },
+    },
+    handler: async (request) => {
+      const q = request.query
+      const limit = q.limit ?? 50
+      const rows = await dueRecordings(request.trx, todayInTokyo(), { orgUnitId: q.org_unit_id, action: q.action }, limit + 1, q.cursor ? decodeCursor(q.cursor, 2) : null)
+      const { page, nextCursor } = paginate(rows, limit, (r) => [r.effective_end, r.id])
+      request.audit.details = { count: page.length }
+      return { items: page.map(dueView), next_cursor: nextCursor }
+    },
+  })
+
+  app.get('', {
+    config: { permission: 'dispositions:read' },
+    schema: {
+      operationId: 'listDispositions',
+      summary: 'Disposition records: proposals, approvals, cancellations and automatic purges',
+      description: 'Newest first. Permanent: what was disposed of (sha256), when, who proposed, who approved, and the rule that made it due.',
+      tags: ['dispositions'],
+      querystring: DispositionListQuerySchema,
+      response: { 200: DispositionPageSchema },
+    },
+    handler: async (request) => {
+      const q = request.query
+      const limit = q.limit ?? 50
+      const rows = await listDispositions(
+        request.trx,
+        { status: q.status, action: q.action, recordingId: q.recording_id },
+        limit + 1,
+        q.cursor ? decodeCursor(q.cursor, 2) : null,
+      )
+      const { page, nextCursor } = paginate(rows, limit, (d) => [d.proposed_at.toISOString(), d.id])
+      request.audit.details = { count: page.length }
+      return { items: await presentDispositions(request.trx, page), next_cursor: nextCursor }
+    },
+  })
+
+  app.get('/:id', {
+    config: { permission: 'dispositions:read' },
+    schema: {
+      operationId: 'getDisposition',
+      summary: 'A disposition record',
+      tags: ['dispositions'],
+      params: DispositionIdParams,
+      response: { 200: DispositionSchema },
+    },
+    handler: async (request) => {
+      const row = await findDisposition(request.trx, request.params.id)
+      if (!row) throw notFound('disposition')
+      return (await presentDispositions(request.trx, [row]))[0]!
+    },
+  })
+
+  app.post('/:id/approve', {
+    config: { permission: 'recordings:dispose', resourceType: 'disposition' },
+    schema: {
+      operationId: 'approveDisposition',
+      summary: 'Approve a proposed disposition (the second records manager) and carry it out',
+      description:
+        "403 for the records manager who proposed it. 409 when a hold now keeps the recording or the proposal was decided. Removes the recording's storage_uri and personal fields; the disposition record stays.",
+      tags: ['dispositions'],
+      params: DispositionIdParams,
+      body: DecideDispositionSchema,
+      response: { 200: DispositionSchema },
+    },
+    handler: async (request) => {
+      const row = await approveDisposition(request, request.params.id, request.body.reason ?? null)
+      return (await presentDispositions(request.trx, [row]))[0]!
+    },
+  })
+
+  app.post('/:id/cancel', {
+    config: { permission: 'recordings:dispose', resourceType: 'disposition' },
+    schema: {
+      operationId: 'cancelDisposition',
+      summary: 'Withdraw or reject a proposed disposition, with a reason',
+      description: 'By the proposer (withdrawal) or another records manager (rejection). The record stays, cancelled.',
+      tags: ['dispositions'],
+      params: DispositionIdParams,
+      body: CancelDispositionSchema,
+      response: { 200: DispositionSchema },
+    },
+    handler: async (request) => {
+      const row = await cancelDisposition(request, request.params.id, request.body.reason)
+      return (await presentDispositions(request.trx, [row]))[0]!
+    },
+  })
+}
+
+export default dispositionRoutes

@@ -1,0 +1,201 @@
+import type { FastifyRequest } from 'fastify'
+import { publishChanges } from '../changes/outbox.js'
+import type { Queryable } from '../core/db.js'
+import { conflict, forbidden, notFound } from '../core/errors.js'
+import { newId } from '../core/ids.js'
+import { addDays, todayInTokyo } from '../core/time.js'
+import type { RetentionRule } from '../policies/policies.schemas.js'
+import { rememberStaff, staffRefs } from '../staff/staff.repository.js'
+import { keepingHolds } from './holds.service.js'
+import {
+  decideDisposition,
+  findClassification,
+  findDisposition,
+  holdsOf,
+  insertDisposition,
+  updateRecording,
+  type DispositionRow,
+  type DueRow,
+  type LoadedRecording,
+} from './recordings.repository.js'
+import type { DispositionView, DueRecordingView } from './recordings.schemas.js'
+import { isTerminal, loadRecording, nameMode, recordingChange, settle } from './recordings.service.js'
+
+/**
+ * Disposition (廃棄・移管) of recordings whose retention has ended: one records manager
+ * proposes, a different one approves (二人の文書管理者). Approval removes the media address and
+ * the personal fields; the disposition record stays for good, with the media's sha256 and the
+ * rule that made the recording due. Nothing is proposed or approved before the effective end of
+ * retention or while a hold keeps the recording.
+ */
+
+/** Refuses while the recording's retention runs or a hold keeps it (409, naming the holds). */
+async function requireDisposable(request: FastifyRequest, row: LoadedRecording, today: string): Promise<void> {
+  const holds = keepingHolds(await holdsOf(request.trx, row.id), today)
+  if (holds.length > 0) {
+    throw conflict(`held: ${holds.map((h) => `${h.type} ${h.reference}${h.until ? ` (through ${h.until})` : ''}`).join(', ')}; nothing is disposed of while a hold keeps it (施行令第9条)`, {
+      holds,
+    })
+  }
+  if (row.effective_end >= today) {
+    throw conflict(`retention runs through ${row.effective_end}; a disposition may be proposed from ${addDays(row.effective_end, 1)}`, {
+      effective_end: row.effective_end,
+    })
+  }
+}
+
+export async function proposeDisposition(request: FastifyRequest, recordingId: string, input: { action: 'dispose' | 'transfer'; reason: string }): Promise<DispositionRow> {
+  const { trx } = request
+  const row = await loadRecording(request, recordingId, { lock: true })
+  if (isTerminal(row.status)) throw conflict(`the recording was already ${row.status}`)
+  if (row.pending_disposition_id) {
+    throw conflict(`disposition ${row.pending_disposition_id} is already proposed; approve or cancel it`, { disposition_id: row.pending_disposition_id })
+  }
+  const today = todayInTokyo()
+  await requireDisposable(request, row, today)
+  // 廃棄 or 移管 is fixed in advance by the schedule (レコードスケジュール); 'review' leaves it to the proposer.
+  if (row.retention_action !== 'review' && row.retention_action !== input.action) {
+    throw conflict(`the schedule's rule says ${row.retention_action} for this recording`, { allowed: [row.retention_action] })
+  }
+  const classification = await findClassification(trx, row.classification_id)
+  await rememberStaff(trx, request.access.caller)
+  const disposition = await insertDisposition(trx, {
+    id: newId(),
+    recording_id: row.id,
+    action: input.action,
+    status: 'proposed',
+    reason: input.reason,
+    proposed_by: request.access.caller.subject,
+    decided_by: null,
+    decided_at: null,
+    decision_reason: null,
+    org_unit_id: row.org_unit_id,
+    case_id: row.case_id,
+    media_kind: row.media_kind,
+    media_type: row.media_type,
+    sha256: row.sha256,
+    size_bytes: row.size_bytes,
+    started_at: row.started_at,
+    record_category: row.record_category,
+    classification: row.classification,
+    retention_policy_id: row.retention_policy_id,
+    retention_rule: JSON.stringify(classification.retention_rule),
+    retention_start: row.retention_start,
+    retention_end: row.retention_end,
+    effective_end: row.effective_end,
+  })
+  const updated = await updateRecording(trx, row.id, { pending_disposition_id: disposition.id })
+  await publishChanges(trx, [recordingChange('recording.disposition_proposed', updated, { disposition_id: disposition.id, action: input.action })])
+  request.audit.details = { disposition_id: disposition.id, action: input.action }
+  return disposition
+}
+
+/** The proposal and its recording, locked in that order (recording first, as every recording change does). */
+async function loadProposal(request: FastifyRequest, dispositionId: string): Promise<{ disposition: DispositionRow; recording: LoadedRecording }> {
+  const found = await findDisposition(request.trx, dispositionId)
+  if (!found) throw notFound('disposition')
+  const recording = await loadRecording(request, found.recording_id, { lock: true })
+  const disposition = (await findDisposition(request.trx, dispositionId, { lock: true }))!
+  request.audit.details = { recording_id: recording.id, action: disposition.action }
+  if (disposition.status !== 'proposed') throw conflict(`the disposition was already ${disposition.status}`)
+  return { disposition, recording }
+}
+
+export async function approveDisposition(request: FastifyRequest, dispositionId: string, reason: string | null): Promise<DispositionRow> {
+  const { trx } = request
+  const { caller } = request.access
+  const { disposition, recording } = await loadProposal(request, dispositionId)
+  if (disposition.proposed_by === caller.subject) {
+    throw forbidden('a disposition takes two records managers: the one who proposed it cannot approve it')
+  }
+  await requireDisposable(request, recording, todayInTokyo())
+  await rememberStaff(trx, caller)
+  const decided = await decideDisposition(trx, dispositionId, { status: 'executed', decidedBy: caller.subject, reason })
+  const updated = await updateRecording(trx, recording.id, {
+    status: disposition.action === 'transfer' ? 'transferred' : 'disposed',
+    storage_uri: null,
+    description: null,
+    participants: null,
+    caller_number: null,
+    pending_disposition_id: null,
+    disposition_id: dispositionId,
+  })
+  await publishChanges(trx, [
+    recordingChange(disposition.action === 'transfer' ? 'recording.transferred' : 'recording.disposed', updated, {
+      disposition_id: dispositionId,
+      action: disposition.action,
+      sha256: disposition.sha256,
+    }),
+  ])
+  return decided
+}
+
+export async function cancelDisposition(request: FastifyRequest, dispositionId: string, reason: string): Promise<DispositionRow> {
+  const { trx } = request
+  const { disposition, recording } = await loadProposal(request, dispositionId)
+  await rememberStaff(trx, request.access.caller)
+  const decided = await decideDisposition(trx, dispositionId, { status: 'cancelled', decidedBy: request.access.caller.subject, reason })
+  const updated = await updateRecording(trx, recording.id, { pending_disposition_id: null })
+  const { row, changes } = await settle(trx, updated, todayInTokyo())
+  await publishChanges(trx, [recordingChange('recording.disposition_cancelled', row, { disposition_id: disposition.id }), ...changes])
+  return decided
+}
+
+export async function presentDispositions(q: Queryable, rows: readonly DispositionRow[]): Promise<DispositionView[]> {
+  const refs = await staffRefs(
+    q,
+    rows.flatMap((d) => [d.proposed_by, ...(d.decided_by ? [d.decided_by] : [])]),
+    await nameMode(q),
+  )
+  const ref = (s: string) => refs.get(s) ?? { id: s, display_name: s }
+  return rows.map((d) => ({
+    id: d.id,
+    recording_id: d.recording_id,
+    action: d.action,
+    status: d.status,
+    reason: d.reason,
+    proposed_by: ref(d.proposed_by),
+    proposed_at: d.proposed_at.toISOString(),
+    decided_by: d.decided_by ? ref(d.decided_by) : null,
+    decided_at: d.decided_at?.toISOString() ?? null,
+    decision_reason: d.decision_reason,
+    recording: {
+      org_unit_id: d.org_unit_id,
+      case_id: d.case_id,
+      media_kind: d.media_kind,
+      media_type: d.media_type,
+      sha256: d.sha256,
+      size_bytes: d.size_bytes,
+      started_at: d.started_at.toISOString(),
+      record_category: d.record_category,
+      classification: d.classification,
+    },
+    due_under: {
+      policy_version_id: d.retention_policy_id,
+      rule: d.retention_rule as RetentionRule,
+      start: d.retention_start,
+      schedule_end: d.retention_end,
+      effective_end: d.effective_end,
+    },
+  }))
+}
+
+export function dueView(row: DueRow): DueRecordingView {
+  return {
+    recording_id: row.id,
+    case_id: row.case_id,
+    org_unit_id: row.org_unit_id,
+    media_kind: row.media_kind,
+    record_category: row.record_category,
+    classification: row.classification,
+    sha256: row.sha256,
+    started_at: row.started_at.toISOString(),
+    status: row.status as 'active' | 'due',
+    schedule_end: row.retention_end,
+    effective_end: row.effective_end,
+    due_since: addDays(row.effective_end, 1),
+    action_due: row.action_due,
+    retention_policy_version_id: row.retention_policy_id,
+    pending_disposition_id: row.pending_disposition_id,
+  }
+}

@@ -1,0 +1,145 @@
+import type { FastifyRequest } from 'fastify'
+import { publishChanges } from '../changes/outbox.js'
+import type { Queryable } from '../core/db.js'
+import { conflict, notFound, unprocessable } from '../core/errors.js'
+import { newId } from '../core/ids.js'
+import { todayInTokyo } from '../core/time.js'
+import { rememberStaff, staffRefs } from '../staff/staff.repository.js'
+import { findHold, holdsOf, insertHold, refreshHoldSummary, updateHold, type HoldRow } from './recordings.repository.js'
+import type { HoldView, PlaceHold } from './recordings.schemas.js'
+import { isTerminal, loadRecording, nameMode, recordingChange, settle } from './recordings.service.js'
+import { DECISION_HOLDS, holdEndAfterDecision, holdKeeps, type HoldState } from './retention.js'
+
+/**
+ * Holds (施行令第9条第1項): a recording is kept past its period while an audit or inspection,
+ * litigation, an appeal or a disclosure request needs it. Audit and litigation holds last
+ * until released; appeal and disclosure-request holds until one year from the day after their
+ * decision, once it is recorded; 'other' (第9条第2項) until released or its own date. Holds are
+ * never deleted: a hold is released with a reason, and stays in the recording's history.
+ */
+
+export function holdState(h: Pick<HoldRow, 'type' | 'until' | 'released_at'>): HoldState {
+  return { type: h.type, until: h.until, released: h.released_at !== null }
+}
+
+function holdStatus(h: HoldRow, today: string): HoldView['status'] {
+  if (h.released_at) return 'released'
+  return holdKeeps(holdState(h), today) ? 'active' : 'lapsed'
+}
+
+export async function presentHolds(q: Queryable, holds: readonly HoldRow[]): Promise<HoldView[]> {
+  const subjects = holds.flatMap((h) => [h.placed_by, ...(h.decision_recorded_by ? [h.decision_recorded_by] : []), ...(h.released_by ? [h.released_by] : [])])
+  const refs = await staffRefs(q, subjects, await nameMode(q))
+  const ref = (s: string) => refs.get(s) ?? { id: s, display_name: s }
+  const today = todayInTokyo()
+  return holds.map((h) => ({
+    id: h.id,
+    recording_id: h.recording_id,
+    type: h.type,
+    reference: h.reference,
+    note: h.note,
+    status: holdStatus(h, today),
+    until: h.until,
+    decision_date: h.decision_date,
+    decision_recorded_by: h.decision_recorded_by ? ref(h.decision_recorded_by) : null,
+    decision_recorded_at: h.decision_recorded_at?.toISOString() ?? null,
+    placed_by: ref(h.placed_by),
+    placed_at: h.placed_at.toISOString(),
+    released_at: h.released_at?.toISOString() ?? null,
+    released_by: h.released_by ? ref(h.released_by) : null,
+    release_reason: h.release_reason,
+  }))
+}
+
+/** The holds that keep a recording today (for 409s that name them). */
+export function keepingHolds(holds: readonly HoldRow[], today: string) {
+  return holds
+    .filter((h) => holdKeeps(holdState(h), today))
+    .map((h) => ({ id: h.id, type: h.type, reference: h.reference, until: h.until }))
+}
+
+/** Re-summarises the holds onto the recording, settles its status, publishes the change. */
+async function afterHoldChange(request: FastifyRequest, recordingId: string, kind: string, hold: HoldRow): Promise<void> {
+  const { trx } = request
+  const today = todayInTokyo()
+  const summarised = await refreshHoldSummary(trx, recordingId)
+  const { row, changes } = await settle(trx, summarised, today)
+  await publishChanges(trx, [recordingChange(kind, row, { hold_id: hold.id, hold_type: hold.type, effective_end: row.hold_open ? null : row.effective_end }), ...changes])
+  request.audit.details = { hold_id: hold.id, hold_type: hold.type }
+}
+
+export async function placeHold(request: FastifyRequest, recordingId: string, input: PlaceHold): Promise<HoldRow> {
+  const { trx } = request
+  const row = await loadRecording(request, recordingId, { lock: true })
+  if (isTerminal(row.status)) throw conflict(`the recording was ${row.status}; there is nothing left to hold`)
+  const today = todayInTokyo()
+  if (input.until !== undefined) {
+    if (input.type !== 'other') {
+      throw unprocessable('only holds of type other take a date; appeal and disclosure holds end a year after their decision, audit and litigation holds when released', [
+        { pointer: 'body/until', message: `not for ${input.type} holds` },
+      ])
+    }
+    if (input.until < today) throw unprocessable('a hold cannot end in the past', [{ pointer: 'body/until', message: 'is before today' }])
+  }
+  await rememberStaff(trx, request.access.caller)
+  const hold = await insertHold(trx, {
+    id: newId(),
+    recording_id: recordingId,
+    type: input.type,
+    reference: input.reference,
+    note: input.note ?? null,
+    placed_by: request.access.caller.subject,
+    decision_date: null,
+    decision_recorded_by: null,
+    decision_recorded_at: null,
+    until: input.until ?? null,
+    released_at: null,
+    released_by: null,
+    release_reason: null,
+  })
+  await afterHoldChange(request, recordingId, 'recording.held', hold)
+  return hold
+}
+
+async function loadHold(request: FastifyRequest, recordingId: string, holdId: string): Promise<HoldRow> {
+  // The recording is locked first: every change to its holds is serialised on it.
+  await loadRecording(request, recordingId, { lock: true })
+  const hold = await findHold(request.trx, recordingId, holdId)
+  if (!hold) throw notFound('hold')
+  return hold
+}
+
+/**
+ * Records the decision on an appeal or disclosure request: the hold then keeps the recording
+ * through one year from the day after the decision (「決定の日の翌日から起算して一年間」).
+ */
+export async function recordHoldDecision(request: FastifyRequest, recordingId: string, holdId: string, decisionDate: string): Promise<HoldRow> {
+  const hold = await loadHold(request, recordingId, holdId)
+  if (!DECISION_HOLDS.includes(hold.type)) throw conflict(`a ${hold.type} hold takes no decision date; it lasts until released`)
+  if (hold.released_at) throw conflict('the hold was released')
+  if (hold.decision_date) throw conflict(`the decision of ${hold.decision_date} is already recorded; a new appeal or request takes a new hold`)
+  if (decisionDate > todayInTokyo()) throw unprocessable('a decision date cannot be in the future', [{ pointer: 'body/decision_date', message: 'is after today' }])
+  await rememberStaff(request.trx, request.access.caller)
+  const updated = await updateHold(request.trx, holdId, {
+    decision_date: decisionDate,
+    decision_recorded_by: request.access.caller.subject,
+    decision_recorded_at: new Date(),
+    until: holdEndAfterDecision(decisionDate),
+  })
+  await afterHoldChange(request, recordingId, 'recording.hold_decided', updated)
+  return updated
+}
+
+export async function releaseHold(request: FastifyRequest, recordingId: string, holdId: string, reason: string): Promise<HoldRow> {
+  const hold = await loadHold(request, recordingId, holdId)
+  if (hold.released_at) throw conflict('the hold was already released')
+  await rememberStaff(request.trx, request.access.caller)
+  const updated = await updateHold(request.trx, holdId, { released_at: new Date(), released_by: request.access.caller.subject, release_reason: reason })
+  await afterHoldChange(request, recordingId, 'recording.hold_released', updated)
+  return updated
+}
+
+export async function listHolds(request: FastifyRequest, recordingId: string): Promise<HoldView[]> {
+  const row = await loadRecording(request, recordingId)
+  return presentHolds(request.trx, await holdsOf(request.trx, row.id))
+}

@@ -1,0 +1,272 @@
+import { sql, type Expression, type ExpressionBuilder, type Insertable, type Selectable, type SqlBool, type Updateable } from 'kysely'
+import { casesRespondedBy } from '../cases/cases.repository.js'
+import type { Reach } from '../core/access.js'
+import type { Caller } from '../core/auth.js'
+import type { Database } from '../core/database.js'
+import type { Queryable, Trx } from '../core/db.js'
+import type { CursorValue } from '../core/pagination.js'
+import { unitSubtree } from '../org-units/org-units.repository.js'
+import type { Classification } from '../policies/policies.schemas.js'
+import type {
+  DispositionAction,
+  DispositionStatus,
+  DispositionsTable,
+  RecordingClassificationsTable,
+  RecordingHoldsTable,
+  RecordingsTable,
+  RecordingStatus,
+} from './recordings.tables.js'
+
+export type RecordingRow = Selectable<RecordingsTable>
+export type ClassificationRow = Selectable<RecordingClassificationsTable>
+export type HoldRow = Selectable<RecordingHoldsTable>
+export type DispositionRow = Selectable<DispositionsTable>
+
+/** A recording with what its presentation needs: the current classification's who and when, and whether the caller may see its media. */
+export type LoadedRecording = RecordingRow & {
+  classified_at: Date
+  classified_by: string
+  provisional: boolean
+  media_visible: boolean
+}
+
+type RecordingsEb = ExpressionBuilder<Database, 'recordings'>
+
+/**
+ * The recordings a caller reaches with a grant: own = recordings of cases they respond to;
+ * unit = recordings of their org unit and the units below it; all = every recording.
+ */
+export function recordingInReach(q: Queryable, reach: Reach, caller: Caller) {
+  return (eb: RecordingsEb): Expression<SqlBool> => {
+    switch (reach) {
+      case 'all':
+        return sql<SqlBool>`true`
+      case 'unit':
+        return caller.orgUnit ? eb('recordings.org_unit_id', 'in', unitSubtree(q, caller.orgUnit)) : sql<SqlBool>`false`
+      case 'own':
+        return eb('recordings.case_id', 'in', casesRespondedBy(q, caller.subject))
+    }
+  }
+}
+
+function selectLoaded(q: Queryable, caller: Caller, mediaReach: Reach | null) {
+  return q
+    .selectFrom('recordings')
+    .innerJoin('recording_classifications as current', 'current.id', 'recordings.classification_id')
+    .selectAll('recordings')
+    .select(['current.classified_at', 'current.classified_by', 'current.provisional'])
+    .select((eb) => sql<boolean>`${mediaReach ? recordingInReach(q, mediaReach, caller)(eb) : sql`false`}`.as('media_visible'))
+}
+
+/**
+ * A recording in reach, or undefined. With `lock`, the row stays locked until commit: every
+ * change to a recording (and the retention sweep, which skips locked rows) goes through it.
+ */
+export async function findRecordingInReach(
+  q: Queryable,
+  id: string,
+  reach: Reach,
+  caller: Caller,
+  options: { lock?: boolean; mediaReach?: Reach | null } = {},
+): Promise<LoadedRecording | undefined> {
+  let query = selectLoaded(q, caller, options.mediaReach ?? null)
+    .where('recordings.id', '=', id)
+    .where(recordingInReach(q, reach, caller))
+  if (options.lock) query = query.forUpdate('recordings')
+  return query.executeTakeFirst()
+}
+
+export async function insertRecording(trx: Trx, row: Insertable<RecordingsTable>): Promise<RecordingRow> {
+  return trx.insertInto('recordings').values(row).returningAll().executeTakeFirstOrThrow()
+}
+
+/** Applies changes and moves the version (the ETag) on. */
+export async function updateRecording(trx: Trx, id: string, changes: Updateable<RecordingsTable>): Promise<RecordingRow> {
+  return trx
+    .updateTable('recordings')
+    .set({ ...changes, version: sql`version + 1`, updated_at: sql`now()` })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+/**
+ * Summarises the recording's holds onto its row: whether an unreleased hold without an end
+ * exists, and the latest end of the unreleased holds that have one. effective_end follows.
+ */
+export async function refreshHoldSummary(trx: Trx, id: string): Promise<RecordingRow> {
+  return trx
+    .updateTable('recordings')
+    .set({
+      hold_open: sql<boolean>`exists (select 1 from recording_holds h where h.recording_id = recordings.id and h.released_at is null and h.until is null)`,
+      held_until: sql<string | null>`(select max(h.until) from recording_holds h where h.recording_id = recordings.id and h.released_at is null)`,
+      version: sql`version + 1`,
+      updated_at: sql`now()`,
+    })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+export async function insertClassification(trx: Trx, row: Insertable<RecordingClassificationsTable>): Promise<ClassificationRow> {
+  return trx.insertInto('recording_classifications').values(row).returningAll().executeTakeFirstOrThrow()
+}
+
+export async function classificationHistory(q: Queryable, recordingId: string): Promise<ClassificationRow[]> {
+  return q.selectFrom('recording_classifications').selectAll().where('recording_id', '=', recordingId).orderBy('classified_at').orderBy('id').execute()
+}
+
+export async function findClassification(q: Queryable, id: string): Promise<ClassificationRow> {
+  return q.selectFrom('recording_classifications').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
+}
+
+export interface RecordingFilters {
+  caseId?: string
+  orgUnitId?: string
+  classification?: Classification
+  recordCategory?: string
+  status?: RecordingStatus
+  endBefore?: string
+  endAfter?: string
+  onHold?: boolean
+  today: string
+}
+
+/** Key of the list order: (started_at, id), both descending. */
+export function recordingListKey(row: RecordingRow): CursorValue[] {
+  return [row.started_at.toISOString(), row.id]
+}
+
+/** A page of recordings in reach matching the filters, newest first (keyset on started_at, id). */
+export async function listRecordings(
+  q: Queryable,
+  reach: Reach,
+  caller: Caller,
+  mediaReach: Reach | null,
+  filters: RecordingFilters,
+  limit: number,
+  after: CursorValue[] | null,
+): Promise<LoadedRecording[]> {
+  let query = selectLoaded(q, caller, mediaReach).where(recordingInReach(q, reach, caller))
+  if (filters.caseId) query = query.where('recordings.case_id', '=', filters.caseId)
+  if (filters.orgUnitId) query = query.where('recordings.org_unit_id', 'in', unitSubtree(q, filters.orgUnitId))
+  if (filters.classification) query = query.where('recordings.classification', '=', filters.classification)
+  if (filters.recordCategory) query = query.where('recordings.record_category', '=', filters.recordCategory)
+  if (filters.status) query = query.where('recordings.status', '=', filters.status)
+  // A hold without an end keeps the recording past any date.
+  if (filters.endBefore) query = query.where('recordings.effective_end', '<', filters.endBefore).where('recordings.hold_open', '=', false)
+  if (filters.endAfter) {
+    const endAfter = filters.endAfter
+    query = query.where((eb) => eb.or([eb('recordings.effective_end', '>', endAfter), eb('recordings.hold_open', '=', true)]))
+  }
+  if (filters.onHold !== undefined) {
+    const held = sql<SqlBool>`(recordings.hold_open or coalesce(recordings.held_until >= ${filters.today}::date, false))`
+    query = query.where(filters.onHold ? held : sql<SqlBool>`not ${held}`)
+  }
+  if (after) {
+    const [startedAt, id] = after as [string, string]
+    query = query.where(sql<SqlBool>`(recordings.started_at, recordings.id) < (${startedAt}::timestamptz, ${id}::uuid)`)
+  }
+  return query.orderBy('recordings.started_at', 'desc').orderBy('recordings.id', 'desc').limit(limit).execute()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holds
+
+export async function insertHold(trx: Trx, row: Insertable<RecordingHoldsTable>): Promise<HoldRow> {
+  return trx.insertInto('recording_holds').values(row).returningAll().executeTakeFirstOrThrow()
+}
+
+export async function findHold(q: Queryable, recordingId: string, holdId: string): Promise<HoldRow | undefined> {
+  return q.selectFrom('recording_holds').selectAll().where('id', '=', holdId).where('recording_id', '=', recordingId).executeTakeFirst()
+}
+
+export async function updateHold(trx: Trx, id: string, changes: Updateable<RecordingHoldsTable>): Promise<HoldRow> {
+  return trx.updateTable('recording_holds').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow()
+}
+
+export async function holdsOf(q: Queryable, recordingId: string): Promise<HoldRow[]> {
+  return q.selectFrom('recording_holds').selectAll().where('recording_id', '=', recordingId).orderBy('placed_at').orderBy('id').execute()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispositions
+
+export async function insertDisposition(trx: Trx, row: Insertable<DispositionsTable>): Promise<DispositionRow> {
+  return trx.insertInto('dispositions').values(row).returningAll().executeTakeFirstOrThrow()
+}
+
+export async function findDisposition(q: Queryable, id: string, options: { lock?: boolean } = {}): Promise<DispositionRow | undefined> {
+  let query = q.selectFrom('dispositions').selectAll().where('id', '=', id)
+  if (options.lock) query = query.forUpdate()
+  return query.executeTakeFirst()
+}
+
+export async function decideDisposition(
+  trx: Trx,
+  id: string,
+  decision: { status: Exclude<DispositionStatus, 'proposed'>; decidedBy: string; reason: string | null },
+): Promise<DispositionRow> {
+  return trx
+    .updateTable('dispositions')
+    .set({ status: decision.status, decided_by: decision.decidedBy, decided_at: sql`now()`, decision_reason: decision.reason })
+    .where('id', '=', id)
+    .where('status', '=', 'proposed')
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+export interface DispositionFilters {
+  status?: DispositionStatus
+  action?: DispositionAction
+  recordingId?: string
+}
+
+/** Disposition records, newest first (keyset on proposed_at, id). */
+export async function listDispositions(q: Queryable, filters: DispositionFilters, limit: number, after: CursorValue[] | null): Promise<DispositionRow[]> {
+  let query = q.selectFrom('dispositions').selectAll()
+  if (filters.status) query = query.where('status', '=', filters.status)
+  if (filters.action) query = query.where('action', '=', filters.action)
+  if (filters.recordingId) query = query.where('recording_id', '=', filters.recordingId)
+  if (after) {
+    const [proposedAt, id] = after as [string, string]
+    query = query.where(sql<SqlBool>`(proposed_at, id) < (${proposedAt}::timestamptz, ${id}::uuid)`)
+  }
+  return query.orderBy('proposed_at', 'desc').orderBy('id', 'desc').limit(limit).execute()
+}
+
+/** The action a recording is due for once its retention has ended. */
+export function actionDueSql() {
+  return sql<'dispose' | 'transfer' | 'review' | 'purge'>`case
+    when not recordings.administrative_document and recordings.retention_action = 'dispose' then 'purge'
+    else recordings.retention_action end`
+}
+
+export type DueRow = RecordingRow & { action_due: 'dispose' | 'transfer' | 'review' | 'purge' }
+
+/**
+ * Recordings whose retention has ended by `today` and that no hold keeps: live, no open hold,
+ * effective end before today. Ordered by effective end (the longest overdue first), then id.
+ */
+export async function dueRecordings(
+  q: Queryable,
+  today: string,
+  filters: { orgUnitId?: string; action?: DueRow['action_due'] },
+  limit: number,
+  after: CursorValue[] | null,
+): Promise<DueRow[]> {
+  let query = q
+    .selectFrom('recordings')
+    .selectAll()
+    .select(actionDueSql().as('action_due'))
+    .where('status', 'in', ['active', 'due'])
+    .where('hold_open', '=', false)
+    .where('effective_end', '<', today)
+  if (filters.orgUnitId) query = query.where('org_unit_id', 'in', unitSubtree(q, filters.orgUnitId))
+  if (filters.action) query = query.where(actionDueSql(), '=', filters.action)
+  if (after) {
+    const [end, id] = after as [string, string]
+    query = query.where(sql<SqlBool>`(effective_end, id) > (${end}::date, ${id}::uuid)`)
+  }
+  return query.orderBy('effective_end').orderBy('id').limit(limit).execute()
+}

@@ -1,0 +1,532 @@
+import type { FastifyRequest } from 'fastify'
+import type { Updateable } from 'kysely'
+import { findCaseInReach } from '../cases/cases.repository.js'
+import { publishChanges, type DomainChange } from '../changes/outbox.js'
+import type { Reach } from '../core/access.js'
+import type { Queryable, Trx } from '../core/db.js'
+import { conflict, forbidden, notFound, unprocessable } from '../core/errors.js'
+import { newId } from '../core/ids.js'
+import { requireIfMatch } from '../core/preconditions.js'
+import { addDays, tokyoDate, todayInTokyo } from '../core/time.js'
+import { findOrgUnit, isWithinUnit } from '../org-units/org-units.repository.js'
+import type { PolicyBodies, PolicyVersion, RetentionRule } from '../policies/policies.schemas.js'
+import { policyInForce } from '../policies/policies.repository.js'
+import { rememberStaff, staffRefs, SYSTEM_ACTOR, type StaffRef } from '../staff/staff.repository.js'
+import {
+  classificationHistory,
+  findRecordingInReach,
+  insertClassification,
+  insertRecording,
+  updateRecording,
+  type LoadedRecording,
+  type RecordingRow,
+} from './recordings.repository.js'
+import type {
+  Classify,
+  CreateRecording,
+  RecordingFlag,
+  RecordingView,
+  UpdateRecording,
+} from './recordings.schemas.js'
+import type { RecordingsTable, RecordingStatus } from './recordings.tables.js'
+import { classificationKey, findRule, schedule, type MatchedRule } from './retention.js'
+
+/**
+ * Recordings (録音・録画): registration with the recording policy's rules (告知, 庁舎管理権),
+ * classification (行政文書/公文書, 個人情報) and the retention it gives (explained in retention.service.ts),
+ * and presentation with storage_uri and personal fields redacted for callers without media access.
+ */
+
+/** How far in the future started_at may be: device clocks drift. */
+const CLOCK_SKEW_MS = 2 * 60 * 1000
+export const TERMINAL_STATUSES: readonly RecordingStatus[] = ['disposed', 'transferred', 'purged']
+
+export function isTerminal(status: RecordingStatus): boolean {
+  return TERMINAL_STATUSES.includes(status)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+type RecordingPolicy = PolicyBodies['recording']
+
+export interface Judgement {
+  flags: RecordingFlag[]
+  /** Why each flag was raised (for the audit trail: kinds, never values). */
+  reasons: Partial<Record<RecordingFlag, string>>
+}
+
+/**
+ * The recording policy's rules, judged against the policy version in force at started_at:
+ * - 告知: a recording by the organisation where notice is required needs notice given by a
+ *   method the policy counts; otherwise it is accepted but flagged notice_missing;
+ * - 庁舎管理権: a resident's recording made on the premises is flagged where the policy
+ *   prohibits it, or where it needs permission and none was given.
+ */
+export function judgeRecording(
+  input: Pick<CreateRecording, 'recorded_by' | 'notice' | 'resident_permission' | 'on_premises'>,
+  policy: RecordingPolicy,
+): Judgement {
+  const flags: RecordingFlag[] = []
+  const reasons: Judgement['reasons'] = {}
+  if (input.recorded_by === 'organisation' && policy.notice_required) {
+    if (!input.notice.given) {
+      flags.push('notice_missing')
+      reasons.notice_missing = 'not_given'
+    } else if (!input.notice.method || !policy.notice_methods.includes(input.notice.method)) {
+      flags.push('notice_missing')
+      reasons.notice_missing = 'method_not_accepted'
+    }
+  }
+  if (input.recorded_by === 'resident' && input.on_premises !== false) {
+    if (policy.resident_recording === 'prohibited') {
+      flags.push('resident_recording_prohibited')
+      reasons.resident_recording_prohibited = 'prohibited'
+    } else if (policy.resident_recording === 'permission_required' && input.resident_permission !== true) {
+      flags.push('resident_recording_without_permission')
+      reasons.resident_recording_without_permission = 'permission_required'
+    }
+  }
+  return { flags, reasons }
+}
+
+/**
+ * The status a live recording has on `today`: due once its effective end has passed with no
+ * hold keeping it, unless it is personal information that is no document and is to be
+ * disposed of: that one stays active until the sweep purges it.
+ */
+export function settledStatus(
+  row: Pick<RecordingRow, 'status' | 'hold_open' | 'effective_end' | 'administrative_document' | 'retention_action'>,
+  today: string,
+): RecordingStatus {
+  if (isTerminal(row.status)) return row.status
+  const ended = !row.hold_open && row.effective_end < today
+  const purgedAutomatically = !row.administrative_document && row.retention_action === 'dispose'
+  return ended && !purgedAutomatically ? 'due' : 'active'
+}
+
+export interface RetentionDecision {
+  policy: PolicyVersion<'retention'>
+  matched: MatchedRule
+  key: ReturnType<typeof classificationKey>
+  start: string
+  end: string
+  action: RetentionRule['action']
+}
+
+/** Retention under the schedule in force on `today` (the day of classification). */
+export async function decideRetention(
+  q: Queryable,
+  documentDate: string,
+  flags: { administrative_document: boolean; personal_information: boolean; record_category: string },
+  today: string,
+  pointer: string,
+): Promise<RetentionDecision> {
+  const policy = await policyInForce(q, 'retention', today)
+  const key = classificationKey(flags.administrative_document, flags.personal_information)
+  const matched = findRule(policy.body.rules, flags.record_category, key)
+  if (!matched) {
+    throw unprocessable(
+      `the retention schedule in force (version ${policy.id}) has no rule for record category ${flags.record_category} classified ${key}, nor a '*' rule for ${key}`,
+      [{ pointer, message: 'no retention rule applies' }],
+    )
+  }
+  const s = schedule(documentDate, matched.rule)
+  return { policy, matched, key, ...s }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and presenting
+
+/** A recording the caller reaches with the route's permission (or `reach`), or 404. */
+export async function loadRecording(request: FastifyRequest, id: string, options: { lock?: boolean; reach?: Reach } = {}): Promise<LoadedRecording> {
+  const { access } = request
+  const found = await findRecordingInReach(request.trx, id, options.reach ?? access.reach, access.caller, {
+    lock: options.lock,
+    mediaReach: access.can('recordings:media_access'),
+  })
+  if (!found) throw notFound('recording')
+  return found
+}
+
+/** The recording as it is now, for the response to a change the caller made. */
+export async function reloadRecording(request: FastifyRequest, id: string): Promise<LoadedRecording> {
+  return loadRecording(request, id, { reach: 'all' })
+}
+
+export async function nameMode(q: Queryable) {
+  return (await policyInForce(q, 'name_display', todayInTokyo())).body.mode
+}
+
+function onHold(row: Pick<RecordingRow, 'hold_open' | 'held_until'>, today: string): boolean {
+  return row.hold_open || (row.held_until !== null && row.held_until >= today)
+}
+
+function recordingView(row: LoadedRecording, refs: Map<string, StaffRef>, today: string): RecordingView {
+  const ref = (s: string) => refs.get(s) ?? { id: s, display_name: s }
+  // Redacted, never dropped: the values stay in the database for those who may see them.
+  const visible = row.media_visible
+  return {
+    id: row.id,
+    case_id: row.case_id,
+    org_unit_id: row.org_unit_id,
+    media_kind: row.media_kind,
+    source: row.source,
+    recorded_by: row.recorded_by,
+    recorder: row.recorder ? ref(row.recorder) : null,
+    started_at: row.started_at.toISOString(),
+    ended_at: row.ended_at.toISOString(),
+    document_date: row.document_date,
+    storage_uri: visible ? row.storage_uri : null,
+    sha256: row.sha256,
+    size_bytes: row.size_bytes,
+    media_type: row.media_type,
+    title: row.title,
+    location: row.location,
+    description: visible ? row.description : null,
+    participants: visible ? row.participants : null,
+    caller_number: visible ? row.caller_number : null,
+    redacted: !visible,
+    notice: { given: row.notice_given, method: row.notice_method, at: row.notice_at?.toISOString() ?? null },
+    resident_permission: row.resident_permission,
+    on_premises: row.on_premises,
+    notice_missing: row.notice_missing,
+    flags: row.flags as RecordingFlag[],
+    recording_policy_version_id: row.recording_policy_id,
+    classification: {
+      administrative_document: row.administrative_document,
+      personal_information: row.personal_information,
+      key: row.classification,
+      record_category: row.record_category,
+      provisional: row.provisional,
+      classified_at: row.classified_at.toISOString(),
+      classified_by: ref(row.classified_by),
+    },
+    retention: {
+      policy_version_id: row.retention_policy_id,
+      start: row.retention_start,
+      end: row.retention_end,
+      action: row.retention_action,
+      effective_end: row.hold_open ? null : row.effective_end,
+      on_hold: onHold(row, today),
+    },
+    status: row.status,
+    due_since: row.due_since,
+    pending_disposition_id: row.pending_disposition_id,
+    disposition_id: row.disposition_id,
+    registered_by: ref(row.registered_by),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    version: row.version,
+  }
+}
+
+export async function presentRecordings(q: Queryable, rows: readonly LoadedRecording[]): Promise<RecordingView[]> {
+  const subjects = rows.flatMap((r) => [r.registered_by, r.classified_by, ...(r.recorder ? [r.recorder] : [])])
+  const refs = await staffRefs(q, subjects, await nameMode(q))
+  const today = todayInTokyo()
+  return rows.map((r) => recordingView(r, refs, today))
+}
+
+export async function presentRecording(q: Queryable, row: LoadedRecording): Promise<RecordingView> {
+  return (await presentRecordings(q, [row]))[0]!
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export function recordingChange(kind: string, row: Pick<RecordingRow, 'id' | 'org_unit_id' | 'status' | 'version'>, data: Record<string, unknown> = {}): DomainChange {
+  return { kind, resourceType: 'recording', resourceId: row.id, orgUnitId: row.org_unit_id, data: { status: row.status, version: row.version, ...data } }
+}
+
+/**
+ * Brings a live recording's status in line with its retention and holds on `today` (after a
+ * classification or a hold changed them); returns the row and the change to publish, if any.
+ */
+export async function settle(trx: Trx, row: RecordingRow, today: string): Promise<{ row: RecordingRow; changes: DomainChange[] }> {
+  if (isTerminal(row.status)) return { row, changes: [] }
+  const status = settledStatus(row, today)
+  const dueSince = status === 'due' ? addDays(row.effective_end, 1) : null
+  if (status === row.status && dueSince === row.due_since) return { row, changes: [] }
+  const updated = await updateRecording(trx, row.id, { status, due_since: dueSince })
+  const becameDue = status === 'due' && row.status !== 'due'
+  return { row: updated, changes: becameDue ? [recordingChange('recording.due', updated, { effective_end: updated.effective_end })] : [] }
+}
+
+/** Where a recording without a case goes: the given unit or the caller's, within the reach for creating. */
+async function unitForNewRecording(request: FastifyRequest, wanted: string | undefined): Promise<string> {
+  const { caller, reach } = request.access
+  const pointer = 'body/org_unit_id'
+  const unitId = wanted ?? caller.orgUnit
+  if (!unitId) throw unprocessable('your token names no org unit; give org_unit_id', [{ pointer, message: 'is required' }])
+  if (!(await findOrgUnit(request.trx, unitId))) throw unprocessable('the org unit does not exist', [{ pointer, message: 'no such org unit' }])
+  const allowed = reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(request.trx, unitId, caller.orgUnit)))
+  if (!allowed) throw forbidden(reach === 'own' ? 'you may register recordings only in your own org unit' : 'that org unit is outside your reach')
+  return unitId
+}
+
+function checkFacts(input: CreateRecording): void {
+  const errors: Array<{ pointer: string; message: string }> = []
+  const started = new Date(input.started_at).getTime()
+  if (started > Date.now() + CLOCK_SKEW_MS) errors.push({ pointer: 'body/started_at', message: 'is in the future' })
+  if (new Date(input.ended_at).getTime() < started) errors.push({ pointer: 'body/ended_at', message: 'is before started_at' })
+  if (!input.media_type.startsWith(`${input.media_kind}/`)) errors.push({ pointer: 'body/media_type', message: `must be ${input.media_kind}/… for ${input.media_kind}` })
+  if ((input.recorded_by === 'resident') !== (input.source === 'resident_provided')) {
+    errors.push({ pointer: 'body/recorded_by', message: 'a resident recording is one a resident provided (source resident_provided), and only such' })
+  }
+  if (input.notice.given && !input.notice.method) errors.push({ pointer: 'body/notice/method', message: 'is required when notice was given' })
+  if (!input.notice.given && (input.notice.method !== undefined || input.notice.at !== undefined)) {
+    errors.push({ pointer: 'body/notice', message: 'method and at only when notice was given' })
+  }
+  if (input.recorded_by !== 'resident' && (input.resident_permission !== undefined || input.on_premises !== undefined)) {
+    errors.push({ pointer: 'body/resident_permission', message: 'only for recordings by a resident' })
+  }
+  if (errors.length > 0) throw unprocessable(`${errors.length} inconsistent value${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}`, errors)
+}
+
+const FLAG_AUDIT_ACTIONS: Record<RecordingFlag, string> = {
+  notice_missing: 'recording.notice_missing',
+  resident_recording_prohibited: 'recording.resident_recording_prohibited',
+  resident_recording_without_permission: 'recording.resident_recording_without_permission',
+}
+
+/**
+ * Registers a recording. Until a records manager classifies it, it carries a provisional
+ * classification that the documents' defaults imply: a recording identifies the people in it
+ * (個人情報); one attached to a case is used in the case's handling (行政文書) too. So a stray
+ * phone-system recording is purged after the personal-information period, and a case's
+ * recording is kept like the case file, without waiting for anyone.
+ */
+export async function registerRecording(request: FastifyRequest, input: CreateRecording): Promise<LoadedRecording> {
+  const { trx } = request
+  const { caller, reach } = request.access
+  checkFacts(input)
+
+  let orgUnitId: string
+  if (input.case_id) {
+    const found = await findCaseInReach(trx, input.case_id, reach, caller)
+    if (!found) throw unprocessable('no case with this id is in your reach', [{ pointer: 'body/case_id', message: 'no such case in your reach' }])
+    if (input.org_unit_id !== undefined && input.org_unit_id !== found.org_unit_id) {
+      throw unprocessable("a case's recording belongs to the case's org unit", [{ pointer: 'body/org_unit_id', message: "differs from the case's org unit" }])
+    }
+    orgUnitId = found.org_unit_id
+  } else {
+    orgUnitId = await unitForNewRecording(request, input.org_unit_id)
+  }
+
+  const today = todayInTokyo()
+  const startedAt = new Date(input.started_at)
+  // 作成・取得日: the organisation's own recording is made when it starts; one a resident
+  // provides is obtained (取得) when it is handed over, i.e. registered.
+  const documentDate = input.source === 'resident_provided' ? today : tokyoDate(startedAt)
+  const recordingPolicy = await policyInForce(trx, 'recording', tokyoDate(startedAt))
+  const judgement = judgeRecording(input, recordingPolicy.body)
+
+  const presumed = {
+    administrative_document: input.case_id !== undefined,
+    personal_information: true,
+    record_category: input.record_category ?? (input.case_id ? 'case_recording' : 'interaction_recording'),
+  }
+  const retention = await decideRetention(trx, documentDate, presumed, today, 'body/record_category')
+
+  await rememberStaff(trx, caller)
+  const id = newId()
+  const classificationId = newId()
+  let row = await insertRecording(trx, {
+    id,
+    case_id: input.case_id ?? null,
+    org_unit_id: orgUnitId,
+    media_kind: input.media_kind,
+    source: input.source,
+    recorded_by: input.recorded_by,
+    recorder: input.recorder ?? null,
+    started_at: startedAt,
+    ended_at: new Date(input.ended_at),
+    document_date: documentDate,
+    storage_uri: input.storage_uri,
+    sha256: input.sha256.toLowerCase(),
+    size_bytes: input.size_bytes,
+    media_type: input.media_type,
+    title: input.title ?? null,
+    location: input.location ?? null,
+    description: input.description ?? null,
+    participants: input.participants ?? null,
+    caller_number: input.caller_number ?? null,
+    notice_given: input.notice.given,
+    notice_method: input.notice.method ?? null,
+    notice_at: input.notice.at ? new Date(input.notice.at) : null,
+    resident_permission: input.resident_permission ?? null,
+    on_premises: input.recorded_by === 'resident' ? (input.on_premises ?? true) : null,
+    notice_missing: judgement.flags.includes('notice_missing'),
+    flags: judgement.flags,
+    recording_policy_id: recordingPolicy.id,
+    classification_id: classificationId,
+    record_category: presumed.record_category,
+    administrative_document: presumed.administrative_document,
+    personal_information: presumed.personal_information,
+    classification: retention.key,
+    retention_policy_id: retention.policy.id,
+    retention_start: retention.start,
+    retention_end: retention.end,
+    retention_action: retention.action,
+    held_until: null,
+    due_since: null,
+    pending_disposition_id: null,
+    disposition_id: null,
+    registered_by: caller.subject,
+  })
+  await insertClassification(trx, {
+    id: classificationId,
+    recording_id: id,
+    ...presumed,
+    classification: retention.key,
+    reason: input.case_id
+      ? 'Presumed at registration: attached to a case and used in its handling (行政文書), identifying the people recorded (個人情報)'
+      : 'Presumed at registration: not attached to a case; a recording identifies the people in it (個人情報)',
+    provisional: true,
+    classified_by: SYSTEM_ACTOR,
+    ...retentionColumns(retention, documentDate),
+  })
+  const settled = await settle(trx, row, today)
+  row = settled.row
+  await publishChanges(trx, [
+    recordingChange('recording.registered', row, { case_id: row.case_id, media_kind: row.media_kind, flags: row.flags, classification: row.classification }),
+    ...settled.changes,
+  ])
+
+  request.audit.resourceId = id
+  request.audit.details = { flags: judgement.flags, case_id: row.case_id, recording_policy_version_id: recordingPolicy.id }
+  for (const flag of judgement.flags) {
+    request.audit.also.push({
+      action: FLAG_AUDIT_ACTIONS[flag],
+      resourceType: 'recording',
+      resourceId: id,
+      details: { reason: judgement.reasons[flag], recording_policy_version_id: recordingPolicy.id },
+    })
+  }
+  return reloadRecording(request, id)
+}
+
+function retentionColumns(retention: RetentionDecision, documentDate: string) {
+  return {
+    retention_policy_id: retention.policy.id,
+    retention_rule: JSON.stringify(retention.matched.rule),
+    rule_match: retention.matched.match,
+    document_date: documentDate,
+    retention_start: retention.start,
+    retention_end: retention.end,
+    retention_action: retention.action,
+  }
+}
+
+const DESCRIPTIVE = ['title', 'location', 'description', 'participants', 'caller_number'] as const
+
+/** Changes descriptive fields (If-Match); facts, classification and retention do not change here. */
+export async function updateDescription(request: FastifyRequest, id: string, input: UpdateRecording): Promise<LoadedRecording> {
+  const { trx } = request
+  const row = await loadRecording(request, id, { lock: true })
+  requireIfMatch(request, row.version)
+  if (isTerminal(row.status)) throw conflict(`the recording was ${row.status}; its record no longer changes`)
+  const changes: Pick<Updateable<RecordingsTable>, (typeof DESCRIPTIVE)[number]> = {}
+  for (const field of DESCRIPTIVE) {
+    const value = input[field]
+    if (value === undefined) continue
+    if (JSON.stringify(value) !== JSON.stringify(row[field])) Object.assign(changes, { [field]: value })
+  }
+  if (Object.keys(changes).length === 0) return row
+  await rememberStaff(trx, request.access.caller)
+  const updated = await updateRecording(trx, id, changes)
+  await publishChanges(trx, [recordingChange('recording.updated', updated, { fields: Object.keys(changes) })])
+  request.audit.details = { fields: Object.keys(changes) }
+  return reloadRecording(request, id)
+}
+
+/**
+ * A records manager's classification: recomputes retention under the schedule in force today
+ * and keeps the decision in the history. Refused for tombstones and while a disposition is
+ * pending (decide or cancel it first: it was proposed under the old rule).
+ */
+export async function classifyRecording(request: FastifyRequest, id: string, input: Classify): Promise<LoadedRecording> {
+  const { trx } = request
+  const row = await loadRecording(request, id, { lock: true })
+  if (request.headers['if-match'] !== undefined) requireIfMatch(request, row.version)
+  if (isTerminal(row.status)) throw conflict(`the recording was ${row.status}; it is no longer classified`)
+  if (row.pending_disposition_id) {
+    throw conflict(`a disposition (${row.pending_disposition_id}) is pending under the current classification; approve or cancel it first`, {
+      disposition_id: row.pending_disposition_id,
+    })
+  }
+  const today = todayInTokyo()
+  const retention = await decideRetention(trx, row.document_date, input, today, 'body/record_category')
+  await rememberStaff(trx, request.access.caller)
+  const classification = await insertClassification(trx, {
+    id: newId(),
+    recording_id: id,
+    administrative_document: input.administrative_document,
+    personal_information: input.personal_information,
+    classification: retention.key,
+    record_category: input.record_category,
+    reason: input.reason,
+    provisional: false,
+    classified_by: request.access.caller.subject,
+    ...retentionColumns(retention, row.document_date),
+  })
+  let updated = await updateRecording(trx, id, {
+    classification_id: classification.id,
+    administrative_document: input.administrative_document,
+    personal_information: input.personal_information,
+    classification: retention.key,
+    record_category: input.record_category,
+    retention_policy_id: retention.policy.id,
+    retention_start: retention.start,
+    retention_end: retention.end,
+    retention_action: retention.action,
+  })
+  // A recording that was due may not be any more (or the other way round).
+  const settled = await settle(trx, updated, today)
+  updated = settled.row
+  await publishChanges(trx, [
+    recordingChange('recording.classified', updated, {
+      classification_id: classification.id,
+      classification: retention.key,
+      record_category: input.record_category,
+      retention_policy_version_id: retention.policy.id,
+      retention_end: retention.end,
+    }),
+    ...settled.changes,
+  ])
+  request.audit.details = { classification_id: classification.id, classification: retention.key, record_category: input.record_category, retention_end: retention.end }
+  return reloadRecording(request, id)
+}
+
+export async function classificationEntries(request: FastifyRequest, id: string) {
+  const row = await loadRecording(request, id)
+  const history = await classificationHistory(request.trx, row.id)
+  const refs = await staffRefs(
+    request.trx,
+    history.map((h) => h.classified_by),
+    await nameMode(request.trx),
+  )
+  return {
+    items: history.map((h) => ({
+      id: h.id,
+      administrative_document: h.administrative_document,
+      personal_information: h.personal_information,
+      key: h.classification,
+      record_category: h.record_category,
+      reason: h.reason,
+      provisional: h.provisional,
+      classified_by: refs.get(h.classified_by) ?? { id: h.classified_by, display_name: h.classified_by },
+      classified_at: h.classified_at.toISOString(),
+      retention: {
+        policy_version_id: h.retention_policy_id,
+        rule: h.retention_rule as RetentionRule,
+        rule_match: h.rule_match,
+        document_date: h.document_date,
+        start: h.retention_start,
+        end: h.retention_end,
+        action: h.retention_action,
+      },
+    })),
+  }
+}

@@ -1,0 +1,163 @@
+import { sql } from 'kysely'
+import { appendAuditEntries } from '../audit/audit.repository.js'
+import type { Db, Trx } from '../core/db.js'
+import { newId } from '../core/ids.js'
+import { todayInTokyo } from '../core/time.js'
+import { SYSTEM_ACTOR } from '../staff/staff.repository.js'
+
+/**
+ * The retention sweep. Two set-based statements, each one SQL statement over every recording
+ * it concerns (no loop over rows in JavaScript):
+ *
+ * 1. Purge (保有の制限): live recordings that are personal information but no administrative
+ *    document, whose rule says dispose, whose effective end has passed, that no hold keeps and
+ *    no proposal concerns, become tombstones: storage_uri and personal fields removed, status
+ *    purged. Each gets a permanent disposition record (action purge, by the system) and a
+ *    `recording.purged` change, in the same statement.
+ * 2. Mark due: every other live recording whose effective end has passed and that no hold
+ *    keeps becomes `due` (awaiting a two-person disposition), with a `recording.due` change.
+ *
+ * Safe on every instance at once: a batch runs only under a transaction-scoped advisory lock
+ * (another sweeper finds it taken and stops: no double work), skips rows that requests hold
+ * locked (FOR UPDATE SKIP LOCKED: a hold being placed wins, the next sweep looks again), and
+ * the unique index on executed dispositions per recording makes a second purge impossible.
+ * Idempotent: a purged or due recording no longer matches either statement.
+ *
+ * The change feed rows are written by the same statement (not through publishChanges, which
+ * takes rows one by one from JavaScript), so a tombstone and its change commit together.
+ *
+ * Work is done in batches of `batchSize` recordings per transaction, so locks are short and
+ * a sweep over a large backlog does not hold one huge transaction.
+ */
+const SWEEP_LOCK_KEY = 0x6d61_6405
+
+export interface SweepResult {
+  today: string
+  purged: number
+  marked_due: number
+  batches: number
+  /** true when another instance was sweeping: this one did nothing. */
+  skipped: boolean
+  elapsed_ms: number
+}
+
+export interface SweepOptions {
+  /** The day retention is judged on (tests and benchmarks); default today in Tokyo. */
+  today?: string
+  batchSize?: number
+}
+
+const PURGE_REASON = 'Retention of personal information that is no administrative document ended (保有の制限): purged automatically'
+
+async function purgeBatch(trx: Trx, today: string, limit: number): Promise<number> {
+  const result = await sql<{ n: number }>`
+    with candidates as (
+      select id from recordings
+      where status = 'active' and not hold_open and effective_end < ${today}::date
+        and not administrative_document and retention_action = 'dispose' and pending_disposition_id is null
+      order by effective_end, id
+      limit ${limit}
+      for update skip locked
+    ), purged as (
+      update recordings r
+      set status = 'purged', storage_uri = null, description = null, participants = null, caller_number = null,
+          disposition_id = madoguchi_uuidv7(), due_since = r.effective_end + 1,
+          version = r.version + 1, updated_at = now()
+      from candidates c
+      where r.id = c.id
+      returning r.*
+    ), records as (
+      insert into dispositions (id, recording_id, action, status, reason, proposed_by, decided_by, decided_at,
+        org_unit_id, case_id, media_kind, media_type, sha256, size_bytes, started_at, record_category, classification,
+        retention_policy_id, retention_rule, retention_start, retention_end, effective_end)
+      select p.disposition_id, p.id, 'purge', 'executed', ${PURGE_REASON}, 'system', 'system', now(),
+        p.org_unit_id, p.case_id, p.media_kind, p.media_type, p.sha256, p.size_bytes, p.started_at, p.record_category, p.classification,
+        p.retention_policy_id, k.retention_rule, p.retention_start, p.retention_end, p.effective_end
+      from purged p join recording_classifications k on k.id = p.classification_id
+    ), feed as (
+      insert into changes (kind, resource_type, resource_id, org_unit_id, data)
+      select 'recording.purged', 'recording', p.id::text, p.org_unit_id,
+        jsonb_build_object('status', p.status, 'version', p.version, 'disposition_id', p.disposition_id, 'sha256', p.sha256)
+      from purged p
+    )
+    select count(*)::int as n from purged`.execute(trx)
+  return Number(result.rows[0]?.n ?? 0)
+}
+
+async function markDueBatch(trx: Trx, today: string, limit: number): Promise<number> {
+  const result = await sql<{ n: number }>`
+    with candidates as (
+      select id from recordings
+      where status = 'active' and not hold_open and effective_end < ${today}::date
+        and (administrative_document or retention_action <> 'dispose')
+      order by effective_end, id
+      limit ${limit}
+      for update skip locked
+    ), marked as (
+      update recordings r
+      set status = 'due', due_since = r.effective_end + 1, version = r.version + 1, updated_at = now()
+      from candidates c
+      where r.id = c.id
+      returning r.id, r.org_unit_id, r.status, r.version, r.effective_end
+    ), feed as (
+      insert into changes (kind, resource_type, resource_id, org_unit_id, data)
+      select 'recording.due', 'recording', m.id::text, m.org_unit_id,
+        jsonb_build_object('status', m.status, 'version', m.version, 'effective_end', m.effective_end)
+      from marked m
+    )
+    select count(*)::int as n from marked`.execute(trx)
+  return Number(result.rows[0]?.n ?? 0)
+}
+
+/** One batch under the sweep lock; null when another sweeper holds it. */
+async function sweepBatch(db: Db, today: string, limit: number, runId: string): Promise<{ purged: number; markedDue: number } | null> {
+  return db.transaction().execute(async (trx) => {
+    const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx)
+    if (!lock.rows[0]?.locked) return null
+    // Compiling these statements (JIT) costs more than running them on a batch.
+    await sql`set local jit = off`.execute(trx)
+    const purged = await purgeBatch(trx, today, limit)
+    const markedDue = await markDueBatch(trx, today, limit)
+    if (purged + markedDue > 0) {
+      // One entry per batch in the audit trail; the disposition records name every recording.
+      await appendAuditEntries(trx, [
+        {
+          subject: SYSTEM_ACTOR,
+          roles: [],
+          orgUnit: null,
+          action: 'sweepRetention',
+          route: 'JOB retention-sweep',
+          resourceType: 'recording',
+          resourceId: null,
+          outcome: 'allowed',
+          status: 200,
+          requestId: runId,
+          clientAddress: null,
+          details: { today, purged, marked_due: markedDue },
+        },
+      ])
+    }
+    return { purged, markedDue }
+  })
+}
+
+export async function sweepRetention(db: Db, options: SweepOptions = {}): Promise<SweepResult> {
+  const started = performance.now()
+  const today = options.today ?? todayInTokyo()
+  const batchSize = options.batchSize ?? 10_000
+  const runId = newId()
+  const result: SweepResult = { today, purged: 0, marked_due: 0, batches: 0, skipped: false, elapsed_ms: 0 }
+  for (;;) {
+    const batch = await sweepBatch(db, today, batchSize, runId)
+    if (batch === null) {
+      result.skipped = result.batches === 0
+      break
+    }
+    result.batches += 1
+    result.purged += batch.purged
+    result.marked_due += batch.markedDue
+    if (batch.purged < batchSize && batch.markedDue < batchSize) break
+  }
+  result.elapsed_ms = Math.round(performance.now() - started)
+  return result
+}

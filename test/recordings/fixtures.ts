@@ -1,0 +1,56 @@
+import crypto from 'node:crypto'
+import type { TestApp, Identity } from '../helpers/app.js'
+
+/** Fixtures for the recordings tests: request bodies, cases to attach to, dates around today. */
+export const sha = (seed: string) => crypto.createHash('sha256').update(seed).digest('hex')
+let counter = 0
+
+export function recordingBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  counter += 1
+  const started = (extra.started_at as string | undefined) ?? new Date(Date.now() - 60 * 60_000).toISOString()
+  return {
+    media_kind: 'audio',
+    source: 'phone_system',
+    recorded_by: 'organisation',
+    started_at: started,
+    ended_at: new Date(new Date(started).getTime() + 10 * 60_000).toISOString(),
+    storage_uri: `s3://city-media/recordings/${process.pid}-${counter}-${crypto.randomUUID()}.m4a`,
+    sha256: sha(`media ${counter} ${crypto.randomUUID()}`),
+    size_bytes: 1_234_567,
+    media_type: 'audio/mp4',
+    notice: { given: true, method: 'automated_message', at: started },
+    title: '電話応対 録音',
+    description: '顧客 一郎 様からの電話。大声で職員を威圧',
+    participants: ['顧客 一郎', '職員 山田'],
+    caller_number: '03-1234-5678',
+    ...extra,
+  }
+}
+
+export async function createCase(test: TestApp, who: Identity, extra: Record<string, unknown> = {}): Promise<{ id: string; org_unit_id: string }> {
+  const res = await test.injectAs(who, {
+    method: 'POST',
+    url: '/v1/cases',
+    payload: {
+      channel: 'phone',
+      occurred_at: new Date(Date.now() - 2 * 3600_000).toISOString(),
+      categories: ['verbal_abuse'],
+      severity: 'medium',
+      summary: '電話で長時間の威圧的な発言',
+      ...extra,
+    },
+  })
+  if (res.statusCode !== 201) throw new Error(`case: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+export async function register(test: TestApp, who: Identity | Parameters<TestApp['injectAs']>[0], extra: Record<string, unknown> = {}) {
+  const res = await test.injectAs(who, { method: 'POST', url: '/v1/recordings', payload: recordingBody(extra) })
+  if (res.statusCode !== 201) throw new Error(`register: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+/** A Tokyo instant on a Tokyo date, e.g. at('2025-03-31', '23:30'). */
+export const at = (date: string, time = '10:00') => `${date}T${time}:00+09:00`
+
+export const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString()
