@@ -139,6 +139,8 @@ export interface ChainVerification {
   checked: number
   first_seq: number | null
   last_seq: number | null
+  /** The hash at last_seq, to compare with a later export or verification. */
+  last_hash: string | null
   broken: ChainBreak | null
 }
 
@@ -152,7 +154,7 @@ export async function verifyChain(db: Db, range: { fromSeq?: number; toSeq?: num
   let prevHash = GENESIS_HASH
   if (fromSeq > 1) {
     const before = await db.selectFrom('audit_events').select('hash').where('chain_seq', '=', fromSeq - 1).executeTakeFirst()
-    if (!before?.hash) return { checked: 0, first_seq: null, last_seq: null, broken: { chain_seq: fromSeq - 1, id: null, reason: 'missing-entry' } }
+    if (!before?.hash) return { checked: 0, first_seq: null, last_seq: null, last_hash: null, broken: { chain_seq: fromSeq - 1, id: null, reason: 'missing-entry' } }
     prevHash = before.hash
   }
   let checked = 0
@@ -163,7 +165,7 @@ export async function verifyChain(db: Db, range: { fromSeq?: number; toSeq?: num
     const rows = await page.orderBy('chain_seq').limit(pageSize).execute()
     for (const row of rows) {
       const seq = row.chain_seq!
-      const result = { checked, first_seq: checked > 0 ? fromSeq : null, last_seq: lastSeq }
+      const result = { checked, first_seq: checked > 0 ? fromSeq : null, last_seq: lastSeq, last_hash: checked > 0 ? prevHash : null }
       if (seq !== expectedSeq) return { ...result, broken: { chain_seq: expectedSeq, id: null, reason: 'missing-entry' } }
       if (row.prev_hash !== prevHash) return { ...result, broken: { chain_seq: seq, id: row.id, reason: 'prev-hash-mismatch' } }
       if (chainHash(prevHash, chainContent(row, seq)) !== row.hash) return { ...result, broken: { chain_seq: seq, id: row.id, reason: 'hash-mismatch' } }
@@ -174,5 +176,9 @@ export async function verifyChain(db: Db, range: { fromSeq?: number; toSeq?: num
     }
     if (rows.length < pageSize) break
   }
-  return { checked, first_seq: checked > 0 ? fromSeq : null, last_seq: lastSeq, broken: null }
+  // Entries missing at the end of an explicit range are gaps too.
+  if (range.toSeq !== undefined && expectedSeq <= range.toSeq) {
+    return { checked, first_seq: checked > 0 ? fromSeq : null, last_seq: lastSeq, last_hash: checked > 0 ? prevHash : null, broken: { chain_seq: expectedSeq, id: null, reason: 'missing-entry' } }
+  }
+  return { checked, first_seq: checked > 0 ? fromSeq : null, last_seq: lastSeq, last_hash: checked > 0 ? prevHash : null, broken: null }
 }
