@@ -55,7 +55,7 @@ t.test("a case's chain of custody: every access and change, in order, across pag
     const seen: string[] = []
     let cursor: string | null = null
     do {
-      const page = (await injectAs('auditor', { method: 'GET', url: `/v1/records/case/case-A/history?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}` })).json()
+      const page: { items: Item[]; next_cursor: string | null } = (await injectAs('auditor', { method: 'GET', url: `/v1/records/case/case-A/history?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}` })).json()
       seen.push(...(page.items as Item[]).map(label))
       cursor = page.next_cursor
     } while (cursor)
