@@ -4,7 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import type { TokenVerifier } from './core/auth.js'
-import type { Config } from './core/config.js'
+import type { Config, WebhookConfig } from './core/config.js'
 import type { DatabaseHandle } from './core/db.js'
 import { ProblemSchema } from './core/errors.js'
 import { newId } from './core/ids.js'
@@ -12,10 +12,12 @@ import accessPlugin from './core/access.plugin.js'
 import problemsPlugin from './core/problems.plugin.js'
 import unitOfWorkPlugin from './core/unit-of-work.plugin.js'
 import { registerModules } from './modules.js'
+import { TargetPolicy } from './webhooks/targets.js'
 import { markTopLevelSchemas, namedComponents } from './core/openapi-components.js'
 
 export interface AppDependencies {
-  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'>
+  /** `webhooks.privateNetworks`: where webhooks may point besides public https (none when left out). */
+  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'> & { webhooks?: Pick<WebhookConfig, 'privateNetworks'> }
   database: DatabaseHandle
   verifyToken: TokenVerifier
 }
@@ -92,7 +94,7 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
 
-  await registerModules(app, { database })
+  await registerModules(app, { database, webhookTargets: new TargetPolicy(config.webhooks?.privateNetworks ?? []) })
 
   app.get('/openapi.json', {
     config: { permission: 'public' },

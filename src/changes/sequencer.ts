@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Db } from '../core/db.js'
+import type { Db, Trx } from '../core/db.js'
 
 /**
  * The change feed's sequencer: gives committed changes their feed positions 1, 2, 3, …
@@ -41,35 +41,53 @@ const SEQUENCER_LOCK_KEY = 0x6d61_6402
  * were numbered; 0 also when another sequencer holds the lock (it is doing the same work).
  */
 export async function sequencePendingChanges(db: Db, batchSize = 5000): Promise<number> {
-  return db.transaction().execute(async (trx) => {
+  return db.transaction().execute(async (trx) => (await sequenceWithin(trx, { wait: false, batchSize })) ?? 0)
+}
+
+/**
+ * Numbers everything committed so far inside the caller's transaction, waiting for a sequencer
+ * at work elsewhere to finish first: afterwards the feed head covers every change committed
+ * before the call (a new webhook starts from there). Holds the sequencer's lock until the
+ * caller commits, so keep that transaction short.
+ */
+export async function sequenceAllWithin(trx: Trx): Promise<void> {
+  while (((await sequenceWithin(trx, { wait: true, batchSize: 5000 })) ?? 0) > 0) {
+    // a backlog larger than one batch
+  }
+}
+
+async function sequenceWithin(trx: Trx, options: { wait: boolean; batchSize: number }): Promise<number | null> {
+  if (options.wait) {
+    await sql`select pg_advisory_xact_lock(${SEQUENCER_LOCK_KEY})`.execute(trx)
+  } else {
     const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SEQUENCER_LOCK_KEY}) as locked`.execute(trx)
-    if (!lock.rows[0]?.locked) return 0
-    // A statement after taking the lock: its snapshot sees the previous sequencer's commit.
-    // Rows without a ticket can only come from writes made with triggers disabled; they go first
-    // rather than never.
-    const numbered = await sql<{ txid: string }>`
-      with head as (select coalesce(max(position), 0) as p from changes),
-      batch as (
-        select c.id, c.txid, row_number() over (order by k.ticket nulls first, c.id) as rn
-          from changes c left join change_commits k on k.txid = c.txid
-         where c.position is null
-         order by k.ticket nulls first, c.id
-         limit ${batchSize}
-      )
-      update changes c
-         set position = head.p + batch.rn
-        from batch, head
-       where c.id = batch.id
-      returning c.txid`.execute(trx)
-    if (numbered.rows.length === 0) return 0
-    // Tickets of transactions whose changes all have positions are no longer needed.
-    const txids = [...new Set(numbered.rows.map((r) => String(r.txid)))]
-    await sql`
-      delete from change_commits k
-       where k.txid = any(${txids}::xid8[])
-         and not exists (select 1 from changes c where c.txid = k.txid and c.position is null)`.execute(trx)
-    return numbered.rows.length
-  })
+    if (!lock.rows[0]?.locked) return null
+  }
+  // A statement after taking the lock: its snapshot sees the previous sequencer's commit.
+  // Rows without a ticket can only come from writes made with triggers disabled; they go first
+  // rather than never.
+  const numbered = await sql<{ txid: string }>`
+    with head as (select coalesce(max(position), 0) as p from changes),
+    batch as (
+      select c.id, c.txid, row_number() over (order by k.ticket nulls first, c.id) as rn
+        from changes c left join change_commits k on k.txid = c.txid
+       where c.position is null
+       order by k.ticket nulls first, c.id
+       limit ${options.batchSize}
+    )
+    update changes c
+       set position = head.p + batch.rn
+      from batch, head
+     where c.id = batch.id
+    returning c.txid`.execute(trx)
+  if (numbered.rows.length === 0) return 0
+  // Tickets of transactions whose changes all have positions are no longer needed.
+  const txids = [...new Set(numbered.rows.map((r) => String(r.txid)))]
+  await sql`
+    delete from change_commits k
+     where k.txid = any(${txids}::xid8[])
+       and not exists (select 1 from changes c where c.txid = k.txid and c.position is null)`.execute(trx)
+  return numbered.rows.length
 }
 
 /** Numbers everything committed now (tests, and readers catching up). */
