@@ -102,14 +102,15 @@ export function retryDelayMs(failedAttempts: number, options: Pick<DeliveryOptio
 
 /** Delivers what is due now. Returns how many attempts were made. */
 export async function deliverDueWebhooks(db: Db, options: DeliveryOptions): Promise<number> {
+  const concurrency = options.concurrency ?? 8
   const claimed = await claimDueDeliveries(db, {
-    limit: options.batchSize ?? 50,
+    // Two waves at most per round, so a round (and a shutdown waiting for it) stays short.
+    limit: options.batchSize ?? concurrency * 2,
     // Longer than an attempt can take, so a live worker never loses its claim.
     leaseMs: options.timeoutMs + 60_000,
   })
   if (claimed.length === 0) return 0
   const changes = new Map((await changesAtPositions(db, [...new Set(claimed.map((c) => c.changePosition))])).map((c) => [c.position, c]))
-  const concurrency = options.concurrency ?? 8
   for (let i = 0; i < claimed.length; i += concurrency) {
     await Promise.all(claimed.slice(i, i + concurrency).map((claim) => attempt(db, claim, changes.get(claim.changePosition), options)))
   }

@@ -139,3 +139,15 @@ t.test('same record, sequential transactions: the feed follows commit order wher
     'the feed shows version 2, then version 3',
   )
 })
+
+t.test('a long poll ends at once when the service shuts down', async (t) => {
+  const { app, injectAs } = await buildTestApp(t)
+  await injectAs('auditor', { method: 'GET', url: '/v1/changes' })
+  const started = Date.now()
+  const polling = injectAs('auditor', { method: 'GET', url: '/v1/changes?wait=30' })
+  await new Promise((r) => setTimeout(r, 300))
+  await app.close()
+  const res = await polling
+  t.ok(Date.now() - started < 5000, `the poll ended after ${Date.now() - started} ms, not 30 s`)
+  t.ok([200, 503].includes(res.statusCode), `answered ${res.statusCode}`)
+})

@@ -282,3 +282,12 @@ t.test('several workers share the queue (SKIP LOCKED) without delivering anythin
   const states = await sql<{ status: string; n: number }>`select status, count(*)::int as n from webhook_deliveries group by status`.execute(db)
   t.same(states.rows, [{ status: 'delivered', n: 40 }])
 })
+
+t.test('WEBHOOK_PRIVATE_NETWORKS is validated at start', async (t) => {
+  const { loadConfig } = await import('../../src/core/config.js')
+  t.same(loadConfig({ WEBHOOK_PRIVATE_NETWORKS: '10.20.0.0/16,127.0.0.1,fd00::/8' }).webhooks.privateNetworks, ['10.20.0.0/16', '127.0.0.1', 'fd00::/8'])
+  t.same(loadConfig({}).webhooks, { intervalMs: 1000, timeoutMs: 10000, maxAttempts: 12, retryBaseMs: 10000, retryMaxMs: 3600000, privateNetworks: [] })
+  t.throws(() => loadConfig({ WEBHOOK_PRIVATE_NETWORKS: '10.0.0.0/33' }), { name: 'ConfigError', message: /^WEBHOOK_PRIVATE_NETWORKS: / })
+  t.throws(() => loadConfig({ WEBHOOK_PRIVATE_NETWORKS: 'intranet' }), { name: 'ConfigError', message: /^WEBHOOK_PRIVATE_NETWORKS: / })
+  t.throws(() => loadConfig({ WEBHOOK_MAX_ATTEMPTS: '0' }), { name: 'ConfigError', message: /^WEBHOOK_MAX_ATTEMPTS: / })
+})
