@@ -1,7 +1,8 @@
 import t from 'tap'
 import { appendAuditEntries } from '../../src/audit/audit.repository.js'
-import { canonicalContent, canonicalJson, chainContent, chainHash, entryHash, GENESIS_HASH, linkAllPendingEntries, verifyChain, type ChainedColumns } from '../../src/audit/chain.js'
+import { canonicalContent, canonicalJson, chainContent, chainHash, entryHash, GENESIS_HASH, verifyChain, type ChainedColumns } from '../../src/audit/chain.js'
 import { buildTestApp } from '../helpers/app.js'
+import { linkEverything } from './helpers.js'
 
 // Strings that JSON escapes, or that differ between encoders when they get it wrong.
 const TRICKY = ['', 'plain', 'quote " and \\ backslash', 'tab\tnew\nline\r', 'ctrl \u0001\u001f\u007f', '日本語 カスハラ', 'emoji 😀', 'sep \u2028\u2029', '</script>', '=1+1']
@@ -73,7 +74,7 @@ t.test('entries with awkward values link, travel through the database and verify
       }
     }),
   )
-  await linkAllPendingEntries(db)
+  await linkEverything(db)
   t.match(await verifyChain(db, {}, 7), { checked: 60, broken: null }, 'in pages of 7')
   // And the stored hashes are the documented recipe over the stored values.
   const stored = await db.selectFrom('audit_events').selectAll().orderBy('chain_seq').execute()

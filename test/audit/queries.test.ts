@@ -1,8 +1,8 @@
 import t from 'tap'
 import { appendAuditEntries } from '../../src/audit/audit.repository.js'
-import { linkAllPendingEntries } from '../../src/audit/chain.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
+import { linkEverything } from './helpers.js'
 
 const caseEntry = (over: Record<string, unknown>) => ({
   subject: 'staff-1',
@@ -77,7 +77,7 @@ t.test('auditors query the trail: filters, time range, cursor pages, oldest or n
   t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/audit-events?from=yesterday' })).statusCode, 400)
 
   // Entries carry the chain once linked.
-  await linkAllPendingEntries(db)
+  await linkEverything(db)
   const linked = await query('request_id=a1')
   t.match(linked.items[0], { chain_seq: 1, prev_hash: '0'.repeat(64), hash: /^[0-9a-f]{64}$/ })
 })

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
+import { linkEverything } from '../audit/helpers.js'
 import { startTestServer, tokenFor } from '../helpers/app.js'
 
 // Auditors, integrating systems and administrators through the SDK generated from the contract.
@@ -25,6 +26,7 @@ t.test('audit queries, verification, export, history, the change feed and webhoo
   const entries = await auditor.GET('/v1/audit-events', { params: { query: { action: 'createOrgUnit', outcome: 'allowed' } } })
   t.match(entries.data?.items, [{ subject: 'admin-e2e', resource_type: 'org_unit', resource_id: unitId, status: 201 }])
 
+  await linkEverything(server.db)
   const verified = await auditor.GET('/v1/audit-events/verify')
   t.match(verified.data, { valid: true, from_seq: 1, broken: null })
   t.ok((verified.data?.checked ?? 0) >= 4, `${verified.data?.checked} entries checked`)
