@@ -31,7 +31,11 @@ const changeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: ChangeQuerySchema,
       response: { 200: ChangePageSchema },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
+      // The wait ends early when the service shuts down or the client goes away.
+      const gone = new AbortController()
+      reply.raw.once('close', () => gone.abort())
+      const stop = AbortSignal.any([closing.signal, gone.signal])
       const after = request.query.after ?? 0
       const limit = request.query.limit ?? 100
       const waitMs = Math.min(request.query.wait ?? 0, MAX_WAIT_SECONDS) * 1000
@@ -42,8 +46,8 @@ const changeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Nothing for this reader yet: look again until the wait is over. Changes outside the
       // reader's scope move the resume position on, so the page answered still says how far
       // the reader has been shown everything.
-      while (page.items.length === 0 && Date.now() < deadline && !closing.signal.aborted && !request.raw.destroyed) {
-        await sleep(Math.min(POLL_INTERVAL_MS, deadline - Date.now()), closing.signal)
+      while (page.items.length === 0 && Date.now() < deadline && !stop.aborted) {
+        await sleep(Math.min(POLL_INTERVAL_MS, deadline - Date.now()), stop)
         page = await readPage(request, page.next_after, limit, scope)
       }
       request.audit.details = { after, count: page.items.length, next_after: page.next_after, waited: waitMs > 0 }

@@ -4,7 +4,7 @@ import { publishChanges } from '../../src/changes/outbox.js'
 import { sequenceAllPendingChanges } from '../../src/changes/sequencer.js'
 import type { Trx } from '../../src/core/db.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { buildTestApp } from '../helpers/app.js'
+import { buildTestApp, startTestServer } from '../helpers/app.js'
 import { testDatabaseUrl } from '../helpers/database.js'
 
 t.test('a committed change appears in the feed with a position; reads are audited', async (t) => {
@@ -150,4 +150,25 @@ t.test('a long poll ends at once when the service shuts down', async (t) => {
   const res = await polling
   t.ok(Date.now() - started < 5000, `the poll ended after ${Date.now() - started} ms, not 30 s`)
   t.ok([200, 503].includes(res.statusCode), `answered ${res.statusCode}`)
+})
+
+t.test('a long poll stops looking when its client goes away', async (t) => {
+  const server = await startTestServer(t)
+  const aborted = new AbortController()
+  const started = Date.now()
+  const poll = fetch(`${server.baseUrl}/v1/changes?wait=30`, {
+    headers: { authorization: `Bearer ${await server.token({ roles: ['auditor'], sub: 'leaver' })}`, 'x-request-id': 'leaver-1' },
+    signal: aborted.signal,
+  }).catch(() => null)
+  await new Promise((r) => setTimeout(r, 400))
+  aborted.abort()
+  await poll
+  // The request ends (its audit entry is written) soon after, not when the 30 s are over.
+  let entry = null
+  while (!entry && Date.now() - started < 10_000) {
+    entry = await server.db.selectFrom('audit_events').select(['action', 'subject']).where('request_id', '=', 'leaver-1').executeTakeFirst()
+    if (!entry) await new Promise((r) => setTimeout(r, 100))
+  }
+  t.match(entry, { action: 'listChanges', subject: 'leaver' })
+  t.ok(Date.now() - started < 10_000, `ended ${Date.now() - started} ms after it began`)
 })

@@ -18,8 +18,10 @@ t.test('audit queries, verification, export, history, the change feed and webhoo
   const feed = await integration.GET('/v1/changes', { params: { query: { after: 0, limit: 10 } } })
   t.equal(feed.response.status, 200)
   t.match(feed.data, { items: [{ position: 1, kind: 'org_unit.created', resource_id: unitId }], next_after: 1, head: 1 })
+  const waitStarted = Date.now()
   const idle = await integration.GET('/v1/changes', { params: { query: { after: feed.data!.next_after, wait: 1 } } })
   t.same(idle.data?.items, [], 'a long poll with nothing new answers empty when the wait is over')
+  t.ok(Date.now() - waitStarted >= 900, 'after waiting')
   const forbidden = await admin.GET('/v1/changes')
   t.equal(forbidden.error?.code, 'forbidden')
 

@@ -179,6 +179,8 @@ t.test('unit-scoped webhooks, and webhooks start at the feed head', async (t) =>
   const all = await register(svc, { url: receiver.url, kinds: ['*'] })
   t.equal(all.start_position, 1, 'the change before it is not for it')
   const scoped = await register(svc, { url: receiver.url, kinds: ['org_unit.*'], org_unit_id: fukushi })
+  // A name, resolved when connecting and checked on the address it resolved to.
+  const byName = await register(svc, { url: `http://localhost:${receiver.port}/by-name`, kinds: ['org_unit.created'] })
   await createUnit(svc, 'fukushi-1', fukushi)
   await createUnit(svc, 'zeimu')
   await runWebhookRound(db, workerOptions())
@@ -186,6 +188,7 @@ t.test('unit-scoped webhooks, and webhooks start at the feed head', async (t) =>
     receiver.received.filter((r) => JSON.parse(r.body).webhook_id === id).map((r) => JSON.parse(r.body).change.data.code as string).sort()
   t.same(codes(all.id), ['fukushi-1', 'zeimu'])
   t.same(codes(scoped.id), ['fukushi-1'], 'only its unit and below')
+  t.same(codes(byName.id), ['fukushi-1', 'zeimu'], 'a host name that resolves to an allowed address is delivered to')
 })
 
 t.test('a delivery that keeps failing is dead after the last attempt; timeouts count; an admin can redeliver', async (t) => {
