@@ -69,16 +69,17 @@ async function sequenceWithin(trx: Trx, options: { wait: boolean; batchSize: num
   const numbered = await sql<{ txid: string }>`
     with head as (select coalesce(max(position), 0) as p from changes),
     batch as (
-      select c.id, c.txid, row_number() over (order by k.ticket nulls first, c.id) as rn
+      select c.id, k.ticket
         from changes c left join change_commits k on k.txid = c.txid
        where c.position is null
        order by k.ticket nulls first, c.id
        limit ${options.batchSize}
-    )
+    ),
+    numbered as (select id, row_number() over (order by ticket nulls first, id) as rn from batch)
     update changes c
-       set position = head.p + batch.rn
-      from batch, head
-     where c.id = batch.id
+       set position = head.p + numbered.rn
+      from numbered, head
+     where c.id = numbered.id
     returning c.txid`.execute(trx)
   if (numbered.rows.length === 0) return 0
   // Tickets of transactions whose changes all have positions are no longer needed.
