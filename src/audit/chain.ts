@@ -225,7 +225,8 @@ async function chainPageForVerification(db: Db, atOrAfter: number, toSeq: number
 /**
  * Walks the chain between two positions (inclusive), in pages through the database, so memory
  * stays flat whatever the range (two pages at most: the next page is fetched while the current
- * one is hashed). Stops at the first broken link.
+ * one is hashed, which keeps the database and this process busy at the same time). Stops at the
+ * first broken link.
  */
 export async function verifyChain(db: Db, range: { fromSeq?: number; toSeq?: number } = {}, pageSize = 10000): Promise<ChainVerification> {
   const fromSeq = Math.max(1, range.fromSeq ?? 1)
@@ -244,7 +245,10 @@ export async function verifyChain(db: Db, range: { fromSeq?: number; toSeq?: num
     const rows: ChainPageRow[] = await next
     // Ask for the following page now; the database works on it while this one is hashed.
     next = rows.length === pageSize ? fetchPage(rows[rows.length - 1]!.chain_seq + 1) : null
-    for (const row of rows) {
+    for (const [i, row] of rows.entries()) {
+      // Let the driver read the next page off the socket now and then while this one is hashed:
+      // otherwise the database stalls once the socket buffer is full, and the two take turns.
+      if (i % 250 === 249) await new Promise((resolve) => setImmediate(resolve))
       const seq = row.chain_seq
       let broken: ChainBreak | null = null
       if (seq !== expectedSeq) broken = { chain_seq: expectedSeq, id: null, reason: 'missing-entry' }
