@@ -749,6 +749,197 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Query the audit trail
+         * @description Entries in the order they were written (oldest or newest first), filtered by subject, action, resource, outcome, request id and time. Admins see only entries about policies and org units. Entries hold ids, never personal data.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit-events/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify the audit hash chain over a range
+         * @description Recomputes every hash in the range from the entries as stored and checks each link to the entry before. Reports how many entries were checked and the first broken link: an entry changed after it was written (hash-mismatch), one whose link was rewritten (prev-hash-mismatch), or a removed one (missing-entry). `from`/`to` are chain positions or instants (see the README). Pages through the database: memory stays flat for any range.
+         */
+        get: operations["verifyAuditChain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit-events/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export a range of the audit chain with its hashes (NDJSON or CSV)
+         * @description Streams the linked entries of a range in chain order with prev_hash and hash, so the export can be verified offline with the recipe in the README. `Accept: application/x-ndjson` (default) or `text/csv`. `from`/`to` as for verification.
+         */
+        get: operations["exportAuditChain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/records/{type}/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Chain of custody of a record: every access and change, in order
+         * @description For a case or a recording (also a policy or org unit): every request that read or changed it, allowed or refused, from the audit trail, merged with its committed changes from the change feed, oldest first. Works for records already disposed of. Admins see the history of policies and org units only.
+         */
+        get: operations["getRecordHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the change feed after a position (long poll with wait)
+         * @description Changes in commit order, numbered 1, 2, 3, … without gaps. Pass the `next_after` of a page as `after` to read on: a consumer that does so sees every change exactly once, in order, however many transactions commit concurrently. Changes of one record appear in the order they were made. Integration clients see their org unit and the units below it, plus organisation-wide changes (policies). Items carry ids and kinds, never personal data.
+         */
+        get: operations["listChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhooks */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register a webhook
+         * @description The webhook receives every change after the current feed head whose kind it subscribes to (and, with org_unit_id, of that unit and below). The response carries the signing secret, generated when none is given: it is never shown again.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a webhook (never its secret) */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** Delete a webhook; queued deliveries are cancelled, past ones stay on record */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /** Change a webhook: URL, kinds, unit, description, active, or a new secret */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A webhook's deliveries and their outcome, newest change first */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{deliveryId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A delivery with every attempt */
+        get: operations["getWebhookDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queue a delivery again now (for one more attempt) */
+        post: operations["redeliverWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -758,6 +949,38 @@ export interface components {
             subject: string;
         };
         AnyPolicyVersion: components["schemas"]["RecordingPolicyVersion"] | components["schemas"]["NameDisplayPolicyVersion"] | components["schemas"]["EscalationPolicyVersion"] | components["schemas"]["RetentionPolicyVersion"] | components["schemas"]["CalendarPolicyVersion"];
+        AuditEvent: {
+            id: number;
+            /** @description Position in the hash chain; null until the linker has linked it (about a second after commit) */
+            chain_seq: number | null;
+            /** Format: date-time */
+            occurred_at: string;
+            /** @description The caller (JWT sub); null when no valid token was presented */
+            subject: string | null;
+            roles: string[];
+            org_unit: string | null;
+            /** @description The operation (operationId), e.g. getCase */
+            action: string;
+            /** @description Method and route pattern */
+            route: string;
+            resource_type: string | null;
+            resource_id: string | null;
+            /** @enum {unknown} */
+            outcome: "allowed" | "denied" | "failed";
+            status: number;
+            request_id: string;
+            client_address: string | null;
+            details: {
+                [key: string]: unknown;
+            };
+            prev_hash: string | null;
+            hash: string | null;
+        };
+        AuditEventPage: {
+            items: components["schemas"]["AuditEvent"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
         CalendarPolicy: {
             /** @description Closed periods, each at most 366 days; dates before the version takes effect follow the version in force then */
             closures: {
@@ -925,6 +1148,55 @@ export interface components {
             to: "open" | "escalated" | "in_review" | "resolved" | "closed";
             reason: string;
         };
+        ChainVerification: {
+            /** @description true when every entry in the range matched its hash and links to the one before */
+            valid: boolean;
+            /** @description The first chain position of the range */
+            from_seq: number;
+            /** @description The last chain position of the range (0 or less than from_seq: empty range) */
+            to_seq: number;
+            /** @description Entries verified before the end or the first broken link */
+            checked: number;
+            first_seq: number | null;
+            last_seq: number | null;
+            last_hash: string | null;
+            /** @description The first broken link; null when none */
+            broken: {
+                chain_seq: number;
+                id: number | null;
+                /** @enum {unknown} */
+                reason: "hash-mismatch" | "prev-hash-mismatch" | "missing-entry";
+            } | null;
+            /** @description Entries of transactions still running, not yet in the chain */
+            unlinked: number;
+        };
+        Change: {
+            /** @description Feed position: 1, 2, 3, … without gaps, in commit order */
+            position: number;
+            /** @description e.g. case.created, case.transitioned, event.appended, recording.disposed, policy.version_created */
+            kind: string;
+            /** @description case, recording, policy, org_unit, … */
+            resource_type: string;
+            resource_id: string;
+            /** @description The org unit the record belongs to; null for organisation-wide records (policies) */
+            org_unit_id: string | null;
+            /**
+             * Format: date-time
+             * @description When the change was written (its transaction commits shortly after)
+             */
+            occurred_at: string;
+            /** @description Ids, versions, statuses, kinds: never personal data */
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        ChangePage: {
+            items: components["schemas"]["Change"][];
+            /** @description Pass as `after` to continue: every change up to it has been shown to you */
+            next_after: number;
+            /** @description The last position numbered when this page was read */
+            head: number;
+        };
         ClassifyRecording: {
             /** @description 行政文書/公文書: used and managed organisationally */
             administrative_document: boolean;
@@ -985,6 +1257,25 @@ export interface components {
              */
             corrects_event_id?: string;
             details?: components["schemas"]["EventDetails"];
+        };
+        CreatedWebhook: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            kinds: string[];
+            /** @description Only changes of this unit and below (and organisation-wide ones); null: every unit */
+            org_unit_id: string | null;
+            description: string;
+            active: boolean;
+            /** @description The feed head at creation: changes after it are delivered */
+            start_position: number;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description The signing secret. Shown once, now: it is never returned again */
+            secret: string;
         };
         CreateEscalationPolicyVersion: {
             /**
@@ -1090,6 +1381,16 @@ export interface components {
             /** @description Why: the amendment, 規程 or 告示 this version implements */
             note: string;
         };
+        CreateWebhook: {
+            /** @description https URL (plain http only to WEBHOOK_PRIVATE_NETWORKS) */
+            url: string;
+            /** @description Change kinds to deliver: a kind (case.created), all of a resource (case.*), or everything (*) */
+            kinds: string[];
+            org_unit_id?: string | null;
+            description?: string;
+            /** @description Signing secret, at least 32 characters; generated when left out */
+            secret?: string;
+        };
         Customer: {
             name?: string | null;
             address?: string | null;
@@ -1130,6 +1431,15 @@ export interface components {
         };
         DecideDisposition: {
             reason?: string;
+        };
+        DeliveryAttempt: {
+            attempt: number;
+            /** Format: date-time */
+            attempted_at: string;
+            duration_ms: number;
+            /** @description null: no response (refused, timed out, unreachable) */
+            http_status: number | null;
+            error: string | null;
         };
         Disposition: {
             /** Format: uuid */
@@ -1303,6 +1613,28 @@ export interface components {
             system: string;
             /** @description The id of the case in that system */
             ref: string;
+        };
+        HistoryItem: {
+            /** Format: date-time */
+            occurred_at: string;
+            /**
+             * @description audit: a request that read or changed the record (allowed or refused); change: a committed change from the feed
+             * @enum {unknown}
+             */
+            source: "audit" | "change";
+            audit: components["schemas"]["AuditEvent"] | null;
+            change: {
+                position: number | null;
+                kind: string;
+                data: {
+                    [key: string]: unknown;
+                };
+            } | null;
+        };
+        HistoryPage: {
+            items: components["schemas"]["HistoryItem"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
         };
         HoldDecision: {
             /**
@@ -1989,6 +2321,18 @@ export interface components {
             participants?: string[] | null;
             caller_number?: string | null;
         };
+        UpdateWebhook: {
+            /** @description https URL (plain http only to WEBHOOK_PRIVATE_NETWORKS) */
+            url?: string;
+            /** @description Change kinds to deliver: a kind (case.created), all of a resource (case.*), or everything (*) */
+            kinds?: string[];
+            org_unit_id?: string | null;
+            description?: string;
+            /** @description false: nothing is delivered, and changes meanwhile are not delivered later */
+            active?: boolean;
+            /** @description Signing secret, at least 32 characters; generated when left out */
+            secret?: string;
+        };
         UpsertCase: {
             /**
              * Format: uuid
@@ -2009,6 +2353,76 @@ export interface components {
             summary: string;
             responders?: string[];
             customer?: components["schemas"]["Customer"] | null;
+        };
+        Webhook: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            kinds: string[];
+            /** @description Only changes of this unit and below (and organisation-wide ones); null: every unit */
+            org_unit_id: string | null;
+            description: string;
+            active: boolean;
+            /** @description The feed head at creation: changes after it are delivered */
+            start_position: number;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookDelivery: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            webhook_id: string;
+            change_position: number;
+            kind: string;
+            /**
+             * @description pending (queued or retrying), delivered, dead (gave up after the last attempt), cancelled (webhook deleted)
+             * @enum {unknown}
+             */
+            status: "pending" | "delivered" | "dead" | "cancelled";
+            attempts: number;
+            /** @description When pending: the next attempt */
+            next_attempt_at: string | null;
+            last_attempt_at: string | null;
+            last_status: number | null;
+            last_error: string | null;
+            delivered_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        WebhookDeliveryDetail: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            webhook_id: string;
+            change_position: number;
+            kind: string;
+            /**
+             * @description pending (queued or retrying), delivered, dead (gave up after the last attempt), cancelled (webhook deleted)
+             * @enum {unknown}
+             */
+            status: "pending" | "delivered" | "dead" | "cancelled";
+            attempts: number;
+            /** @description When pending: the next attempt */
+            next_attempt_at: string | null;
+            last_attempt_at: string | null;
+            last_status: number | null;
+            last_error: string | null;
+            delivered_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            attempt_log: components["schemas"]["DeliveryAttempt"][];
+        };
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDelivery"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        WebhookList: {
+            items: components["schemas"]["Webhook"][];
         };
     };
     responses: never;
@@ -3969,6 +4383,571 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Jwks"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                subject?: string;
+                /** @description operationId, e.g. getCase */
+                action?: string;
+                resource_type?: string;
+                resource_id?: string;
+                outcome?: "allowed" | "denied" | "failed";
+                request_id?: string;
+                /** @description Entries at or after this instant */
+                from?: string;
+                /** @description Entries before this instant */
+                to?: string;
+                /** @description oldest first (default) or newest first */
+                order?: "oldest" | "newest";
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyAuditChain: {
+        parameters: {
+            query?: {
+                /** @description Start, inclusive (default: the first entry): a chain position (integer), or an instant (date-time), see the README */
+                from?: number | string;
+                /** @description End: a position inclusive, an instant exclusive (default: the last linked entry): a chain position (integer), or an instant (date-time), see the README */
+                to?: number | string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainVerification"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportAuditChain: {
+        parameters: {
+            query?: {
+                /** @description Start, inclusive (default: the first entry): a chain position (integer), or an instant (date-time), see the README */
+                from?: number | string;
+                /** @description End: a position inclusive, an instant exclusive (default: the last linked entry): a chain position (integer), or an instant (date-time), see the README */
+                to?: number | string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One entry per line, in chain order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRecordHistory: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The kind of record */
+                type: "case" | "recording" | "policy" | "org_unit";
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listChanges: {
+        parameters: {
+            query?: {
+                /** @description Return changes after this position (0: from the start) */
+                after?: number;
+                /** @description At most this many changes (1–1000, default 100) */
+                limit?: number;
+                /** @description Seconds to wait for a change when there is none after `after` yet (long poll, at most 30) */
+                wait?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangePage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                status?: "pending" | "delivered" | "dead" | "cancelled";
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryDetail"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    redeliverWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
             /** @description A problem (RFC 9457) */

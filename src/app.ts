@@ -5,7 +5,7 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './core/auth.js'
-import { MEDIA_GRANT_DEFAULTS, type Config } from './core/config.js'
+import { MEDIA_GRANT_DEFAULTS, type Config, type WebhookConfig } from './core/config.js'
 import type { DatabaseHandle } from './core/db.js'
 import { ProblemSchema } from './core/errors.js'
 import { newId } from './core/ids.js'
@@ -14,11 +14,17 @@ import problemsPlugin from './core/problems.plugin.js'
 import protectionPlugin, { type ProtectionConfig } from './core/protection.plugin.js'
 import unitOfWorkPlugin from './core/unit-of-work.plugin.js'
 import { registerModules } from './modules.js'
+import { TargetPolicy } from './webhooks/targets.js'
 import { markSharedSchemas, namedComponents } from './core/openapi-components.js'
 
 export interface AppDependencies {
-  /** Protection settings default to off when absent (tests), mediaGrants to MEDIA_GRANT_DEFAULTS; the server passes them all. */
-  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'> & Partial<ProtectionConfig> & Partial<Pick<Config, 'mediaGrants'>>
+  /**
+   * Protection settings default to off when absent (tests), mediaGrants to MEDIA_GRANT_DEFAULTS,
+   * webhooks.privateNetworks to none; the server passes them all.
+   */
+  config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'> &
+    Partial<ProtectionConfig> &
+    Partial<Pick<Config, 'mediaGrants'>> & { webhooks?: Pick<WebhookConfig, 'privateNetworks'> }
   database: DatabaseHandle
   verifyToken: TokenVerifier
 }
@@ -107,7 +113,11 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   // The docs page sets its own Content-Security-Policy for its scripts and styles.
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
 
-  await registerModules(app, { database, mediaGrants: config.mediaGrants ?? MEDIA_GRANT_DEFAULTS })
+  await registerModules(app, {
+    database,
+    mediaGrants: config.mediaGrants ?? MEDIA_GRANT_DEFAULTS,
+    webhookTargets: new TargetPolicy(config.webhooks?.privateNetworks ?? []),
+  })
 
   app.get('/openapi.json', {
     config: { permission: 'public' },

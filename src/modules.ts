@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { MediaGrantConfig } from './core/config.js'
+import auditRoutes from './audit/audit.routes.js'
+import historyRoutes from './audit/history.routes.js'
+import changeRoutes from './changes/changes.routes.js'
 import type { DatabaseHandle } from './core/db.js'
 import caseRoutes from './cases/cases.routes.js'
 import eventRoutes from './events/events.routes.js'
@@ -11,6 +14,8 @@ import policyRoutes from './policies/policies.routes.js'
 import calendarRoutes from './calendar/calendar.routes.js'
 import dispositionRoutes from './recordings/dispositions.routes.js'
 import recordingRoutes from './recordings/recordings.routes.js'
+import type { TargetPolicy } from './webhooks/targets.js'
+import webhookRoutes from './webhooks/webhooks.routes.js'
 
 /**
  * The route surface, in one list: each domain module with its prefix.
@@ -18,7 +23,7 @@ import recordingRoutes from './recordings/recordings.routes.js'
  */
 export async function registerModules(
   app: FastifyInstance,
-  { database, mediaGrants }: { database: DatabaseHandle; mediaGrants: MediaGrantConfig },
+  { database, mediaGrants, webhookTargets }: { database: DatabaseHandle; mediaGrants: MediaGrantConfig; webhookTargets: TargetPolicy },
 ): Promise<void> {
   await app.register(healthRoutes, { database })
   await app.register(meRoutes, { prefix: '/v1/me' })
@@ -30,4 +35,8 @@ export async function registerModules(
   await app.register(recordingRoutes, { prefix: '/v1/recordings', mediaGrants })
   await app.register(dispositionRoutes, { prefix: '/v1/dispositions' })
   await app.register(jwksRoutes, { mediaGrants })
+  await app.register(auditRoutes, { prefix: '/v1/audit-events' })
+  await app.register(historyRoutes, { prefix: '/v1/records' })
+  await app.register(changeRoutes, { prefix: '/v1/changes' })
+  await app.register(webhookRoutes, { prefix: '/v1/webhooks', targets: webhookTargets })
 }

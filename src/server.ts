@@ -8,6 +8,9 @@ import { openDatabase } from './core/db.js'
 import { migrateToLatest } from './core/migrations.js'
 import { startBackgroundJobs } from './jobs/background.js'
 import { sweepRetention } from './recordings/retention-sweep.js'
+import { sequenceAllPendingChanges } from './changes/sequencer.js'
+import { TargetPolicy } from './webhooks/targets.js'
+import { runWebhookRound } from './webhooks/worker.js'
 
 /** The process: configuration, database and migrations, the app, background work, shutdown. */
 async function main(): Promise<void> {
@@ -27,12 +30,15 @@ async function main(): Promise<void> {
   const verifyToken = await createTokenVerifier(config.auth)
   const app = await buildApp({ config, database, verifyToken })
 
+  const webhookTargets = new TargetPolicy(config.webhooks.privateNetworks)
   const stopJobs = config.backgroundJobs
     ? startBackgroundJobs(
         [
           { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: () => linkPendingEntries(database.db) },
           { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
           { name: 'retention-sweep', intervalMs: config.retentionSweepIntervalMs, run: () => sweepRetention(database.db) },
+          { name: 'change-feed', intervalMs: config.changeFeedIntervalMs, run: () => sequenceAllPendingChanges(database.db) },
+          { name: 'webhooks', intervalMs: config.webhooks.intervalMs, run: () => runWebhookRound(database.db, { ...config.webhooks, targets: webhookTargets }) },
         ],
         app.log,
       )

@@ -9,8 +9,17 @@ export interface ChangesTable {
   resource_id: string
   org_unit_id: string | null
   data: ColumnType<Record<string, unknown>, string | undefined, never>
+  /** The feed position: set once by the sequencer after the change committed, gap-free. */
+  position: ColumnType<number | null, never, number>
+}
+
+/** One commit ticket per transaction that wrote changes, drawn at COMMIT by a deferred trigger. */
+export interface ChangeCommitsTable {
+  txid: ColumnType<string, never, never>
+  ticket: ColumnType<number, never, never>
 }
 
 export interface ChangeTables {
   changes: ChangesTable
+  change_commits: ChangeCommitsTable
 }

@@ -14,7 +14,8 @@ export interface DomainChange {
 
 /**
  * Writes changes to the outbox in the caller's transaction, so a change is published exactly
- * when it commits. The feed (`changes` domain) reads them in transaction order.
+ * when it commits. After the commit the sequencer (sequencer.ts) gives them gap-free feed
+ * positions in commit order; changes of one call keep the order given here.
  */
 export async function publishChanges(trx: Trx, changes: readonly DomainChange[]): Promise<void> {
   if (changes.length === 0) return

@@ -1,3 +1,4 @@
+import net from 'node:net'
 import path from 'node:path'
 import { Type, type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
@@ -32,6 +33,13 @@ const EnvSchema = Type.Object({
   MEDIA_GRANT_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 3600, default: 300 }),
   MEDIA_GRANT_ISSUER: Type.String({ minLength: 1, maxLength: 200, default: 'madoguchi' }),
   MEDIA_GRANT_AUDIENCE: Type.String({ minLength: 1, maxLength: 200, default: 'madoguchi-media' }),
+  CHANGE_FEED_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 500 }),
+  WEBHOOK_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 1000 }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000 }),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 12 }),
+  WEBHOOK_RETRY_BASE_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 10 }),
+  WEBHOOK_RETRY_MAX_SECONDS: Type.Integer({ minimum: 1, maximum: 604800, default: 3600 }),
+  WEBHOOK_PRIVATE_NETWORKS: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?(,[0-9A-Fa-f:.]+(/[0-9]{1,3})?)*$' })),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -76,6 +84,20 @@ export interface Config {
   /** How often this instance runs the retention sweep (every instance may; one sweeps at a time). */
   retentionSweepIntervalMs: number
   mediaGrants: MediaGrantConfig
+  /** How often committed changes get their feed positions (readers also do it on demand). */
+  changeFeedIntervalMs: number
+  webhooks: WebhookConfig
+}
+
+/** Webhook delivery: where it may go, how long it waits, how it retries. */
+export interface WebhookConfig {
+  intervalMs: number
+  timeoutMs: number
+  maxAttempts: number
+  retryBaseMs: number
+  retryMaxMs: number
+  /** CIDRs of private or loopback addresses webhooks may target (with plain http too); public addresses need https. */
+  privateNetworks: string[]
 }
 
 export class ConfigError extends Error {
@@ -123,7 +145,29 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     overload: { maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxWaitingQueries: env.OVERLOAD_MAX_WAITING_QUERIES },
     retentionSweepIntervalMs: env.RETENTION_SWEEP_INTERVAL_MS,
     mediaGrants: { ttlSeconds: env.MEDIA_GRANT_TTL_SECONDS, issuer: env.MEDIA_GRANT_ISSUER, audience: env.MEDIA_GRANT_AUDIENCE },
+    changeFeedIntervalMs: env.CHANGE_FEED_INTERVAL_MS,
+    webhooks: {
+      intervalMs: env.WEBHOOK_INTERVAL_MS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: env.WEBHOOK_RETRY_BASE_SECONDS * 1000,
+      retryMaxMs: Math.max(env.WEBHOOK_RETRY_MAX_SECONDS, env.WEBHOOK_RETRY_BASE_SECONDS) * 1000,
+      privateNetworks: privateNetworks(env.WEBHOOK_PRIVATE_NETWORKS),
+    },
   }
+}
+
+// Validated here so a typo stops the service at start rather than blocking deliveries later.
+function privateNetworks(value: string | undefined): string[] {
+  if (value === undefined) return []
+  const networks = value.split(',')
+  for (const network of networks) {
+    const [address, prefix] = network.split('/')
+    const family = net.isIP(address ?? '')
+    const bits = prefix === undefined ? (family === 4 ? 32 : 128) : Number(prefix)
+    if (family === 0 || bits > (family === 4 ? 32 : 128)) throw new ConfigError(`WEBHOOK_PRIVATE_NETWORKS: ${network} is not an address or CIDR range`)
+  }
+  return networks
 }
 
 function authConfig(env: Env, dataDir: string, production: boolean): AuthConfig {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { publishChanges } from '../changes/outbox.js'
 import { unprocessable } from '../core/errors.js'
 import { CreateOrgUnitSchema, OrgUnitListSchema, OrgUnitSchema } from './org-units.schemas.js'
 import { createOrgUnit, listOrgUnits } from './org-units.repository.js'
@@ -37,6 +38,10 @@ const orgUnitRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const created = await createOrgUnit(request.trx, { parentId, code, name, createdBy: request.access.caller.subject })
       if (!created) throw unprocessable('the parent unit does not exist', [{ pointer: 'body/parent_id', message: 'no such org unit' }])
       request.audit.resourceId = created.id
+      // A unit belongs to itself, so integration clients of the parent unit see it appear.
+      await publishChanges(request.trx, [
+        { kind: 'org_unit.created', resourceType: 'org_unit', resourceId: created.id, orgUnitId: created.id, data: { parent_id: parentId, code } },
+      ])
       reply.code(201).header('location', `/v1/org-units/${created.id}`)
       return created
     },

@@ -1,0 +1,209 @@
+import http from 'node:http'
+import https from 'node:https'
+import { sql } from 'kysely'
+import { changesAtPositions, feedHead, readChanges } from '../changes/changes.repository.js'
+import type { Change } from '../changes/changes.schemas.js'
+import { sequencePendingChanges } from '../changes/sequencer.js'
+import type { Db } from '../core/db.js'
+import { unitSubtree } from '../org-units/org-units.repository.js'
+import { SIGNATURE_HEADER, signDelivery } from './signature.js'
+import { TargetPolicy } from './targets.js'
+import {
+  activeWebhooks,
+  claimDueDeliveries,
+  enqueueDeliveries,
+  lockDispatchPosition,
+  recordAttempt,
+  setDispatchPosition,
+  type ActiveWebhook,
+  type ClaimedDelivery,
+} from './webhooks.repository.js'
+import type { DeliveryPayload } from './webhooks.schemas.js'
+
+/**
+ * Webhook delivery, in two steps that every instance runs (background job):
+ *
+ * 1. Dispatch: a consumer of the change feed like any other. Under an advisory lock it reads
+ *    the feed after its stored position and queues one delivery per (webhook, change) that the
+ *    webhook subscribes to, in the same transaction that moves its position on: the feed is
+ *    gap-free, so no change is skipped, and the unique (webhook, change) key means none is
+ *    queued twice.
+ * 2. Deliver: claims due deliveries with FOR UPDATE SKIP LOCKED and a lease (several instances
+ *    share the queue, none delivers what another holds), POSTs them signed, and records each
+ *    attempt. A failure (no 2xx in time) is retried with exponential backoff and jitter, capped;
+ *    after the last attempt the delivery is dead (an admin can redeliver it). The queue is in
+ *    PostgreSQL, so a restart loses nothing: what was due is delivered by whichever instance
+ *    runs next.
+ */
+
+const DISPATCH_LOCK_KEY = 0x6d61_6403
+
+export interface DeliveryOptions {
+  timeoutMs: number
+  maxAttempts: number
+  retryBaseMs: number
+  retryMaxMs: number
+  targets: TargetPolicy
+  /** Deliveries claimed per round. */
+  batchSize?: number
+  /** Deliveries in flight at once per worker. */
+  concurrency?: number
+}
+
+/** Queues deliveries for changes numbered since the last round. Returns how many changes it read. */
+export async function dispatchWebhookDeliveries(db: Db, batchSize = 1000): Promise<number> {
+  // Like any reader: number what has committed first, rather than wait for the sequencer's round.
+  await sequencePendingChanges(db)
+  return db.transaction().execute(async (trx) => {
+    const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${DISPATCH_LOCK_KEY}) as locked`.execute(trx)
+    if (!lock.rows[0]?.locked) return 0
+    const position = await lockDispatchPosition(trx)
+    const head = await feedHead(trx)
+    if (head <= position) return 0
+    const webhooks = await activeWebhooks(trx)
+    if (webhooks.length === 0) {
+      // Nobody listens: the changes are not for anyone (a new webhook starts at the head).
+      await setDispatchPosition(trx, head)
+      return head - position
+    }
+    const changes = await readChanges(trx, { after: position, upTo: head, limit: batchSize, scope: { kind: 'all' } })
+    const units = new Map<string, Set<string>>()
+    for (const w of webhooks) {
+      if (w.orgUnitId !== null && !units.has(w.orgUnitId)) {
+        const rows = await unitSubtree(trx, w.orgUnitId).execute()
+        units.set(w.orgUnitId, new Set(rows.map((r) => r.id)))
+      }
+    }
+    const deliveries = changes.flatMap((c) =>
+      webhooks.filter((w) => subscribes(w, c, units)).map((w) => ({ webhookId: w.id, position: c.position, kind: c.kind })),
+    )
+    await enqueueDeliveries(trx, deliveries)
+    const reached = changes.length === batchSize ? changes[changes.length - 1]!.position : head
+    await setDispatchPosition(trx, reached)
+    return reached - position
+  })
+}
+
+function subscribes(w: ActiveWebhook, c: Change, units: Map<string, Set<string>>): boolean {
+  if (c.position <= w.startPosition) return false
+  const kindMatches = w.kinds.some((k) => k === '*' || k === c.kind || (k.endsWith('.*') && c.kind.startsWith(k.slice(0, -1))))
+  if (!kindMatches) return false
+  // Organisation-wide changes (no unit) go to every webhook, as they appear in every feed.
+  if (w.orgUnitId === null || c.org_unit_id === null) return true
+  return units.get(w.orgUnitId)?.has(c.org_unit_id) ?? false
+}
+
+/** Delay before attempt n+1 after n failed attempts: base·2^(n-1), ±20 % jitter, capped. */
+export function retryDelayMs(failedAttempts: number, options: Pick<DeliveryOptions, 'retryBaseMs' | 'retryMaxMs'>): number {
+  const exponential = options.retryBaseMs * 2 ** Math.min(failedAttempts - 1, 30)
+  const jittered = exponential * (0.8 + Math.random() * 0.4)
+  return Math.round(Math.min(jittered, options.retryMaxMs))
+}
+
+/** Delivers what is due now. Returns how many attempts were made. */
+export async function deliverDueWebhooks(db: Db, options: DeliveryOptions): Promise<number> {
+  const concurrency = options.concurrency ?? 8
+  const claimed = await claimDueDeliveries(db, {
+    // Two waves at most per round, so a round (and a shutdown waiting for it) stays short.
+    limit: options.batchSize ?? concurrency * 2,
+    // Longer than an attempt can take, so a live worker never loses its claim.
+    leaseMs: options.timeoutMs + 60_000,
+  })
+  if (claimed.length === 0) return 0
+  const changes = new Map((await changesAtPositions(db, [...new Set(claimed.map((c) => c.changePosition))])).map((c) => [c.position, c]))
+  for (let i = 0; i < claimed.length; i += concurrency) {
+    await Promise.all(claimed.slice(i, i + concurrency).map((claim) => attempt(db, claim, changes.get(claim.changePosition), options)))
+  }
+  return claimed.length
+}
+
+async function attempt(db: Db, claim: ClaimedDelivery, change: Change | undefined, options: DeliveryOptions): Promise<void> {
+  const attemptedAt = new Date()
+  let result: { status: number | null; error: string | null }
+  if (!change) {
+    result = { status: null, error: `change ${claim.changePosition} not found` }
+  } else {
+    const payload: DeliveryPayload = { delivery_id: claim.id, webhook_id: claim.webhookId, change }
+    const body = JSON.stringify(payload)
+    const timestamp = Math.floor(Date.now() / 1000)
+    result = await post(claim.url, body, {
+      'content-type': 'application/json',
+      'user-agent': 'Madoguchi-Webhooks/1',
+      [SIGNATURE_HEADER]: signDelivery(claim.secret, body, timestamp),
+      'madoguchi-delivery': claim.id,
+      'madoguchi-event': change.kind,
+      'madoguchi-attempt': String(claim.attempt),
+    }, options)
+  }
+  const delivered = result.status !== null && result.status >= 200 && result.status < 300
+  const retryAt = delivered || claim.attempt >= options.maxAttempts ? null : new Date(Date.now() + retryDelayMs(claim.attempt, options))
+  await recordAttempt(db, claim, {
+    attemptedAt,
+    durationMs: Date.now() - attemptedAt.getTime(),
+    httpStatus: result.status,
+    error: delivered ? null : (result.error ?? `HTTP ${result.status}`),
+    delivered,
+    retryAt,
+  })
+}
+
+/** One POST: the status, or why there was none. Redirects are not followed (a 3xx is a failure). */
+function post(rawUrl: string, body: string, headers: Record<string, string>, options: DeliveryOptions): Promise<{ status: number | null; error: string | null }> {
+  return new Promise((resolve) => {
+    let url: URL
+    try {
+      url = new URL(rawUrl)
+    } catch {
+      resolve({ status: null, error: 'invalid URL' })
+      return
+    }
+    const client = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : null
+    if (!client) {
+      resolve({ status: null, error: 'unsupported scheme' })
+      return
+    }
+    // Address literals skip name resolution (and the lookup hook): check them here.
+    const literal = url.hostname.replace(/^\[|\]$/g, '')
+    if (/^[\d.]+$|:/.test(literal)) {
+      const refused = options.targets.refusal(literal, url.protocol)
+      if (refused) {
+        resolve({ status: null, error: `refused: ${refused}` })
+        return
+      }
+    }
+    const request = client.request(
+      url,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+        lookup: options.targets.lookupFor(url.protocol),
+        timeout: options.timeoutMs,
+        agent: false,
+      },
+      (response) => {
+        // The body is not needed; read it (bounded) so the socket can close cleanly.
+        let size = 0
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length
+          if (size > 64 * 1024) response.destroy()
+        })
+        response.on('end', () => resolve({ status: response.statusCode ?? null, error: null }))
+        response.on('error', () => resolve({ status: response.statusCode ?? null, error: null }))
+        response.on('close', () => resolve({ status: response.statusCode ?? null, error: null }))
+      },
+    )
+    const timer = setTimeout(() => request.destroy(new Error(`timed out after ${options.timeoutMs} ms`)), options.timeoutMs)
+    request.on('timeout', () => request.destroy(new Error(`timed out after ${options.timeoutMs} ms`)))
+    request.on('error', (error: Error) => resolve({ status: null, error: error.message.slice(0, 500) }))
+    request.on('close', () => clearTimeout(timer))
+    request.end(body)
+  })
+}
+
+/** One round of the background job: dispatch what is new, then deliver what is due. */
+export async function runWebhookRound(db: Db, options: DeliveryOptions): Promise<number> {
+  while ((await dispatchWebhookDeliveries(db)) > 0) {
+    // keep dispatching until caught up
+  }
+  return deliverDueWebhooks(db, options)
+}
