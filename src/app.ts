@@ -1,13 +1,14 @@
 import fastifyEtag from '@fastify/etag'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './core/auth.js'
 import { MEDIA_GRANT_DEFAULTS, type Config, type WebhookConfig } from './core/config.js'
 import type { DatabaseHandle } from './core/db.js'
 import { ProblemSchema } from './core/errors.js'
+import { strictValidatorCompiler } from './core/validation.js'
 import { newId } from './core/ids.js'
 import accessPlugin from './core/access.plugin.js'
 import problemsPlugin from './core/problems.plugin.js'
@@ -54,8 +55,9 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
     exposeHeadRoutes: false,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  // Strict validation: no coercion of bodies, nulls kept, formats enforced.
-  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  // Strict validation: no coercion of bodies, nulls kept, formats enforced, and text in query
+  // strings turned into numbers only when it is exactly one.
+  app.setValidatorCompiler(strictValidatorCompiler)
   // TypeBox stops collecting errors at 8 by default, and one wrong value in a union spends
   // several: raise it so a 422 names every failing field (problems.plugin keeps at most 50).
   Settings.Set({ maxErrors: 64 })

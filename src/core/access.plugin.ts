@@ -20,6 +20,8 @@ export interface DeclaredRoute {
   method: string
   url: string
   permission: RouteAccess
+  /** The route's request schemas (tests derive inputs from them). */
+  schema: { body?: unknown; querystring?: unknown; params?: unknown; headers?: unknown }
 }
 
 declare module 'fastify' {
@@ -79,7 +81,8 @@ export default fp<AccessPluginOptions>(
       if (declared !== 'public' && declared !== 'authenticated' && !isPermission(declared)) {
         throw new Error(`route ${route.method} ${route.url} declares an unknown permission '${String(declared)}'`)
       }
-      for (const method of toArray(route.method)) declaredRoutes.push({ method, url: route.url, permission: declared })
+      const { body, querystring, params, headers } = (route.schema ?? {}) as DeclaredRoute['schema']
+      for (const method of toArray(route.method)) declaredRoutes.push({ method, url: route.url, permission: declared, schema: { body, querystring, params, headers } })
       if (declared === 'public') return
       // Authenticate and authorise before anything else runs (parsing, validation), so an
       // anonymous or unauthorised caller learns nothing about the route's schema.

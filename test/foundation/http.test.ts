@@ -51,6 +51,16 @@ t.test('HTTP conventions', async (t) => {
     t.same(res.json().errors.map((e: { pointer: string }) => e.pointer), ['body/name'])
   })
 
+  t.test('query text becomes a number only when it is exactly one', async (t) => {
+    for (const limit of ['1.5', '', '0x10', '1e2', ' 5', '+5', '5abc']) {
+      const res = await injectAs('desk', { method: 'GET', url: `/v1/cases?limit=${encodeURIComponent(limit)}` })
+      t.equal(res.statusCode, 400, `limit=${JSON.stringify(limit)} is refused`)
+      t.same(res.json().errors.map((e: { pointer: string }) => e.pointer), ['querystring/limit'])
+    }
+    t.equal((await injectAs('desk', { method: 'GET', url: '/v1/cases?limit=5' })).statusCode, 200)
+    t.equal((await injectAs('desk', { method: 'GET', url: '/v1/cases?limit=5&limit=6' })).statusCode, 400, 'a repeated parameter is not silently picked')
+  })
+
   t.test('x-request-id is echoed when given and generated when not', async (t) => {
     const given = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc-123' } })
     t.equal(given.headers['x-request-id'], 'abc-123')
