@@ -64,8 +64,15 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   // The API speaks JSON only: any other body is 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain')
 
+  // Closing (SIGTERM): requests already in flight finish, and their connections close after
+  // the response instead of idling in keep-alive, which would hold the shutdown open.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    if (closing) reply.header('connection', 'close')
   })
 
   // Conditional GET: records set their version as ETag; If-None-Match then answers 304.

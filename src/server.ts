@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     await app.close()
     await stopJobs()
     await database.close()
+    app.log.info('stopped')
   })
 
   await app.listen({ port: config.port, host: config.host })

@@ -57,6 +57,12 @@ function classifyingPool(pool: pg.Pool) {
         throw connectionFailure(error)
       }
       let broken = false
+      // A connection that dies while checked out emits 'error' on the client: without a
+      // listener that would crash the process. Mark it, and let release() destroy it.
+      const onError = () => {
+        broken = true
+      }
+      client.on('error', onError)
       return {
         query: (async (...args: Parameters<pg.PoolClient['query']>) => {
           try {
@@ -67,7 +73,10 @@ function classifyingPool(pool: pg.Pool) {
             throw classified
           }
         }) as pg.PoolClient['query'],
-        release: () => client.release(broken),
+        release: () => {
+          client.off('error', onError)
+          client.release(broken)
+        },
       }
     },
     end: () => pool.end(),

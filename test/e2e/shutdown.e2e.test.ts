@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { signHs256Token } from '../../src/core/auth.js'
+import { openEmbedded, connectPostgres, type DatabaseHandle } from '../../src/core/db.js'
+import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
+
+/**
+ * SIGTERM while requests are in flight: those the service accepted finish and are stored, new
+ * ones are refused (503 or a closed connection), no 500s, and the process exits 0.
+ */
+t.test('SIGTERM during load', async (t) => {
+  const secret = crypto.randomBytes(32).toString('hex')
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'madoguchi-sigterm-'))
+  const database = testDatabaseUrl ? await createTestDatabase() : null
+  t.teardown(async () => {
+    await fs.rm(dataDir, { recursive: true, force: true })
+    await database?.drop()
+  })
+  const env = {
+    ...process.env,
+    PORT: '0',
+    DATA_DIR: dataDir,
+    DATABASE_URL: database?.url ?? '',
+    AUTH_HS256_SECRET: secret,
+    AUTH_ISSUER: 'shutdown-test',
+    AUTH_AUDIENCE: 'madoguchi',
+    LOG_LEVEL: process.env.SHUTDOWN_LOG ?? 'warn',
+    RATE_LIMIT_PER_MINUTE: '0',
+  }
+  const server = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  server.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  let stderr = ''
+  server.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)))
+  t.teardown(() => {
+    if (server.exitCode === null) server.kill('SIGKILL')
+  })
+  const deadline = Date.now() + 60_000
+  while (!/listening on (http:\/\/\S+)/.test(stderr)) {
+    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${stderr}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const base = /listening on (http:\/\/\S+)/.exec(stderr)![1]!
+  const token = await signHs256Token(new TextEncoder().encode(secret), 'shutdown-test', 'madoguchi', { subject: 'desk-1', roles: ['desk'], orgUnit: '00000000-0000-7000-8000-000000000001' })
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+  const created = await fetch(`${base}/v1/cases`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ channel: 'phone', occurred_at: new Date().toISOString(), categories: ['other'], severity: 'low', summary: 'shutdown' }),
+  })
+  const caseId = ((await created.json()) as { id: string }).id
+
+  const append = (i: number) =>
+    fetch(`${base}/v1/cases/${caseId}/events`, { method: 'POST', headers, body: JSON.stringify({ type: 'note', occurred_at: new Date().toISOString(), description: `note ${i}` }) }).then(
+      async (res) => ({ status: res.status, body: await res.text() }),
+      () => ({ status: 0, body: 'connection refused or closed' }),
+    )
+
+  // A wave in flight, SIGTERM, and a second wave while the service is closing.
+  const first = Array.from({ length: 40 }, (_, i) => append(i))
+  await new Promise((r) => setTimeout(r, 20))
+  server.kill('SIGTERM')
+  const second = Array.from({ length: 20 }, (_, i) => append(100 + i))
+  const results = await Promise.all([...first, ...second])
+  t.equal(await exited, 0, 'exit 0')
+  if (process.env.SHUTDOWN_LOG) await fs.writeFile(process.env.SHUTDOWN_LOG_FILE ?? '/tmp/shutdown.log', stdout + stderr)
+
+  const statuses = results.map((r) => r.status)
+  t.ok(statuses.every((s) => s === 201 || s === 503 || s === 0), `only 201, 503 or a refused connection (${[...new Set(statuses)].join(', ')})`)
+  const stored = statuses.filter((s) => s === 201).length
+  t.ok(stored > 0, `${stored} requests in flight at SIGTERM finished`)
+
+  // Every acknowledged write is stored, and only those.
+  const handle: DatabaseHandle = database ? connectPostgres(database.url!, 1) : await openEmbedded(path.join(dataDir, 'pgdata'))
+  const notes = await handle.db.selectFrom('case_events').select(handle.db.fn.countAll().as('n')).where('case_id', '=', caseId).where('type', '=', 'note').executeTakeFirstOrThrow()
+  await handle.close()
+  t.equal(Number(notes.n), stored, 'the events stored are exactly those acknowledged')
+})
