@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { seedCases } from '../src/cli/seed.js'
@@ -20,6 +22,8 @@ import { runThroughput, type Scenario } from './throughput.js'
  *   npm run bench                                   every scenario with the default sizes
  *   npm run bench -- --only cases-list --only throughput
  *   npm run bench -- --cases 10000 --events-per-case 10 --seconds 10 --connections 20
+ *   npm run bench -- --only retention-sweep --recordings 1000000
+ *   npm run bench -- --only audit-verify --audit-entries 1000000
  */
 const { values } = parseArgs({
   options: {
@@ -29,8 +33,24 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '20' },
+    recordings: { type: 'string', default: '1000000' },
+    'audit-entries': { type: 'string', default: '1000000' },
   },
 })
+
+/** Runs a bench script in its own process and returns the JSON report it prints last. */
+async function runScript(script: string, args: string[]): Promise<unknown> {
+  const child = spawn(process.execPath, ['--import=tsx', script, ...args], { cwd: fileURLToPath(new URL('../', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] })
+  let stdout = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  const start = stdout.startsWith('{') ? 0 : stdout.lastIndexOf('\n{') + 1
+  try {
+    return { exit_code: code, ...(JSON.parse(stdout.slice(start)) as object) }
+  } catch {
+    return { exit_code: code, output: stdout.slice(-2000) }
+  }
+}
 const wanted = (name: string) => !values.only || values.only.includes(name)
 const results: Record<string, unknown> = {
   started_at: new Date().toISOString(),
@@ -48,7 +68,8 @@ if (wanted('cases-list') || wanted('throughput')) {
   process.stdout.write(`seeded ${seed.cases} cases and ${seed.events} events in ${seed.seconds.toFixed(1)} s\n`)
 
   const secret = crypto.randomBytes(32).toString('hex')
-  const env = { DATABASE_URL: databaseUrl(name), AUTH_HS256_SECRET: secret, AUTH_ISSUER: 'madoguchi-bench', AUTH_AUDIENCE: 'madoguchi' }
+  // One subject drives all the load: the per-subject rate limit is off for the measurement.
+  const env = { DATABASE_URL: databaseUrl(name), AUTH_HS256_SECRET: secret, AUTH_ISSUER: 'madoguchi-bench', AUTH_AUDIENCE: 'madoguchi', RATE_LIMIT_PER_MINUTE: '0' }
   const token = (roles: Role[]) =>
     signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, { subject: `bench-${roles[0]}`, roles, orgUnit: '00000000-0000-7000-8000-000000000001', name: 'ベンチ 太郎', expiresIn: 3600 })
   const service = await startServer('src/server.ts', env, '/readyz')
@@ -97,6 +118,19 @@ if (wanted('cases-list') || wanted('throughput')) {
     await service.stop()
     await database.close()
   }
+}
+
+// The sweep over 1,000,000 recordings and verification of 1,000,000 audit entries seed their own
+// databases; they run as their own processes (bench/retention-sweep.ts, bench/audit-verify.ts).
+for (const [name, script, args] of [
+  ['retention-sweep', 'bench/retention-sweep.ts', ['--recordings', values.recordings!]],
+  ['audit-verify', 'bench/audit-verify.ts', ['--entries', values['audit-entries']!]],
+] as const) {
+  if (!wanted(name)) continue
+  process.stdout.write(`\n${name}: running ${script} ${args.join(' ')} …\n`)
+  const report = await runScript(script, [...args])
+  results[name] = report
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
 }
 
 await fs.mkdir(new URL('./results/', import.meta.url), { recursive: true })

@@ -21,25 +21,24 @@ export interface AuditEntryInput {
 
 export async function appendAuditEntries(q: Queryable, entries: readonly AuditEntryInput[]): Promise<void> {
   if (entries.length === 0) return
-  await q
-    .insertInto('audit_events')
-    .values(
-      entries.map((e) => ({
-        subject: e.subject,
-        roles: [...e.roles],
-        org_unit: e.orgUnit,
-        action: e.action,
-        route: e.route,
-        resource_type: e.resourceType,
-        resource_id: e.resourceId,
-        outcome: e.outcome,
-        status: e.status,
-        request_id: e.requestId,
-        client_address: e.clientAddress,
-        details: JSON.stringify(e.details ?? {}),
-      })),
-    )
-    .execute()
+  await q.insertInto('audit_events').values(entries.map(auditRow)).execute()
+}
+
+export function auditRow(e: AuditEntryInput) {
+  return {
+    subject: e.subject,
+    roles: [...e.roles],
+    org_unit: e.orgUnit,
+    action: e.action,
+    route: e.route,
+    resource_type: e.resourceType,
+    resource_id: e.resourceId,
+    outcome: e.outcome,
+    status: e.status,
+    request_id: e.requestId,
+    client_address: e.clientAddress,
+    details: JSON.stringify(e.details ?? {}),
+  }
 }
 
 // ------------------------------------------------------------------------------------------

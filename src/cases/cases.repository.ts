@@ -4,7 +4,9 @@ import type { Caller } from '../core/auth.js'
 import type { Database } from '../core/database.js'
 import type { Queryable, Trx } from '../core/db.js'
 import type { CursorValue } from '../core/pagination.js'
+import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres'
 import { unitSubtree } from '../org-units/org-units.repository.js'
+import { staffProfileOf, type Profile } from '../staff/staff.repository.js'
 import type { CaseStatus } from './case-status.js'
 import type { Customer } from './cases.schemas.js'
 import type { CasesTable } from './cases.tables.js'
@@ -45,8 +47,30 @@ export function casesRespondedBy(q: Queryable, subject: string) {
   return q.selectFrom('case_responders').select('case_responders.case_id').where('case_responders.subject', '=', subject)
 }
 
+/** Who responds to a case and who recorded it, with their names, fetched with the case itself. */
+export interface CasePeople {
+  responder_profiles: Array<{ subject: string; profile: Profile | null }>
+  creator_profile: Profile | null
+}
+export type CaseWithPeople = CaseRow & CasePeople
+
+function withPeople(eb: CasesEb) {
+  return [
+    jsonArrayFrom(
+      eb
+        .selectFrom('case_responders')
+        .select((e) => ['case_responders.subject', staffProfileOf(e, 'case_responders.subject').as('profile')])
+        .whereRef('case_responders.case_id', '=', 'cases.id')
+        .orderBy('case_responders.added_at')
+        .orderBy('case_responders.subject'),
+    ).as('responder_profiles'),
+    staffProfileOf(eb, 'cases.created_by').as('creator_profile'),
+  ] as const
+}
+
 /**
- * A case in reach, or undefined. With `lock`, the row is locked for the rest of the
+ * A case in reach, or undefined, with its people and — where `personalReach` covers it — the
+ * customer's details, in one query. With `lock`, the row is locked for the rest of the
  * transaction: every write to a case takes this lock first, so writes to one case are
  * serialised (versions, event numbers and the change feed's order stay consistent).
  */
@@ -56,11 +80,20 @@ export async function findCaseInReach(
   reach: Reach,
   caller: Caller,
   options: { lock?: boolean; personalReach?: Reach | null } = {},
-): Promise<(CaseRow & { personal_visible: boolean }) | undefined> {
+): Promise<(CaseWithPeople & { personal_visible: boolean; customer: Customer | null }) | undefined> {
   let query = q
     .selectFrom('cases')
     .selectAll('cases')
-    .select((eb) => sql<boolean>`${options.personalReach ? caseInReach(q, options.personalReach, caller)(eb) : sql`false`}`.as('personal_visible'))
+    .select((eb) => {
+      const personal = options.personalReach ? caseInReach(q, options.personalReach, caller)(eb) : sql<boolean>`false`
+      const customer = jsonObjectFrom(eb.selectFrom('case_customers').select(['name', 'address', 'phone', 'email']).whereRef('case_customers.case_id', '=', 'cases.id'))
+      return [
+        sql<boolean>`${personal}`.as('personal_visible'),
+        // Only for callers who may see it: redacted data never leaves the database.
+        sql<Customer | null>`case when ${personal} then ${customer} end`.as('customer'),
+        ...withPeople(eb),
+      ]
+    })
     .where('cases.id', '=', id)
     .where(caseInReach(q, reach, caller))
   if (options.lock) query = query.forUpdate('cases')
@@ -147,14 +180,6 @@ export async function addResponders(trx: Trx, caseId: string, subjects: readonly
   return rows.map((r) => r.subject)
 }
 
-export async function respondersOf(q: Queryable, caseIds: readonly string[]): Promise<Map<string, string[]>> {
-  const map = new Map<string, string[]>(caseIds.map((id) => [id, []]))
-  if (caseIds.length === 0) return map
-  const rows = await q.selectFrom('case_responders').select(['case_id', 'subject']).where('case_id', 'in', caseIds).orderBy('added_at').orderBy('subject').execute()
-  for (const r of rows) map.get(r.case_id)?.push(r.subject)
-  return map
-}
-
 export interface CaseFilters {
   status?: CaseStatus
   severity?: Severity
@@ -176,13 +201,17 @@ export function listKey(row: CaseRow): CursorValue[] {
  * A page of cases in reach matching the filters, open cases nobody may handle alone first,
  * then newest first. Keyset pagination on (priority, occurred_at, id).
  */
-export async function listCases(q: Queryable, reach: Reach, caller: Caller, filters: CaseFilters, limit: number, after: CursorValue[] | null): Promise<CaseRow[]> {
+export async function listCases(q: Queryable, reach: Reach, caller: Caller, filters: CaseFilters, limit: number, after: CursorValue[] | null): Promise<CaseWithPeople[]> {
   return casesListQuery(q, reach, caller, filters, limit, after).execute()
 }
 
 /** The query behind listCases, unexecuted (the benchmark EXPLAINs it). */
 export function casesListQuery(q: Queryable, reach: Reach, caller: Caller, filters: CaseFilters, limit: number, after: CursorValue[] | null) {
-  let query = q.selectFrom('cases').selectAll().where(caseInReach(q, reach, caller))
+  let query = q
+    .selectFrom('cases')
+    .selectAll('cases')
+    .select((eb) => withPeople(eb))
+    .where(caseInReach(q, reach, caller))
   if (filters.status) query = query.where('status', '=', filters.status)
   if (filters.severity) query = query.where('severity', '=', filters.severity)
   if (filters.category) query = query.where('categories', '@>', sql<CaseCategory[]>`array[${filters.category}]::text[]`)

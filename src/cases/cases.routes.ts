@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { decodeCursor, paginate } from '../core/pagination.js'
 import { setEtag } from '../core/preconditions.js'
@@ -15,7 +16,7 @@ import {
   UpdateCaseSchema,
   UpsertCaseSchema,
 } from './cases.schemas.js'
-import { addResponder, createCase, loadCase, presentCase, presentCases, transitionCase, updateCase, upsertByExternalRef } from './cases.service.js'
+import { addResponder, createCase, loadCase, presentCase, presentCases, reloadCase, transitionCase, updateCase, upsertByExternalRef } from './cases.service.js'
 
 const IdempotencyHeader = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ maxLength: 200, description: 'A retry with the same key and body returns the first response' })),
@@ -23,6 +24,13 @@ const IdempotencyHeader = Type.Object({
 const IfMatchHeader = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'The ETag from GET; required (428 without, 412 when stale)' })),
 })
+
+/** After a change: the case as it now is, with its ETag. */
+async function currentCase(request: FastifyRequest, reply: FastifyReply, id: string) {
+  const row = await reloadCase(request, id)
+  setEtag(reply, row.version)
+  return presentCase(request, row)
+}
 
 /** Cases (カスハラ事案): intake, reading, changes, status, responders, integration upserts. */
 const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -40,10 +48,8 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request, reply) => {
       const row = await createCase(request, request.body)
-      const view = await presentCase(request.trx, row, request.access.can('cases:read_personal') !== null)
-      setEtag(reply, row.version)
       reply.code(201).header('location', `/v1/cases/${row.id}`)
-      return view
+      return currentCase(request, reply, row.id)
     },
   })
 
@@ -80,7 +86,7 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       )
       const { page, nextCursor } = paginate(rows, limit, listKey)
       request.audit.details = { count: page.length, ids: page.map((r) => r.id) }
-      return { items: await presentCases(request.trx, page), next_cursor: nextCursor }
+      return { items: await presentCases(request, page), next_cursor: nextCursor }
     },
   })
 
@@ -97,7 +103,7 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request, reply) => {
       const row = await loadCase(request, request.params.id)
       setEtag(reply, row.version)
-      return presentCase(request.trx, row, row.personal_visible)
+      return presentCase(request, row)
     },
   })
 
@@ -114,9 +120,8 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: CaseSchema },
     },
     handler: async (request, reply) => {
-      const { row, personalVisible } = await updateCase(request, request.params.id, request.body)
-      setEtag(reply, row.version)
-      return presentCase(request.trx, row, personalVisible)
+      const row = await updateCase(request, request.params.id, request.body)
+      return currentCase(request, reply, row.id)
     },
   })
 
@@ -133,9 +138,8 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: CaseSchema },
     },
     handler: async (request, reply) => {
-      const { row, personalVisible } = await transitionCase(request, request.params.id, request.body.to, request.body.reason)
-      setEtag(reply, row.version)
-      return presentCase(request.trx, row, personalVisible)
+      const row = await transitionCase(request, request.params.id, request.body.to, request.body.reason)
+      return currentCase(request, reply, row.id)
     },
   })
 
@@ -150,9 +154,8 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: CaseSchema },
     },
     handler: async (request, reply) => {
-      const { row, personalVisible } = await addResponder(request, request.params.id, request.body.subject)
-      setEtag(reply, row.version)
-      return presentCase(request.trx, row, personalVisible)
+      const row = await addResponder(request, request.params.id, request.body.subject)
+      return currentCase(request, reply, row.id)
     },
   })
 
@@ -169,9 +172,8 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request, reply) => {
       const { row, created } = await upsertByExternalRef(request, request.params.system, request.params.ref, request.body)
-      setEtag(reply, row.version)
       if (created) reply.code(201).header('location', `/v1/cases/${row.id}`)
-      return presentCase(request.trx, row, request.access.can('cases:read_personal') !== null)
+      return currentCase(request, reply, row.id)
     },
   })
 }

@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import { publishChanges, type DomainChange } from '../changes/outbox.js'
 import type { Reach } from '../core/access.js'
 import type { RequestAccess } from '../core/access.plugin.js'
-import type { Queryable, Trx } from '../core/db.js'
+import type { Trx } from '../core/db.js'
 import { conflict, forbidden, notFound, unprocessable } from '../core/errors.js'
 import { newId } from '../core/ids.js'
 import { requireIfMatch } from '../core/preconditions.js'
@@ -13,7 +13,7 @@ import { findOrgUnit, isWithinUnit } from '../org-units/org-units.repository.js'
 import { escalationFor } from '../policies/policies.decisions.js'
 import type { PolicyVersion } from '../policies/policies.schemas.js'
 import { policiesInForce } from '../policies/policies.repository.js'
-import { rememberStaff, staffRefs, SYSTEM_ACTOR, type StaffRef } from '../staff/staff.repository.js'
+import { rememberStaff, staffRef, SYSTEM_ACTOR } from '../staff/staff.repository.js'
 import { findTransition, transitionsFrom, type CaseStatus } from './case-status.js'
 import {
   addResponders,
@@ -22,11 +22,11 @@ import {
   findCaseInReach,
   insertCase,
   nextCaseNumber,
-  respondersOf,
   setCustomer,
   updateCaseHeader,
   type CaseHeaderChanges,
   type CaseRow,
+  type CaseWithPeople,
 } from './cases.repository.js'
 import type { CaseSummaryView, CaseView, CreateCase, Customer, UpdateCase, UpsertCase } from './cases.schemas.js'
 import type { CaseCategory } from './cases.vocabulary.js'
@@ -41,11 +41,22 @@ import type { CaseCategory } from './cases.vocabulary.js'
  */
 
 type EscalationPolicy = PolicyVersion<'escalation'>
+type NameMode = PolicyVersion<'name_display'>['body']['mode']
 
-/** The policies a case decision or presentation needs, in force today (Asia/Tokyo). */
-export async function casePolicies(q: Queryable): Promise<{ escalation: EscalationPolicy; nameDisplay: PolicyVersion<'name_display'> }> {
-  const { escalation, name_display: nameDisplay } = await policiesInForce(q, todayInTokyo(), ['escalation', 'name_display'])
-  return { escalation, nameDisplay }
+type CasePolicies = { escalation: EscalationPolicy; nameDisplay: PolicyVersion<'name_display'> }
+const policiesOfRequest = new WeakMap<FastifyRequest, Promise<CasePolicies>>()
+
+/**
+ * The policies a case decision or presentation needs, in force today (Asia/Tokyo): one query,
+ * once per request however many decisions and views use them.
+ */
+export function casePolicies(request: FastifyRequest): Promise<CasePolicies> {
+  let policies = policiesOfRequest.get(request)
+  if (!policies) {
+    policies = policiesInForce(request.trx, todayInTokyo(), ['escalation', 'name_display']).then(({ escalation, name_display }) => ({ escalation, nameDisplay: name_display }))
+    policiesOfRequest.set(request, policies)
+  }
+  return policies
 }
 
 /** 複数名で対応: too few responders for the severity, while the case is being handled. */
@@ -76,18 +87,12 @@ export async function reachesCase(request: FastifyRequest, id: string, permissio
   return (await findCaseInReach(request.trx, id, reach, request.access.caller)) !== undefined
 }
 
-export async function presentCases(q: Queryable, rows: readonly CaseRow[]): Promise<CaseSummaryView[]> {
-  const { escalation, nameDisplay } = await casePolicies(q)
-  const responders = await respondersOf(
-    q,
-    rows.map((r) => r.id),
-  )
-  const refs = await staffRefs(q, [...rows.map((r) => r.created_by), ...[...responders.values()].flat()], nameDisplay.body.mode)
-  return rows.map((row) => summaryView(row, responders.get(row.id) ?? [], refs, escalation))
+export async function presentCases(request: FastifyRequest, rows: readonly CaseWithPeople[]): Promise<CaseSummaryView[]> {
+  const { escalation, nameDisplay } = await casePolicies(request)
+  return rows.map((row) => summaryView(row, nameDisplay.body.mode, escalation))
 }
 
-function summaryView(row: CaseRow, responders: string[], refs: Map<string, StaffRef>, escalation: EscalationPolicy): CaseSummaryView {
-  const ref = (s: string) => refs.get(s) ?? { id: s, display_name: s }
+function summaryView(row: CaseWithPeople, mode: NameMode, escalation: EscalationPolicy): CaseSummaryView {
   return {
     id: row.id,
     number: row.number,
@@ -99,12 +104,12 @@ function summaryView(row: CaseRow, responders: string[], refs: Map<string, Staff
     severity: row.severity,
     status: row.status,
     summary: row.summary,
-    responders: responders.map(ref),
+    responders: row.responder_profiles.map((r) => staffRef(r.subject, r.profile, mode)),
     external_ref: row.external_system && row.external_ref ? { system: row.external_system, ref: row.external_ref } : null,
     handled_alone_forbidden: row.handled_alone_forbidden,
     escalation_policy_version_id: row.escalation_policy_id,
-    responder_shortfall: responderShortfall(row, responders.length, escalation),
-    created_by: ref(row.created_by),
+    responder_shortfall: responderShortfall(row, row.responder_profiles.length, escalation),
+    created_by: staffRef(row.created_by, row.creator_profile, mode),
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
     version: row.version,
@@ -112,18 +117,22 @@ function summaryView(row: CaseRow, responders: string[], refs: Map<string, Staff
 }
 
 /** The full case: header, responders, and the customer's details where the caller may see them. */
-export async function presentCase(q: Queryable, row: CaseRow, personalVisible: boolean): Promise<CaseView> {
-  const { escalation, nameDisplay } = await casePolicies(q)
-  const responders = (await respondersOf(q, [row.id])).get(row.id) ?? []
-  const refs = await staffRefs(q, [row.created_by, ...responders], nameDisplay.body.mode)
-  const customer = personalVisible ? await customerOf(q, row.id) : null
+export async function presentCase(request: FastifyRequest, row: CaseWithPeople & { personal_visible: boolean; customer: Customer | null }): Promise<CaseView> {
+  const { escalation, nameDisplay } = await casePolicies(request)
   return {
-    ...summaryView(row, responders, refs, escalation),
-    customer,
+    ...summaryView(row, nameDisplay.body.mode, escalation),
+    customer: row.personal_visible ? row.customer : null,
     // Redacted, never dropped: the data stays in the database for those who may see it.
-    customer_redacted: !personalVisible,
+    customer_redacted: !row.personal_visible,
     name_display_policy_version_id: nameDisplay.id,
   }
+}
+
+/** The case as it is now (after a change), with its people and the customer where visible. */
+export async function reloadCase(request: FastifyRequest, id: string) {
+  const row = await findCaseInReach(request.trx, id, 'all', request.access.caller, { personalReach: request.access.can('cases:read_personal') })
+  if (!row) throw notFound('case')
+  return row
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,7 +180,7 @@ export async function createCase(request: FastifyRequest, input: CreateCase | (U
   const { caller, permission } = request.access
   const orgUnitId = await unitForNewCase(request, input.org_unit_id, 'body/org_unit_id')
   await rememberStaff(trx, caller)
-  const { escalation } = await casePolicies(trx)
+  const { escalation } = await casePolicies(request)
 
   const number = await nextCaseNumber(trx, fiscalYear(todayInTokyo()))
   let row = await insertCase(trx, {
@@ -242,7 +251,7 @@ async function applyUpdate(request: FastifyRequest, row: CaseRow, input: UpdateC
   let updated = await updateCaseHeader(trx, row.id, changes)
   const feed: DomainChange[] = [changeOf('case.updated', updated, { fields: Object.keys(changes) })]
   if (changes.categories) {
-    const escalated = await applyEscalationRule(trx, updated, (await casePolicies(trx)).escalation, new Date())
+    const escalated = await applyEscalationRule(trx, updated, (await casePolicies(request)).escalation, new Date())
     updated = escalated.row
     feed.push(...escalated.changes)
   }
@@ -259,7 +268,7 @@ export async function updateCase(request: FastifyRequest, id: string, input: Upd
   const row = await loadCase(request, id, { lock: true })
   requireIfMatch(request, row.version)
   const { row: updated } = await applyUpdate(request, row, input)
-  return { row: updated, personalVisible: row.personal_visible }
+  return updated
 }
 
 /**
@@ -283,11 +292,7 @@ export async function upsertByExternalRef(request: FastifyRequest, system: strin
   const { row } = await applyUpdate(request, existing, input)
   if (input.responders?.length) await addRespondersTo(request, row, input.responders)
   request.audit.resourceId = row.id
-  return { row: await reload(trx, row.id), created: false }
-}
-
-async function reload(trx: Trx, id: string): Promise<CaseRow> {
-  return trx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
+  return { row, created: false }
 }
 
 export async function transitionCase(request: FastifyRequest, id: string, to: CaseStatus, reason: string) {
@@ -316,7 +321,7 @@ export async function transitionCase(request: FastifyRequest, id: string, to: Ca
     details: { from: row.status, to },
   })
   await publishChanges(trx, [changeOf('case.transitioned', updated, { from: row.status, to })])
-  return { row: updated, personalVisible: row.personal_visible }
+  return updated
 }
 
 async function addRespondersTo(request: FastifyRequest, row: CaseRow, subjects: readonly string[]): Promise<string[]> {
@@ -338,5 +343,5 @@ export async function addResponder(request: FastifyRequest, id: string, subject:
   if (row.status === 'closed') throw conflict('the case is closed')
   await rememberStaff(request.trx, request.access.caller)
   await addRespondersTo(request, row, [subject])
-  return { row: await reload(request.trx, id), personalVisible: row.personal_visible }
+  return row
 }

@@ -19,16 +19,28 @@ export interface DomainChange {
  */
 export async function publishChanges(trx: Trx, changes: readonly DomainChange[]): Promise<void> {
   if (changes.length === 0) return
-  await trx
-    .insertInto('changes')
-    .values(
-      changes.map((c) => ({
-        kind: c.kind,
-        resource_type: c.resourceType,
-        resource_id: c.resourceId,
-        org_unit_id: c.orgUnitId,
-        data: JSON.stringify(c.data ?? {}),
-      })),
-    )
-    .execute()
+  const collected = collecting.get(trx)
+  if (collected) {
+    collected.push(...changes)
+    return
+  }
+  await trx.insertInto('changes').values(changes.map(changeRow)).execute()
+}
+
+export function changeRow(c: DomainChange) {
+  return { kind: c.kind, resource_type: c.resourceType, resource_id: c.resourceId, org_unit_id: c.orgUnitId, data: JSON.stringify(c.data ?? {}) }
+}
+
+// A request's transaction collects its changes and writes them with its audit entry at the end,
+// in one statement (unit-of-work.plugin.ts): one round trip less per change.
+const collecting = new WeakMap<Trx, DomainChange[]>()
+
+export function collectChanges(trx: Trx): void {
+  collecting.set(trx, [])
+}
+
+export function takeCollectedChanges(trx: Trx): DomainChange[] {
+  const changes = collecting.get(trx) ?? []
+  collecting.delete(trx)
+  return changes
 }

@@ -24,6 +24,7 @@ export class TokenRejected extends Error {
 export type TokenVerifier = (token: string) => Promise<Caller>
 
 const MIN_SECRET_BYTES = 32
+const VERIFIED_TOKENS_KEPT = 10_000
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
@@ -51,21 +52,34 @@ export async function createTokenVerifier(auth: AuthConfig): Promise<TokenVerifi
       verifyWith = (token) => jwtVerify(token, keys, options)
       break
     }
+    // The secret is imported once as a key object, not on every verification.
     case 'hs256': {
-      const key = new TextEncoder().encode(auth.secret)
+      const key = crypto.createSecretKey(Buffer.from(auth.secret, 'utf8'))
       verifyWith = (token) => jwtVerify(token, key, options)
       break
     }
     case 'dev': {
-      const key = await ensureDevSecret(auth.secretFile)
+      const key = crypto.createSecretKey(await ensureDevSecret(auth.secretFile))
       verifyWith = (token) => jwtVerify(token, key, options)
       break
     }
   }
+  // A verified token is remembered until it expires: the signature, issuer and audience of a
+  // given token string never change, so each instance verifies a token once and then only
+  // checks the clock (exp, nbf, with the same tolerance). Bounded; nothing another instance needs.
+  const verified = new Map<string, { caller: Caller; exp: number; nbf: number }>()
+  const tolerance = auth.clockToleranceSeconds
   return async (token) => {
+    const now = Date.now() / 1000
+    const known = verified.get(token)
+    if (known && now <= known.exp + tolerance && now >= known.nbf - tolerance) return known.caller
+    if (known) verified.delete(token)
     try {
       const { payload } = await verifyWith(token)
-      return callerFromClaims(payload)
+      const caller = callerFromClaims(payload)
+      if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!)
+      verified.set(token, { caller, exp: payload.exp!, nbf: payload.nbf ?? 0 })
+      return caller
     } catch (error) {
       if (error instanceof TokenRejected) throw error
       // The key server being slow is not the caller's fault: let it surface as 503.

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { appendAuditEntries, type AuditEntryInput } from '../audit/audit.repository.js'
+import { appendAuditEntries, auditRow, type AuditEntryInput } from '../audit/audit.repository.js'
+import { changeRow, collectChanges, takeCollectedChanges, type DomainChange } from '../changes/outbox.js'
 import type { AuditOutcome } from '../audit/audit.tables.js'
 import type { Db, Trx } from './db.js'
 import { callerOf } from './access.plugin.js'
@@ -16,8 +17,11 @@ import { claimIdempotencyKey, idempotencyKeyOf, rememberResponse } from './idemp
  * an entry of its own (`recordFailure`).
  *
  * Handlers use `request.trx` for every query and *return* their response body (never
- * `reply.send`, which would answer before the commit). Routes that stream or long-poll opt
- * out with `config.transaction: false` and write their audit entry with `auditNow`.
+ * `reply.send`, which would answer before the commit). Changes published with
+ * `publishChanges(request.trx, …)` are written with the audit entry, in one statement.
+ * GET requests change nothing: `request.trx` is then the pool itself (no BEGIN/COMMIT round
+ * trips) and the entry is written after the handler. Routes that stream or long-poll opt out
+ * with `config.transaction: false` and write their audit entry with `auditNow`.
  */
 declare module 'fastify' {
   interface FastifyInstance {
@@ -88,10 +92,27 @@ export default fp<{ db: Db }>(
       const handler = route.handler as RouteHandlerMethod
       const idempotent = route.config?.idempotent === true
       const operation = String(route.schema?.operationId ?? `${String(route.method)} ${route.url}`)
+      // Reads change nothing: they run on the pool, without BEGIN and COMMIT, and write their
+      // audit entry once the response is ready (a read that cannot be audited is not served).
+      if (route.method === 'GET') {
+        route.handler = async function read(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+          ;(request as Internal)[kTrx] = db as unknown as Trx
+          try {
+            const result = await handler.call(this, request, reply)
+            if (reply.sent) throw new Error(`route ${route.url} answered before its audit entry was written; return the body instead`)
+            await appendAuditEntries(db, entriesFor(request, 'allowed', reply.statusCode))
+            return result
+          } finally {
+            ;(request as Internal)[kTrx] = undefined
+          }
+        } as RouteHandlerMethod
+        return
+      }
       route.handler = async function transactional(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
         const key = idempotent ? idempotencyKeyOf(request) : null
         return db.transaction().execute(async (trx) => {
           ;(request as Internal)[kTrx] = trx
+          collectChanges(trx)
           try {
             const subject = request.access.caller.subject
             const replay = key ? await claimIdempotencyKey(trx, request, subject, operation, key) : null
@@ -108,10 +129,11 @@ export default fp<{ db: Db }>(
               const location = reply.getHeader('location')
               await rememberResponse(trx, subject, operation, key, { status: reply.statusCode, body: result, location: typeof location === 'string' ? location : null })
             }
-            await appendAuditEntries(trx, entriesFor(request, 'allowed', reply.statusCode))
+            await writeAuditAndChanges(trx, entriesFor(request, 'allowed', reply.statusCode), takeCollectedChanges(trx))
             return result
           } finally {
             ;(request as Internal)[kTrx] = undefined
+            takeCollectedChanges(trx)
           }
         })
       } as RouteHandlerMethod
@@ -119,6 +141,16 @@ export default fp<{ db: Db }>(
   },
   { name: 'unit-of-work', dependencies: ['access'] },
 )
+
+/** The request's audit entries and the changes it published, in one statement. */
+async function writeAuditAndChanges(trx: Trx, entries: AuditEntryInput[], changes: DomainChange[]): Promise<void> {
+  if (changes.length === 0) return appendAuditEntries(trx, entries)
+  await trx
+    .with('audited', (db) => db.insertInto('audit_events').values(entries.map(auditRow)))
+    .insertInto('changes')
+    .values(changes.map(changeRow))
+    .execute()
+}
 
 function initialAudit(request: FastifyRequest): AuditContext {
   const params = (request.params ?? {}) as Record<string, unknown>

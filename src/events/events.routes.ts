@@ -24,7 +24,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request, reply) => {
       const { event, personalVisible } = await recordEvent(request, request.params.id, request.body)
-      const [view] = await presentEvents(request.trx, [event], personalVisible)
+      const [view] = await presentEvents(request, [event], personalVisible)
       reply.code(201).header('location', `/v1/cases/${request.params.id}/events/${event.id}`)
       return view!
     },
@@ -47,7 +47,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const rows = await listEvents(request.trx, row.id, Number.isInteger(after) ? after : 0, limit + 1)
       const { page, nextCursor } = paginate(rows, limit, (e) => [e.seq])
       request.audit.details = { count: page.length }
-      return { items: await presentEvents(request.trx, page, row.personal_visible), next_cursor: nextCursor }
+      return { items: await presentEvents(request, page, row.personal_visible), next_cursor: nextCursor }
     },
   })
 

@@ -1,11 +1,8 @@
 import type { FastifyRequest } from 'fastify'
-import { loadCase, presentCases, reachesCase } from '../cases/cases.service.js'
+import { casePolicies, loadCase, presentCases, reachesCase } from '../cases/cases.service.js'
 import { publishChanges } from '../changes/outbox.js'
-import type { Queryable } from '../core/db.js'
 import { conflict, forbidden, unprocessable } from '../core/errors.js'
-import { policyInForce } from '../policies/policies.repository.js'
-import { rememberStaff, staffRefs, type StaffRef } from '../staff/staff.repository.js'
-import { todayInTokyo } from '../core/time.js'
+import { rememberStaff, staffRef, staffRefs, type StaffRef } from '../staff/staff.repository.js'
 import { LADDER_TYPES, WARNING_TYPES } from './event-types.js'
 import { appendEvent, caseHasEvent, findEventOfCase, timelineEvents, type EventRow } from './events.repository.js'
 import type { CaseEventView, CreateEvent, TimelineView } from './events.schemas.js'
@@ -67,10 +64,6 @@ export async function recordEvent(request: FastifyRequest, caseId: string, input
   return { event, personalVisible: row.personal_visible }
 }
 
-async function nameMode(q: Queryable) {
-  return (await policyInForce(q, 'name_display', todayInTokyo())).body.mode
-}
-
 function eventView(row: EventRow, refs: Map<string, StaffRef>, personalVisible: boolean): CaseEventView {
   return {
     id: row.id,
@@ -89,12 +82,13 @@ function eventView(row: EventRow, refs: Map<string, StaffRef>, personalVisible: 
   }
 }
 
-export async function presentEvents(q: Queryable, rows: readonly EventRow[], personalVisible: boolean): Promise<CaseEventView[]> {
-  const refs = await staffRefs(
-    q,
-    rows.map((r) => r.actor),
-    await nameMode(q),
-  )
+export async function presentEvents(request: FastifyRequest, rows: readonly EventRow[], personalVisible: boolean): Promise<CaseEventView[]> {
+  const mode = (await casePolicies(request)).nameDisplay.body.mode
+  const { caller } = request.access
+  // The caller's names are in their token: only other people's are looked up.
+  const others = rows.map((r) => r.actor).filter((a) => a !== caller.subject)
+  const refs = others.length > 0 ? await staffRefs(request.trx, others, mode) : new Map<string, StaffRef>()
+  refs.set(caller.subject, staffRef(caller.subject, { full_name: caller.name, family_name: caller.familyName, business_name: caller.businessName }, mode))
   return rows.map((r) => eventView(r, refs, personalVisible))
 }
 
@@ -102,7 +96,7 @@ export async function presentEvents(q: Queryable, rows: readonly EventRow[], per
 export async function buildTimeline(request: FastifyRequest, caseId: string): Promise<TimelineView> {
   const { trx } = request
   const row = await loadCase(request, caseId)
-  const events = await presentEvents(trx, await timelineEvents(trx, caseId), row.personal_visible)
+  const events = await presentEvents(request, await timelineEvents(trx, caseId), row.personal_visible)
   // Each correction is shown against the original event it ultimately corrects (a correction
   // of a correction goes with the same original), in the order the corrections were written.
   const byId = new Map(events.map((e) => [e.id, e]))
@@ -124,7 +118,7 @@ export async function buildTimeline(request: FastifyRequest, caseId: string): Pr
   const firstPolice = events.find((e) => e.type === 'police_called')
   const warningsBeforePolice = firstPolice ? events.filter((e) => WARNING_TYPES.includes(e.type) && e.occurred_at <= firstPolice.occurred_at && e.seq !== firstPolice.seq).length : null
 
-  const [summary] = await presentCases(trx, [row])
+  const [summary] = await presentCases(request, [row])
   request.audit.details = { events: events.length }
   return {
     case: summary!,

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import { publishChanges } from '../changes/outbox.js'
 import { unprocessable } from '../core/errors.js'
 import { CreateOrgUnitSchema, OrgUnitListSchema, OrgUnitSchema } from './org-units.schemas.js'

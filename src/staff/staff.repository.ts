@@ -1,4 +1,6 @@
-import { sql } from 'kysely'
+import { sql, type ExpressionBuilder } from 'kysely'
+import { jsonObjectFrom } from 'kysely/helpers/postgres'
+import type { Database } from '../core/database.js'
 import { Type, type Static } from 'typebox'
 import type { Caller } from '../core/auth.js'
 import type { Queryable } from '../core/db.js'
@@ -22,10 +24,27 @@ export type StaffRef = Static<typeof StaffRefSchema>
 export const SYSTEM_ACTOR = 'system'
 type NameMode = PolicyBodies['name_display']['mode']
 
-interface Profile {
+export interface Profile {
   full_name: string | null
   family_name: string | null
   business_name: string | null
+}
+
+/**
+ * A staff member's names as a JSON object (or null), as a column of another domain's query:
+ * lists and records show their people without a query of their own.
+ * `subject` is a column reference such as 'cases.created_by'.
+ */
+export function staffProfileOf<DB extends Database, TB extends keyof DB>(eb: ExpressionBuilder<DB, TB>, subject: string) {
+  const db = eb as unknown as ExpressionBuilder<Database, never>
+  return jsonObjectFrom(
+    db.selectFrom('staff_profiles').select(['staff_profiles.full_name', 'staff_profiles.family_name', 'staff_profiles.business_name']).where('staff_profiles.subject', '=', sql.ref<string>(subject)),
+  )
+}
+
+/** A StaffRef from a subject and the profile fetched with it. */
+export function staffRef(subject: string, profile: Profile | null | undefined, mode: NameMode): StaffRef {
+  return { id: subject, display_name: displayName(subject, profile ?? undefined, mode) }
 }
 
 /**
