@@ -5,7 +5,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
-import { seedCases } from '../src/cli/seed.js'
+import { seedCases, seedRecordings } from '../src/cli/seed.js'
 import { signHs256Token } from '../src/core/auth.js'
 import type { Role } from '../src/core/access.js'
 import { benchCaseList } from './cases-list.js'
@@ -21,7 +21,7 @@ import { runThroughput, type Scenario } from './throughput.js'
  *
  *   npm run bench                                   every scenario with the default sizes
  *   npm run bench -- --only cases-list --only throughput
- *   npm run bench -- --cases 10000 --events-per-case 10 --seconds 10 --connections 20
+ *   npm run bench -- --cases 10000 --events-per-case 10 --seed-recordings 100000 --seconds 10 --connections 20
  *   npm run bench -- --only retention-sweep --recordings 1000000
  *   npm run bench -- --only audit-verify --audit-entries 1000000
  */
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '20' },
+    'seed-recordings': { type: 'string', default: '100000' },
     recordings: { type: 'string', default: '1000000' },
     'audit-entries': { type: 'string', default: '1000000' },
   },
@@ -61,11 +62,12 @@ if (wanted('cases-list') || wanted('throughput')) {
   const name = 'madoguchi_bench'
   const database = await freshDatabase(name)
   const seed = await seedCases(database.db, { cases: Number(values.cases), eventsPerCase: Number(values['events-per-case']), units: 20, staff: 200 })
+  const seededRecordings = await seedRecordings(database.db, Number(values['seed-recordings']))
   await sql`create table bench_ceiling (id bigint generated always as identity primary key, payload jsonb not null)`.execute(database.db)
   await sql`insert into bench_ceiling (payload) select jsonb_build_object('n', g) from generate_series(1, 10000) g`.execute(database.db)
   await sql`analyze`.execute(database.db)
-  results.seed = { cases: seed.cases, events: seed.events, seconds: seed.seconds }
-  process.stdout.write(`seeded ${seed.cases} cases and ${seed.events} events in ${seed.seconds.toFixed(1)} s\n`)
+  results.seed = { cases: seed.cases, events: seed.events, recordings: seededRecordings.recordings, seconds: seed.seconds + seededRecordings.seconds }
+  process.stdout.write(`seeded ${seed.cases} cases, ${seed.events} events and ${seededRecordings.recordings} recordings in ${(seed.seconds + seededRecordings.seconds).toFixed(1)} s\n`)
 
   const secret = crypto.randomBytes(32).toString('hex')
   // One subject drives all the load: the per-subject rate limit is off for the measurement.
@@ -107,6 +109,32 @@ if (wanted('cases-list') || wanted('throughput')) {
         },
         { name: 'list cases (severity)', baseUrl: service.baseUrl, method: 'GET', headers: desk, path: () => '/v1/cases?severity=high&limit=20', ceiling: 'select' },
         { name: 'timeline', baseUrl: service.baseUrl, method: 'GET', headers: desk, path: () => `/v1/cases/${anyCase()}/timeline`, ceiling: 'select' },
+        {
+          name: 'register recording',
+          baseUrl: service.baseUrl,
+          method: 'POST',
+          headers: desk,
+          path: () => '/v1/recordings',
+          body: () => {
+            const id = crypto.randomUUID()
+            const startedAt = new Date(Date.now() - 600_000).toISOString()
+            return JSON.stringify({
+              case_id: anyCase(),
+              media_kind: 'audio',
+              source: 'phone_system',
+              recorded_by: 'organisation',
+              started_at: startedAt,
+              ended_at: now(),
+              storage_uri: `s3://bench-media/${id}.m4a`,
+              sha256: crypto.createHash('sha256').update(id).digest('hex'),
+              size_bytes: 1_234_567,
+              media_type: 'audio/mp4',
+              notice: { given: true, method: 'automated_message', at: startedAt },
+              title: '負荷試験の録音',
+            })
+          },
+          ceiling: 'insert',
+        },
       ]
       try {
         results.throughput = await runThroughput(scenarios, { connections: Number(values.connections), seconds: Number(values.seconds) })

@@ -26,6 +26,8 @@ type AuditRow = Selectable<AuditEventsTable>
 /** The columns the hashed content is made of. */
 export type ChainedColumns = Pick<AuditRow, 'id' | 'occurred_at' | 'subject' | 'roles' | 'org_unit' | 'action' | 'route' | 'resource_type' | 'resource_id' | 'outcome' | 'status' | 'request_id' | 'client_address' | 'details'>
 
+// Kept apart from the API's view of an entry (toAuditEvent) on purpose: the hashed content must
+// never change because a response did.
 export function chainContent(row: ChainedColumns, seq: number): Record<string, unknown> {
   return {
     seq,

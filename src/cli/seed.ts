@@ -104,17 +104,65 @@ export async function seedCases(db: Db, options: SeedOptions): Promise<SeedResul
   return { units: unitIds, cases: options.cases, events: options.cases * options.eventsPerCase, seconds: (Date.now() - started) / 1000 }
 }
 
+/**
+ * Recordings of the seeded cases' calls (録音): `count` live recordings attached to cases, each
+ * classified as the default schedule presumes (case_recording: administrative document and
+ * personal information, 5 years from the next fiscal year), with their classification history.
+ */
+export async function seedRecordings(db: Db, count: number): Promise<{ recordings: number; seconds: number }> {
+  const started = Date.now()
+  const rule = { record_category: 'case_recording', classification: 'both', period: { unit: 'years', value: 5 }, start: 'next_fiscal_year', action: 'dispose' }
+  await db.transaction().execute(async (trx) => {
+    await sql`
+      insert into recordings (id, case_id, org_unit_id, media_kind, source, recorded_by, started_at, ended_at, document_date,
+        storage_uri, sha256, size_bytes, media_type, title, description, participants, caller_number, notice_given, notice_method,
+        notice_at, recording_policy_id, classification_id, record_category, administrative_document, personal_information,
+        classification, retention_policy_id, retention_start, retention_end, retention_action, registered_by)
+      select madoguchi_uuidv7(), c.id, c.org_unit_id, 'audio', 'phone_system', 'organisation', c.occurred_at, c.occurred_at + interval '10 minutes', d.doc,
+             's3://seed-media/' || g || '.m4a', encode(sha256(convert_to('seed media ' || g || ' ' || c.id, 'UTF8')), 'hex'), 1000000 + g, 'audio/mp4',
+             '電話応対 録音', '通話記録 ' || g, array['来庁者 ' || g], '03-0000-' || lpad((g % 10000)::text, 4, '0'), true, 'automated_message',
+             c.occurred_at, '00000000-0000-7000-8000-0000000000a1', madoguchi_uuidv7(), 'case_recording', true, true, 'both',
+             '00000000-0000-7000-8000-0000000000a4', make_date(d.fy + 1, 4, 1), make_date(d.fy + 6, 3, 31), 'dispose', 'seed'
+        from generate_series(1, ${count}) g
+        join (select id, org_unit_id, occurred_at, row_number() over (order by id) - 1 as k from cases) c
+          on c.k = g % (select greatest(count(*), 1) from cases)
+        cross join lateral (select (c.occurred_at at time zone 'Asia/Tokyo')::date as doc,
+                                   extract(year from (c.occurred_at at time zone 'Asia/Tokyo')::date - interval '3 months')::int as fy) d`.execute(trx)
+    await sql`
+      insert into recording_classifications (id, recording_id, administrative_document, personal_information, classification,
+        record_category, reason, provisional, classified_by, retention_policy_id, retention_rule, rule_match, document_date,
+        retention_start, retention_end, retention_action)
+      select r.classification_id, r.id, r.administrative_document, r.personal_information, r.classification, r.record_category,
+             'seed', true, 'system', r.retention_policy_id, ${JSON.stringify(rule)}::jsonb, 'exact', r.document_date,
+             r.retention_start, r.retention_end, r.retention_action
+        from recordings r where r.registered_by = 'seed'
+         and not exists (select 1 from recording_classifications k where k.id = r.classification_id)`.execute(trx)
+  })
+  await sql`analyze`.execute(db)
+  return { recordings: count, seconds: (Date.now() - started) / 1000 }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { cases: { type: 'string', default: '10000' }, 'events-per-case': { type: 'string', default: '10' }, units: { type: 'string', default: '20' } },
+    options: {
+      cases: { type: 'string', default: '10000' },
+      'events-per-case': { type: 'string', default: '10' },
+      units: { type: 'string', default: '20' },
+      recordings: { type: 'string', default: '0' },
+    },
   })
   const options = { cases: Number(values.cases), eventsPerCase: Number(values['events-per-case']), units: Number(values.units), staff: 200 }
+  const recordings = Number(values.recordings)
   if (![options.cases, options.eventsPerCase, options.units].every((n) => Number.isInteger(n) && n > 0)) throw new ConfigError('--cases, --events-per-case and --units take positive whole numbers')
   const database = await openDatabase(loadConfig())
   try {
     await migrateToLatest(database)
     const result = await seedCases(database.db, options)
     process.stdout.write(`seeded ${result.cases} cases and ${result.events} events in ${result.units.length} org units (${result.seconds.toFixed(1)} s)\n`)
+    if (recordings > 0) {
+      const seeded = await seedRecordings(database.db, recordings)
+      process.stdout.write(`seeded ${seeded.recordings} recordings (${seeded.seconds.toFixed(1)} s)\n`)
+    }
   } finally {
     await database.close()
   }
