@@ -3,7 +3,6 @@
  * written 'YYYY-MM-DD'. The fiscal year (年度) runs April 1 to March 31.
  */
 const TOKYO_OFFSET_MS = 9 * 3600 * 1000
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
 
 /** The Tokyo calendar date of an instant. */
 export function tokyoDate(instant: Date = new Date()): string {
@@ -12,14 +11,6 @@ export function tokyoDate(instant: Date = new Date()): string {
 
 /** Today in Tokyo. */
 export const todayInTokyo = (): string => tokyoDate(new Date())
-
-/** Whether a string is a real calendar date (2025-02-30 is not). */
-export function isDate(value: string): boolean {
-  const m = DATE.exec(value)
-  if (!m) return false
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])))
-  return d.toISOString().slice(0, 10) === value
-}
 
 /** date + n calendar days. */
 export function addDays(date: string, days: number): string {
