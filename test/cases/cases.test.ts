@@ -51,9 +51,11 @@ t.test('cases: numbering, reading, optimistic concurrency, idempotent creation',
 
   t.test('Idempotency-Key: a retry returns the first response; another body with the key is 422', async (t) => {
     const headers = { 'idempotency-key': 'kiosk-42-retry' }
+    // A retry sends the very same body (body() stamps the time, so build it once).
+    const same = body({ summary: '同じ依頼' })
     const [first, second] = await Promise.all([
-      injectAs(staff, { method: 'POST', url: '/v1/cases', headers, payload: body({ summary: '同じ依頼' }) }),
-      injectAs(staff, { method: 'POST', url: '/v1/cases', headers, payload: body({ summary: '同じ依頼' }) }),
+      injectAs(staff, { method: 'POST', url: '/v1/cases', headers, payload: same }),
+      injectAs(staff, { method: 'POST', url: '/v1/cases', headers, payload: same }),
     ])
     t.equal(first.statusCode, 201)
     t.equal(second.statusCode, 201)
@@ -62,7 +64,7 @@ t.test('cases: numbering, reading, optimistic concurrency, idempotent creation',
     t.equal(Number(count.n), 1)
     const other = await injectAs(staff, { method: 'POST', url: '/v1/cases', headers, payload: body({ summary: '別の依頼' }) })
     t.equal(other.statusCode, 422)
-    const someoneElse = await injectAs({ ...staff, sub: 'staff-2' }, { method: 'POST', url: '/v1/cases', headers, payload: body({ summary: '同じ依頼' }) })
+    const someoneElse = await injectAs({ ...staff, sub: 'staff-2' }, { method: 'POST', url: '/v1/cases', headers, payload: same })
     t.not(someoneElse.json().id, first.json().id, 'keys belong to their caller')
   })
 
