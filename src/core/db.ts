@@ -80,6 +80,7 @@ function classifyingPool(pool: pg.Pool) {
       }
     },
     end: () => pool.end(),
+    options: pool.options,
   }
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely'
+import { sql } from 'kysely'
+import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration'
 import type { DatabaseHandle } from './db.js'
 
 // Migrations are plain SQL files in migrations/, named NNNN_what.sql, applied in name order.
