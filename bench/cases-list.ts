@@ -25,7 +25,11 @@ export async function benchCaseList(db: Db, baseUrl: string, token: string, unit
     { filter: 'category', query: { category: 'violence' }, kysely: { category: 'violence' } },
     { filter: 'org_unit_id', query: { org_unit_id: units[3]! }, kysely: { orgUnitId: units[3]! } },
     { filter: 'responder', query: { responder: 'staff-42' }, kysely: { responder: 'staff-42' } },
-    { filter: 'occurred range', query: { occurred_from: from.toISOString(), occurred_to: sample.occurred_at.toISOString() }, kysely: { occurredFrom: from, occurredTo: sample.occurred_at } },
+    {
+      filter: 'occurred range',
+      query: { occurred_from: from.toISOString(), occurred_to: sample.occurred_at.toISOString() },
+      kysely: { occurredFrom: from, occurredTo: sample.occurred_at },
+    },
     { filter: 'external_ref', query: { external_ref: sample.external_ref! }, kysely: { externalRef: sample.external_ref! } },
     { filter: 'q (text)', query: { q: '土下座' }, kysely: { text: '土下座' } },
   ]
@@ -44,10 +48,14 @@ export async function benchCaseList(db: Db, baseUrl: string, token: string, unit
     }
     const explained = await casesListQuery(db, 'all', caller, f.kysely, 51, null).explain(undefined, sql`analyze, buffers`)
     const plan = explained.map((row) => String(Object.values(row)[0]))
-    const uses = plan.map((l) => /(Index(?: Only)? Scan(?: Backward)? using \w+|Bitmap Index Scan on \w+|Seq Scan on \w+)/.exec(l)?.[1]).filter((x): x is string => !!x)
+    const uses = plan
+      .map((l) => /(Index(?: Only)? Scan(?: Backward)? using \w+|Bitmap Index Scan on \w+|Seq Scan on \w+)/.exec(l)?.[1])
+      .filter((x): x is string => !!x)
     results.push({ filter: f.filter, query: new URLSearchParams(f.query).toString(), latency: latencyStats(samples), plan_uses: [...new Set(uses)], plan })
   }
   process.stdout.write(`\nCase list: ${requests} sequential requests per filter, 50 per page\n`)
-  printTable(results.map((r) => ({ filter: r.filter, p50_ms: r.latency.p50_ms, p95_ms: r.latency.p95_ms, p99_ms: r.latency.p99_ms, plan: r.plan_uses.join(', ') })))
+  printTable(
+    results.map((r) => ({ filter: r.filter, p50_ms: r.latency.p50_ms, p95_ms: r.latency.p95_ms, p99_ms: r.latency.p99_ms, plan: r.plan_uses.join(', ') })),
+  )
   return { requests_per_filter: requests, filters: results }
 }

@@ -47,8 +47,20 @@ if (Object.values(pct).some((p) => !Number.isInteger(p) || p < 0) || pct.purge +
   throw new Error('--purge, --due, --held, --purged are whole percentages adding up to at most 100')
 }
 
-const PERSONAL_RULE = { record_category: '*', classification: 'personal_information', period: { unit: 'days', value: 90 }, start: 'creation_date', action: 'dispose' }
-const CASE_RULE = { record_category: 'case_recording', classification: 'both', period: { unit: 'years', value: 5 }, start: 'next_fiscal_year', action: 'dispose' }
+const PERSONAL_RULE = {
+  record_category: '*',
+  classification: 'personal_information',
+  period: { unit: 'days', value: 90 },
+  start: 'creation_date',
+  action: 'dispose',
+}
+const CASE_RULE = {
+  record_category: 'case_recording',
+  classification: 'both',
+  period: { unit: 'years', value: 5 },
+  start: 'next_fiscal_year',
+  action: 'dispose',
+}
 const RETENTION_POLICY = '00000000-0000-7000-8000-0000000000a4'
 const RECORDING_POLICY = '00000000-0000-7000-8000-0000000000a1'
 const ROOT_UNIT = '00000000-0000-7000-8000-000000000001'

@@ -41,7 +41,10 @@ const { values } = parseArgs({
 
 /** Runs a bench script in its own process and returns the JSON report it prints last. */
 async function runScript(script: string, args: string[]): Promise<unknown> {
-  const child = spawn(process.execPath, ['--import=tsx', script, ...args], { cwd: fileURLToPath(new URL('../', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import=tsx', script, ...args], {
+    cwd: fileURLToPath(new URL('../', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let stdout = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
@@ -55,7 +58,13 @@ async function runScript(script: string, args: string[]): Promise<unknown> {
 const wanted = (name: string) => !values.only || values.only.includes(name)
 const results: Record<string, unknown> = {
   started_at: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.type()} ${os.release()}` },
+  machine: {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+  },
 }
 
 if (wanted('cases-list') || wanted('throughput')) {
@@ -67,17 +76,32 @@ if (wanted('cases-list') || wanted('throughput')) {
   await sql`insert into bench_ceiling (payload) select jsonb_build_object('n', g) from generate_series(1, 10000) g`.execute(database.db)
   await sql`analyze`.execute(database.db)
   results.seed = { cases: seed.cases, events: seed.events, recordings: seededRecordings.recordings, seconds: seed.seconds + seededRecordings.seconds }
-  process.stdout.write(`seeded ${seed.cases} cases, ${seed.events} events and ${seededRecordings.recordings} recordings in ${(seed.seconds + seededRecordings.seconds).toFixed(1)} s\n`)
+  process.stdout.write(
+    `seeded ${seed.cases} cases, ${seed.events} events and ${seededRecordings.recordings} recordings in ${(seed.seconds + seededRecordings.seconds).toFixed(1)} s\n`,
+  )
 
   const secret = crypto.randomBytes(32).toString('hex')
   // One subject drives all the load: the per-subject rate limit is off for the measurement.
-  const env = { DATABASE_URL: databaseUrl(name), AUTH_HS256_SECRET: secret, AUTH_ISSUER: 'madoguchi-bench', AUTH_AUDIENCE: 'madoguchi', RATE_LIMIT_PER_MINUTE: '0' }
+  const env = {
+    DATABASE_URL: databaseUrl(name),
+    AUTH_HS256_SECRET: secret,
+    AUTH_ISSUER: 'madoguchi-bench',
+    AUTH_AUDIENCE: 'madoguchi',
+    RATE_LIMIT_PER_MINUTE: '0',
+  }
   const token = (roles: Role[]) =>
-    signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, { subject: `bench-${roles[0]}`, roles, orgUnit: '00000000-0000-7000-8000-000000000001', name: 'ベンチ 太郎', expiresIn: 3600 })
+    signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, {
+      subject: `bench-${roles[0]}`,
+      roles,
+      orgUnit: '00000000-0000-7000-8000-000000000001',
+      name: 'ベンチ 太郎',
+      expiresIn: 3600,
+    })
   const service = await startServer('src/server.ts', env, '/readyz')
   const desk = { authorization: `Bearer ${await token(['desk'])}` }
   try {
-    if (wanted('cases-list')) results['cases-list'] = await benchCaseList(database.db, service.baseUrl, desk.authorization.slice(7), seed.units, Number(values.requests))
+    if (wanted('cases-list'))
+      results['cases-list'] = await benchCaseList(database.db, service.baseUrl, desk.authorization.slice(7), seed.units, Number(values.requests))
 
     if (wanted('throughput')) {
       const ceiling = await startServer('bench/ceiling-server.ts', { DATABASE_URL: databaseUrl(name), DATABASE_POOL_SIZE: '10' }, '/select/1')
@@ -107,7 +131,14 @@ if (wanted('cases-list') || wanted('throughput')) {
           body: () => JSON.stringify({ channel: 'phone', occurred_at: now(), categories: ['verbal_abuse'], severity: 'low', summary: '負荷試験の案件' }),
           ceiling: 'insert',
         },
-        { name: 'list cases (severity)', baseUrl: service.baseUrl, method: 'GET', headers: desk, path: () => '/v1/cases?severity=high&limit=20', ceiling: 'select' },
+        {
+          name: 'list cases (severity)',
+          baseUrl: service.baseUrl,
+          method: 'GET',
+          headers: desk,
+          path: () => '/v1/cases?severity=high&limit=20',
+          ceiling: 'select',
+        },
         { name: 'timeline', baseUrl: service.baseUrl, method: 'GET', headers: desk, path: () => `/v1/cases/${anyCase()}/timeline`, ceiling: 'select' },
         {
           name: 'register recording',

@@ -33,7 +33,10 @@ export async function startServer(script: string, env: Record<string, string>, r
   const deadline = Date.now() + 60_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${script} exited: ${stderr}`)
-    const ok = await fetch(`${baseUrl}${readyPath}`).then((r) => r.ok, () => false)
+    const ok = await fetch(`${baseUrl}${readyPath}`).then(
+      (r) => r.ok,
+      () => false,
+    )
     if (ok) break
     if (Date.now() > deadline) throw new Error(`${script} did not start: ${stderr}`)
     await new Promise((r) => setTimeout(r, 200))

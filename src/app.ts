@@ -95,7 +95,10 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
     if (!route.schema || route.schema.hide) return
     // Every API operation documents its problem responses, so the SDK types errors too.
     const problem = { description: 'A problem (RFC 9457)', content: { 'application/problem+json': { schema: ProblemSchema } } }
-    route.schema = markSharedSchemas({ ...route.schema, response: { ...(route.schema.response as object), '4xx': problem, '5xx': problem } }) as RouteOptions['schema']
+    route.schema = markSharedSchemas({
+      ...route.schema,
+      response: { ...(route.schema.response as object), '4xx': problem, '5xx': problem },
+    }) as RouteOptions['schema']
   })
 
   await app.register(fastifySwagger, {

@@ -38,7 +38,11 @@ async function main(): Promise<void> {
           { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
           { name: 'retention-sweep', intervalMs: config.retentionSweepIntervalMs, run: () => sweepRetention(database.db) },
           { name: 'change-feed', intervalMs: config.changeFeedIntervalMs, run: () => sequenceAllPendingChanges(database.db) },
-          { name: 'webhooks', intervalMs: config.webhooks.intervalMs, run: () => runWebhookRound(database.db, { ...config.webhooks, targets: webhookTargets }) },
+          {
+            name: 'webhooks',
+            intervalMs: config.webhooks.intervalMs,
+            run: () => runWebhookRound(database.db, { ...config.webhooks, targets: webhookTargets }),
+          },
         ],
         app.log,
       )

@@ -39,8 +39,23 @@ export type ExportFormat = 'ndjson' | 'csv'
 
 /** The export's columns (CSV header, and the fields of each NDJSON line). */
 export const EXPORT_FIELDS = [
-  'seq', 'id', 'occurred_at', 'subject', 'roles', 'org_unit', 'action', 'route', 'resource_type', 'resource_id',
-  'outcome', 'status', 'request_id', 'client_address', 'details', 'prev_hash', 'hash',
+  'seq',
+  'id',
+  'occurred_at',
+  'subject',
+  'roles',
+  'org_unit',
+  'action',
+  'route',
+  'resource_type',
+  'resource_id',
+  'outcome',
+  'status',
+  'request_id',
+  'client_address',
+  'details',
+  'prev_hash',
+  'hash',
 ] as const
 
 const PAGE_SIZE = 1000

@@ -99,7 +99,10 @@ export async function listAuditEvents(
   if (filters.resourceTypes !== undefined) query = query.where('resource_type', 'in', filters.resourceTypes.length ? [...filters.resourceTypes] : [''])
   const newest = page.order === 'newest'
   if (page.afterId !== null) query = query.where('id', newest ? '<' : '>', page.afterId)
-  const rows = await query.orderBy('id', newest ? 'desc' : 'asc').limit(page.limit).execute()
+  const rows = await query
+    .orderBy('id', newest ? 'desc' : 'asc')
+    .limit(page.limit)
+    .execute()
   return rows.map(toAuditEvent)
 }
 
@@ -114,7 +117,13 @@ export interface HistoryStart {
 }
 
 /** Entries about one record, oldest first (chain of custody). */
-export async function auditEventsOfRecord(q: Queryable, resourceType: string, resourceId: string, start: HistoryStart | null, limit: number): Promise<AuditEvent[]> {
+export async function auditEventsOfRecord(
+  q: Queryable,
+  resourceType: string,
+  resourceId: string,
+  start: HistoryStart | null,
+  limit: number,
+): Promise<AuditEvent[]> {
   let query = q.selectFrom('audit_events').selectAll().where('resource_type', '=', resourceType).where('resource_id', '=', resourceId)
   if (start?.mode === 'after') query = query.where('occurred_at', '>', start.at)
   if (start?.mode === 'at-or-after') query = query.where('occurred_at', '>=', start.at)
@@ -145,14 +154,7 @@ export async function lastSeqBefore(q: Queryable, at: Date): Promise<number | nu
 
 /** Linked entries with positions in (afterSeq, toSeq], in chain order: one keyset page. */
 export async function chainPage(q: Queryable, afterSeq: number, toSeq: number, limit: number): Promise<AuditRow[]> {
-  return q
-    .selectFrom('audit_events')
-    .selectAll()
-    .where('chain_seq', '>', afterSeq)
-    .where('chain_seq', '<=', toSeq)
-    .orderBy('chain_seq')
-    .limit(limit)
-    .execute()
+  return q.selectFrom('audit_events').selectAll().where('chain_seq', '>', afterSeq).where('chain_seq', '<=', toSeq).orderBy('chain_seq').limit(limit).execute()
 }
 
 /** Entries not linked yet (their transactions were running at the last linking round). */

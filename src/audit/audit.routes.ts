@@ -73,9 +73,7 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await linkAllPendingEntries(db)
       const range = await resolveChainRange(db, request.query)
       const result =
-        range.toSeq >= range.fromSeq
-          ? await verifyChain(db, range)
-          : { checked: 0, first_seq: null, last_seq: null, last_hash: null, broken: null }
+        range.toSeq >= range.fromSeq ? await verifyChain(db, range) : { checked: 0, first_seq: null, last_seq: null, last_hash: null, broken: null }
       const unlinked = await countUnlinked(db)
       request.audit.details = { from_seq: range.fromSeq, to_seq: range.toSeq, checked: result.checked, valid: result.broken === null }
       await auditNow(request)

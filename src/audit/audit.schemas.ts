@@ -1,8 +1,7 @@
 import { Type, type Static, type TSchema } from 'typebox'
 import { PageQuery, pageOf } from '../core/pagination.js'
 
-const Nullable = <T extends TSchema>(schema: T, description?: string) =>
-  Type.Union([schema, Type.Null()], description ? { description } : {})
+const Nullable = <T extends TSchema>(schema: T, description?: string) => Type.Union([schema, Type.Null()], description ? { description } : {})
 
 /** One audit entry. Ids, kinds and counts only: entries never hold personal data values. */
 export const AuditEventSchema = Type.Object(
@@ -104,7 +103,9 @@ export const HistoryParamsSchema = Type.Object(
 export const HistoryItemSchema = Type.Object(
   {
     occurred_at: Type.String({ format: 'date-time' }),
-    source: Type.Enum(['audit', 'change'], { description: 'audit: a request that read or changed the record (allowed or refused); change: a committed change from the feed' }),
+    source: Type.Enum(['audit', 'change'], {
+      description: 'audit: a request that read or changed the record (allowed or refused); change: a committed change from the feed',
+    }),
     audit: Nullable(AuditEventSchema),
     change: Nullable(
       Type.Object(

@@ -24,7 +24,23 @@ const CHAIN_LOCK_KEY = 0x6d61_6401
 type AuditRow = Selectable<AuditEventsTable>
 
 /** The columns the hashed content is made of. */
-export type ChainedColumns = Pick<AuditRow, 'id' | 'occurred_at' | 'subject' | 'roles' | 'org_unit' | 'action' | 'route' | 'resource_type' | 'resource_id' | 'outcome' | 'status' | 'request_id' | 'client_address' | 'details'>
+export type ChainedColumns = Pick<
+  AuditRow,
+  | 'id'
+  | 'occurred_at'
+  | 'subject'
+  | 'roles'
+  | 'org_unit'
+  | 'action'
+  | 'route'
+  | 'resource_type'
+  | 'resource_id'
+  | 'outcome'
+  | 'status'
+  | 'request_id'
+  | 'client_address'
+  | 'details'
+>
 
 // Kept apart from the API's view of an entry (toAuditEvent) on purpose: the hashed content must
 // never change because a response did.
@@ -235,8 +251,13 @@ export async function verifyChain(db: Db, range: { fromSeq?: number; toSeq?: num
   let expectedSeq = fromSeq
   let prevHash = GENESIS_HASH
   if (fromSeq > 1) {
-    const before = await db.selectFrom('audit_events').select('hash').where('chain_seq', '=', fromSeq - 1).executeTakeFirst()
-    if (!before?.hash) return { checked: 0, first_seq: null, last_seq: null, last_hash: null, broken: { chain_seq: fromSeq - 1, id: null, reason: 'missing-entry' } }
+    const before = await db
+      .selectFrom('audit_events')
+      .select('hash')
+      .where('chain_seq', '=', fromSeq - 1)
+      .executeTakeFirst()
+    if (!before?.hash)
+      return { checked: 0, first_seq: null, last_seq: null, last_hash: null, broken: { chain_seq: fromSeq - 1, id: null, reason: 'missing-entry' } }
     prevHash = before.hash
   }
   const fetchPage = (atOrAfter: number) => chainPageForVerification(db, atOrAfter, range.toSeq, pageSize)
@@ -268,7 +289,13 @@ export async function verifyChain(db: Db, range: { fromSeq?: number; toSeq?: num
   }
   // Entries missing at the end of an explicit range are gaps too.
   if (range.toSeq !== undefined && expectedSeq <= range.toSeq) {
-    return { checked, first_seq: checked > 0 ? fromSeq : null, last_seq: lastSeq, last_hash: checked > 0 ? prevHash : null, broken: { chain_seq: expectedSeq, id: null, reason: 'missing-entry' } }
+    return {
+      checked,
+      first_seq: checked > 0 ? fromSeq : null,
+      last_seq: lastSeq,
+      last_hash: checked > 0 ? prevHash : null,
+      broken: { chain_seq: expectedSeq, id: null, reason: 'missing-entry' },
+    }
   }
   return { checked, first_seq: checked > 0 ? fromSeq : null, last_seq: lastSeq, last_hash: checked > 0 ? prevHash : null, broken: null }
 }

@@ -40,7 +40,8 @@ const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (request.query.cursor !== undefined) {
         const [at, rank, lastId] = decodeCursor(request.query.cursor, 3)
         const when = new Date(String(at))
-        if (Number.isNaN(when.getTime()) || (rank !== 0 && rank !== 1) || typeof lastId !== 'number') throw badRequest('the cursor is not one this listing gave out', [{ pointer: 'querystring/cursor', message: 'invalid cursor' }])
+        if (Number.isNaN(when.getTime()) || (rank !== 0 && rank !== 1) || typeof lastId !== 'number')
+          throw badRequest('the cursor is not one this listing gave out', [{ pointer: 'querystring/cursor', message: 'invalid cursor' }])
         cursor = { at: when, rank, id: lastId }
       }
       const startFor = (rank: number): HistoryStart | null => {
@@ -54,9 +55,19 @@ const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const changes = await changesOfRecord(request.trx, type, id, startFor(SOURCE_RANK.change), limit + 1)
       type Keyed = { item: HistoryItem; at: number; rank: number; id: number }
       const merged: Keyed[] = [
-        ...entries.map((e) => ({ item: { occurred_at: e.occurred_at, source: 'audit' as const, audit: e, change: null }, at: Date.parse(e.occurred_at), rank: SOURCE_RANK.audit, id: e.id })),
+        ...entries.map((e) => ({
+          item: { occurred_at: e.occurred_at, source: 'audit' as const, audit: e, change: null },
+          at: Date.parse(e.occurred_at),
+          rank: SOURCE_RANK.audit,
+          id: e.id,
+        })),
         ...changes.map((c) => ({
-          item: { occurred_at: c.occurred_at.toISOString(), source: 'change' as const, audit: null, change: { position: c.position, kind: c.kind, data: c.data } },
+          item: {
+            occurred_at: c.occurred_at.toISOString(),
+            source: 'change' as const,
+            audit: null,
+            change: { position: c.position, kind: c.kind, data: c.data },
+          },
           at: c.occurred_at.getTime(),
           rank: SOURCE_RANK.change,
           id: c.id,

@@ -18,7 +18,8 @@ function assertCovered(date: string, pointer: string): void {
 /** A calendar that cannot answer (a deadline rolling past its last date, or no working day at all). */
 function asProblem(error: unknown): unknown {
   if (!(error instanceof CalendarError)) return error
-  if (error.reason === 'out_of_range') return badRequest(error.message, [{ pointer: 'querystring/days', message: 'the due date falls outside the dates the office calendar covers' }])
+  if (error.reason === 'out_of_range')
+    return badRequest(error.message, [{ pointer: 'querystring/days', message: 'the due date falls outside the dates the office calendar covers' }])
   return new HttpProblem(422, 'unprocessable', error.message)
 }
 
@@ -59,7 +60,9 @@ const calendarRoutes: FastifyPluginAsyncTypebox = async (app) => {
       assertCovered(to, 'querystring/to')
       if (to < from) throw badRequest(`to (${to}) is before from (${from})`, [{ pointer: 'querystring/to', message: 'must not be before from' }])
       if (to > addDays(addYears(from, MAX_HOLIDAY_RANGE_YEARS), -1)) {
-        throw badRequest(`ask for at most ${MAX_HOLIDAY_RANGE_YEARS} years at a time`, [{ pointer: 'querystring/to', message: `must be within ${MAX_HOLIDAY_RANGE_YEARS} years of from` }])
+        throw badRequest(`ask for at most ${MAX_HOLIDAY_RANGE_YEARS} years at a time`, [
+          { pointer: 'querystring/to', message: `must be within ${MAX_HOLIDAY_RANGE_YEARS} years of from` },
+        ])
       }
       const { items, calendarVersionIds } = await officeHolidays(request.trx, from, to)
       request.audit.details = { from, to, count: items.length }

@@ -72,7 +72,10 @@ export class CalendarError extends Error {
 /** Throws when the national holiday data does not cover the date: never a silent guess. */
 export function assertInCalendar(date: string): void {
   if (date < CALENDAR_FIRST_DATE || date > CALENDAR_LAST_DATE) {
-    throw new CalendarError('out_of_range', `${date} is outside ${CALENDAR_FIRST_DATE} – ${CALENDAR_LAST_DATE}, the dates the office calendar (and its national holiday data) covers`)
+    throw new CalendarError(
+      'out_of_range',
+      `${date} is outside ${CALENDAR_FIRST_DATE} – ${CALENDAR_LAST_DATE}, the dates the office calendar (and its national holiday data) covers`,
+    )
   }
 }
 

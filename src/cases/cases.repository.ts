@@ -86,7 +86,9 @@ export async function findCaseInReach(
     .selectAll('cases')
     .select((eb) => {
       const personal = options.personalReach ? caseInReach(q, options.personalReach, caller)(eb) : sql<boolean>`false`
-      const customer = jsonObjectFrom(eb.selectFrom('case_customers').select(['name', 'address', 'phone', 'email']).whereRef('case_customers.case_id', '=', 'cases.id'))
+      const customer = jsonObjectFrom(
+        eb.selectFrom('case_customers').select(['name', 'address', 'phone', 'email']).whereRef('case_customers.case_id', '=', 'cases.id'),
+      )
       return [
         sql<boolean>`${personal}`.as('personal_visible'),
         // Only for callers who may see it: redacted data never leaves the database.
@@ -137,7 +139,21 @@ export async function insertCase(trx: Trx, row: NewCase): Promise<CaseRow> {
   return trx.insertInto('cases').values(row).returningAll().executeTakeFirstOrThrow()
 }
 
-export type CaseHeaderChanges = Partial<Pick<NewCase, 'channel' | 'occurred_at' | 'location' | 'categories' | 'severity' | 'summary' | 'status' | 'handled_alone_forbidden' | 'escalation_policy_id' | 'org_unit_id'>>
+export type CaseHeaderChanges = Partial<
+  Pick<
+    NewCase,
+    | 'channel'
+    | 'occurred_at'
+    | 'location'
+    | 'categories'
+    | 'severity'
+    | 'summary'
+    | 'status'
+    | 'handled_alone_forbidden'
+    | 'escalation_policy_id'
+    | 'org_unit_id'
+  >
+>
 
 /** Applies header changes and bumps the version (the ETag). */
 export async function updateCaseHeader(trx: Trx, id: string, changes: CaseHeaderChanges): Promise<CaseRow> {
@@ -201,7 +217,14 @@ export function listKey(row: CaseRow): CursorValue[] {
  * A page of cases in reach matching the filters, open cases nobody may handle alone first,
  * then newest first. Keyset pagination on (priority, occurred_at, id).
  */
-export async function listCases(q: Queryable, reach: Reach, caller: Caller, filters: CaseFilters, limit: number, after: CursorValue[] | null): Promise<CaseWithPeople[]> {
+export async function listCases(
+  q: Queryable,
+  reach: Reach,
+  caller: Caller,
+  filters: CaseFilters,
+  limit: number,
+  after: CursorValue[] | null,
+): Promise<CaseWithPeople[]> {
   return casesListQuery(q, reach, caller, filters, limit, after).execute()
 }
 
@@ -219,7 +242,13 @@ export function casesListQuery(q: Queryable, reach: Reach, caller: Caller, filte
   if (filters.responder) {
     const responder = filters.responder
     query = query.where((eb) =>
-      eb.exists(eb.selectFrom('case_responders').select(sql`1`.as('one')).whereRef('case_responders.case_id', '=', 'cases.id').where('case_responders.subject', '=', responder)),
+      eb.exists(
+        eb
+          .selectFrom('case_responders')
+          .select(sql`1`.as('one'))
+          .whereRef('case_responders.case_id', '=', 'cases.id')
+          .where('case_responders.subject', '=', responder),
+      ),
     )
   }
   if (filters.occurredFrom) query = query.where('occurred_at', '>=', filters.occurredFrom)

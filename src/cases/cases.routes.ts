@@ -163,7 +163,7 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { permission: 'cases:upsert_external' },
     schema: {
       operationId: 'upsertCaseByExternalRef',
-      summary: "Create or update the case another system knows by its own id",
+      summary: 'Create or update the case another system knows by its own id',
       description: 'Idempotent: 201 when created, 200 when updated or unchanged.',
       tags: ['cases', 'integration'],
       params: ExternalRefParams,

@@ -127,7 +127,9 @@ const caseHeader = {
 export const CaseSchema = Type.Object(
   {
     ...caseHeader,
-    customer: Type.Union([CustomerSchema, Type.Null()], { description: "null when absent or when the caller may not see personal data (then customer_redacted is true)" }),
+    customer: Type.Union([CustomerSchema, Type.Null()], {
+      description: 'null when absent or when the caller may not see personal data (then customer_redacted is true)',
+    }),
     customer_redacted: Type.Boolean(),
     name_display_policy_version_id: Type.String({ format: 'uuid', description: 'The name-display policy that decided how staff appear' }),
   },

@@ -53,7 +53,10 @@ const policiesOfRequest = new WeakMap<FastifyRequest, Promise<CasePolicies>>()
 export function casePolicies(request: FastifyRequest): Promise<CasePolicies> {
   let policies = policiesOfRequest.get(request)
   if (!policies) {
-    policies = policiesInForce(request.trx, todayInTokyo(), ['escalation', 'name_display']).then(({ escalation, name_display }) => ({ escalation, nameDisplay: name_display }))
+    policies = policiesInForce(request.trx, todayInTokyo(), ['escalation', 'name_display']).then(({ escalation, name_display }) => ({
+      escalation,
+      nameDisplay: name_display,
+    }))
     policiesOfRequest.set(request, policies)
   }
   return policies
@@ -139,7 +142,13 @@ export async function reloadCase(request: FastifyRequest, id: string) {
 // Writing
 
 function changeOf(kind: string, row: CaseRow, data: Record<string, unknown> = {}): DomainChange {
-  return { kind, resourceType: 'case', resourceId: row.id, orgUnitId: row.org_unit_id, data: { number: row.number, status: row.status, version: row.version, ...data } }
+  return {
+    kind,
+    resourceType: 'case',
+    resourceId: row.id,
+    orgUnitId: row.org_unit_id,
+    data: { number: row.number, status: row.status, version: row.version, ...data },
+  }
 }
 
 /** Where a new case goes: the given unit or the caller's, within the caller's reach for creating. */
@@ -148,7 +157,8 @@ async function unitForNewCase(request: FastifyRequest, wanted: string | undefine
   const unitId = wanted ?? caller.orgUnit
   if (!unitId) throw unprocessable('your token names no org unit; give org_unit_id', [{ pointer, message: 'is required' }])
   if (!(await findOrgUnit(request.trx, unitId))) throw unprocessable('the org unit does not exist', [{ pointer, message: 'no such org unit' }])
-  const allowed = reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(request.trx, unitId, caller.orgUnit)))
+  const allowed =
+    reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(request.trx, unitId, caller.orgUnit)))
   if (!allowed) throw forbidden(reach === 'own' ? 'you may create cases only in your own org unit' : 'that org unit is outside your reach')
   return unitId
 }
@@ -175,7 +185,10 @@ async function applyEscalationRule(trx: Trx, row: CaseRow, policy: EscalationPol
   return { row: updated, changes: [changeOf('case.escalated', updated, { categories: triggering, policy_version_id: policy.id })] }
 }
 
-export async function createCase(request: FastifyRequest, input: CreateCase | (UpsertCase & { external_ref?: { system: string; ref: string } })): Promise<CaseRow> {
+export async function createCase(
+  request: FastifyRequest,
+  input: CreateCase | (UpsertCase & { external_ref?: { system: string; ref: string } }),
+): Promise<CaseRow> {
   const { trx } = request
   const { caller, permission } = request.access
   const orgUnitId = await unitForNewCase(request, input.org_unit_id, 'body/org_unit_id')
@@ -276,7 +289,12 @@ export async function updateCase(request: FastifyRequest, id: string, input: Upd
  * same body twice changes nothing the second time. Two requests for one new ref are serialised
  * by an advisory lock on the ref, so the second updates instead of colliding.
  */
-export async function upsertByExternalRef(request: FastifyRequest, system: string, ref: string, input: UpsertCase): Promise<{ row: CaseRow; created: boolean }> {
+export async function upsertByExternalRef(
+  request: FastifyRequest,
+  system: string,
+  ref: string,
+  input: UpsertCase,
+): Promise<{ row: CaseRow; created: boolean }> {
   const { trx } = request
   await sql`select pg_advisory_xact_lock(hashtextextended(${`case-ref:${system}/${ref}`}, 0))`.execute(trx)
   const existing = await findCaseByExternalRef(trx, system, ref)
@@ -301,7 +319,9 @@ export async function transitionCase(request: FastifyRequest, id: string, to: Ca
   const transition = findTransition(row.status, to)
   if (!transition) {
     const allowed = transitionsFrom(row.status).map((t) => t.to)
-    throw conflict(`a case that is ${row.status} cannot become ${to}${allowed.length ? `; it can become: ${allowed.join(', ')}` : '; it is final'}`, { allowed })
+    throw conflict(`a case that is ${row.status} cannot become ${to}${allowed.length ? `; it can become: ${allowed.join(', ')}` : '; it is final'}`, {
+      allowed,
+    })
   }
   if (!(await reachesCase(request, id, transition.permission))) {
     throw forbidden(`${row.status} → ${to} needs the ${transition.permission} permission for this case`)
@@ -331,7 +351,14 @@ async function addRespondersTo(request: FastifyRequest, row: CaseRow, subjects: 
   // Responders are part of the case's representation: its version (ETag) moves on.
   const updated = await updateCaseHeader(trx, row.id, {})
   for (const subject of added) {
-    await appendEvent(trx, { caseId: row.id, type: 'responder_added', occurredAt: new Date(), actor: request.access.caller.subject, description: null, details: { subject } })
+    await appendEvent(trx, {
+      caseId: row.id,
+      type: 'responder_added',
+      occurredAt: new Date(),
+      actor: request.access.caller.subject,
+      description: null,
+      details: { subject },
+    })
   }
   await publishChanges(trx, [changeOf('case.responder_added', updated, { responders_added: added })])
   return added

@@ -6,7 +6,9 @@ export const ChangeSchema = Type.Object(
     kind: Type.String({ description: 'e.g. case.created, case.transitioned, event.appended, recording.disposed, policy.version_created' }),
     resource_type: Type.String({ description: 'case, recording, policy, org_unit, …' }),
     resource_id: Type.String(),
-    org_unit_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'The org unit the record belongs to; null for organisation-wide records (policies)' }),
+    org_unit_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      description: 'The org unit the record belongs to; null for organisation-wide records (policies)',
+    }),
     occurred_at: Type.String({ format: 'date-time', description: 'When the change was written (its transaction commits shortly after)' }),
     data: Type.Record(Type.String(), Type.Unknown(), { description: 'Ids, versions, statuses, kinds: never personal data' }),
   },
@@ -31,7 +33,12 @@ export const ChangeQuerySchema = Type.Object(
     after: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Return changes after this position (0: from the start)' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'At most this many changes (1–1000, default 100)' })),
     wait: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS, default: 0, description: 'Seconds to wait for a change when there is none after `after` yet (long poll, at most 30)' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_WAIT_SECONDS,
+        default: 0,
+        description: 'Seconds to wait for a change when there is none after `after` yet (long poll, at most 30)',
+      }),
     ),
   },
   { additionalProperties: false },

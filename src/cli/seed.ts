@@ -153,7 +153,8 @@ async function main(): Promise<void> {
   })
   const options = { cases: Number(values.cases), eventsPerCase: Number(values['events-per-case']), units: Number(values.units), staff: 200 }
   const recordings = Number(values.recordings)
-  if (![options.cases, options.eventsPerCase, options.units].every((n) => Number.isInteger(n) && n > 0)) throw new ConfigError('--cases, --events-per-case and --units take positive whole numbers')
+  if (![options.cases, options.eventsPerCase, options.units].every((n) => Number.isInteger(n) && n > 0))
+    throw new ConfigError('--cases, --events-per-case and --units take positive whole numbers')
   const database = await openDatabase(loadConfig())
   try {
     await migrateToLatest(database)

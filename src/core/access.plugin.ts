@@ -82,7 +82,8 @@ export default fp<AccessPluginOptions>(
         throw new Error(`route ${route.method} ${route.url} declares an unknown permission '${String(declared)}'`)
       }
       const { body, querystring, params, headers } = (route.schema ?? {}) as DeclaredRoute['schema']
-      for (const method of toArray(route.method)) declaredRoutes.push({ method, url: route.url, permission: declared, schema: { body, querystring, params, headers } })
+      for (const method of toArray(route.method))
+        declaredRoutes.push({ method, url: route.url, permission: declared, schema: { body, querystring, params, headers } })
       if (declared === 'public') return
       // Authenticate and authorise before anything else runs (parsing, validation), so an
       // anonymous or unauthorised caller learns nothing about the route's schema.

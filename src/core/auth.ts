@@ -96,10 +96,16 @@ function callerFromClaims(claims: Record<string, unknown>): Caller {
   const { sub, name, roles, org_unit: orgUnit, family_name: familyName, business_name: businessName } = claims
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) throw new TokenRejected("the token's sub claim is not acceptable")
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new TokenRejected("the token's roles claim must be an array of strings")
-  for (const [claim, value] of [['name', name], ['family_name', familyName], ['business_name', businessName]] as const) {
-    if (value !== undefined && (typeof value !== 'string' || value.length > 200)) throw new TokenRejected(`the token's ${claim} claim must be a string of at most 200 characters`)
+  for (const [claim, value] of [
+    ['name', name],
+    ['family_name', familyName],
+    ['business_name', businessName],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value.length > 200))
+      throw new TokenRejected(`the token's ${claim} claim must be a string of at most 200 characters`)
   }
-  if (orgUnit !== undefined && (typeof orgUnit !== 'string' || !UUID.test(orgUnit))) throw new TokenRejected("the token's org_unit claim must be an org unit id (uuid)")
+  if (orgUnit !== undefined && (typeof orgUnit !== 'string' || !UUID.test(orgUnit)))
+    throw new TokenRejected("the token's org_unit claim must be an org unit id (uuid)")
   return {
     subject: sub,
     name: (name as string | undefined) ?? null,

@@ -183,7 +183,14 @@ function authConfig(env: Env, dataDir: string, production: boolean): AuthConfig 
     if (env.AUTH_ISSUER !== undefined || env.AUTH_AUDIENCE !== undefined) {
       throw new ConfigError('AUTH_ISSUER: set together with one of AUTH_JWKS_URL, AUTH_JWKS_FILE, AUTH_HS256_SECRET')
     }
-    return { mode: 'dev', secretFile: path.join(dataDir, 'dev-jwt-secret'), issuer: DEV_ISSUER, audience: DEV_AUDIENCE, algorithms: ['HS256'], clockToleranceSeconds }
+    return {
+      mode: 'dev',
+      secretFile: path.join(dataDir, 'dev-jwt-secret'),
+      issuer: DEV_ISSUER,
+      audience: DEV_AUDIENCE,
+      algorithms: ['HS256'],
+      clockToleranceSeconds,
+    }
   }
   if (env.AUTH_ISSUER === undefined) throw new ConfigError(`AUTH_ISSUER: required when ${source} is set`)
   if (env.AUTH_AUDIENCE === undefined) throw new ConfigError(`AUTH_AUDIENCE: required when ${source} is set`)

@@ -15,4 +15,14 @@ import type { CoreTables } from './core.tables.js'
  * A domain's tables are read and written only by that domain's repository.
  */
 export interface Database
-  extends CoreTables, OrgUnitTables, AuditTables, ChangeTables, PolicyTables, StaffTables, CaseTables, EventTables, RecordingTables, MediaGrantTables, WebhookTables {}
+  extends CoreTables,
+    OrgUnitTables,
+    AuditTables,
+    ChangeTables,
+    PolicyTables,
+    StaffTables,
+    CaseTables,
+    EventTables,
+    RecordingTables,
+    MediaGrantTables,
+    WebhookTables {}

@@ -90,15 +90,20 @@ export class HttpProblem extends Error {
 }
 
 export const badRequest = (detail: string, errors?: FieldError[]) => new HttpProblem(400, 'bad-request', detail, errors ? { errors } : {})
-export const unprocessable = (detail: string, errors?: FieldError[]) =>
-  new HttpProblem(422, 'validation-failed', detail, errors ? { errors } : {})
+export const unprocessable = (detail: string, errors?: FieldError[]) => new HttpProblem(422, 'validation-failed', detail, errors ? { errors } : {})
 /** RFC 6750: a bare challenge when no token was sent, invalid_token when one was refused. */
 export const unauthorized = (detail: string, tokenPresent = false) =>
-  new HttpProblem(401, 'unauthorized', detail, {}, {
-    'www-authenticate': tokenPresent
-      ? `Bearer realm="madoguchi", error="invalid_token", error_description="${detail.replace(/["\\]/g, '')}"`
-      : 'Bearer realm="madoguchi"',
-  })
+  new HttpProblem(
+    401,
+    'unauthorized',
+    detail,
+    {},
+    {
+      'www-authenticate': tokenPresent
+        ? `Bearer realm="madoguchi", error="invalid_token", error_description="${detail.replace(/["\\]/g, '')}"`
+        : 'Bearer realm="madoguchi"',
+    },
+  )
 export const forbidden = (detail: string) => new HttpProblem(403, 'forbidden', detail)
 /** Also what an id outside the caller's reach answers, so ids leak nothing. */
 export const notFound = (what: string) => new HttpProblem(404, 'not-found', `${what} not found`)

@@ -18,12 +18,16 @@ export interface StoredResponse {
 export function idempotencyKeyOf(request: FastifyRequest): string | null {
   const key = request.headers['idempotency-key']
   if (key === undefined) return null
-  if (typeof key !== 'string' || !KEY.test(key)) throw badRequest('Idempotency-Key must be 1–200 visible ASCII characters', [{ pointer: 'headers/idempotency-key', message: 'invalid' }])
+  if (typeof key !== 'string' || !KEY.test(key))
+    throw badRequest('Idempotency-Key must be 1–200 visible ASCII characters', [{ pointer: 'headers/idempotency-key', message: 'invalid' }])
   return key
 }
 
 function requestHash(request: FastifyRequest): string {
-  return crypto.createHash('sha256').update(canonicalJson({ params: request.params ?? {}, body: request.body ?? null })).digest('hex')
+  return crypto
+    .createHash('sha256')
+    .update(canonicalJson({ params: request.params ?? {}, body: request.body ?? null }))
+    .digest('hex')
 }
 
 /**

@@ -17,7 +17,8 @@ export function setEtag(reply: FastifyReply, version: number): void {
 /** Checks If-Match against the record's current version. */
 export function requireIfMatch(request: FastifyRequest, currentVersion: number): void {
   const header = request.headers['if-match']
-  if (header === undefined || header === '') throw preconditionRequired('send If-Match with the ETag from your last GET, so a concurrent change is not overwritten')
+  if (header === undefined || header === '')
+    throw preconditionRequired('send If-Match with the ETag from your last GET, so a concurrent change is not overwritten')
   const current = etagOf(currentVersion)
   const tags = header.split(',').map((t) => t.trim().replace(/^W\//, ''))
   if (!tags.includes('*') && !tags.includes(current)) {

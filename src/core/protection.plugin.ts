@@ -46,9 +46,15 @@ export default fp<{ config: ProtectionConfig; database: DatabaseHandle }>(
         // Infrastructure probes are never limited.
         allowList: (request) => !request.url.startsWith('/v1/'),
         errorResponseBuilder: (_request, context) =>
-          new HttpProblem(429, 'too-many-requests', `more than ${context.max} requests a minute; try again in ${Math.ceil(context.ttl / 1000)} s`, {}, {
-            'retry-after': String(Math.ceil(context.ttl / 1000)),
-          }),
+          new HttpProblem(
+            429,
+            'too-many-requests',
+            `more than ${context.max} requests a minute; try again in ${Math.ceil(context.ttl / 1000)} s`,
+            {},
+            {
+              'retry-after': String(Math.ceil(context.ttl / 1000)),
+            },
+          ),
       })
     }
 

@@ -127,7 +127,11 @@ export default fp<{ db: Db }>(
             if (reply.sent) throw new Error(`route ${route.url} answered before its transaction committed; return the body instead`)
             if (key) {
               const location = reply.getHeader('location')
-              await rememberResponse(trx, subject, operation, key, { status: reply.statusCode, body: result, location: typeof location === 'string' ? location : null })
+              await rememberResponse(trx, subject, operation, key, {
+                status: reply.statusCode,
+                body: result,
+                location: typeof location === 'string' ? location : null,
+              })
             }
             await writeAuditAndChanges(trx, entriesFor(request, 'allowed', reply.statusCode), takeCollectedChanges(trx))
             return result

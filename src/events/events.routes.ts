@@ -56,7 +56,8 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getCaseTimeline',
       summary: 'The report for the supervisor: facts in time order (時系列)',
-      description: 'JSON, or CSV with Accept: text/csv (UTF-8 with BOM, for spreadsheets). Corrections appear against the event they correct; the escalation ladder counts warnings before the police.',
+      description:
+        'JSON, or CSV with Accept: text/csv (UTF-8 with BOM, for spreadsheets). Corrections appear against the event they correct; the escalation ladder counts warnings before the police.',
       tags: ['events'],
       params: CaseIdParams,
       response: {
@@ -84,7 +85,12 @@ function prefersCsv(accept: string | undefined): boolean {
     .split(',')
     .map((part, index) => {
       const [type, ...params] = part.trim().split(';')
-      const q = Number(params.map((p) => p.trim()).find((p) => p.startsWith('q='))?.slice(2) ?? '1')
+      const q = Number(
+        params
+          .map((p) => p.trim())
+          .find((p) => p.startsWith('q='))
+          ?.slice(2) ?? '1',
+      )
       return { type: type!.trim().toLowerCase(), q: Number.isFinite(q) ? q : 0, index }
     })
     .filter((r) => r.q > 0 && ['text/csv', 'application/json', 'application/*', '*/*'].includes(r.type))

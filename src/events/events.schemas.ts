@@ -8,9 +8,18 @@ const Uuid = Type.String({ format: 'uuid' })
 
 export const EventDetailsSchema = Type.Object(
   {
-    police_via: Type.Optional(Type.Enum(['110', '#9110', 'local_station'], { description: 'For police_called / police_consultation: 110 when urgent, otherwise #9110 or the local station' })),
+    police_via: Type.Optional(
+      Type.Enum(['110', '#9110', 'local_station'], {
+        description: 'For police_called / police_consultation: 110 when urgent, otherwise #9110 or the local station',
+      }),
+    ),
     decided_by: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 10, uniqueItems: true, description: 'For conversation_ended: staff ids of those who decided (several, incl. a supervisor)' }),
+      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+        minItems: 1,
+        maxItems: 10,
+        uniqueItems: true,
+        description: 'For conversation_ended: staff ids of those who decided (several, incl. a supervisor)',
+      }),
     ),
   },
   { $id: 'EventDetails', additionalProperties: false },

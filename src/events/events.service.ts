@@ -34,7 +34,9 @@ export async function recordEvent(request: FastifyRequest, caseId: string, input
       throw forbidden('only a supervisor or the consultation desk may acknowledge fault for the organisation')
     }
     if (!(await caseHasEvent(trx, caseId, 'fact_check'))) {
-      throw conflict('fault may be acknowledged only after the facts are checked: record a fact_check event first (非を認めて謝罪するのは事実確認をして社内で判断をしたとき)')
+      throw conflict(
+        'fault may be acknowledged only after the facts are checked: record a fact_check event first (非を認めて謝罪するのは事実確認をして社内で判断をしたとき)',
+      )
     }
   }
   if ((input.type === 'correction') !== (input.corrects_event_id !== undefined)) {
@@ -58,7 +60,13 @@ export async function recordEvent(request: FastifyRequest, caseId: string, input
     correctsEventId: input.corrects_event_id ?? null,
   })
   await publishChanges(trx, [
-    { kind: 'event.appended', resourceType: 'case', resourceId: caseId, orgUnitId: row.org_unit_id, data: { event_id: event.id, event_type: event.type, seq: event.seq } },
+    {
+      kind: 'event.appended',
+      resourceType: 'case',
+      resourceId: caseId,
+      orgUnitId: row.org_unit_id,
+      data: { event_id: event.id, event_type: event.type, seq: event.seq },
+    },
   ])
   request.audit.details = { event_id: event.id, event_type: event.type }
   return { event, personalVisible: row.personal_visible }
@@ -116,7 +124,9 @@ export async function buildTimeline(request: FastifyRequest, caseId: string): Pr
 
   const counts = Object.fromEntries(LADDER_TYPES.map((t) => [t, events.filter((e) => e.type === t).length])) as TimelineView['escalation_ladder']['counts']
   const firstPolice = events.find((e) => e.type === 'police_called')
-  const warningsBeforePolice = firstPolice ? events.filter((e) => WARNING_TYPES.includes(e.type) && e.occurred_at <= firstPolice.occurred_at && e.seq !== firstPolice.seq).length : null
+  const warningsBeforePolice = firstPolice
+    ? events.filter((e) => WARNING_TYPES.includes(e.type) && e.occurred_at <= firstPolice.occurred_at && e.seq !== firstPolice.seq).length
+    : null
 
   const [summary] = await presentCases(request, [row])
   request.audit.details = { events: events.length }

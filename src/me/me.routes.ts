@@ -10,10 +10,10 @@ export const MeSchema = Type.Object(
     name: Type.Union([Type.String(), Type.Null()]),
     roles: Type.Array(Type.Enum([...ROLES])),
     org_unit: Type.Union([Type.String(), Type.Null()]),
-    permissions: Type.Object(
-      Object.fromEntries(Object.keys(ACCESS).map((p) => [p, Type.Optional(ReachSchema)])),
-      { additionalProperties: false, description: 'Each permission the caller holds, with its reach (own, unit, all)' },
-    ),
+    permissions: Type.Object(Object.fromEntries(Object.keys(ACCESS).map((p) => [p, Type.Optional(ReachSchema)])), {
+      additionalProperties: false,
+      description: 'Each permission the caller holds, with its reach (own, unit, all)',
+    }),
   },
   { $id: 'Me', additionalProperties: false },
 )

@@ -9,7 +9,7 @@ const jwksRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings }>
     schema: {
       operationId: 'getMediaGrantJwks',
       summary: 'Public keys that verify media access grants',
-      description: 'For the municipality\'s media server: verify a grant\'s signature with these keys (by kid), and its typ (media-grant+jwt), iss, aud and exp.',
+      description: "For the municipality's media server: verify a grant's signature with these keys (by kid), and its typ (media-grant+jwt), iss, aud and exp.",
       tags: ['recordings'],
       security: [],
       response: { 200: JwksSchema },

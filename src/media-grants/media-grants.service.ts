@@ -44,7 +44,10 @@ export async function ensureSigningKey(q: Queryable): Promise<StoredKey> {
 }
 
 /** The JWKS the media server verifies grants with. */
-export async function mediaGrantJwks(q: Queryable, settings: MediaGrantSettings): Promise<{ keys: Array<Record<string, unknown> & { kty: string; kid: string; alg: string; use: 'sig' }> }> {
+export async function mediaGrantJwks(
+  q: Queryable,
+  settings: MediaGrantSettings,
+): Promise<{ keys: Array<Record<string, unknown> & { kty: string; kid: string; alg: string; use: 'sig' }> }> {
   await ensureSigningKey(q)
   // A key retired now still verifies the grants it signed until they expire.
   const keys = await publishedKeys(q, settings.ttlSeconds + 60)

@@ -6,7 +6,6 @@ import { createOrgUnit, listOrgUnits } from './org-units.repository.js'
 
 /** Org units (所属): the tree that reach ("own unit and below") is measured on. */
 const orgUnitRoutes: FastifyPluginAsyncTypebox = async (app) => {
-
   app.get('', {
     config: { permission: 'org_units:read' },
     schema: {

@@ -23,7 +23,4 @@ export const CreateOrgUnitSchema = Type.Object(
 )
 export type CreateOrgUnit = Static<typeof CreateOrgUnitSchema>
 
-export const OrgUnitListSchema = Type.Object(
-  { items: Type.Array(OrgUnitSchema) },
-  { $id: 'OrgUnitList', additionalProperties: false },
-)
+export const OrgUnitListSchema = Type.Object({ items: Type.Array(OrgUnitSchema) }, { $id: 'OrgUnitList', additionalProperties: false })

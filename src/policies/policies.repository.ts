@@ -72,7 +72,14 @@ export async function insertPolicyVersion<T extends PolicyType>(
 ): Promise<PolicyVersion<T>> {
   const row = await q
     .insertInto('policy_versions')
-    .values({ id: newId(), type: input.type, effective_from: input.effectiveFrom, body: JSON.stringify(input.body), note: input.note, created_by: input.createdBy })
+    .values({
+      id: newId(),
+      type: input.type,
+      effective_from: input.effectiveFrom,
+      body: JSON.stringify(input.body),
+      note: input.note,
+      created_by: input.createdBy,
+    })
     .returningAll()
     .executeTakeFirstOrThrow()
   return toVersion<T>(row)
@@ -107,7 +114,11 @@ export async function policyVersionsGoverning<T extends PolicyType>(q: Queryable
       eb(
         'effective_from',
         '>=',
-        eb.selectFrom('policy_versions as p').select((e) => e.fn.max('p.effective_from').as('m')).where('p.type', '=', type).where('p.effective_from', '<=', from),
+        eb
+          .selectFrom('policy_versions as p')
+          .select((e) => e.fn.max('p.effective_from').as('m'))
+          .where('p.type', '=', type)
+          .where('p.effective_from', '<=', from),
       ),
     )
   if (to !== null) query = query.where('effective_from', '<=', to)

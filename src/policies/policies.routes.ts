@@ -34,7 +34,8 @@ import {
 /** The date a read asks about: ?at= or today in Tokyo; nothing was in force before the epoch. */
 export function dateAsked(at: string | undefined, pointer = 'querystring/at'): string {
   if (at === undefined) return todayInTokyo()
-  if (at < POLICY_EPOCH) throw badRequest(`${at} is before ${POLICY_EPOCH}, the first day any policy is in force`, [{ pointer, message: `must be ${POLICY_EPOCH} or later` }])
+  if (at < POLICY_EPOCH)
+    throw badRequest(`${at} is before ${POLICY_EPOCH}, the first day any policy is in force`, [{ pointer, message: `must be ${POLICY_EPOCH} or later` }])
   return at
 }
 
@@ -178,7 +179,13 @@ function registerCreateVersion<T extends PolicyType>(app: Parameters<FastifyPlug
       })
       const next = await nextEffectiveDates(request.trx, version.effective_from, [type])
       await publishChanges(request.trx, [
-        { kind: 'policy.version_created', resourceType: 'policy', resourceId: version.id, orgUnitId: null, data: { type, effective_from: version.effective_from } },
+        {
+          kind: 'policy.version_created',
+          resourceType: 'policy',
+          resourceId: version.id,
+          orgUnitId: null,
+          data: { type, effective_from: version.effective_from },
+        },
       ])
       request.audit.resourceId = version.id
       request.audit.details = { type, effective_from: version.effective_from }

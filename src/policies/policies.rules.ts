@@ -43,7 +43,10 @@ function retentionErrors(body: PolicyBodies['retention']): FieldError[] {
     const key = `${rule.record_category}\u0000${rule.classification}`
     const earlier = seen.get(key)
     if (earlier !== undefined) {
-      errors.push({ pointer: `${BODY}/rules/${i}`, message: `repeats rules/${earlier} (${rule.record_category}, ${rule.classification}): each pair has one rule` })
+      errors.push({
+        pointer: `${BODY}/rules/${i}`,
+        message: `repeats rules/${earlier} (${rule.record_category}, ${rule.classification}): each pair has one rule`,
+      })
     } else seen.set(key, i)
     if (rule.period.unit === 'days' && rule.start !== 'creation_date') {
       // 1年未満: counted from the day the document was created or obtained.
@@ -51,7 +54,10 @@ function retentionErrors(body: PolicyBodies['retention']): FieldError[] {
     }
     if (rule.period.unit === 'days' && rule.action === 'transfer') {
       // Documents of historical value (歴史公文書等) are kept at least a year (行政文書の管理に関するガイドライン).
-      errors.push({ pointer: `${BODY}/rules/${i}/action`, message: 'a record kept less than a year is not transferred to the archives (移管): give it a period of a year or more' })
+      errors.push({
+        pointer: `${BODY}/rules/${i}/action`,
+        message: 'a record kept less than a year is not transferred to the archives (移管): give it a period of a year or more',
+      })
     }
   })
   for (const classification of CLASSIFICATIONS) {
@@ -92,7 +98,10 @@ function escalationErrors(body: PolicyBodies['escalation']): FieldError[] {
   for (let i = 1; i < order.length; i++) {
     const [milder, severity] = [order[i - 1]!, order[i]!]
     if (by[severity] < by[milder]) {
-      errors.push({ pointer: `${BODY}/min_responders/by_severity/${severity}`, message: `must be at least ${milder}'s (${by[milder]}): a more severe case never needs fewer responders` })
+      errors.push({
+        pointer: `${BODY}/min_responders/by_severity/${severity}`,
+        message: `must be at least ${milder}'s (${by[milder]}): a more severe case never needs fewer responders`,
+      })
     }
   }
   return errors

@@ -66,7 +66,10 @@ export type Classification = (typeof CLASSIFICATIONS)[number]
 
 export const RetentionPeriodSchema = Type.Union(
   [
-    Type.Object({ unit: Type.Literal('days'), value: Type.Integer({ minimum: 1, maximum: 364 }) }, { additionalProperties: false, description: 'Less than one year (1年未満)' }),
+    Type.Object(
+      { unit: Type.Literal('days'), value: Type.Integer({ minimum: 1, maximum: 364 }) },
+      { additionalProperties: false, description: 'Less than one year (1年未満)' },
+    ),
     Type.Object(
       { unit: Type.Literal('years'), value: Type.Union([Type.Literal(1), Type.Literal(3), Type.Literal(5), Type.Literal(10), Type.Literal(30)]) },
       { additionalProperties: false, description: 'A standard period: 1, 3, 5, 10 or 30 years' },
@@ -77,8 +80,13 @@ export const RetentionPeriodSchema = Type.Union(
 
 export const RetentionRuleSchema = Type.Object(
   {
-    record_category: Type.String({ pattern: '^(\\*|[a-z][a-z0-9_]{0,63})$', description: "A record category, or '*' for any category without a rule of its own" }),
-    classification: Type.Enum([...CLASSIFICATIONS], { description: 'Administrative document (行政文書/公文書), personal information (個人情報), both or neither' }),
+    record_category: Type.String({
+      pattern: '^(\\*|[a-z][a-z0-9_]{0,63})$',
+      description: "A record category, or '*' for any category without a rule of its own",
+    }),
+    classification: Type.Enum([...CLASSIFICATIONS], {
+      description: 'Administrative document (行政文書/公文書), personal information (個人情報), both or neither',
+    }),
     period: RetentionPeriodSchema,
     start: Type.Enum(['next_fiscal_year', 'creation_date'], {
       description: '起算日: April 1 of the fiscal year after creation (施行令第8条), or the creation date (periods under a year)',

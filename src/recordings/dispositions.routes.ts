@@ -31,7 +31,13 @@ const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request) => {
       const q = request.query
       const limit = q.limit ?? 50
-      const rows = await dueRecordings(request.trx, todayInTokyo(), { orgUnitId: q.org_unit_id, action: q.action }, limit + 1, q.cursor ? decodeCursor(q.cursor, 2) : null)
+      const rows = await dueRecordings(
+        request.trx,
+        todayInTokyo(),
+        { orgUnitId: q.org_unit_id, action: q.action },
+        limit + 1,
+        q.cursor ? decodeCursor(q.cursor, 2) : null,
+      )
       const { page, nextCursor } = paginate(rows, limit, (r) => [r.effective_end, r.id])
       request.audit.details = { count: page.length }
       return { items: page.map(dueView), next_cursor: nextCursor }

@@ -33,9 +33,12 @@ import { isTerminal, loadRecording, nameMode, recordingChange, settle } from './
 async function requireDisposable(request: FastifyRequest, row: LoadedRecording, today: string): Promise<void> {
   const holds = keepingHolds(await holdsOf(request.trx, row.id), today)
   if (holds.length > 0) {
-    throw conflict(`held: ${holds.map((h) => `${h.type} ${h.reference}${h.until ? ` (through ${h.until})` : ''}`).join(', ')}; nothing is disposed of while a hold keeps it (施行令第9条)`, {
-      holds,
-    })
+    throw conflict(
+      `held: ${holds.map((h) => `${h.type} ${h.reference}${h.until ? ` (through ${h.until})` : ''}`).join(', ')}; nothing is disposed of while a hold keeps it (施行令第9条)`,
+      {
+        holds,
+      },
+    )
   }
   if (row.effective_end >= today) {
     throw conflict(`retention runs through ${row.effective_end}; a disposition may be proposed from ${addDays(row.effective_end, 1)}`, {
@@ -44,7 +47,11 @@ async function requireDisposable(request: FastifyRequest, row: LoadedRecording, 
   }
 }
 
-export async function proposeDisposition(request: FastifyRequest, recordingId: string, input: { action: 'dispose' | 'transfer'; reason: string }): Promise<DispositionRow> {
+export async function proposeDisposition(
+  request: FastifyRequest,
+  recordingId: string,
+  input: { action: 'dispose' | 'transfer'; reason: string },
+): Promise<DispositionRow> {
   const { trx } = request
   const row = await loadRecording(request, recordingId, { lock: true })
   if (isTerminal(row.status)) throw conflict(`the recording was already ${row.status}`)

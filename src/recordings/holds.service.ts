@@ -53,9 +53,7 @@ export async function presentHolds(q: Queryable, holds: readonly HoldRow[]): Pro
 
 /** The holds that keep a recording today (for 409s that name them). */
 export function keepingHolds(holds: readonly HoldRow[], today: string) {
-  return holds
-    .filter((h) => holdKeeps(holdState(h), today))
-    .map((h) => ({ id: h.id, type: h.type, reference: h.reference, until: h.until }))
+  return holds.filter((h) => holdKeeps(holdState(h), today)).map((h) => ({ id: h.id, type: h.type, reference: h.reference, until: h.until }))
 }
 
 /** Re-summarises the holds onto the recording, settles its status, publishes the change. */
@@ -64,7 +62,10 @@ async function afterHoldChange(request: FastifyRequest, recordingId: string, kin
   const today = todayInTokyo()
   const summarised = await refreshHoldSummary(trx, recordingId)
   const { row, changes } = await settle(trx, summarised, today)
-  await publishChanges(trx, [recordingChange(kind, row, { hold_id: hold.id, hold_type: hold.type, effective_end: row.hold_open ? null : row.effective_end }), ...changes])
+  await publishChanges(trx, [
+    recordingChange(kind, row, { hold_id: hold.id, hold_type: hold.type, effective_end: row.hold_open ? null : row.effective_end }),
+    ...changes,
+  ])
   request.audit.details = { hold_id: hold.id, hold_type: hold.type }
 }
 
@@ -75,9 +76,10 @@ export async function placeHold(request: FastifyRequest, recordingId: string, in
   const today = todayInTokyo()
   if (input.until !== undefined) {
     if (input.type !== 'other') {
-      throw unprocessable('only holds of type other take a date; appeal and disclosure holds end a year after their decision, audit and litigation holds when released', [
-        { pointer: 'body/until', message: `not for ${input.type} holds` },
-      ])
+      throw unprocessable(
+        'only holds of type other take a date; appeal and disclosure holds end a year after their decision, audit and litigation holds when released',
+        [{ pointer: 'body/until', message: `not for ${input.type} holds` }],
+      )
     }
     if (input.until < today) throw unprocessable('a hold cannot end in the past', [{ pointer: 'body/until', message: 'is before today' }])
   }
@@ -118,7 +120,8 @@ export async function recordHoldDecision(request: FastifyRequest, recordingId: s
   if (!DECISION_HOLDS.includes(hold.type)) throw conflict(`a ${hold.type} hold takes no decision date; it lasts until released`)
   if (hold.released_at) throw conflict('the hold was released')
   if (hold.decision_date) throw conflict(`the decision of ${hold.decision_date} is already recorded; a new appeal or request takes a new hold`)
-  if (decisionDate > todayInTokyo()) throw unprocessable('a decision date cannot be in the future', [{ pointer: 'body/decision_date', message: 'is after today' }])
+  if (decisionDate > todayInTokyo())
+    throw unprocessable('a decision date cannot be in the future', [{ pointer: 'body/decision_date', message: 'is after today' }])
   await rememberStaff(request.trx, request.access.caller)
   const updated = await updateHold(request.trx, holdId, {
     decision_date: decisionDate,

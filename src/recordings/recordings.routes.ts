@@ -29,7 +29,15 @@ import {
   RetentionExplanationSchema,
   UpdateRecordingSchema,
 } from './recordings.schemas.js'
-import { classificationEntries, classifyRecording, loadRecording, presentRecording, presentRecordings, registerRecording, updateDescription } from './recordings.service.js'
+import {
+  classificationEntries,
+  classifyRecording,
+  loadRecording,
+  presentRecording,
+  presentRecordings,
+  registerRecording,
+  updateDescription,
+} from './recordings.service.js'
 import { explainRetention } from './retention.service.js'
 
 const IdempotencyHeader = Type.Object({

@@ -10,7 +10,7 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T)
 const Subject = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$', description: 'A staff id (the JWT sub)' })
 const RecordCategory = Type.String({
   pattern: '^[a-z][a-z0-9_]{0,63}$',
-  description: "A record category of the retention schedule (保存期間表), e.g. case_recording",
+  description: 'A record category of the retention schedule (保存期間表), e.g. case_recording',
 })
 const Reason = Type.String({ minLength: 1, maxLength: 2000 })
 
@@ -30,12 +30,23 @@ export type RecordingFlag = (typeof RECORDING_FLAGS)[number]
 
 /** The fields a recording may carry that can identify people (個人情報): redacted and removed like the media. */
 const personalFields = {
-  description: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 10000, description: 'What the recording shows; may name people (personal field)' }))),
+  description: Type.Optional(
+    Nullable(Type.String({ minLength: 1, maxLength: 10000, description: 'What the recording shows; may name people (personal field)' })),
+  ),
   participants: Type.Optional(
-    Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 20, description: 'Who can be heard or seen, as recorded (personal field)' })),
+    Nullable(
+      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 20, description: 'Who can be heard or seen, as recorded (personal field)' }),
+    ),
   ),
   caller_number: Type.Optional(
-    Nullable(Type.String({ minLength: 1, maxLength: 50, pattern: '^[0-9+()\\-\\s]+$', description: "The other party's number, for phone-system recordings (personal field)" })),
+    Nullable(
+      Type.String({
+        minLength: 1,
+        maxLength: 50,
+        pattern: '^[0-9+()\\-\\s]+$',
+        description: "The other party's number, for phone-system recordings (personal field)",
+      }),
+    ),
   ),
 }
 const descriptiveFields = {
@@ -47,7 +58,9 @@ const descriptiveFields = {
 export const NoticeInputSchema = Type.Object(
   {
     given: Type.Boolean({ description: 'Whether the other party was told the interaction is recorded (告知)' }),
-    method: Type.Optional(Type.Enum([...NOTICE_METHODS], { description: 'Required when given: how (a sign 「防犯カメラ作動中」, an automated phone message, …)' })),
+    method: Type.Optional(
+      Type.Enum([...NOTICE_METHODS], { description: 'Required when given: how (a sign 「防犯カメラ作動中」, an automated phone message, …)' }),
+    ),
     at: Type.Optional(Instant),
   },
   { $id: 'RecordingNoticeInput', additionalProperties: false },
@@ -66,10 +79,15 @@ export const CreateRecordingSchema = Type.Object(
     storage_uri: Type.String({ format: 'uri', maxLength: 2000, description: "Where the media is in the municipality's storage" }),
     sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'SHA-256 of the media, hex (stored lower-case)' }),
     size_bytes: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
-    media_type: Type.String({ pattern: '^(audio|video)/[a-z0-9][a-z0-9.+-]{0,99}$', description: 'e.g. audio/mpeg, video/mp4; audio/* for audio, video/* for video' }),
+    media_type: Type.String({
+      pattern: '^(audio|video)/[a-z0-9][a-z0-9.+-]{0,99}$',
+      description: 'e.g. audio/mpeg, video/mp4; audio/* for audio, video/* for video',
+    }),
     notice: NoticeInputSchema,
     resident_permission: Type.Optional(Type.Boolean({ description: 'For recordings by a resident: whether the office permitted it (庁舎管理権)' })),
-    on_premises: Type.Optional(Type.Boolean({ description: "For recordings by a resident: made on the office's premises, where 庁舎管理権 applies (default true)" })),
+    on_premises: Type.Optional(
+      Type.Boolean({ description: "For recordings by a resident: made on the office's premises, where 庁舎管理権 applies (default true)" }),
+    ),
     record_category: Type.Optional(RecordCategory),
     ...descriptiveFields,
   },
@@ -104,7 +122,7 @@ export const PlaceHoldSchema = Type.Object(
     }),
     reference: Type.String({ minLength: 1, maxLength: 200, description: 'The audit, lawsuit, appeal or request it is for (its number)' }),
     note: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
-    until: Type.Optional(Type.String({ format: 'date', description: "Only for type other (施行令第9条第2項): the last day it keeps the recording" })),
+    until: Type.Optional(Type.String({ format: 'date', description: 'Only for type other (施行令第9条第2項): the last day it keeps the recording' })),
   },
   { $id: 'PlaceHold', additionalProperties: false },
 )
@@ -118,15 +136,14 @@ export const ReleaseHoldSchema = Type.Object({ reason: Reason }, { $id: 'Release
 
 export const ProposeDispositionSchema = Type.Object(
   {
-    action: Type.Enum(['dispose', 'transfer'], { description: 'Disposal (廃棄) or transfer to the archives (移管); must match the rule unless it says review' }),
+    action: Type.Enum(['dispose', 'transfer'], {
+      description: 'Disposal (廃棄) or transfer to the archives (移管); must match the rule unless it says review',
+    }),
     reason: Reason,
   },
   { $id: 'ProposeDisposition', additionalProperties: false },
 )
-export const DecideDispositionSchema = Type.Object(
-  { reason: Type.Optional(Reason) },
-  { $id: 'DecideDisposition', additionalProperties: false },
-)
+export const DecideDispositionSchema = Type.Object({ reason: Type.Optional(Reason) }, { $id: 'DecideDisposition', additionalProperties: false })
 export const CancelDispositionSchema = Type.Object({ reason: Reason }, { $id: 'CancelDisposition', additionalProperties: false })
 
 export const GrantRequestSchema = Type.Object(
@@ -173,7 +190,10 @@ export const RecordingSchema = Type.Object(
     recorder: Nullable(StaffRefSchema),
     started_at: Type.String({ format: 'date-time' }),
     ended_at: Type.String({ format: 'date-time' }),
-    document_date: Type.String({ format: 'date', description: '作成・取得日: the Tokyo date of started_at, or of registration for recordings a resident provided' }),
+    document_date: Type.String({
+      format: 'date',
+      description: '作成・取得日: the Tokyo date of started_at, or of registration for recordings a resident provided',
+    }),
     storage_uri: Nullable(Type.String({ description: 'null when redacted (see redacted) or once the media is gone' })),
     sha256: Type.String(),
     size_bytes: Type.Integer(),
@@ -184,7 +204,8 @@ export const RecordingSchema = Type.Object(
     participants: Nullable(Type.Array(Type.String())),
     caller_number: Nullable(Type.String()),
     redacted: Type.Boolean({
-      description: 'storage_uri and the personal fields (description, participants, caller_number) are withheld: the caller lacks recordings:media_access on this recording',
+      description:
+        'storage_uri and the personal fields (description, participants, caller_number) are withheld: the caller lacks recordings:media_access on this recording',
     }),
     notice: Type.Object(
       { given: Type.Boolean(), method: Nullable(Type.Enum([...NOTICE_METHODS])), at: Nullable(Type.String({ format: 'date-time' })) },
@@ -220,8 +241,12 @@ export const RecordingListQuerySchema = Type.Object(
     classification: Type.Optional(Type.Enum([...CLASSIFICATIONS])),
     record_category: Type.Optional(RecordCategory),
     status: Type.Optional(Type.Enum([...RECORDING_STATUSES])),
-    retention_end_before: Type.Optional(Type.String({ format: 'date', description: 'Effective end of retention before this date (recordings a hold keeps without an end never match)' })),
-    retention_end_after: Type.Optional(Type.String({ format: 'date', description: 'Effective end after this date (recordings a hold keeps without an end always match)' })),
+    retention_end_before: Type.Optional(
+      Type.String({ format: 'date', description: 'Effective end of retention before this date (recordings a hold keeps without an end never match)' }),
+    ),
+    retention_end_after: Type.Optional(
+      Type.String({ format: 'date', description: 'Effective end after this date (recordings a hold keeps without an end always match)' }),
+    ),
     on_hold: Type.Optional(Type.Boolean({ description: 'Whether a hold keeps the recording today' })),
     ...PageQuery,
   },
@@ -284,7 +309,10 @@ export const HoldSchema = Type.Object(
   { $id: 'RecordingHold', additionalProperties: false },
 )
 export type HoldView = Static<typeof HoldSchema>
-export const HoldListSchema = Type.Object({ items: Type.Array(HoldSchema, { description: 'Every hold ever placed, oldest first' }) }, { $id: 'RecordingHoldList', additionalProperties: false })
+export const HoldListSchema = Type.Object(
+  { items: Type.Array(HoldSchema, { description: 'Every hold ever placed, oldest first' }) },
+  { $id: 'RecordingHoldList', additionalProperties: false },
+)
 
 export const NEXT_STEPS = ['purge', 'disposal_due', 'transfer_due', 'review_due', 'held', 'awaiting_approval', 'none'] as const
 
@@ -294,8 +322,13 @@ export const RetentionExplanationSchema = Type.Object(
     status: Type.Enum([...RECORDING_STATUSES]),
     classification: RecordingClassificationSummarySchema,
     document_date: DateString,
-    document_date_basis: Type.Enum(['started_at', 'registered_at'], { description: 'Made by the organisation: when recording started; provided by a resident: when obtained' }),
-    policy_version: Type.Object({ id: Uuid, effective_from: DateString }, { additionalProperties: false, description: 'The retention schedule in force when it was classified' }),
+    document_date_basis: Type.Enum(['started_at', 'registered_at'], {
+      description: 'Made by the organisation: when recording started; provided by a resident: when obtained',
+    }),
+    policy_version: Type.Object(
+      { id: Uuid, effective_from: DateString },
+      { additionalProperties: false, description: 'The retention schedule in force when it was classified' },
+    ),
     rule: RetentionRuleSchema,
     rule_match: Type.Enum(['exact', 'wildcard'], { description: "exact: a rule for this record category; wildcard: the schedule's '*' rule" }),
     start: Type.String({ format: 'date', description: '起算日' }),
@@ -321,7 +354,9 @@ export const DispositionSchema = Type.Object(
   {
     id: Uuid,
     recording_id: Uuid,
-    action: Type.Enum([...DISPOSITION_ACTIONS], { description: 'dispose (廃棄), transfer (移管), or purge (automatic, personal information that is no document)' }),
+    action: Type.Enum([...DISPOSITION_ACTIONS], {
+      description: 'dispose (廃棄), transfer (移管), or purge (automatic, personal information that is no document)',
+    }),
     status: Type.Enum([...DISPOSITION_STATUSES]),
     reason: Type.String(),
     proposed_by: StaffRefSchema,

@@ -21,13 +21,7 @@ import {
   type LoadedRecording,
   type RecordingRow,
 } from './recordings.repository.js'
-import type {
-  Classify,
-  CreateRecording,
-  RecordingFlag,
-  RecordingView,
-  UpdateRecording,
-} from './recordings.schemas.js'
+import type { Classify, CreateRecording, RecordingFlag, RecordingView, UpdateRecording } from './recordings.schemas.js'
 import type { RecordingsTable, RecordingStatus } from './recordings.tables.js'
 import { classificationKey, findRule, schedule, type MatchedRule } from './retention.js'
 
@@ -235,7 +229,11 @@ export async function presentRecording(q: Queryable, row: LoadedRecording): Prom
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-export function recordingChange(kind: string, row: Pick<RecordingRow, 'id' | 'org_unit_id' | 'status' | 'version'>, data: Record<string, unknown> = {}): DomainChange {
+export function recordingChange(
+  kind: string,
+  row: Pick<RecordingRow, 'id' | 'org_unit_id' | 'status' | 'version'>,
+  data: Record<string, unknown> = {},
+): DomainChange {
   return { kind, resourceType: 'recording', resourceId: row.id, orgUnitId: row.org_unit_id, data: { status: row.status, version: row.version, ...data } }
 }
 
@@ -260,7 +258,8 @@ async function unitForNewRecording(request: FastifyRequest, wanted: string | und
   const unitId = wanted ?? caller.orgUnit
   if (!unitId) throw unprocessable('your token names no org unit; give org_unit_id', [{ pointer, message: 'is required' }])
   if (!(await findOrgUnit(request.trx, unitId))) throw unprocessable('the org unit does not exist', [{ pointer, message: 'no such org unit' }])
-  const allowed = reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(request.trx, unitId, caller.orgUnit)))
+  const allowed =
+    reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(request.trx, unitId, caller.orgUnit)))
   if (!allowed) throw forbidden(reach === 'own' ? 'you may register recordings only in your own org unit' : 'that org unit is outside your reach')
   return unitId
 }
@@ -270,7 +269,8 @@ function checkFacts(input: CreateRecording): void {
   const started = new Date(input.started_at).getTime()
   if (started > Date.now() + CLOCK_SKEW_MS) errors.push({ pointer: 'body/started_at', message: 'is in the future' })
   if (new Date(input.ended_at).getTime() < started) errors.push({ pointer: 'body/ended_at', message: 'is before started_at' })
-  if (!input.media_type.startsWith(`${input.media_kind}/`)) errors.push({ pointer: 'body/media_type', message: `must be ${input.media_kind}/… for ${input.media_kind}` })
+  if (!input.media_type.startsWith(`${input.media_kind}/`))
+    errors.push({ pointer: 'body/media_type', message: `must be ${input.media_kind}/… for ${input.media_kind}` })
   if ((input.recorded_by === 'resident') !== (input.source === 'resident_provided')) {
     errors.push({ pointer: 'body/recorded_by', message: 'a resident recording is one a resident provided (source resident_provided), and only such' })
   }
@@ -281,7 +281,11 @@ function checkFacts(input: CreateRecording): void {
   if (input.recorded_by !== 'resident' && (input.resident_permission !== undefined || input.on_premises !== undefined)) {
     errors.push({ pointer: 'body/resident_permission', message: 'only for recordings by a resident' })
   }
-  if (errors.length > 0) throw unprocessable(`${errors.length} inconsistent value${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}`, errors)
+  if (errors.length > 0)
+    throw unprocessable(
+      `${errors.length} inconsistent value${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}`,
+      errors,
+    )
 }
 
 const FLAG_AUDIT_ACTIONS: Record<RecordingFlag, string> = {
@@ -495,7 +499,12 @@ export async function classifyRecording(request: FastifyRequest, id: string, inp
     }),
     ...settled.changes,
   ])
-  request.audit.details = { classification_id: classification.id, classification: retention.key, record_category: input.record_category, retention_end: retention.end }
+  request.audit.details = {
+    classification_id: classification.id,
+    classification: retention.key,
+    record_category: input.record_category,
+    retention_end: retention.end,
+  }
   return reloadRecording(request, id)
 }
 

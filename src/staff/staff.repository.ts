@@ -38,7 +38,10 @@ export interface Profile {
 export function staffProfileOf<DB extends Database, TB extends keyof DB>(eb: ExpressionBuilder<DB, TB>, subject: string) {
   const db = eb as unknown as ExpressionBuilder<Database, never>
   return jsonObjectFrom(
-    db.selectFrom('staff_profiles').select(['staff_profiles.full_name', 'staff_profiles.family_name', 'staff_profiles.business_name']).where('staff_profiles.subject', '=', sql.ref<string>(subject)),
+    db
+      .selectFrom('staff_profiles')
+      .select(['staff_profiles.full_name', 'staff_profiles.family_name', 'staff_profiles.business_name'])
+      .where('staff_profiles.subject', '=', sql.ref<string>(subject)),
   )
 }
 

@@ -13,12 +13,30 @@ import net from 'node:net'
  * at registration for an early answer.
  */
 const SPECIAL_V4: Array<[string, number]> = [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24],
-  ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
 ]
 const SPECIAL_V6: Array<[string, number]> = [
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
+  ['::', 128],
+  ['::1', 128],
+  ['64:ff9b::', 96],
+  ['100::', 64],
+  ['2001:db8::', 32],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
 ]
 
 export class TargetRefused extends Error {
@@ -78,7 +96,8 @@ export class TargetPolicy {
         for (const { address, family } of addresses) {
           const refused = this.refusal(address, protocol)
           if (refused === null) {
-            if (typeof options === 'object' && options.all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, [{ address, family }])
+            if (typeof options === 'object' && options.all)
+              return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, [{ address, family }])
             return callback(null, address, family)
           }
           reason = refused

@@ -109,7 +109,11 @@ export async function deleteWebhook(q: Queryable, id: string): Promise<boolean> 
 }
 
 /** A page of a webhook's deliveries, newest change first. */
-export async function listDeliveries(q: Queryable, webhookId: string, input: { status?: Delivery['status']; beforePosition: number | null; limit: number }): Promise<Delivery[]> {
+export async function listDeliveries(
+  q: Queryable,
+  webhookId: string,
+  input: { status?: Delivery['status']; beforePosition: number | null; limit: number },
+): Promise<Delivery[]> {
   let query = q.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId)
   if (input.status !== undefined) query = query.where('status', '=', input.status)
   if (input.beforePosition !== null) query = query.where('change_position', '<', input.beforePosition)

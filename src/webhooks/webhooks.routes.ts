@@ -8,16 +8,7 @@ import { decodeCursor, paginate } from '../core/pagination.js'
 import { findOrgUnit } from '../org-units/org-units.repository.js'
 import { generateSecret } from './signature.js'
 import type { TargetPolicy } from './targets.js'
-import {
-  deleteWebhook,
-  findDelivery,
-  findWebhook,
-  insertWebhook,
-  listDeliveries,
-  listWebhooks,
-  redeliver,
-  updateWebhook,
-} from './webhooks.repository.js'
+import { deleteWebhook, findDelivery, findWebhook, insertWebhook, listDeliveries, listWebhooks, redeliver, updateWebhook } from './webhooks.repository.js'
 import {
   CreatedWebhookSchema,
   CreateWebhookSchema,
@@ -50,7 +41,8 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     if (refused) throw unprocessable(`the URL cannot be used: ${refused}`, [{ pointer: 'body/url', message: refused }])
   }
   const checkUnit = async (q: Parameters<typeof findOrgUnit>[0], unitId: string | null | undefined) => {
-    if (unitId && !(await findOrgUnit(q, unitId))) throw unprocessable('the org unit does not exist', [{ pointer: 'body/org_unit_id', message: 'no such org unit' }])
+    if (unitId && !(await findOrgUnit(q, unitId)))
+      throw unprocessable('the org unit does not exist', [{ pointer: 'body/org_unit_id', message: 'no such org unit' }])
   }
 
   app.post('', {

@@ -18,7 +18,9 @@ export const WebhookSchema = Type.Object(
     id: Type.String({ format: 'uuid' }),
     url: Type.String(),
     kinds: Type.Array(Type.String()),
-    org_unit_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'Only changes of this unit and below (and organisation-wide ones); null: every unit' }),
+    org_unit_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      description: 'Only changes of this unit and below (and organisation-wide ones); null: every unit',
+    }),
     description: Type.String(),
     active: Type.Boolean(),
     start_position: Type.Integer({ minimum: 0, description: 'The feed head at creation: changes after it are delivered' }),
@@ -82,7 +84,9 @@ export const DeliverySchema = Type.Object(
     webhook_id: Type.String({ format: 'uuid' }),
     change_position: Type.Integer({ minimum: 1 }),
     kind: Type.String(),
-    status: Type.Enum([...DELIVERY_STATUSES], { description: 'pending (queued or retrying), delivered, dead (gave up after the last attempt), cancelled (webhook deleted)' }),
+    status: Type.Enum([...DELIVERY_STATUSES], {
+      description: 'pending (queued or retrying), delivered, dead (gave up after the last attempt), cancelled (webhook deleted)',
+    }),
     attempts: Type.Integer({ minimum: 0 }),
     next_attempt_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When pending: the next attempt' }),
     last_attempt_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -101,10 +105,7 @@ export const DeliveryDetailSchema = Type.Object(
 )
 
 export const DeliveryPageSchema = pageOf(DeliverySchema, 'WebhookDeliveryPage')
-export const DeliveryQuerySchema = Type.Object(
-  { status: Type.Optional(Type.Enum([...DELIVERY_STATUSES])), ...PageQuery },
-  { additionalProperties: false },
-)
+export const DeliveryQuerySchema = Type.Object({ status: Type.Optional(Type.Enum([...DELIVERY_STATUSES])), ...PageQuery }, { additionalProperties: false })
 
 export const WebhookParamsSchema = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 export const DeliveryParamsSchema = Type.Object(

@@ -126,14 +126,19 @@ async function attempt(db: Db, claim: ClaimedDelivery, change: Change | undefine
     const payload: DeliveryPayload = { delivery_id: claim.id, webhook_id: claim.webhookId, change }
     const body = JSON.stringify(payload)
     const timestamp = Math.floor(Date.now() / 1000)
-    result = await post(claim.url, body, {
-      'content-type': 'application/json',
-      'user-agent': 'Madoguchi-Webhooks/1',
-      [SIGNATURE_HEADER]: signDelivery(claim.secret, body, timestamp),
-      'madoguchi-delivery': claim.id,
-      'madoguchi-event': change.kind,
-      'madoguchi-attempt': String(claim.attempt),
-    }, options)
+    result = await post(
+      claim.url,
+      body,
+      {
+        'content-type': 'application/json',
+        'user-agent': 'Madoguchi-Webhooks/1',
+        [SIGNATURE_HEADER]: signDelivery(claim.secret, body, timestamp),
+        'madoguchi-delivery': claim.id,
+        'madoguchi-event': change.kind,
+        'madoguchi-attempt': String(claim.attempt),
+      },
+      options,
+    )
   }
   const delivered = result.status !== null && result.status >= 200 && result.status < 300
   const retryAt = delivered || claim.attempt >= options.maxAttempts ? null : new Date(Date.now() + retryDelayMs(claim.attempt, options))
@@ -148,7 +153,12 @@ async function attempt(db: Db, claim: ClaimedDelivery, change: Change | undefine
 }
 
 /** One POST: the status, or why there was none. Redirects are not followed (a 3xx is a failure). */
-function post(rawUrl: string, body: string, headers: Record<string, string>, options: DeliveryOptions): Promise<{ status: number | null; error: string | null }> {
+function post(
+  rawUrl: string,
+  body: string,
+  headers: Record<string, string>,
+  options: DeliveryOptions,
+): Promise<{ status: number | null; error: string | null }> {
   return new Promise((resolve) => {
     let url: URL
     try {

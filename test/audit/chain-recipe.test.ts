@@ -5,7 +5,18 @@ import { buildTestApp } from '../helpers/app.js'
 import { linkEverything } from './helpers.js'
 
 // Strings that JSON escapes, or that differ between encoders when they get it wrong.
-const TRICKY = ['', 'plain', 'quote " and \\ backslash', 'tab\tnew\nline\r', 'ctrl \u0001\u001f\u007f', '日本語 カスハラ', 'emoji 😀', 'sep \u2028\u2029', '</script>', '=1+1']
+const TRICKY = [
+  '',
+  'plain',
+  'quote " and \\ backslash',
+  'tab\tnew\nline\r',
+  'ctrl \u0001\u001f\u007f',
+  '日本語 カスハラ',
+  'emoji 😀',
+  'sep \u2028\u2029',
+  '</script>',
+  '=1+1',
+]
 const pick = <T>(items: readonly T[], i: number): T => items[i % items.length]!
 
 function details(i: number): Record<string, unknown> {
@@ -49,7 +60,11 @@ t.test('the fast serialisation is the documented recipe, byte for byte', async (
     if (entryHash(GENESIS_HASH, r, i + 1) !== chainHash(GENESIS_HASH, chainContent(r, i + 1))) t.fail(`row ${i}: hashes differ`)
   }
   t.pass('500 rows with nulls, escapes, unicode and nested details agree')
-  t.equal(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: null } }), '{"a":{"c":null,"d":[2,{"e":0,"f":1}]},"b":1}', 'keys sorted at every level, arrays kept in order')
+  t.equal(
+    canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: null } }),
+    '{"a":{"c":null,"d":[2,{"e":0,"f":1}]},"b":1}',
+    'keys sorted at every level, arrays kept in order',
+  )
 })
 
 t.test('entries with awkward values link, travel through the database and verify', async (t) => {

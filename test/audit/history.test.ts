@@ -21,7 +21,12 @@ const access = (over: Record<string, unknown>) => ({
   ...over,
 })
 
-type Item = { source: 'audit' | 'change'; occurred_at: string; audit: { request_id: string; outcome: string } | null; change: { kind: string; position: number | null; data: Record<string, unknown> } | null }
+type Item = {
+  source: 'audit' | 'change'
+  occurred_at: string
+  audit: { request_id: string; outcome: string } | null
+  change: { kind: string; position: number | null; data: Record<string, unknown> } | null
+}
 const label = (i: Item) => (i.source === 'audit' ? `audit:${i.audit!.request_id}` : `change:${i.change!.kind}`)
 
 t.test("a case's chain of custody: every access and change, in order, across pages", async (t) => {
@@ -38,7 +43,15 @@ t.test("a case's chain of custody: every access and change, in order, across pag
   await appendAuditEntries(db, [access({ requestId: 'read-denied', subject: 'staff-9', outcome: 'denied', status: 404 })])
   await sleep(5)
   await db.transaction().execute(async (trx) => {
-    await publishChanges(trx, [{ kind: 'case.transitioned', resourceType: 'case', resourceId: 'case-A', orgUnitId: ROOT_ORG_UNIT_ID, data: { version: 2, from: 'open', to: 'escalated' } }])
+    await publishChanges(trx, [
+      {
+        kind: 'case.transitioned',
+        resourceType: 'case',
+        resourceId: 'case-A',
+        orgUnitId: ROOT_ORG_UNIT_ID,
+        data: { version: 2, from: 'open', to: 'escalated' },
+      },
+    ])
     await appendAuditEntries(trx, [access({ requestId: 'escalate', action: 'escalateCase', route: 'POST /v1/cases/:id/escalate' })])
   })
   await sleep(5)
@@ -46,7 +59,10 @@ t.test("a case's chain of custody: every access and change, in order, across pag
   await sequenceAllPendingChanges(db)
 
   const expected = ['change:case.created', 'audit:create', 'audit:read-1', 'audit:read-denied', 'change:case.transitioned', 'audit:escalate']
-  const whole = await injectAs({ roles: ['auditor'], sub: 'kansa' }, { method: 'GET', url: '/v1/records/case/case-A/history?limit=200', headers: { 'x-request-id': 'h1' } })
+  const whole = await injectAs(
+    { roles: ['auditor'], sub: 'kansa' },
+    { method: 'GET', url: '/v1/records/case/case-A/history?limit=200', headers: { 'x-request-id': 'h1' } },
+  )
   t.equal(whole.statusCode, 200)
   t.same((whole.json().items as Item[]).map(label), expected, 'accesses (allowed and refused) and changes, oldest first; nothing of other records')
   t.match(whole.json().items[4], { change: { position: 2, data: { from: 'open', to: 'escalated' } } })
@@ -55,7 +71,9 @@ t.test("a case's chain of custody: every access and change, in order, across pag
     const seen: string[] = []
     let cursor: string | null = null
     do {
-      const page: { items: Item[]; next_cursor: string | null } = (await injectAs('auditor', { method: 'GET', url: `/v1/records/case/case-A/history?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}` })).json()
+      const page: { items: Item[]; next_cursor: string | null } = (
+        await injectAs('auditor', { method: 'GET', url: `/v1/records/case/case-A/history?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}` })
+      ).json()
       seen.push(...(page.items as Item[]).map(label))
       cursor = page.next_cursor
     } while (cursor)
@@ -63,7 +81,17 @@ t.test("a case's chain of custody: every access and change, in order, across pag
   }
 
   const audited = await db.selectFrom('audit_events').selectAll().where('request_id', '=', 'h1').executeTakeFirstOrThrow()
-  t.match(audited, { action: 'getRecordHistory', subject: 'kansa', resource_type: 'audit_event', outcome: 'allowed', details: { record_type: 'case', record_id: 'case-A', count: 6 } }, 'the history query is audited, naming the record')
+  t.match(
+    audited,
+    {
+      action: 'getRecordHistory',
+      subject: 'kansa',
+      resource_type: 'audit_event',
+      outcome: 'allowed',
+      details: { record_type: 'case', record_id: 'case-A', count: 6 },
+    },
+    'the history query is audited, naming the record',
+  )
 
   const recording = (await injectAs('auditor', { method: 'GET', url: '/v1/records/recording/case-A/history' })).json()
   t.same((recording.items as Item[]).map(label), ['audit:a-recording'])
@@ -73,9 +101,14 @@ t.test("a case's chain of custody: every access and change, in order, across pag
   t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/records/case/case-A/history?cursor=WzFd' })).statusCode, 400)
 })
 
-t.test("admins: the history of org units and policies, not of cases", async (t) => {
+t.test('admins: the history of org units and policies, not of cases', async (t) => {
   const { injectAs } = await buildTestApp(t)
-  const created = await injectAs('admin', { method: 'POST', url: '/v1/org-units', headers: { 'x-request-id': 'mk' }, payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'k', name: 'k' } })
+  const created = await injectAs('admin', {
+    method: 'POST',
+    url: '/v1/org-units',
+    headers: { 'x-request-id': 'mk' },
+    payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'k', name: 'k' },
+  })
   const id = created.json().id as string
   const history = await injectAs('admin', { method: 'GET', url: `/v1/records/org_unit/${id}/history` })
   t.equal(history.statusCode, 200)

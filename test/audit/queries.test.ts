@@ -19,7 +19,15 @@ const caseEntry = (over: Record<string, unknown>) => ({
   ...over,
 })
 
-type Entry = { id: number; subject: string | null; action: string; resource_type: string | null; resource_id: string | null; outcome: string; request_id: string }
+type Entry = {
+  id: number
+  subject: string | null
+  action: string
+  resource_type: string | null
+  resource_id: string | null
+  outcome: string
+  request_id: string
+}
 
 t.test('auditors query the trail: filters, time range, cursor pages, oldest or newest first', async (t) => {
   const { db, injectAs } = await buildTestApp(t)
@@ -32,9 +40,15 @@ t.test('auditors query the trail: filters, time range, cursor pages, oldest or n
   await new Promise((r) => setTimeout(r, 20))
   const middle = new Date()
   await new Promise((r) => setTimeout(r, 20))
-  const created = await injectAs({ roles: ['admin'], sub: 'admin-1' }, { method: 'POST', url: '/v1/org-units', headers: { 'x-request-id': 'a5' }, payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x1', name: 'x1' } })
+  const created = await injectAs(
+    { roles: ['admin'], sub: 'admin-1' },
+    { method: 'POST', url: '/v1/org-units', headers: { 'x-request-id': 'a5' }, payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x1', name: 'x1' } },
+  )
   t.equal(created.statusCode, 201)
-  const refused = await injectAs({ roles: ['staff'], sub: 'staff-9' }, { method: 'POST', url: '/v1/org-units', headers: { 'x-request-id': 'a6' }, payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x2', name: 'x2' } })
+  const refused = await injectAs(
+    { roles: ['staff'], sub: 'staff-9' },
+    { method: 'POST', url: '/v1/org-units', headers: { 'x-request-id': 'a6' }, payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x2', name: 'x2' } },
+  )
   t.equal(refused.statusCode, 403)
 
   const query = async (qs: string, who: Parameters<typeof injectAs>[0] = 'auditor') => {
@@ -85,7 +99,12 @@ t.test('auditors query the trail: filters, time range, cursor pages, oldest or n
 t.test('who may query: admins only policy and org-unit entries, others not at all; queries are audited', async (t) => {
   const { db, injectAs } = await buildTestApp(t)
   await appendAuditEntries(db, [caseEntry({ requestId: 'c1' })])
-  await injectAs('admin', { method: 'POST', url: '/v1/org-units', headers: { 'x-request-id': 'o1' }, payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'y', name: 'y' } })
+  await injectAs('admin', {
+    method: 'POST',
+    url: '/v1/org-units',
+    headers: { 'x-request-id': 'o1' },
+    payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'y', name: 'y' },
+  })
 
   const admin = await injectAs('admin', { method: 'GET', url: '/v1/audit-events?limit=200' })
   t.equal(admin.statusCode, 200)
@@ -97,8 +116,15 @@ t.test('who may query: admins only policy and org-unit entries, others not at al
     t.equal((await injectAs(role, { method: 'GET', url: '/v1/audit-events' })).statusCode, 403, `${role}: 403`)
   }
 
-  await injectAs({ roles: ['auditor'], sub: 'kansa-1' }, { method: 'GET', url: '/v1/audit-events?subject=staff-1&resource_type=case', headers: { 'x-request-id': 'q1' } })
+  await injectAs(
+    { roles: ['auditor'], sub: 'kansa-1' },
+    { method: 'GET', url: '/v1/audit-events?subject=staff-1&resource_type=case', headers: { 'x-request-id': 'q1' } },
+  )
   const own = await db.selectFrom('audit_events').selectAll().where('request_id', '=', 'q1').executeTakeFirstOrThrow()
   t.match(own, { subject: 'kansa-1', action: 'listAuditEvents', resource_type: 'audit_event', outcome: 'allowed' })
-  t.same(own.details, { filters: { subject: 'staff-1', resource_type: 'case' }, order: 'oldest', count: 1 }, 'the audit of a query records what was searched for and how much was found')
+  t.same(
+    own.details,
+    { filters: { subject: 'staff-1', resource_type: 'case' }, order: 'oldest', count: 1 },
+    'the audit of a query records what was searched for and how much was found',
+  )
 })

@@ -27,7 +27,10 @@ const entry = (i: number) => ({
 })
 
 async function seed(db: Db, n: number): Promise<void> {
-  await appendAuditEntries(db, Array.from({ length: n }, (_, i) => entry(i + 1)))
+  await appendAuditEntries(
+    db,
+    Array.from({ length: n }, (_, i) => entry(i + 1)),
+  )
   await linkEverything(db)
 }
 
@@ -51,7 +54,14 @@ async function readmeScript(marker: string): Promise<string> {
   return found[1]
 }
 
-async function runScript(t: { teardown(fn: () => unknown): void }, marker: string, interpreter: string, ext: string, exportText: string, previousHash?: string) {
+async function runScript(
+  t: { teardown(fn: () => unknown): void },
+  marker: string,
+  interpreter: string,
+  ext: string,
+  exportText: string,
+  previousHash?: string,
+) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'madoguchi-export-'))
   t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
   const script = path.join(dir, `verify.${ext}`)
@@ -75,10 +85,19 @@ t.test('verify walks the chain: a range, an altered entry, a deleted entry; only
   const whole = await verify()
   t.match(whole, { valid: true, from_seq: 1, checked: 30, first_seq: 1, broken: null, last_hash: /^[0-9a-f]{64}$/ })
   t.ok(whole.to_seq >= 30, 'to the head of the chain (the verification requests themselves are in it too)')
-  t.match(await verify('?from=11&to=20'), { valid: true, from_seq: 11, to_seq: 20, checked: 10, first_seq: 11, last_seq: 20 }, 'a range of positions on its own')
+  t.match(
+    await verify('?from=11&to=20'),
+    { valid: true, from_seq: 11, to_seq: 20, checked: 10, first_seq: 11, last_seq: 20 },
+    'a range of positions on its own',
+  )
 
   // Instants map to positions (the smallest run holding every entry in [from, to)).
-  const at = await db.selectFrom('audit_events').select(['chain_seq', 'occurred_at']).where('request_id', 'in', ['seed-1', 'seed-30']).orderBy('chain_seq').execute()
+  const at = await db
+    .selectFrom('audit_events')
+    .select(['chain_seq', 'occurred_at'])
+    .where('request_id', 'in', ['seed-1', 'seed-30'])
+    .orderBy('chain_seq')
+    .execute()
   const byTime = await verify(`?from=${at[0]!.occurred_at.toISOString()}&to=${new Date(at[1]!.occurred_at.getTime() + 1).toISOString()}`)
   t.match(byTime, { valid: true, from_seq: 1, to_seq: 30, checked: 30 })
   t.match(await verify('?from=2999-01-01T00:00:00Z'), { valid: true, checked: 0 }, 'an empty range')
@@ -86,7 +105,11 @@ t.test('verify walks the chain: a range, an altered entry, a deleted entry; only
 
   const original = await db.selectFrom('audit_events').select('subject').where('chain_seq', '=', 17).executeTakeFirstOrThrow()
   await tamper(db, sql`update audit_events set subject = 'someone-else' where chain_seq = 17`)
-  t.match(await verify('?to=30'), { valid: false, checked: 16, last_seq: 16, broken: { chain_seq: 17, reason: 'hash-mismatch' } }, 'an entry altered by SQL is found')
+  t.match(
+    await verify('?to=30'),
+    { valid: false, checked: 16, last_seq: 16, broken: { chain_seq: 17, reason: 'hash-mismatch' } },
+    'an entry altered by SQL is found',
+  )
   t.match(await verify('?from=18&to=30'), { valid: true, checked: 13 }, 'a range after it still verifies on its own')
   await tamper(db, sql`update audit_events set subject = ${original.subject} where chain_seq = 17`)
 
@@ -94,13 +117,26 @@ t.test('verify walks the chain: a range, an altered entry, a deleted entry; only
   t.match(await verify('?to=30'), { valid: false, checked: 22, broken: { chain_seq: 23, reason: 'missing-entry' } }, 'a deleted entry is found')
   t.match(await verify('?from=23&to=30'), { valid: false, checked: 0, broken: { chain_seq: 23, reason: 'missing-entry' } }, 'also when the range starts at it')
   await tamper(db, sql`delete from audit_events where chain_seq = 30`)
-  t.match(await verify('?from=25&to=30'), { valid: false, checked: 5, broken: { chain_seq: 30, reason: 'missing-entry' } }, 'and at the end of an explicit range')
+  t.match(
+    await verify('?from=25&to=30'),
+    { valid: false, checked: 5, broken: { chain_seq: 30, reason: 'missing-entry' } },
+    'and at the end of an explicit range',
+  )
 
   t.equal((await injectAs('admin', { method: 'GET', url: '/v1/audit-events/verify' })).statusCode, 403, 'admins may not')
   t.equal((await injectAs('staff', { method: 'GET', url: '/v1/audit-events/verify' })).statusCode, 403)
-  const audited = await db.selectFrom('audit_events').selectAll().where('action', '=', 'verifyAuditChain').where('subject', '=', 'kansa').orderBy('id').execute()
+  const audited = await db
+    .selectFrom('audit_events')
+    .selectAll()
+    .where('action', '=', 'verifyAuditChain')
+    .where('subject', '=', 'kansa')
+    .orderBy('id')
+    .execute()
   t.ok(audited.length >= 8, 'every verification is itself audited')
-  t.match(audited.find((e) => (e.details as { valid?: boolean }).valid === false), { outcome: 'allowed', details: { checked: 16, valid: false } })
+  t.match(
+    audited.find((e) => (e.details as { valid?: boolean }).valid === false),
+    { outcome: 'allowed', details: { checked: 16, valid: false } },
+  )
 })
 
 t.test('export: NDJSON with the chain hashes, verified offline by the README scripts; tampering shows', async (t) => {
@@ -111,13 +147,34 @@ t.test('export: NDJSON with the chain hashes, verified offline by the README scr
   await injectAs('staff', { method: 'GET', url: '/v1/audit-events' })
   await linkEverything(db)
 
-  const res = await injectAs({ roles: ['auditor'], sub: 'kansa' }, { method: 'GET', url: '/v1/audit-events/export', headers: { accept: 'application/x-ndjson' } })
+  const res = await injectAs(
+    { roles: ['auditor'], sub: 'kansa' },
+    { method: 'GET', url: '/v1/audit-events/export', headers: { accept: 'application/x-ndjson' } },
+  )
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /^application\/x-ndjson/)
   const lines = res.body.trim().split('\n')
   t.ok(lines.length >= 27, `${lines.length} entries exported`)
   const first = JSON.parse(lines[0]!)
-  t.same(Object.keys(first).sort(), ['action', 'client_address', 'details', 'hash', 'id', 'occurred_at', 'org_unit', 'outcome', 'prev_hash', 'request_id', 'resource_id', 'resource_type', 'roles', 'route', 'seq', 'status', 'subject'])
+  t.same(Object.keys(first).sort(), [
+    'action',
+    'client_address',
+    'details',
+    'hash',
+    'id',
+    'occurred_at',
+    'org_unit',
+    'outcome',
+    'prev_hash',
+    'request_id',
+    'resource_id',
+    'resource_type',
+    'roles',
+    'route',
+    'seq',
+    'status',
+    'subject',
+  ])
   t.equal(res.headers['madoguchi-chain-from'], '1')
 
   const node = await runScript(t, 'verify-script:node', process.execPath, 'mjs', res.body)
@@ -148,7 +205,11 @@ t.test('export: NDJSON with the chain hashes, verified offline by the README scr
   t.match((await runScript(t, 'verify-script:node', process.execPath, 'mjs', removed)).stderr, /broken link/, 'a removed line fails')
   await tamper(db, sql`update audit_events set details = '{"count": 99}' where chain_seq = 4`)
   const afterTamper = await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export?to=10' })
-  t.match((await runScript(t, 'verify-script:node', process.execPath, 'mjs', afterTamper.body)).stderr, /entry 4 was altered/, 'an entry altered in the database fails')
+  t.match(
+    (await runScript(t, 'verify-script:node', process.execPath, 'mjs', afterTamper.body)).stderr,
+    /entry 4 was altered/,
+    'an entry altered in the database fails',
+  )
   if (hasPython) t.match((await runScript(t, 'verify-script:python', 'python3', 'py', afterTamper.body)).stderr, /entry 4 was altered/)
 
   const exports = await db.selectFrom('audit_events').selectAll().where('action', '=', 'exportAuditChain').where('subject', '=', 'kansa').execute()
@@ -162,7 +223,26 @@ t.test('export as CSV: a readable copy plus the exact hashed content; Accept neg
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /^text\/csv/)
   const rows = parseCsv(res.body)
-  t.same(rows[0], ['seq', 'id', 'occurred_at', 'subject', 'roles', 'org_unit', 'action', 'route', 'resource_type', 'resource_id', 'outcome', 'status', 'request_id', 'client_address', 'details', 'prev_hash', 'hash', 'content'])
+  t.same(rows[0], [
+    'seq',
+    'id',
+    'occurred_at',
+    'subject',
+    'roles',
+    'org_unit',
+    'action',
+    'route',
+    'resource_type',
+    'resource_id',
+    'outcome',
+    'status',
+    'request_id',
+    'client_address',
+    'details',
+    'prev_hash',
+    'hash',
+    'content',
+  ])
   t.equal(rows.length, 13)
   let prev = '0'.repeat(64)
   for (const row of rows.slice(1)) {
@@ -178,7 +258,12 @@ t.test('export as CSV: a readable copy plus the exact hashed content; Accept neg
   }
 
   t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export', headers: { accept: 'application/xml' } })).statusCode, 406)
-  t.match((await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export', headers: { accept: 'text/csv;q=0.5, application/x-ndjson' } })).headers['content-type'], /ndjson/)
+  t.match(
+    (await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export', headers: { accept: 'text/csv;q=0.5, application/x-ndjson' } })).headers[
+      'content-type'
+    ],
+    /ndjson/,
+  )
   t.match((await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export', headers: { accept: '*/*' } })).headers['content-type'], /ndjson/)
   t.equal((await injectAs('admin', { method: 'GET', url: '/v1/audit-events/export' })).statusCode, 403)
 })

@@ -12,7 +12,12 @@ import {
 import { addDays, weekday } from '../../src/core/time.js'
 
 // The pure calendar rules, with calendar versions written out as data (as the database returns them).
-const version = (id: string, effective_from: string, closures: CalendarVersion['body']['closures'] = [], extra: Partial<CalendarVersion['body']> = {}): CalendarVersion => ({
+const version = (
+  id: string,
+  effective_from: string,
+  closures: CalendarVersion['body']['closures'] = [],
+  extra: Partial<CalendarVersion['body']> = {},
+): CalendarVersion => ({
   id,
   type: 'calendar',
   effective_from,
@@ -32,7 +37,11 @@ t.test('national holidays come from @holiday-jp/holiday_jp, every one of them', 
     if (named !== holidayJp.isHoliday(date)) mismatches++
   }
   t.equal(mismatches, 0, 'each date of 2000–2030 agrees with the package')
-  t.same(holidayReasons('2025-05-06', base), [{ kind: 'national_holiday', name: 'こどもの日 振替休日', name_en: 'Holiday in lieu' }], 'substitute holidays (振替休日) included')
+  t.same(
+    holidayReasons('2025-05-06', base),
+    [{ kind: 'national_holiday', name: 'こどもの日 振替休日', name_en: 'Holiday in lieu' }],
+    'substitute holidays (振替休日) included',
+  )
   t.equal(CALENDAR_LAST_DATE, '2050-12-31', 'the data runs to the end of 2050')
 })
 
@@ -45,7 +54,11 @@ t.test('weekends, 12/29 – 1/3 and closures', async (t) => {
   t.same(holidayReasons('2026-08-13', closed), [{ kind: 'closure', reason: '夏季一斉休業', from: '2026-08-13', to: '2026-08-14' }])
   t.notOk(isOfficeHoliday('2026-08-12', closed))
   t.ok(isOfficeHoliday('2026-08-14', closed))
-  t.throws(() => holidayReasons('2051-01-02', base), { name: 'CalendarError', reason: 'out_of_range' }, 'beyond the national holiday data: refused, never guessed')
+  t.throws(
+    () => holidayReasons('2051-01-02', base),
+    { name: 'CalendarError', reason: 'out_of_range' },
+    'beyond the national holiday data: refused, never guessed',
+  )
 })
 
 t.test('each date follows the version in force on it', async (t) => {
@@ -88,11 +101,14 @@ t.test('due dates: properties over many starts and lengths', async (t) => {
 })
 
 t.test('a calendar with no working day in reach is refused, not looped on', async (t) => {
-  const closedForever = [base, version('x', '2030-01-01', [
-    { from: '2030-01-01', to: '2030-12-31', reason: '1' },
-    { from: '2031-01-01', to: '2031-12-31', reason: '2' },
-    { from: '2032-01-01', to: '2032-12-31', reason: '3' },
-  ])]
+  const closedForever = [
+    base,
+    version('x', '2030-01-01', [
+      { from: '2030-01-01', to: '2030-12-31', reason: '1' },
+      { from: '2031-01-01', to: '2031-12-31', reason: '2' },
+      { from: '2032-01-01', to: '2032-12-31', reason: '3' },
+    ]),
+  ]
   t.throws(() => dueDate('2030-01-01', 1, closedForever), { name: 'CalendarError', reason: 'no_working_day' })
   t.throws(() => dueDate('2050-12-30', 0, [base]), { name: 'CalendarError', reason: 'out_of_range' }, '12/30 and 12/31 roll into 2051, beyond the data')
   t.throws(() => dueDate('2025-01-01', -1, [base]), RangeError)

@@ -136,7 +136,11 @@ t.test('deadlines counted across New Year, national holidays and closures', asyn
     // 2024-12-15 … 12-31 are days 1–17; 2025-01-01 … 01-13 are days 18–30. 2025-01-13 is the
     // second Monday of January, 成人の日: the deadline moves to Tuesday 2025-01-14.
     const d = await deadline('start=2024-12-14&days=30')
-    t.match(d, { raw_due_date: '2025-01-13', due_date: '2025-01-14', skipped: [{ date: '2025-01-13', reasons: [{ kind: 'national_holiday', name: '成人の日' }] }] })
+    t.match(d, {
+      raw_due_date: '2025-01-13',
+      due_date: '2025-01-14',
+      skipped: [{ date: '2025-01-13', reasons: [{ kind: 'national_holiday', name: '成人の日' }] }],
+    })
   })
 
   t.test('days 0: the start day itself, moved off a holiday', async (t) => {
@@ -169,7 +173,8 @@ t.test('deadlines counted across New Year, national holidays and closures', asyn
 t.test('future calendar versions decide their own dates, and only those', async (t) => {
   const { injectAs } = await buildTestApp(t)
   const deadline = async (query: string) => (await injectAs('supervisor', { method: 'GET', url: `/v1/calendar/deadline?${query}` })).json()
-  const holidays = async (from: string, to: string) => (await injectAs('supervisor', { method: 'GET', url: `/v1/calendar/holidays?from=${from}&to=${to}` })).json()
+  const holidays = async (from: string, to: string) =>
+    (await injectAs('supervisor', { method: 'GET', url: `/v1/calendar/holidays?from=${from}&to=${to}` })).json()
 
   // Before any new version: 30 days from 2040-11-28 end on Friday 2040-12-28, a working day.
   t.match(await deadline('start=2040-11-28&days=30'), { due_date: '2040-12-28', skipped: [] })
@@ -228,7 +233,10 @@ t.test('future calendar versions decide their own dates, and only those', async 
     const list = await holidays('2040-12-27', '2041-01-07')
     t.same(list.calendar_version_ids, [v1Id, v2Id])
     t.same(
-      list.items.map((h: { date: string; calendar_version_id: string }) => [h.date, h.calendar_version_id === v1Id ? 'v1' : h.calendar_version_id === v2Id ? 'v2' : '?']),
+      list.items.map((h: { date: string; calendar_version_id: string }) => [
+        h.date,
+        h.calendar_version_id === v1Id ? 'v1' : h.calendar_version_id === v2Id ? 'v2' : '?',
+      ]),
       [
         ['2040-12-28', 'v1'],
         ['2040-12-29', 'v1'],

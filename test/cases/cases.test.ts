@@ -23,7 +23,11 @@ t.test('cases: numbering, reading, optimistic concurrency, idempotent creation',
     t.ok(created.every((r) => r.statusCode === 201))
     const numbers = created.map((r) => r.json().number as string).sort()
     const fy = fiscalYear(todayInTokyo())
-    t.same(numbers, Array.from({ length: 12 }, (_, i) => `${fy}-${String(i + 1).padStart(6, '0')}`), 'no gaps, no repeats')
+    t.same(
+      numbers,
+      Array.from({ length: 12 }, (_, i) => `${fy}-${String(i + 1).padStart(6, '0')}`),
+      'no gaps, no repeats',
+    )
     t.equal(created[0]!.headers.location, `/v1/cases/${created[0]!.json().id}`)
   })
 
@@ -37,7 +41,12 @@ t.test('cases: numbering, reading, optimistic concurrency, idempotent creation',
 
     const without = await injectAs(staff, { method: 'PATCH', url: `/v1/cases/${c.id}`, payload: { severity: 'high' } })
     t.equal(without.statusCode, 428)
-    const ok = await injectAs(staff, { method: 'PATCH', url: `/v1/cases/${c.id}`, headers: { 'if-match': '"v1"' }, payload: { severity: 'high', customer: null } })
+    const ok = await injectAs(staff, {
+      method: 'PATCH',
+      url: `/v1/cases/${c.id}`,
+      headers: { 'if-match': '"v1"' },
+      payload: { severity: 'high', customer: null },
+    })
     t.equal(ok.statusCode, 200)
     t.equal(ok.headers.etag, '"v2"')
     t.match(ok.json(), { severity: 'high', version: 2, customer: null, customer_redacted: false })
@@ -99,7 +108,8 @@ t.test('reach: who sees which case, with personal data redacted where it must be
   const other = await orgUnit('other')
   const staffWard: Identity = { roles: ['staff'], unit: ward, sub: 'staff-ward' }
   const staffOther: Identity = { roles: ['staff'], unit: ward, sub: 'staff-other' }
-  const create = async (who: Identity, extra: Record<string, unknown> = {}) => (await injectAs(who, { method: 'POST', url: '/v1/cases', payload: body(extra) })).json()
+  const create = async (who: Identity, extra: Record<string, unknown> = {}) =>
+    (await injectAs(who, { method: 'POST', url: '/v1/cases', payload: body(extra) })).json()
 
   const inWard = await create(staffWard)
   const supervisorOther = { roles: ['supervisor' as const], unit: other, sub: 'sup-other' }
@@ -123,14 +133,21 @@ t.test('reach: who sees which case, with personal data redacted where it must be
   const stored = await db.selectFrom('case_customers').select('name').where('case_id', '=', inWard.id).executeTakeFirst()
   t.equal(stored?.name, '顧客 一郎', 'redacted in the response, kept in the database')
 
-  t.equal((await injectAs(staffWard, { method: 'POST', url: '/v1/cases', payload: body({ org_unit_id: city }) })).statusCode, 403, 'staff create only in their own unit')
+  t.equal(
+    (await injectAs(staffWard, { method: 'POST', url: '/v1/cases', payload: body({ org_unit_id: city }) })).statusCode,
+    403,
+    'staff create only in their own unit',
+  )
   const denied = await db.selectFrom('audit_events').select(['outcome', 'status', 'resource_id']).where('subject', '=', 'staff-other').execute()
   t.match(denied, [{ outcome: 'denied', status: 404, resource_id: inWard.id }], 'an out-of-reach read is audited')
 
   const list = await injectAs(staffOther, { method: 'GET', url: '/v1/cases' })
-  t.same(list.json().items, [], "staff lists only show their own cases")
+  t.same(list.json().items, [], 'staff lists only show their own cases')
   const supList = await injectAs({ roles: ['supervisor'], unit: city }, { method: 'GET', url: '/v1/cases' })
-  t.same(supList.json().items.map((c: { id: string }) => c.id), [inWard.id])
+  t.same(
+    supList.json().items.map((c: { id: string }) => c.id),
+    [inWard.id],
+  )
 })
 
 t.test('list: every filter, cursor pagination, newest first', async (t) => {
@@ -139,7 +156,9 @@ t.test('list: every filter, cursor pagination, newest first', async (t) => {
   const unitB = await orgUnit('b')
   const desk: Identity = { roles: ['desk'], sub: 'desk-1' }
   const make = (n: number, extra: Record<string, unknown>) =>
-    injectAs(desk, { method: 'POST', url: '/v1/cases', payload: body({ occurred_at: minutesAgo(1000 - n), summary: `案件 ${n}`, ...extra }) }).then((r) => r.json())
+    injectAs(desk, { method: 'POST', url: '/v1/cases', payload: body({ occurred_at: minutesAgo(1000 - n), summary: `案件 ${n}`, ...extra }) }).then((r) =>
+      r.json(),
+    )
 
   const c1 = await make(1, { org_unit_id: unitA, severity: 'low', categories: ['prolonged_detention'], responders: ['staff-x'] })
   const c2 = await make(2, { org_unit_id: unitB, severity: 'high', channel: 'phone', external_ref: { system: 'kikan', ref: 'K-2' } })
@@ -172,7 +191,7 @@ t.test('list: every filter, cursor pagination, newest first', async (t) => {
   t.equal((await injectAs(desk, { method: 'GET', url: '/v1/cases?limit=1000' })).statusCode, 400)
 })
 
-t.test('integration: upsert by the other system\'s id, idempotently, within its unit', async (t) => {
+t.test("integration: upsert by the other system's id, idempotently, within its unit", async (t) => {
   const { injectAs, orgUnit } = await buildTestApp(t)
   const unit = await orgUnit('soudan')
   const otherUnit = await orgUnit('other')

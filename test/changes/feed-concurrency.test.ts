@@ -33,7 +33,9 @@ t.test('8 concurrent writers, 2,000 changes: a consumer sees each once, none mis
           // Every seventh change of a writer is a new version of the shared record, made under its row lock.
           if ((n + i) % 7 === 3) {
             const bumped = await sql<{ version: number }>`update feed_test_records set version = version + 1 where id = 'shared' returning version`.execute(trx)
-            await publishChanges(trx, [{ kind: 'case.updated', resourceType: 'case', resourceId: id, orgUnitId: null, data: { shared_version: bumped.rows[0]!.version } }])
+            await publishChanges(trx, [
+              { kind: 'case.updated', resourceType: 'case', resourceId: id, orgUnitId: null, data: { shared_version: bumped.rows[0]!.version } },
+            ])
           } else {
             await publishChanges(trx, [{ kind: 'case.created', resourceType: 'case', resourceId: id, orgUnitId: null }])
           }
@@ -82,11 +84,18 @@ t.test('8 concurrent writers, 2,000 changes: a consumer sees each once, none mis
     'positions 1..2000, consecutive: nothing missing, nothing repeated',
   )
   t.equal(new Set(seen.map((c) => c.resource_id)).size, TOTAL, 'every change once')
-  t.ok(seen.every((c) => published.has(c.resource_id)), 'only committed changes')
+  t.ok(
+    seen.every((c) => published.has(c.resource_id)),
+    'only committed changes',
+  )
 
   const versions = seen.filter((c) => c.data.shared_version !== undefined).map((c) => c.data.shared_version as number)
   t.equal(versions.length, sharedBumps)
-  t.same(versions, Array.from({ length: sharedBumps }, (_, i) => i + 1), "the shared record's versions arrive in order, none before its predecessor")
+  t.same(
+    versions,
+    Array.from({ length: sharedBumps }, (_, i) => i + 1),
+    "the shared record's versions arrive in order, none before its predecessor",
+  )
 
   // The point of the exercise: transactions committed out of id order, and a reader that
   // followed ids (or txids) would have had to cope with that.

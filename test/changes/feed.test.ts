@@ -16,7 +16,16 @@ t.test('a committed change appears in the feed with a position; reads are audite
   t.equal(res.statusCode, 200)
   const page = res.json()
   t.match(page, {
-    items: [{ position: 1, kind: 'org_unit.created', resource_type: 'org_unit', resource_id: created.json().id, org_unit_id: created.json().id, data: { code: 'shimin' } }],
+    items: [
+      {
+        position: 1,
+        kind: 'org_unit.created',
+        resource_type: 'org_unit',
+        resource_id: created.json().id,
+        org_unit_id: created.json().id,
+        data: { code: 'shimin' },
+      },
+    ],
     next_after: 1,
     head: 1,
   })
@@ -52,18 +61,38 @@ t.test('pages: limit, next_after, and integration clients see their unit subtree
 
   const integration = { roles: ['integration' as const], unit: fukushi }
   const first = (await injectAs(integration, { method: 'GET', url: '/v1/changes?limit=2' })).json()
-  t.same(first.items.map((c: { resource_id: string }) => c.resource_id), ['c-fukushi', 'c-fukushi-1'], 'own unit and below, not the other unit')
+  t.same(
+    first.items.map((c: { resource_id: string }) => c.resource_id),
+    ['c-fukushi', 'c-fukushi-1'],
+    'own unit and below, not the other unit',
+  )
   t.equal(first.next_after, 3, 'resume after the last change shown')
   const second = (await injectAs(integration, { method: 'GET', url: `/v1/changes?after=${first.next_after}&limit=2` })).json()
-  t.same(second.items.map((c: { resource_id: string }) => c.resource_id), ['p-1'], 'organisation-wide changes too')
-  t.equal(second.next_after, 5, 'a short page resumes from the head: the other unit\'s change at 5 is skipped for good')
+  t.same(
+    second.items.map((c: { resource_id: string }) => c.resource_id),
+    ['p-1'],
+    'organisation-wide changes too',
+  )
+  t.equal(second.next_after, 5, "a short page resumes from the head: the other unit's change at 5 is skipped for good")
 
   const auditor = (await injectAs('auditor', { method: 'GET', url: '/v1/changes?limit=10' })).json()
-  t.same(auditor.items.map((c: { position: number }) => c.position), [1, 2, 3, 4, 5], 'auditors see everything, positions without gaps')
-  t.same(auditor.items.map((c: { resource_id: string }) => c.resource_id), ['c-fukushi', 'c-zeimu', 'c-fukushi-1', 'p-1', 'c-zeimu'], 'one transaction: in the order written')
+  t.same(
+    auditor.items.map((c: { position: number }) => c.position),
+    [1, 2, 3, 4, 5],
+    'auditors see everything, positions without gaps',
+  )
+  t.same(
+    auditor.items.map((c: { resource_id: string }) => c.resource_id),
+    ['c-fukushi', 'c-zeimu', 'c-fukushi-1', 'p-1', 'c-zeimu'],
+    'one transaction: in the order written',
+  )
 
   const sub = (await injectAs({ roles: ['integration'], unit: fukushi1 }, { method: 'GET', url: '/v1/changes' })).json()
-  t.same(sub.items.map((c: { resource_id: string }) => c.resource_id), ['c-fukushi-1', 'p-1'], 'a sub-unit does not see its parent\'s changes')
+  t.same(
+    sub.items.map((c: { resource_id: string }) => c.resource_id),
+    ['c-fukushi-1', 'p-1'],
+    "a sub-unit does not see its parent's changes",
+  )
 })
 
 t.test('long poll: waits for a change, or answers empty when the wait is over', async (t) => {
@@ -93,7 +122,13 @@ t.test('a rolled-back transaction leaves no change and no hole', async (t) => {
   )
   await db.transaction().execute((trx) => publishChanges(trx, [{ kind: 'case.created', resourceType: 'case', resourceId: 'kept-2', orgUnitId: null }]))
   const page = (await injectAs('auditor', { method: 'GET', url: '/v1/changes' })).json()
-  t.same(page.items.map((c: { position: number; resource_id: string }) => [c.position, c.resource_id]), [[1, 'kept-1'], [2, 'kept-2']])
+  t.same(
+    page.items.map((c: { position: number; resource_id: string }) => [c.position, c.resource_id]),
+    [
+      [1, 'kept-1'],
+      [2, 'kept-2'],
+    ],
+  )
   t.equal(Number((await sql<{ n: number }>`select count(*) as n from change_commits`.execute(db)).rows[0]!.n), 0, 'tickets are cleaned up once numbered')
 })
 
@@ -130,7 +165,11 @@ t.test('same record, sequential transactions: the feed follows commit order wher
   await low
 
   const byTxid = await db.selectFrom('changes').select(['data']).where('resource_id', '=', 'R').orderBy('txid').orderBy('id').execute()
-  t.same(byTxid.map((r) => r.data.version), [3, 2], '(txid, id) order would show version 3 before version 2')
+  t.same(
+    byTxid.map((r) => r.data.version),
+    [3, 2],
+    '(txid, id) order would show version 3 before version 2',
+  )
   await sequenceAllPendingChanges(db)
   const feed = (await injectAs('auditor', { method: 'GET', url: '/v1/changes' })).json()
   t.same(

@@ -34,14 +34,20 @@ t.test('audit queries, verification, export, history, the change feed and webhoo
   t.ok((verified.data?.checked ?? 0) >= 4, `${verified.data?.checked} entries checked`)
 
   const history = await auditor.GET('/v1/records/{type}/{id}/history', { params: { path: { type: 'org_unit', id: unitId } } })
-  t.same(history.data?.items.map((i) => i.source), ['change', 'audit'])
+  t.same(
+    history.data?.items.map((i) => i.source),
+    ['change', 'audit'],
+  )
 
   // NDJSON is a stream, not one JSON document: fetch it directly.
   const exported = await fetch(`${server.baseUrl}/v1/audit-events/export?to=${verified.data!.to_seq}`, {
     headers: { authorization: `Bearer ${await tokenFor('auditor')}`, accept: 'application/x-ndjson' },
   })
   t.equal(exported.status, 200)
-  const lines = (await exported.text()).trim().split('\n').map((l) => JSON.parse(l) as { seq: number; hash: string })
+  const lines = (await exported.text())
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { seq: number; hash: string })
   t.equal(lines.length, verified.data!.to_seq)
   t.equal(lines[lines.length - 1]!.hash, verified.data!.last_hash, 'the export ends on the hash verification reported')
 

@@ -21,7 +21,14 @@ t.test('case rules through the generated client', async (t) => {
 
   const newCase = async (client: ApiClient, body: Record<string, unknown> = {}) => {
     const res = await client.POST('/v1/cases', {
-      body: { channel: 'counter', occurred_at: minutesAgo(30), categories: ['verbal_abuse'], severity: 'medium', summary: '窓口で大声を出し続けた', ...body } as never,
+      body: {
+        channel: 'counter',
+        occurred_at: minutesAgo(30),
+        categories: ['verbal_abuse'],
+        severity: 'medium',
+        summary: '窓口で大声を出し続けた',
+        ...body,
+      } as never,
     })
     if (!res.data) throw new Error(`create failed: ${res.response.status} ${JSON.stringify(res.error)}`)
     return res.data
@@ -73,7 +80,10 @@ t.test('case rules through the generated client', async (t) => {
     const added = await a.POST('/v1/cases/{id}/responders', { params: { path: { id: high.id } }, body: { subject: 'staff-b' } })
     t.equal(added.response.status, 200)
     t.equal(added.data?.responder_shortfall, null, 'no longer flagged')
-    t.same(added.data?.responders.map((r) => r.id), ['staff-a', 'staff-b'])
+    t.same(
+      added.data?.responders.map((r) => r.id),
+      ['staff-a', 'staff-b'],
+    )
     const b = await server.client(staffB)
     t.equal((await b.GET('/v1/cases/{id}', { params: { path: { id: high.id } } })).response.status, 200, 'the colleague now reaches the case')
   })
@@ -81,7 +91,10 @@ t.test('case rules through the generated client', async (t) => {
   t.test('apology for discomfort by anyone; fault only by supervisor or desk after a fact check', async (t) => {
     const c = await newCase(a)
     const event = (client: ApiClient, type: string) =>
-      client.POST('/v1/cases/{id}/events', { params: { path: { id: c.id } }, body: { type: type as never, occurred_at: minutesAgo(5), description: `${type} を記録` } })
+      client.POST('/v1/cases/{id}/events', {
+        params: { path: { id: c.id } },
+        body: { type: type as never, occurred_at: minutesAgo(5), description: `${type} を記録` },
+      })
 
     t.equal((await event(a, 'limited_apology')).response.status, 201, 'staff may apologise for the discomfort caused')
     const staffFault = await event(a, 'fault_acknowledged')
@@ -110,7 +123,10 @@ t.test('case rules through the generated client', async (t) => {
     t.match(noResolution.error?.detail, /resolution/)
     t.equal((await move(sup, 'in_review')).response.status, 200, 'reopen from resolved')
     t.equal((await move(sup, 'resolved')).response.status, 200)
-    await sup.POST('/v1/cases/{id}/events', { params: { path: { id: c.id } }, body: { type: 'resolution', occurred_at: minutesAgo(1), description: '謝罪を受け入れ終了' } })
+    await sup.POST('/v1/cases/{id}/events', {
+      params: { path: { id: c.id } },
+      body: { type: 'resolution', occurred_at: minutesAgo(1), description: '謝罪を受け入れ終了' },
+    })
     const closed = await move(sup, 'closed')
     t.equal(closed.data?.status, 'closed')
 
@@ -124,11 +140,20 @@ t.test('case rules through the generated client', async (t) => {
     )
 
     // A closed case: notes by supervisor/desk only.
-    const staffNote = await a.POST('/v1/cases/{id}/events', { params: { path: { id: c.id } }, body: { type: 'note', occurred_at: minutesAgo(0), description: 'x' } })
+    const staffNote = await a.POST('/v1/cases/{id}/events', {
+      params: { path: { id: c.id } },
+      body: { type: 'note', occurred_at: minutesAgo(0), description: 'x' },
+    })
     t.equal(staffNote.response.status, 409)
-    const other = await sup.POST('/v1/cases/{id}/events', { params: { path: { id: c.id } }, body: { type: 'contact', occurred_at: minutesAgo(0), description: 'x' } })
+    const other = await sup.POST('/v1/cases/{id}/events', {
+      params: { path: { id: c.id } },
+      body: { type: 'contact', occurred_at: minutesAgo(0), description: 'x' },
+    })
     t.equal(other.response.status, 409)
-    const supNote = await sup.POST('/v1/cases/{id}/events', { params: { path: { id: c.id } }, body: { type: 'note', occurred_at: minutesAgo(0), description: '後日、本人から謝罪の電話' } })
+    const supNote = await sup.POST('/v1/cases/{id}/events', {
+      params: { path: { id: c.id } },
+      body: { type: 'note', occurred_at: minutesAgo(0), description: '後日、本人から謝罪の電話' },
+    })
     t.equal(supNote.response.status, 201)
   })
 
@@ -162,7 +187,9 @@ t.test('case rules through the generated client', async (t) => {
     t.equal(timeline.escalation_ladder.warnings_before_police, 3)
     t.equal(timeline.escalation_ladder.counts.stop_request, 2)
 
-    const csv = await fetch(`${server.baseUrl}/v1/cases/${c.id}/timeline`, { headers: { authorization: `Bearer ${await server.token(staffA)}`, accept: 'text/csv' } })
+    const csv = await fetch(`${server.baseUrl}/v1/cases/${c.id}/timeline`, {
+      headers: { authorization: `Bearer ${await server.token(staffA)}`, accept: 'text/csv' },
+    })
     t.equal(csv.status, 200)
     t.match(csv.headers.get('content-type'), /^text\/csv/)
     const bytes = Buffer.from(await csv.arrayBuffer())

@@ -19,7 +19,11 @@ t.test('foundation through the generated client', async (t) => {
 
   const staff = await server.client('staff')
   const list = await staff.GET('/v1/org-units')
-  t.same(list.data?.items.map((u) => u.code), ['root', 'fukushi', 'fukushi-1'], 'parents before children')
+  t.same(
+    list.data?.items.map((u) => u.code),
+    ['root', 'fukushi', 'fukushi-1'],
+    'parents before children',
+  )
 
   const refused = await staff.POST('/v1/org-units', { body: { parent_id: ROOT_ORG_UNIT_ID, code: 'x', name: 'x' } })
   t.equal(refused.response.status, 403)

@@ -22,7 +22,13 @@ t.test('policies and the office calendar through the generated client', async (t
       note: '電話録音は1か月、カスハラ事案に使うものは5年 (北広島市の例に倣う)',
       body: {
         rules: [
-          { record_category: 'phone_recording', classification: 'personal_information', period: { unit: 'days', value: 30 }, start: 'creation_date', action: 'dispose' },
+          {
+            record_category: 'phone_recording',
+            classification: 'personal_information',
+            period: { unit: 'days', value: 30 },
+            start: 'creation_date',
+            action: 'dispose',
+          },
           { record_category: 'case_recording', classification: 'both', period: { unit: 'years', value: 5 }, start: 'next_fiscal_year', action: 'dispose' },
           { record_category: '*', classification: 'administrative_document', period: { unit: 'years', value: 5 }, start: 'next_fiscal_year', action: 'review' },
           { record_category: '*', classification: 'both', period: { unit: 'years', value: 5 }, start: 'next_fiscal_year', action: 'review' },
@@ -42,7 +48,10 @@ t.test('policies and the office calendar through the generated client', async (t
   t.equal(then.data?.id, created.data?.id, 'next week: the new schedule')
 
   const history = await staff.GET('/v1/policies/{type}/versions', { params: { path: { type: 'retention' } } })
-  t.same(history.data?.items.map((v) => v.effective_from), ['1970-01-01', nextWeek])
+  t.same(
+    history.data?.items.map((v) => v.effective_from),
+    ['1970-01-01', nextWeek],
+  )
 
   const byId = await staff.GET('/v1/policies/{type}/versions/{id}', { params: { path: { type: 'retention', id: created.data!.id } } })
   t.equal(byId.data?.note, created.data?.note)
@@ -53,15 +62,24 @@ t.test('policies and the office calendar through the generated client', async (t
 
   const backDated = await admin.POST('/v1/policies/name_display/versions', { body: { effective_from: '2025-04-01', body: { mode: 'full_name' }, note: 'x' } })
   t.equal(backDated.response.status, 422)
-  t.same(backDated.error?.errors?.map((e) => e.pointer), ['body/effective_from'])
+  t.same(
+    backDated.error?.errors?.map((e) => e.pointer),
+    ['body/effective_from'],
+  )
 
   const holidays = await staff.GET('/v1/calendar/holidays', { params: { query: { from: '2024-12-28', to: '2025-01-06' } } })
-  t.same(holidays.data?.items.map((h) => h.date), ['2024-12-28', '2024-12-29', '2024-12-30', '2024-12-31', '2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04', '2025-01-05'])
+  t.same(
+    holidays.data?.items.map((h) => h.date),
+    ['2024-12-28', '2024-12-29', '2024-12-30', '2024-12-31', '2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04', '2025-01-05'],
+  )
 
   const deadline = await staff.GET('/v1/calendar/deadline', { params: { query: { start: '2024-12-10', days: 20 } } })
   t.match(deadline.data, { raw_due_date: '2024-12-30', due_date: '2025-01-06', roll_forward: true })
 
   const tooLong = await staff.GET('/v1/calendar/deadline', { params: { query: { start: '2024-12-10', days: 5000 } } })
   t.equal(tooLong.response.status, 400)
-  t.same(tooLong.error?.errors?.map((e) => e.pointer), ['querystring/days'])
+  t.same(
+    tooLong.error?.errors?.map((e) => e.pointer),
+    ['querystring/days'],
+  )
 })

@@ -19,9 +19,17 @@ t.test('recordings and retention through the generated client', async (t) => {
   const [s, d, a, b, aud] = await Promise.all([staff, desk, rmA, rmB, { roles: ['auditor' as const], sub: 'aud-e' }].map((who) => server.client(who)))
 
   const kase = await s!.POST('/v1/cases', {
-    body: { channel: 'counter', occurred_at: new Date(Date.now() - 3600_000).toISOString(), categories: ['verbal_abuse'], severity: 'medium', summary: '窓口で大声' },
+    body: {
+      channel: 'counter',
+      occurred_at: new Date(Date.now() - 3600_000).toISOString(),
+      categories: ['verbal_abuse'],
+      severity: 'medium',
+      summary: '窓口で大声',
+    },
   })
-  const registered = await s!.POST('/v1/recordings', { body: recordingBody({ case_id: kase.data!.id, source: 'staff_device', notice: { given: false } }) as never })
+  const registered = await s!.POST('/v1/recordings', {
+    body: recordingBody({ case_id: kase.data!.id, source: 'staff_device', notice: { given: false } }) as never,
+  })
   t.equal(registered.response.status, 201)
   const rec = registered.data!
   t.match(rec, { notice_missing: true, redacted: true, storage_uri: null, classification: { key: 'both', provisional: true } })
@@ -33,9 +41,15 @@ t.test('recordings and retention through the generated client', async (t) => {
   t.equal(classified.data?.classification.provisional, false)
   t.equal(classified.data?.classification.classified_by.display_name, '青木')
 
-  const hold = await d!.POST('/v1/recordings/{id}/holds', { params: { path: { id: rec.id } }, body: { type: 'disclosure_request', reference: '開示請求 第1号' } })
+  const hold = await d!.POST('/v1/recordings/{id}/holds', {
+    params: { path: { id: rec.id } },
+    body: { type: 'disclosure_request', reference: '開示請求 第1号' },
+  })
   t.equal(hold.response.status, 201)
-  const decided = await d!.POST('/v1/recordings/{id}/holds/{holdId}/decision', { params: { path: { id: rec.id, holdId: hold.data!.id } }, body: { decision_date: todayInTokyo() } })
+  const decided = await d!.POST('/v1/recordings/{id}/holds/{holdId}/decision', {
+    params: { path: { id: rec.id, holdId: hold.data!.id } },
+    body: { decision_date: todayInTokyo() },
+  })
   t.ok(decided.data?.until && decided.data.until > todayInTokyo())
   const why = await aud!.GET('/v1/recordings/{id}/retention', { params: { path: { id: rec.id } } })
   t.equal(why.data?.holds[0]?.id, hold.data!.id)
@@ -43,11 +57,16 @@ t.test('recordings and retention through the generated client', async (t) => {
   t.ok(why.data!.explanation.length >= 5)
 
   // An old case recording whose retention ended long ago: two records managers dispose of it.
-  const old = await a!.POST('/v1/recordings', { body: recordingBody({ case_id: kase.data!.id, started_at: '2015-06-01T10:00:00+09:00', ended_at: '2015-06-01T10:30:00+09:00' }) as never })
+  const old = await a!.POST('/v1/recordings', {
+    body: recordingBody({ case_id: kase.data!.id, started_at: '2015-06-01T10:00:00+09:00', ended_at: '2015-06-01T10:30:00+09:00' }) as never,
+  })
   t.equal(old.data?.status, 'due')
   const due = await a!.GET('/v1/dispositions/due', { params: { query: { action: 'dispose' } } })
   t.ok(due.data?.items.some((i) => i.recording_id === old.data!.id))
-  const proposed = await a!.POST('/v1/recordings/{id}/disposition', { params: { path: { id: old.data!.id } }, body: { action: 'dispose', reason: '保存期間満了' } })
+  const proposed = await a!.POST('/v1/recordings/{id}/disposition', {
+    params: { path: { id: old.data!.id } },
+    body: { action: 'dispose', reason: '保存期間満了' },
+  })
   t.equal(proposed.response.status, 201)
   const self = await a!.POST('/v1/dispositions/{id}/approve', { params: { path: { id: proposed.data!.id } }, body: {} })
   t.equal(self.response.status, 403)

@@ -46,7 +46,11 @@ t.test('SIGTERM during load', async (t) => {
     await new Promise((r) => setTimeout(r, 100))
   }
   const base = /listening on (http:\/\/\S+)/.exec(stderr)![1]!
-  const token = await signHs256Token(new TextEncoder().encode(secret), 'shutdown-test', 'madoguchi', { subject: 'desk-1', roles: ['desk'], orgUnit: '00000000-0000-7000-8000-000000000001' })
+  const token = await signHs256Token(new TextEncoder().encode(secret), 'shutdown-test', 'madoguchi', {
+    subject: 'desk-1',
+    roles: ['desk'],
+    orgUnit: '00000000-0000-7000-8000-000000000001',
+  })
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
   const created = await fetch(`${base}/v1/cases`, {
     method: 'POST',
@@ -56,7 +60,11 @@ t.test('SIGTERM during load', async (t) => {
   const caseId = ((await created.json()) as { id: string }).id
 
   const append = (i: number) =>
-    fetch(`${base}/v1/cases/${caseId}/events`, { method: 'POST', headers, body: JSON.stringify({ type: 'note', occurred_at: new Date().toISOString(), description: `note ${i}` }) }).then(
+    fetch(`${base}/v1/cases/${caseId}/events`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ type: 'note', occurred_at: new Date().toISOString(), description: `note ${i}` }),
+    }).then(
       async (res) => ({ status: res.status, body: await res.text() }),
       () => ({ status: 0, body: 'connection refused or closed' }),
     )
@@ -71,13 +79,21 @@ t.test('SIGTERM during load', async (t) => {
   if (process.env.SHUTDOWN_LOG) await fs.writeFile(process.env.SHUTDOWN_LOG_FILE ?? '/tmp/shutdown.log', stdout + stderr)
 
   const statuses = results.map((r) => r.status)
-  t.ok(statuses.every((s) => s === 201 || s === 503 || s === 0), `only 201, 503 or a refused connection (${[...new Set(statuses)].join(', ')})`)
+  t.ok(
+    statuses.every((s) => s === 201 || s === 503 || s === 0),
+    `only 201, 503 or a refused connection (${[...new Set(statuses)].join(', ')})`,
+  )
   const stored = statuses.filter((s) => s === 201).length
   t.ok(stored > 0, `${stored} requests in flight at SIGTERM finished`)
 
   // Every acknowledged write is stored, and only those.
   const handle: DatabaseHandle = database ? connectPostgres(database.url!, 1) : await openEmbedded(path.join(dataDir, 'pgdata'))
-  const notes = await handle.db.selectFrom('case_events').select(handle.db.fn.countAll().as('n')).where('case_id', '=', caseId).where('type', '=', 'note').executeTakeFirstOrThrow()
+  const notes = await handle.db
+    .selectFrom('case_events')
+    .select(handle.db.fn.countAll().as('n'))
+    .where('case_id', '=', caseId)
+    .where('type', '=', 'note')
+    .executeTakeFirstOrThrow()
   await handle.close()
   t.equal(Number(notes.n), stored, 'the events stored are exactly those acknowledged')
 })

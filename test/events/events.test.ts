@@ -36,7 +36,10 @@ t.test('the chronological record', async (t) => {
     t.equal((await post({ type: 'escalation', occurred_at: minutesAgo(1), description: 'x' })).statusCode, 422)
     t.equal((await post({ type: 'correction', occurred_at: minutesAgo(1), description: 'x' })).statusCode, 422)
     t.equal((await post({ type: 'note', occurred_at: minutesAgo(1), description: 'x', corrects_event_id: c.id })).statusCode, 422)
-    t.equal((await post({ type: 'correction', occurred_at: minutesAgo(1), description: 'x', corrects_event_id: '0190f3c4-1111-7000-8000-000000000000' })).statusCode, 422)
+    t.equal(
+      (await post({ type: 'correction', occurred_at: minutesAgo(1), description: 'x', corrects_event_id: '0190f3c4-1111-7000-8000-000000000000' })).statusCode,
+      422,
+    )
   })
 
   t.test('append-only in the database: no update, no delete', async (t) => {
@@ -48,7 +51,11 @@ t.test('the chronological record', async (t) => {
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => post({ type: 'note', occurred_at: minutesAgo(10), description: `note ${i}` })))
     t.ok(results.every((r) => r.statusCode === 201))
     const seqs = (await db.selectFrom('case_events').select('seq').where('case_id', '=', c.id).orderBy('seq').execute()).map((r) => r.seq)
-    t.same(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'gap-free 1..n')
+    t.same(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i + 1),
+      'gap-free 1..n',
+    )
   })
 
   t.test('listing in written order with cursor pages; auditors see the structure, not the words', async (t) => {
@@ -65,11 +72,19 @@ t.test('the chronological record', async (t) => {
     const event = (await post({ type: 'note', occurred_at: minutesAgo(1), description: '名前の表示' })).json()
     t.same(event.actor, { id: 'staff-1', display_name: '山田' }, 'surname only (default)')
     // A new version in force from today: business names (ビジネスネーム).
-    const policy = await insertPolicyVersion(db, { type: 'name_display', effectiveFrom: todayInTokyo(), body: { mode: 'business_name' }, note: 'test', createdBy: 'test' })
+    const policy = await insertPolicyVersion(db, {
+      type: 'name_display',
+      effectiveFrom: todayInTokyo(),
+      body: { mode: 'business_name' },
+      note: 'test',
+      createdBy: 'test',
+    })
     const reread = (await injectAs(staff, { method: 'GET', url: `/v1/cases/${c.id}` })).json()
     t.same(reread.created_by, { id: 'staff-1', display_name: 'ヤマ' })
     t.equal(reread.name_display_policy_version_id, policy.id, 'the response names the policy version it followed')
-    const added = (await injectAs({ roles: ['desk'], sub: 'desk-9' }, { method: 'POST', url: `/v1/cases/${c.id}/responders`, payload: { subject: 'never-seen' } })).json()
+    const added = (
+      await injectAs({ roles: ['desk'], sub: 'desk-9' }, { method: 'POST', url: `/v1/cases/${c.id}/responders`, payload: { subject: 'never-seen' } })
+    ).json()
     t.ok(
       added.responders.some((r: { id: string; display_name: string }) => r.id === 'never-seen' && r.display_name === 'never-seen'),
       'without a known name, the staff id',

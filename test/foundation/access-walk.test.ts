@@ -25,12 +25,18 @@ t.test('route × role walk', async (t) => {
     app.declaredRoutes.filter((r) => !r.url.startsWith('/v1/')).every((r) => r.permission === 'public'),
     'only infrastructure routes are outside /v1, and they are public',
   )
-  t.ok(routes.every((r) => r.permission !== 'public'), 'no /v1 route is public')
+  t.ok(
+    routes.every((r) => r.permission !== 'public'),
+    'no /v1 route is public',
+  )
 
   for (const route of routes) {
     for (const role of ROLES) {
       const granted = route.permission === 'authenticated' || reachFor([role], route.permission as Permission) !== null
-      const res = await injectAs({ roles: [role] }, { method: route.method as 'GET', url: concreteUrl(route.url), ...(route.method === 'GET' ? {} : { payload: {} }) })
+      const res = await injectAs(
+        { roles: [role] },
+        { method: route.method as 'GET', url: concreteUrl(route.url), ...(route.method === 'GET' ? {} : { payload: {} }) },
+      )
       const label = `${route.method} ${route.url} as ${role} (${route.permission})`
       if (granted) t.ok(![401, 403].includes(res.statusCode) && res.statusCode < 500, `${label}: allowed (got ${res.statusCode})`)
       else t.equal(res.statusCode, 403, `${label}: forbidden`)

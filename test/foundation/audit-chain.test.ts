@@ -8,19 +8,25 @@ t.test('every /v1 request leaves an audit entry; refusals too', async (t) => {
   const { db, injectAs, orgUnit } = await buildTestApp(t)
   const unit = await orgUnit('shimin')
 
-  const created = await injectAs({ roles: ['admin'], sub: 'admin-1', unit }, {
-    method: 'POST',
-    url: '/v1/org-units',
-    headers: { 'x-request-id': 'req-create' },
-    payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'kodomo', name: 'こども課' },
-  })
+  const created = await injectAs(
+    { roles: ['admin'], sub: 'admin-1', unit },
+    {
+      method: 'POST',
+      url: '/v1/org-units',
+      headers: { 'x-request-id': 'req-create' },
+      payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'kodomo', name: 'こども課' },
+    },
+  )
   t.equal(created.statusCode, 201)
-  const forbidden = await injectAs({ roles: ['staff'], sub: 'staff-1' }, {
-    method: 'POST',
-    url: '/v1/org-units',
-    headers: { 'x-request-id': 'req-forbidden' },
-    payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x', name: 'x' },
-  })
+  const forbidden = await injectAs(
+    { roles: ['staff'], sub: 'staff-1' },
+    {
+      method: 'POST',
+      url: '/v1/org-units',
+      headers: { 'x-request-id': 'req-forbidden' },
+      payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x', name: 'x' },
+    },
+  )
   t.equal(forbidden.statusCode, 403)
   t.equal(forbidden.json().code, 'forbidden')
 
@@ -89,7 +95,10 @@ t.test('the hash chain: one line under concurrent writers and linkers; tampering
     'positions 1..n, no gaps, no duplicates',
   )
   t.equal(chain[0]!.prev_hash, GENESIS_HASH)
-  t.ok(chain.every((e, i) => i === 0 || e.prev_hash === chain[i - 1]!.hash), 'each entry points at the one before: no fork')
+  t.ok(
+    chain.every((e, i) => i === 0 || e.prev_hash === chain[i - 1]!.hash),
+    'each entry points at the one before: no fork',
+  )
   t.match(await verifyChain(db), { checked: 40, first_seq: 1, last_seq: 40, broken: null })
   t.match(await verifyChain(db, { fromSeq: 11, toSeq: 20 }), { checked: 10, first_seq: 11, last_seq: 20, broken: null }, 'a range verifies on its own')
 

@@ -20,8 +20,7 @@ async function hs256(payload: Record<string, unknown>, secret: Uint8Array = key,
 
 t.test('hostile and broken tokens are refused with 401, WWW-Authenticate and a problem', async (t) => {
   const { app, db } = await buildTestApp(t)
-  const call = (authorization?: string) =>
-    app.inject({ method: 'GET', url: '/v1/me', headers: authorization === undefined ? {} : { authorization } })
+  const call = (authorization?: string) => app.inject({ method: 'GET', url: '/v1/me', headers: authorization === undefined ? {} : { authorization } })
 
   const expectRefused = async (name: string, authorization: string | undefined, challenge: RegExp) => {
     const res = await call(authorization)

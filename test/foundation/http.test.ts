@@ -46,16 +46,26 @@ t.test('HTTP conventions', async (t) => {
   })
 
   t.test('null is not silently coerced', async (t) => {
-    const res = await injectAs('admin', { method: 'POST', url: '/v1/org-units', payload: { parent_id: '00000000-0000-7000-8000-000000000001', code: 'a', name: null } })
+    const res = await injectAs('admin', {
+      method: 'POST',
+      url: '/v1/org-units',
+      payload: { parent_id: '00000000-0000-7000-8000-000000000001', code: 'a', name: null },
+    })
     t.equal(res.statusCode, 422)
-    t.same(res.json().errors.map((e: { pointer: string }) => e.pointer), ['body/name'])
+    t.same(
+      res.json().errors.map((e: { pointer: string }) => e.pointer),
+      ['body/name'],
+    )
   })
 
   t.test('query text becomes a number only when it is exactly one', async (t) => {
     for (const limit of ['1.5', '', '0x10', '1e2', ' 5', '+5', '5abc']) {
       const res = await injectAs('desk', { method: 'GET', url: `/v1/cases?limit=${encodeURIComponent(limit)}` })
       t.equal(res.statusCode, 400, `limit=${JSON.stringify(limit)} is refused`)
-      t.same(res.json().errors.map((e: { pointer: string }) => e.pointer), ['querystring/limit'])
+      t.same(
+        res.json().errors.map((e: { pointer: string }) => e.pointer),
+        ['querystring/limit'],
+      )
     }
     t.equal((await injectAs('desk', { method: 'GET', url: '/v1/cases?limit=5' })).statusCode, 200)
     t.equal((await injectAs('desk', { method: 'GET', url: '/v1/cases?limit=5&limit=6' })).statusCode, 400, 'a repeated parameter is not silently picked')

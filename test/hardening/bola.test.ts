@@ -18,7 +18,12 @@ t.test('records of another unit answer 404 on every route with an id, and are au
   const staffA: Identity = { roles: ['staff'], unit: unitA, sub: 'staff-a' }
   const theCase = await createCase(test, staffA)
   const recording = await register(test, staffA, { case_id: theCase.id })
-  const hold = (await test.injectAs({ roles: ['records_manager'], sub: 'rm' }, { method: 'POST', url: `/v1/recordings/${recording.id}/holds`, payload: { type: 'audit', reference: '監査 2025-1' } })).json()
+  const hold = (
+    await test.injectAs(
+      { roles: ['records_manager'], sub: 'rm' },
+      { method: 'POST', url: `/v1/recordings/${recording.id}/holds`, payload: { type: 'audit', reference: '監査 2025-1' } },
+    )
+  ).json()
 
   // Callers who reach some records, but not these: by unit, or by not responding to the case.
   const outsiders: Record<Role, Identity | null> = {
@@ -31,7 +36,9 @@ t.test('records of another unit answer 404 on every route with an id, and are au
     admin: null,
   }
 
-  const routes = test.app.declaredRoutes.filter((r) => r.url.startsWith('/v1/') && /:id\b/.test(r.url) && r.permission !== 'authenticated' && r.permission !== 'public')
+  const routes = test.app.declaredRoutes.filter(
+    (r) => r.url.startsWith('/v1/') && /:id\b/.test(r.url) && r.permission !== 'authenticated' && r.permission !== 'public',
+  )
   let probed = 0
   for (const route of routes) {
     const grants = ACCESS[route.permission as Permission] as Partial<Record<Role, string>>
@@ -40,7 +47,10 @@ t.test('records of another unit answer 404 on every route with an id, and are au
     for (const role of ROLES) {
       const who = outsiders[role]
       if (!who || !grants[role] || grants[role] === 'all') continue
-      const url = route.url.replace(':id', id).replace(':holdId', hold.id).replace(/:(\w+)/g, () => crypto.randomUUID())
+      const url = route.url
+        .replace(':id', id)
+        .replace(':holdId', hold.id)
+        .replace(/:(\w+)/g, () => crypto.randomUUID())
       const body = route.schema.body ? fc.sample(valueOf(route.schema.body as JsonSchema), { numRuns: 1, seed: 42 })[0] : undefined
       const requestId = `bola-${probed}`
       const res = await test.injectAs(who, {
@@ -50,7 +60,11 @@ t.test('records of another unit answer 404 on every route with an id, and are au
         ...(body === undefined ? {} : { payload: body as object }),
       })
       probed += 1
-      t.equal(res.statusCode, 404, `${route.method} ${route.url} as ${role} of another reach: 404 (got ${res.statusCode} ${res.statusCode !== 404 ? res.body.slice(0, 160) : ''})`)
+      t.equal(
+        res.statusCode,
+        404,
+        `${route.method} ${route.url} as ${role} of another reach: 404 (got ${res.statusCode} ${res.statusCode !== 404 ? res.body.slice(0, 160) : ''})`,
+      )
       const entry = await test.db.selectFrom('audit_events').select(['outcome', 'status', 'resource_id']).where('request_id', '=', requestId).executeTakeFirst()
       t.match(entry, { outcome: 'denied', status: 404, resource_id: id }, `${route.method} ${route.url} as ${role}: audited`)
     }

@@ -50,7 +50,12 @@ t.test('hostile input on every route: never a 500, never a partial write', async
   const desk = { roles: ['desk' as Role], sub: 'desk-fixture' }
   const theCase = await createCase(test, desk)
   const recording = await register(test, { roles: ['records_manager'], sub: 'rm-fixture' }, { case_id: theCase.id })
-  const hold = (await test.injectAs({ roles: ['records_manager'], sub: 'rm-fixture' }, { method: 'POST', url: `/v1/recordings/${recording.id}/holds`, payload: { type: 'litigation', reference: '令和7年(ワ)第1号' } })).json()
+  const hold = (
+    await test.injectAs(
+      { roles: ['records_manager'], sub: 'rm-fixture' },
+      { method: 'POST', url: `/v1/recordings/${recording.id}/holds`, payload: { type: 'litigation', reference: '令和7年(ワ)第1号' } },
+    )
+  ).json()
   const ids: Record<string, string> = { holdId: hold.id, type: 'case' }
   const idFor = (url: string) => (url.startsWith('/v1/recordings') ? recording.id : theCase.id)
 
@@ -72,14 +77,20 @@ t.test('hostile input on every route: never a 500, never a partial write', async
             )
             const url = qs === undefined ? path : `${path}?${queryString(qs)}`
             const before = await writeFingerprint(test)
-            const res = await test.injectAs({ roles: [role], sub: `fuzz-${role}` }, {
-              method: route.method as 'GET',
-              url,
-              ...(route.method === 'GET' || route.method === 'DELETE' ? {} : { payload: payload === undefined ? {} : JSON.stringify(payload), headers: { 'content-type': 'application/json' } }),
-            })
+            const res = await test.injectAs(
+              { roles: [role], sub: `fuzz-${role}` },
+              {
+                method: route.method as 'GET',
+                url,
+                ...(route.method === 'GET' || route.method === 'DELETE'
+                  ? {}
+                  : { payload: payload === undefined ? {} : JSON.stringify(payload), headers: { 'content-type': 'application/json' } }),
+              },
+            )
             checked += 1
             if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${url} ${JSON.stringify(payload)?.slice(0, 300)}: ${res.body.slice(0, 300)}`)
-            if (/node_modules|at .*\.(ts|js):\d+|syntax error at|violates .*constraint/.test(res.body)) throw new Error(`internals leaked: ${res.body.slice(0, 300)}`)
+            if (/node_modules|at .*\.(ts|js):\d+|syntax error at|violates .*constraint/.test(res.body))
+              throw new Error(`internals leaked: ${res.body.slice(0, 300)}`)
             if (res.statusCode >= 400) {
               if (!/application\/problem\+json/.test(String(res.headers['content-type']))) throw new Error(`${res.statusCode} without problem+json`)
               const after = await writeFingerprint(test)

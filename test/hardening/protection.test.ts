@@ -12,7 +12,7 @@ t.test('security headers on every response; no stack traces or SQL in errors', a
   }
   const docs = await app.inject({ method: 'GET', url: '/docs/' })
   t.notMatch(String(docs.headers['content-security-policy'] ?? ''), /default-src 'none'/, 'the docs page keeps its own policy')
-  const bad = await injectAs('supervisor', { method: 'GET', url: "/v1/cases?q=%27%3B%20drop%20table%20cases%3B--&occurred_from=9999-99-99" })
+  const bad = await injectAs('supervisor', { method: 'GET', url: '/v1/cases?q=%27%3B%20drop%20table%20cases%3B--&occurred_from=9999-99-99' })
   t.equal(bad.statusCode, 400)
   t.notMatch(bad.body, /select |insert |at \/|node_modules|\.ts:\d+/i)
 })
@@ -24,7 +24,10 @@ t.test('CORS is closed by default and open only to configured origins', async (t
   t.equal(refused.headers['access-control-allow-origin'], undefined)
 
   const open = await buildTestApp(t, { config: { corsOrigins: ['https://madoguchi.city.example.lg.jp'] } })
-  const allowed = await open.app.inject({ ...preflight, headers: { ...preflight.headers, origin: 'https://madoguchi.city.example.lg.jp', 'access-control-request-headers': 'authorization,if-match' } })
+  const allowed = await open.app.inject({
+    ...preflight,
+    headers: { ...preflight.headers, origin: 'https://madoguchi.city.example.lg.jp', 'access-control-request-headers': 'authorization,if-match' },
+  })
   t.equal(allowed.statusCode, 204)
   t.equal(allowed.headers['access-control-allow-origin'], 'https://madoguchi.city.example.lg.jp')
   t.match(allowed.headers['access-control-allow-headers'], /if-match/)
@@ -45,42 +48,52 @@ t.test('per-subject rate limits answer 429 problem+json with Retry-After', async
   t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'probes are not limited')
 })
 
-t.test('overload: requests are shed with 503 instead of queueing without bound', { skip: !testDatabaseUrl && 'the embedded database has no connection queue' }, async (t) => {
-  const { app, injectAs } = await buildTestApp(t, { config: { overload: { maxEventLoopDelayMs: 200, maxWaitingQueries: 2 } } })
-  // Stick the event loop, as CPU overload does, until the service measures the lag; requests
-  // that arrive then are shed.
-  const underPressure = () => (app as unknown as { isUnderPressure(): boolean }).isUnderPressure()
-  const during: number[] = []
-  let shed: Awaited<ReturnType<typeof injectAs>> | undefined
-  let liveness = 0
-  for (let i = 0; i < 20 && !shed; i++) {
-    const until = Date.now() + 400
-    while (Date.now() < until) {
-      // busy
+t.test(
+  'overload: requests are shed with 503 instead of queueing without bound',
+  { skip: !testDatabaseUrl && 'the embedded database has no connection queue' },
+  async (t) => {
+    const { app, injectAs } = await buildTestApp(t, { config: { overload: { maxEventLoopDelayMs: 200, maxWaitingQueries: 2 } } })
+    // Stick the event loop, as CPU overload does, until the service measures the lag; requests
+    // that arrive then are shed.
+    const underPressure = () => (app as unknown as { isUnderPressure(): boolean }).isUnderPressure()
+    const during: number[] = []
+    let shed: Awaited<ReturnType<typeof injectAs>> | undefined
+    let liveness = 0
+    for (let i = 0; i < 20 && !shed; i++) {
+      const until = Date.now() + 400
+      while (Date.now() < until) {
+        // busy
+      }
+      await new Promise((r) => setImmediate(r)) // the sampler runs first
+      if (!underPressure()) continue
+      liveness = (await app.inject({ method: 'GET', url: '/healthz' })).statusCode
+      const res = await injectAs('staff', { method: 'GET', url: '/v1/me' })
+      during.push(res.statusCode)
+      if (res.statusCode === 503) shed = res
     }
-    await new Promise((r) => setImmediate(r)) // the sampler runs first
-    if (!underPressure()) continue
-    liveness = (await app.inject({ method: 'GET', url: '/healthz' })).statusCode
-    const res = await injectAs('staff', { method: 'GET', url: '/v1/me' })
-    during.push(res.statusCode)
-    if (res.statusCode === 503) shed = res
-  }
-  t.ok(during.includes(503), `some requests were shed (${during.join(' ')})`)
-  t.ok(during.every((s) => s === 200 || s === 503), 'nothing else')
-  t.equal(liveness, 200, 'liveness is never shed')
-  if (shed) {
-    t.equal(shed.json().code, 'service-unavailable')
-    t.match(shed.headers['retry-after'], /^\d+$/)
-  }
-  let recovered = 0
-  for (let i = 0; i < 30 && recovered !== 200; i++) {
-    await new Promise((r) => setTimeout(r, 200))
-    recovered = (await injectAs('staff', { method: 'GET', url: '/v1/me' })).statusCode
-  }
-  t.equal(recovered, 200, 'recovers when the pressure is gone')
+    t.ok(during.includes(503), `some requests were shed (${during.join(' ')})`)
+    t.ok(
+      during.every((s) => s === 200 || s === 503),
+      'nothing else',
+    )
+    t.equal(liveness, 200, 'liveness is never shed')
+    if (shed) {
+      t.equal(shed.json().code, 'service-unavailable')
+      t.match(shed.headers['retry-after'], /^\d+$/)
+    }
+    let recovered = 0
+    for (let i = 0; i < 30 && recovered !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 200))
+      recovered = (await injectAs('staff', { method: 'GET', url: '/v1/me' })).statusCode
+    }
+    t.equal(recovered, 200, 'recovers when the pressure is gone')
 
-  // Many concurrent requests on a pool of 10 with at most 2 waiting: some are shed, none fail.
-  const results = await Promise.all(Array.from({ length: 200 }, () => injectAs('desk', { method: 'GET', url: '/v1/cases' })))
-  const statuses = new Set(results.map((r) => r.statusCode))
-  t.ok([...statuses].every((s) => s === 200 || s === 503), `only 200 and 503 (${[...statuses].join(', ')})`)
-})
+    // Many concurrent requests on a pool of 10 with at most 2 waiting: some are shed, none fail.
+    const results = await Promise.all(Array.from({ length: 200 }, () => injectAs('desk', { method: 'GET', url: '/v1/cases' })))
+    const statuses = new Set(results.map((r) => r.statusCode))
+    t.ok(
+      [...statuses].every((s) => s === 200 || s === 503),
+      `only 200 and 503 (${[...statuses].join(', ')})`,
+    )
+  },
+)

@@ -34,7 +34,9 @@ function stringArbitrary(s: JsonSchema): fc.Arbitrary<string> {
     case 'date-time':
       return fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date(), noInvalidDate: true }).map((d) => d.toISOString())
     case 'date':
-      return fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2040-12-31T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10))
+      return fc
+        .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2040-12-31T00:00:00Z'), noInvalidDate: true })
+        .map((d) => d.toISOString().slice(0, 10))
     case 'email':
       return fc.emailAddress()
     case 'uri':
@@ -134,7 +136,8 @@ function replaceAt(value: unknown, path: string[], replacement: unknown): unknow
   if (path.length === 0) return replacement
   const [head, ...rest] = path
   if (Array.isArray(value)) return value.map((v, i) => (String(i) === head ? replaceAt(v, rest, replacement) : v))
-  if (value !== null && typeof value === 'object') return { ...(value as Record<string, unknown>), [head!]: replaceAt((value as Record<string, unknown>)[head!], rest, replacement) }
+  if (value !== null && typeof value === 'object')
+    return { ...(value as Record<string, unknown>), [head!]: replaceAt((value as Record<string, unknown>)[head!], rest, replacement) }
   return value
 }
 
@@ -159,7 +162,8 @@ const MUTATIONS: Mutation[] = [
     return all.length ? removeAt(value, all[pick % all.length]!) : undefined
   },
   // An unknown field appears.
-  (value, _pick, hostile) => (value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as object), ['unexpected_' + typeof hostile]: hostile } : [value]),
+  (value, _pick, hostile) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as object), ['unexpected_' + typeof hostile]: hostile } : [value],
 ]
 
 /** A valid value, then possibly made hostile by one mutation. */

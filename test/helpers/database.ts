@@ -67,7 +67,13 @@ export async function prepareTemplate(): Promise<void> {
     return
   }
   const file = await snapshotFile()
-  if (await fs.stat(file).then(() => true, () => false)) return
+  if (
+    await fs.stat(file).then(
+      () => true,
+      () => false,
+    )
+  )
+    return
   const handle = await openEmbedded('memory://')
   await migrateToLatest(handle)
   const dump = await handle.pglite!.dumpDataDir('gzip')

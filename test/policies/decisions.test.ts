@@ -15,7 +15,10 @@ t.test('decisions follow the version in force at the moment that matters, and na
     url: '/v1/policies/escalation/versions',
     payload: {
       effective_from: later,
-      body: { immediate_categories: ['violence', 'sexual_harassment', 'intimidation'], min_responders: { channels: ['counter', 'visit'], by_severity: { low: 1, medium: 2, high: 2, critical: 3 } } },
+      body: {
+        immediate_categories: ['violence', 'sexual_harassment', 'intimidation'],
+        min_responders: { channels: ['counter', 'visit'], by_severity: { low: 1, medium: 2, high: 2, critical: 3 } },
+      },
       note: '威嚇・脅迫も即時エスカレーション',
     },
   })
@@ -23,17 +26,33 @@ t.test('decisions follow the version in force at the moment that matters, and na
 
   const counterCase = { categories: ['intimidation', 'verbal_abuse'], channel: 'counter', severity: 'critical' } as const
   const now = escalationFor(await policyInForce(db, 'escalation', today), counterCase)
-  t.same(now, { escalate_immediately: false, because_of: [], min_responders: 2, policy_version_id: '00000000-0000-7000-8000-0000000000a3' }, 'today: the default')
+  t.same(
+    now,
+    { escalate_immediately: false, because_of: [], min_responders: 2, policy_version_id: '00000000-0000-7000-8000-0000000000a3' },
+    'today: the default',
+  )
   const then = escalationFor(await policyInForce(db, 'escalation', later), counterCase)
-  t.same(then, { escalate_immediately: true, because_of: ['intimidation'], min_responders: 3, policy_version_id: created.json().id }, 'from its date: the new version')
-  t.equal(escalationFor(await policyInForce(db, 'escalation', later), { categories: ['violence'], channel: 'phone', severity: 'critical' }).min_responders, 1, 'responders are counted at the counter and visits only')
+  t.same(
+    then,
+    { escalate_immediately: true, because_of: ['intimidation'], min_responders: 3, policy_version_id: created.json().id },
+    'from its date: the new version',
+  )
+  t.equal(
+    escalationFor(await policyInForce(db, 'escalation', later), { categories: ['violence'], channel: 'phone', severity: 'critical' }).min_responders,
+    1,
+    'responders are counted at the counter and visits only',
+  )
 
   const retention = await policyInForce(db, 'retention', today)
   t.match(retentionRuleFor(retention, 'case_recording', 'administrative_document'), {
     rule: { record_category: 'case_recording', period: { unit: 'years', value: 5 }, start: 'next_fiscal_year', action: 'dispose' },
     policy_version_id: '00000000-0000-7000-8000-0000000000a4',
   })
-  t.match(retentionRuleFor(retention, 'phone_recording', 'personal_information'), {
-    rule: { record_category: '*', period: { unit: 'days', value: 90 }, start: 'creation_date', action: 'dispose' },
-  }, "a category without a rule of its own takes the classification's '*' rule")
+  t.match(
+    retentionRuleFor(retention, 'phone_recording', 'personal_information'),
+    {
+      rule: { record_category: '*', period: { unit: 'days', value: 90 }, start: 'creation_date', action: 'dispose' },
+    },
+    "a category without a rule of its own takes the classification's '*' rule",
+  )
 })

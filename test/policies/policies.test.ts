@@ -39,9 +39,19 @@ t.test('a fresh service has a version of every type in force, readable by every 
   t.same(policies.escalation.body.immediate_categories, ['violence', 'sexual_harassment'])
   t.same(policies.escalation.body.min_responders.by_severity, { low: 1, medium: 1, high: 2, critical: 2 })
   t.match(policies.retention.body.rules, [
-    { record_category: 'harassment_case_file', classification: 'administrative_document', period: { unit: 'years', value: 5 }, start: 'next_fiscal_year', action: 'dispose' },
+    {
+      record_category: 'harassment_case_file',
+      classification: 'administrative_document',
+      period: { unit: 'years', value: 5 },
+      start: 'next_fiscal_year',
+      action: 'dispose',
+    },
   ])
-  t.same(policies.calendar.body.closures, [{ from: '2024-12-30', to: '2025-01-03', reason: '年末・年始休業 (通常業務は 2025-01-06 から)' }], "the seed notice's year-end closure")
+  t.same(
+    policies.calendar.body.closures,
+    [{ from: '2024-12-30', to: '2025-01-03', reason: '年末・年始休業 (通常業務は 2025-01-06 から)' }],
+    "the seed notice's year-end closure",
+  )
 
   t.test('the shipped defaults pass the rules new versions must pass', async (t) => {
     for (const type of POLICY_TYPES) {
@@ -102,7 +112,14 @@ t.test('a version for a future date does not change today’s answer but answers
   })
   t.equal(created.statusCode, 201)
   const version = created.json()
-  t.match(version, { type: 'name_display', effective_from: tomorrow, effective_until: null, body: { mode: 'business_name' }, note: '名札の見直し: 明日からビジネスネーム', created_by: 'admin-1' })
+  t.match(version, {
+    type: 'name_display',
+    effective_from: tomorrow,
+    effective_until: null,
+    body: { mode: 'business_name' },
+    note: '名札の見直し: 明日からビジネスネーム',
+    created_by: 'admin-1',
+  })
   t.match(version.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/)
   t.equal(created.headers.location, `/v1/policies/name_display/versions/${version.id}`)
 
@@ -132,7 +149,14 @@ t.test('a version for a future date does not change today’s answer but answers
 
   t.test('the creation is audited and published on the change feed', async (t) => {
     const entry = await db.selectFrom('audit_events').selectAll().where('request_id', '=', 'create-name-display').executeTakeFirstOrThrow()
-    t.match(entry, { action: 'createNameDisplayPolicyVersion', subject: 'admin-1', resource_type: 'policy', resource_id: version.id, outcome: 'allowed', status: 201 })
+    t.match(entry, {
+      action: 'createNameDisplayPolicyVersion',
+      subject: 'admin-1',
+      resource_type: 'policy',
+      resource_id: version.id,
+      outcome: 'allowed',
+      status: 201,
+    })
     const change = await db.selectFrom('changes').selectAll().where('resource_id', '=', version.id).executeTakeFirstOrThrow()
     t.match(change, { kind: 'policy.version_created', resource_type: 'policy', org_unit_id: null, data: { type: 'name_display', effective_from: tomorrow } })
   })
@@ -210,7 +234,10 @@ t.test('a back-dated version is refused', async (t) => {
     t.equal(res.json().code, 'validation-failed')
     t.same(pointers(res), ['body/effective_from'])
   }
-  const count = await db.selectFrom('policy_versions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  const count = await db
+    .selectFrom('policy_versions')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow()
   t.equal(count.n, 5, 'nothing was written')
   t.same(effectiveDateErrors('2026-01-01', '2026-01-01'), [], 'today is allowed')
 })
@@ -264,7 +291,13 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
   })
 
   t.test('retention', async (t) => {
-    const rule = (record_category: string, classification: string, period: object, start = 'next_fiscal_year', action = 'dispose') => ({ record_category, classification, period, start, action })
+    const rule = (record_category: string, classification: string, period: object, start = 'next_fiscal_year', action = 'dispose') => ({
+      record_category,
+      classification,
+      period,
+      start,
+      action,
+    })
     const fallbacks = [
       rule('*', 'administrative_document', { unit: 'years', value: 5 }, 'next_fiscal_year', 'review'),
       rule('*', 'both', { unit: 'years', value: 5 }, 'next_fiscal_year', 'review'),
@@ -297,13 +330,22 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
     t.same(contradictory.json().errors, [
       { pointer: 'body/body/rules/3/start', message: 'a period of less than a year counts from the creation date (creation_date)' },
       { pointer: 'body/body/rules/4', message: 'repeats rules/3 (phone_recording, personal_information): each pair has one rule' },
-      { pointer: 'body/body/rules/4/action', message: 'a record kept less than a year is not transferred to the archives (移管): give it a period of a year or more' },
+      {
+        pointer: 'body/body/rules/4/action',
+        message: 'a record kept less than a year is not transferred to the archives (移管): give it a period of a year or more',
+      },
       { pointer: 'body/body/rules', message: "has no '*' rule for neither: every record category must find a rule" },
     ])
 
     const good = await post('retention', {
       effective_from: tomorrow,
-      body: { rules: [...fallbacks, rule('*', 'neither', { unit: 'days', value: 30 }, 'creation_date'), rule('harassment_case_file', 'administrative_document', { unit: 'years', value: 10 }, 'next_fiscal_year', 'transfer')] },
+      body: {
+        rules: [
+          ...fallbacks,
+          rule('*', 'neither', { unit: 'days', value: 30 }, 'creation_date'),
+          rule('harassment_case_file', 'administrative_document', { unit: 'years', value: 10 }, 'next_fiscal_year', 'transfer'),
+        ],
+      },
       note: 'カスハラ対応記録を10年保存・移管に',
     })
     t.equal(good.statusCode, 201)
@@ -363,7 +405,11 @@ t.test('only administrators create versions; every refusal is audited', async (t
     t.equal(res.statusCode, 403, role)
     t.equal(res.json().code, 'forbidden')
     const entry = await db.selectFrom('audit_events').selectAll().where('request_id', '=', `deny-${role}`).executeTakeFirstOrThrow()
-    t.match(entry, { action: 'createCalendarPolicyVersion', subject: `${role}-9`, roles: [role], resource_type: 'policy', outcome: 'denied', status: 403 }, `${role}: audited`)
+    t.match(
+      entry,
+      { action: 'createCalendarPolicyVersion', subject: `${role}-9`, roles: [role], resource_type: 'policy', outcome: 'denied', status: 403 },
+      `${role}: audited`,
+    )
   }
   const versions = (await injectAs('admin', { method: 'GET', url: '/v1/policies/calendar/versions' })).json()
   t.equal(versions.items.length, 1, 'only the default')

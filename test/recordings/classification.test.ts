@@ -47,7 +47,11 @@ t.test('classification recomputes retention from the schedule in force, and is k
   })
 
   const classify = (id: string, body: Record<string, unknown>, who: Identity = rm) =>
-    injectAs(who, { method: 'PUT', url: `/v1/recordings/${id}/classification`, payload: { administrative_document: true, personal_information: false, reason: '組織的に用いる', ...body } })
+    injectAs(who, {
+      method: 'PUT',
+      url: `/v1/recordings/${id}/classification`,
+      payload: { administrative_document: true, personal_information: false, reason: '組織的に用いる', ...body },
+    })
 
   t.test('start and end for recordings made on 2025-03-31 and 2025-04-01 under 1, 5 and 30 years', async (t) => {
     const expected: Array<[string, string, string, 1 | 5 | 30, string, string]> = [
@@ -90,7 +94,10 @@ t.test('classification recomputes retention from the schedule in force, and is k
     t.match(rec.retention, { start: '2025-04-01', end: '2030-03-31', policy_version_id: schedule.id }, "the '*' both rule: 5 years")
 
     const first = await classify(rec.id, { record_category: 'test_1y', reason: '市民課で組織的に用いる録音' })
-    t.match(first.json(), { classification: { key: 'administrative_document', provisional: false, classified_by: { id: 'rm-1', display_name: '文書' } }, retention: { end: '2026-03-31' } })
+    t.match(first.json(), {
+      classification: { key: 'administrative_document', provisional: false, classified_by: { id: 'rm-1', display_name: '文書' } },
+      retention: { end: '2026-03-31' },
+    })
     const second = await classify(rec.id, { record_category: 'other_files', personal_information: true, reason: '個人が特定できる' })
     t.match(second.json().retention, { end: '2030-03-31' }, "falls back to the '*' rule for both")
     const wildcard = await classify(rec.id, { record_category: 'other_files', reason: '文書のみ' })
@@ -100,14 +107,24 @@ t.test('classification recomputes retention from the schedule in force, and is k
     t.equal(history.length, 4)
     t.match(history, [
       { provisional: true, key: 'both', classified_by: { id: 'system' }, retention: { rule_match: 'wildcard', end: '2030-03-31' } },
-      { provisional: false, key: 'administrative_document', record_category: 'test_1y', reason: '市民課で組織的に用いる録音', retention: { rule_match: 'exact', end: '2026-03-31', policy_version_id: schedule.id } },
+      {
+        provisional: false,
+        key: 'administrative_document',
+        record_category: 'test_1y',
+        reason: '市民課で組織的に用いる録音',
+        retention: { rule_match: 'exact', end: '2026-03-31', policy_version_id: schedule.id },
+      },
       { key: 'both', retention: { rule_match: 'wildcard', end: '2030-03-31' } },
       { key: 'administrative_document', retention: { end: '2035-03-31', action: 'review', rule: { record_category: '*' } } },
     ])
-    const refused = await db.deleteFrom('recording_classifications').where('recording_id', '=', rec.id).execute().then(
-      () => 'deleted',
-      (e: { code?: string }) => e.code,
-    )
+    const refused = await db
+      .deleteFrom('recording_classifications')
+      .where('recording_id', '=', rec.id)
+      .execute()
+      .then(
+        () => 'deleted',
+        (e: { code?: string }) => e.code,
+      )
     t.equal(refused, '42501', 'the history is append-only in the database')
   })
 
@@ -119,7 +136,12 @@ t.test('classification recomputes retention from the schedule in force, and is k
     for (const role of ['staff', 'supervisor', 'desk', 'auditor', 'integration'] as const) {
       t.equal((await classify(rec.id, { record_category: 'test_1y' }, { roles: [role], unit })).statusCode, 403, role)
     }
-    const stale = await injectAs(rm, { method: 'PUT', url: `/v1/recordings/${rec.id}/classification`, headers: { 'if-match': '"v999"' }, payload: { administrative_document: true, personal_information: false, record_category: 'test_1y', reason: 'x' } })
+    const stale = await injectAs(rm, {
+      method: 'PUT',
+      url: `/v1/recordings/${rec.id}/classification`,
+      headers: { 'if-match': '"v999"' },
+      payload: { administrative_document: true, personal_information: false, record_category: 'test_1y', reason: 'x' },
+    })
     t.equal(stale.statusCode, 412, 'If-Match is honoured when sent')
   })
 
@@ -133,7 +155,11 @@ t.test('classification recomputes retention from the schedule in force, and is k
     t.match(why.next, { step: 'transfer_due', on: '2050-04-01' })
     t.match(why.explanation.join('\n'), /起算日 2020-04-01: April 1 after fiscal year 2019/)
     const personal = await classify(old.id, { record_category: 'test_1y', administrative_document: false, personal_information: true })
-    t.match(personal.json(), { status: 'active', retention: { start: '2019-05-10', end: '2019-06-08' } }, 'not a document: the sweep purges it, it is never "due" for people')
+    t.match(
+      personal.json(),
+      { status: 'active', retention: { start: '2019-05-10', end: '2019-06-08' } },
+      'not a document: the sweep purges it, it is never "due" for people',
+    )
     const next = (await injectAs(rm, { method: 'GET', url: `/v1/recordings/${old.id}/retention` })).json().next
     t.match(next, { step: 'purge', on: '2019-06-09' })
     const feed = await db.selectFrom('changes').select(['kind', 'data']).where('resource_id', '=', old.id).orderBy('id').execute()

@@ -27,10 +27,12 @@ t.test('holds and two-person disposition', async (t) => {
   const auditor: Identity = { roles: ['auditor'], sub: 'aud' }
   const kase = await createCase(test, desk)
 
-  const hold = (id: string, body: Record<string, unknown>, who: Identity = rmA) => injectAs(who, { method: 'POST', url: `/v1/recordings/${id}/holds`, payload: body })
+  const hold = (id: string, body: Record<string, unknown>, who: Identity = rmA) =>
+    injectAs(who, { method: 'POST', url: `/v1/recordings/${id}/holds`, payload: body })
   const propose = (id: string, body: Record<string, unknown> = {}, who: Identity = rmA) =>
     injectAs(who, { method: 'POST', url: `/v1/recordings/${id}/disposition`, payload: { action: 'dispose', reason: '保存期間満了', ...body } })
-  const approve = (dispositionId: string, who: Identity = rmB) => injectAs(who, { method: 'POST', url: `/v1/dispositions/${dispositionId}/approve`, payload: { reason: '確認済み' } })
+  const approve = (dispositionId: string, who: Identity = rmB) =>
+    injectAs(who, { method: 'POST', url: `/v1/dispositions/${dispositionId}/approve`, payload: { reason: '確認済み' } })
   const retention = async (id: string) => (await injectAs(rmA, { method: 'GET', url: `/v1/recordings/${id}/retention` })).json()
 
   t.test('a disclosure hold whose decision date keeps a recording a year past its scheduled end', async (t) => {
@@ -45,14 +47,23 @@ t.test('holds and two-person disposition', async (t) => {
     t.match(held, { status: 'active', due_since: null, retention: { on_hold: true, effective_end: null } }, 'awaiting the decision, the hold has no end')
 
     // The disclosure decision (開示決定) was made on the schedule's last day.
-    const decided = await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`, payload: { decision_date: end } })
+    const decided = await injectAs(desk, {
+      method: 'POST',
+      url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`,
+      payload: { decision_date: end },
+    })
     t.equal(decided.statusCode, 200)
     const until = holdEndAfterDecision(end)
     t.equal(until, `${Number(end.slice(0, 4)) + 1}-03-31`, 'one year from the day after the decision')
     t.match(decided.json(), { decision_date: end, until, status: 'active', decision_recorded_by: { id: 'desk-h' } })
 
     const why = await retention(rec.id)
-    t.match(why, { schedule_end: end, effective_end: until, holds: [{ type: 'disclosure_request', until }], next: { step: 'disposal_due', on: addDays(until, 1) } })
+    t.match(why, {
+      schedule_end: end,
+      effective_end: until,
+      holds: [{ type: 'disclosure_request', until }],
+      next: { step: 'disposal_due', on: addDays(until, 1) },
+    })
     t.match(why.explanation.join('\n'), new RegExp(`through ${until}: one year from the day after the decision of ${end}`))
 
     const refused = await propose(rec.id)
@@ -68,9 +79,20 @@ t.test('holds and two-person disposition', async (t) => {
     const after = await db.selectFrom('recordings').select(['status', 'due_since']).where('id', '=', rec.id).executeTakeFirstOrThrow()
     t.same(after, { status: 'due', due_since: addDays(until, 1) })
 
-    t.equal((await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`, payload: { decision_date: end } })).statusCode, 409, 'a decision is recorded once')
     t.equal(
-      (await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`, payload: { decision_date: addDays(todayInTokyo(), 3) } })).statusCode,
+      (await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`, payload: { decision_date: end } }))
+        .statusCode,
+      409,
+      'a decision is recorded once',
+    )
+    t.equal(
+      (
+        await injectAs(desk, {
+          method: 'POST',
+          url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`,
+          payload: { decision_date: addDays(todayInTokyo(), 3) },
+        })
+      ).statusCode,
       409,
     )
   })
@@ -82,8 +104,20 @@ t.test('holds and two-person disposition', async (t) => {
     const audit = (await hold(rec.id, { type: 'audit', reference: '定期監査 2026' })).json()
     const refused = await propose(rec.id)
     t.equal(refused.statusCode, 409)
-    t.same(refused.json().holds.map((h: { type: string }) => h.type).sort(), ['audit', 'litigation'], '409 names every hold')
-    t.equal((await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${lit.id}/decision`, payload: { decision_date: todayInTokyo() } })).statusCode, 409, 'litigation takes no decision date')
+    t.same(
+      refused
+        .json()
+        .holds.map((h: { type: string }) => h.type)
+        .sort(),
+      ['audit', 'litigation'],
+      '409 names every hold',
+    )
+    t.equal(
+      (await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${lit.id}/decision`, payload: { decision_date: todayInTokyo() } }))
+        .statusCode,
+      409,
+      'litigation takes no decision date',
+    )
 
     const release = (holdId: string, who: Identity = rmA, payload: Record<string, unknown> = { reason: '判決確定' }) =>
       injectAs(who, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${holdId}/release`, payload })
@@ -97,10 +131,29 @@ t.test('holds and two-person disposition', async (t) => {
     t.match((await injectAs(rmA, { method: 'GET', url: `/v1/recordings/${rec.id}` })).json(), { status: 'due', retention: { on_hold: false } })
 
     const all = (await injectAs(auditor, { method: 'GET', url: `/v1/recordings/${rec.id}/holds` })).json().items
-    t.same(all.map((h: { status: string }) => h.status), ['released', 'released'], 'released holds stay in the history')
-    const deleted = await db.deleteFrom('recording_holds').where('id', '=', lit.id).execute().then(() => 'deleted', (e: { code?: string }) => e.code)
+    t.same(
+      all.map((h: { status: string }) => h.status),
+      ['released', 'released'],
+      'released holds stay in the history',
+    )
+    const deleted = await db
+      .deleteFrom('recording_holds')
+      .where('id', '=', lit.id)
+      .execute()
+      .then(
+        () => 'deleted',
+        (e: { code?: string }) => e.code,
+      )
     t.equal(deleted, '42501', 'the database refuses to delete a hold')
-    const reopened = await db.updateTable('recording_holds').set({ released_at: null, released_by: null, release_reason: null }).where('id', '=', lit.id).execute().then(() => 'updated', (e: { code?: string }) => e.code)
+    const reopened = await db
+      .updateTable('recording_holds')
+      .set({ released_at: null, released_by: null, release_reason: null })
+      .where('id', '=', lit.id)
+      .execute()
+      .then(
+        () => 'updated',
+        (e: { code?: string }) => e.code,
+      )
     t.equal(reopened, '42501', 'nor to un-release one')
   })
 
@@ -112,14 +165,40 @@ t.test('holds and two-person disposition', async (t) => {
     const until = addDays(todayInTokyo(), 30)
     const other = await hold(rec.id, { type: 'other', reference: '業務上必要', note: '第三者照会への回答まで', until })
     t.match(other.json(), { type: 'other', until, status: 'active' })
-    t.match((await retention(rec.id)), { effective_end: until, schedule_end: '2022-03-31', next: { step: 'disposal_due', on: addDays(until, 1) } })
-    t.match((await injectAs(rmA, { method: 'GET', url: `/v1/recordings/${rec.id}` })).json(), { status: 'active', retention: { on_hold: true, effective_end: until } })
+    t.match(await retention(rec.id), { effective_end: until, schedule_end: '2022-03-31', next: { step: 'disposal_due', on: addDays(until, 1) } })
+    t.match((await injectAs(rmA, { method: 'GET', url: `/v1/recordings/${rec.id}` })).json(), {
+      status: 'active',
+      retention: { on_hold: true, effective_end: until },
+    })
     const appeal = (await hold(rec.id, { type: 'appeal', reference: '審査請求 第1号' })).json()
-    const future = await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${appeal.id}/decision`, payload: { decision_date: addDays(todayInTokyo(), 1) } })
+    const future = await injectAs(desk, {
+      method: 'POST',
+      url: `/v1/recordings/${rec.id}/holds/${appeal.id}/decision`,
+      payload: { decision_date: addDays(todayInTokyo(), 1) },
+    })
     t.equal(future.statusCode, 422, 'a decision date cannot be in the future')
-    t.equal((await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${appeal.id}/decision`, payload: { decision_date: '2025-02-30' } })).statusCode, 422, 'not a date')
-    t.equal((await injectAs({ roles: ['staff'], unit }, { method: 'POST', url: `/v1/recordings/${rec.id}/holds`, payload: { type: 'audit', reference: 'x' } })).statusCode, 403, 'staff place no holds')
-    t.equal((await injectAs({ roles: ['supervisor'], unit: await orgUnit('elsewhere') }, { method: 'POST', url: `/v1/recordings/${rec.id}/holds`, payload: { type: 'audit', reference: 'x' } })).statusCode, 404, 'a supervisor of another unit: not found')
+    t.equal(
+      (await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${appeal.id}/decision`, payload: { decision_date: '2025-02-30' } }))
+        .statusCode,
+      422,
+      'not a date',
+    )
+    t.equal(
+      (await injectAs({ roles: ['staff'], unit }, { method: 'POST', url: `/v1/recordings/${rec.id}/holds`, payload: { type: 'audit', reference: 'x' } }))
+        .statusCode,
+      403,
+      'staff place no holds',
+    )
+    t.equal(
+      (
+        await injectAs(
+          { roles: ['supervisor'], unit: await orgUnit('elsewhere') },
+          { method: 'POST', url: `/v1/recordings/${rec.id}/holds`, payload: { type: 'audit', reference: 'x' } },
+        )
+      ).statusCode,
+      404,
+      'a supervisor of another unit: not found',
+    )
   })
 
   t.test('disposition: before the end 409, the proposer cannot approve (403), another records manager can', async (t) => {
@@ -136,9 +215,25 @@ t.test('holds and two-person disposition', async (t) => {
     t.equal(proposed.statusCode, 201)
     const d = proposed.json()
     t.equal(proposed.headers.location, `/v1/dispositions/${d.id}`)
-    t.match(d, { status: 'proposed', action: 'dispose', proposed_by: { id: 'rm-a', display_name: '青木' }, decided_by: null, recording: { sha256: before.sha256 } })
+    t.match(d, {
+      status: 'proposed',
+      action: 'dispose',
+      proposed_by: { id: 'rm-a', display_name: '青木' },
+      decided_by: null,
+      recording: { sha256: before.sha256 },
+    })
     t.equal((await propose(rec.id)).statusCode, 409, 'one proposal at a time')
-    t.equal((await injectAs(rmA, { method: 'PUT', url: `/v1/recordings/${rec.id}/classification`, payload: { administrative_document: true, personal_information: true, record_category: 'case_recording', reason: 'x' } })).statusCode, 409, 'no reclassification under a pending proposal')
+    t.equal(
+      (
+        await injectAs(rmA, {
+          method: 'PUT',
+          url: `/v1/recordings/${rec.id}/classification`,
+          payload: { administrative_document: true, personal_information: true, record_category: 'case_recording', reason: 'x' },
+        })
+      ).statusCode,
+      409,
+      'no reclassification under a pending proposal',
+    )
 
     const self = await approve(d.id, rmA)
     t.equal(self.statusCode, 403, 'the same person approving is refused')
@@ -153,12 +248,35 @@ t.test('holds and two-person disposition', async (t) => {
       proposed_by: { id: 'rm-a' },
       decided_by: { id: 'rm-b', display_name: '伊藤' },
       recording: { sha256: before.sha256, record_category: 'case_recording', classification: 'both' },
-      due_under: { policy_version_id: '00000000-0000-7000-8000-0000000000a4', rule: { record_category: 'case_recording', classification: 'both', period: { unit: 'years', value: 5 } }, start: '2017-04-01', schedule_end: '2022-03-31', effective_end: '2022-03-31' },
+      due_under: {
+        policy_version_id: '00000000-0000-7000-8000-0000000000a4',
+        rule: { record_category: 'case_recording', classification: 'both', period: { unit: 'years', value: 5 } },
+        start: '2017-04-01',
+        schedule_end: '2022-03-31',
+        effective_end: '2022-03-31',
+      },
     })
     t.equal((await approve(d.id, rmB)).statusCode, 409, 'executed once')
 
-    const tomb = await db.selectFrom('recordings').select(['status', 'storage_uri', 'description', 'participants', 'caller_number', 'sha256', 'disposition_id', 'pending_disposition_id']).where('id', '=', rec.id).executeTakeFirstOrThrow()
-    t.same(tomb, { status: 'disposed', storage_uri: null, description: null, participants: null, caller_number: null, sha256: before.sha256, disposition_id: d.id, pending_disposition_id: null }, 'media address and personal fields removed')
+    const tomb = await db
+      .selectFrom('recordings')
+      .select(['status', 'storage_uri', 'description', 'participants', 'caller_number', 'sha256', 'disposition_id', 'pending_disposition_id'])
+      .where('id', '=', rec.id)
+      .executeTakeFirstOrThrow()
+    t.same(
+      tomb,
+      {
+        status: 'disposed',
+        storage_uri: null,
+        description: null,
+        participants: null,
+        caller_number: null,
+        sha256: before.sha256,
+        disposition_id: d.id,
+        pending_disposition_id: null,
+      },
+      'media address and personal fields removed',
+    )
     const view = (await injectAs(rmA, { method: 'GET', url: `/v1/recordings/${rec.id}` })).json()
     t.match(view, { status: 'disposed', storage_uri: null, redacted: false, disposition_id: d.id })
     t.equal((await hold(rec.id, { type: 'audit', reference: 'x' })).statusCode, 409, 'nothing left to hold')
@@ -169,10 +287,21 @@ t.test('holds and two-person disposition', async (t) => {
     t.match(listed, [{ id: d.id, status: 'executed', recording: { sha256: before.sha256 } }], 'auditors list the permanent record')
     t.equal((await injectAs(auditor, { method: 'GET', url: `/v1/dispositions/${d.id}` })).statusCode, 200)
     t.equal((await injectAs(desk, { method: 'GET', url: '/v1/dispositions' })).statusCode, 403)
-    const rewrite = await db.updateTable('dispositions').set({ reason: 'changed' }).where('id', '=', d.id).execute().then(() => 'updated', (e: { code?: string }) => e.code)
+    const rewrite = await db
+      .updateTable('dispositions')
+      .set({ reason: 'changed' })
+      .where('id', '=', d.id)
+      .execute()
+      .then(
+        () => 'updated',
+        (e: { code?: string }) => e.code,
+      )
     t.equal(rewrite, '42501', 'the record is permanent')
     const feed = await db.selectFrom('changes').select('kind').where('resource_id', '=', rec.id).orderBy('id').execute()
-    t.same(feed.map((c) => c.kind), ['recording.registered', 'recording.due', 'recording.disposition_proposed', 'recording.disposed'])
+    t.same(
+      feed.map((c) => c.kind),
+      ['recording.registered', 'recording.due', 'recording.disposition_proposed', 'recording.disposed'],
+    )
   })
 
   t.test('a hold placed after the proposal blocks the approval; cancelling reopens the way', async (t) => {
@@ -191,7 +320,11 @@ t.test('holds and two-person disposition', async (t) => {
 
   t.test('transfer (移管) under a 30-year rule, and review rules leave the choice to the records managers', async (t) => {
     const rec = await register(test, desk, { started_at: at('2016-09-01') })
-    await injectAs(rmA, { method: 'PUT', url: `/v1/recordings/${rec.id}/classification`, payload: { administrative_document: true, personal_information: false, record_category: 'misc_records', reason: '文書' } })
+    await injectAs(rmA, {
+      method: 'PUT',
+      url: `/v1/recordings/${rec.id}/classification`,
+      payload: { administrative_document: true, personal_information: false, record_category: 'misc_records', reason: '文書' },
+    })
     const why = await retention(rec.id)
     t.match(why, { rule: { record_category: '*', action: 'review' }, rule_match: 'wildcard', next: { step: 'review_due' } })
     const d = (await propose(rec.id, { action: 'transfer', reason: '歴史資料として重要' })).json()
@@ -208,7 +341,11 @@ t.test('holds and two-person disposition', async (t) => {
     const ids = items.map((i: { recording_id: string }) => i.recording_id)
     const stray = await register(test, desk, { started_at: new Date(Date.now() - 200 * 86_400_000).toISOString() })
     const withStray = await list('?action=purge')
-    t.match(withStray, [{ recording_id: stray.id, action_due: 'purge', classification: 'personal_information' }], 'non-document personal information: the sweep purges it')
+    t.match(
+      withStray,
+      [{ recording_id: stray.id, action_due: 'purge', classification: 'personal_information' }],
+      'non-document personal information: the sweep purges it',
+    )
     t.notOk(ids.includes(stray.id))
     t.ok((await list('?action=dispose')).every((i: { action_due: string }) => i.action_due === 'dispose'))
     t.equal((await injectAs(desk, { method: 'GET', url: '/v1/dispositions/due' })).statusCode, 403)

@@ -15,7 +15,8 @@ t.test('media access grants: signed, verifiable with the published JWKS, audited
   const kase = await createCase(test, staff)
   const rec = await register(test, staff, { case_id: kase.id })
   const stored = await db.selectFrom('recordings').select(['storage_uri', 'sha256']).where('id', '=', rec.id).executeTakeFirstOrThrow()
-  const grant = (who: Identity, payload: Record<string, unknown> = {}) => injectAs(who, { method: 'POST', url: `/v1/recordings/${rec.id}/access-grants`, payload })
+  const grant = (who: Identity, payload: Record<string, unknown> = {}) =>
+    injectAs(who, { method: 'POST', url: `/v1/recordings/${rec.id}/access-grants`, payload })
   const jwks = async () => {
     const res = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })
     t.equal(res.statusCode, 200, 'the JWKS needs no token')
@@ -27,7 +28,15 @@ t.test('media access grants: signed, verifiable with the published JWKS, audited
     const res = await grant(sup, { purpose: 'fact_check' })
     t.equal(res.statusCode, 201)
     const body = res.json()
-    t.match(body, { token_type: 'media-grant+jwt', recording_id: rec.id, storage_uri: stored.storage_uri, sha256: stored.sha256, issuer: 'madoguchi', audience: 'madoguchi-media', jwks_uri: '/.well-known/jwks.json' })
+    t.match(body, {
+      token_type: 'media-grant+jwt',
+      recording_id: rec.id,
+      storage_uri: stored.storage_uri,
+      sha256: stored.sha256,
+      issuer: 'madoguchi',
+      audience: 'madoguchi-media',
+      jwks_uri: '/.well-known/jwks.json',
+    })
     const lifetime = (new Date(body.expires_at).getTime() - Date.now()) / 1000
     t.ok(lifetime > 290 && lifetime <= 300, `five minutes by default (${Math.round(lifetime)} s)`)
 
@@ -43,11 +52,27 @@ t.test('media access grants: signed, verifiable with the published JWKS, audited
       requiredClaims: ['exp', 'jti', 'sub'],
     })
     t.match(protectedHeader, { alg: 'ES256', kid: keys.keys[0]!.kid, typ: 'media-grant+jwt' })
-    t.match(payload, { sub: 'sup-g', recording_id: rec.id, storage_uri: stored.storage_uri, sha256: stored.sha256, media_type: 'audio/mp4', purpose: 'fact_check', jti: body.jti })
+    t.match(payload, {
+      sub: 'sup-g',
+      recording_id: rec.id,
+      storage_uri: stored.storage_uri,
+      sha256: stored.sha256,
+      media_type: 'audio/mp4',
+      purpose: 'fact_check',
+      jti: body.jti,
+    })
     t.equal((payload.exp ?? 0) - (payload.iat ?? 0), 300)
 
-    const audited = await db.selectFrom('audit_events').select(['action', 'subject', 'resource_id', 'details', 'outcome']).where('action', '=', 'grantMediaAccess').execute()
-    t.match(audited, [{ subject: 'sup-g', resource_id: rec.id, outcome: 'allowed', details: { jti: body.jti, purpose: 'fact_check', expires_at: body.expires_at } }], 'every grant is audited')
+    const audited = await db
+      .selectFrom('audit_events')
+      .select(['action', 'subject', 'resource_id', 'details', 'outcome'])
+      .where('action', '=', 'grantMediaAccess')
+      .execute()
+    t.match(
+      audited,
+      [{ subject: 'sup-g', resource_id: rec.id, outcome: 'allowed', details: { jti: body.jti, purpose: 'fact_check', expires_at: body.expires_at } }],
+      'every grant is audited',
+    )
     t.notMatch(JSON.stringify(audited), /s3:\/\//, 'the audit entry does not copy the media address')
 
     const tampered = body.token.replace(/\.[^.]+\./, `.${Buffer.from(JSON.stringify({ ...payload, recording_id: 'other' })).toString('base64url')}.`)
@@ -64,8 +89,24 @@ t.test('media access grants: signed, verifiable with the published JWKS, audited
     }
     t.equal((await grant({ roles: ['supervisor'], unit: other, sub: 'sup-far' })).statusCode, 404, 'a supervisor of another branch: not found')
     t.equal((await grant({ roles: ['desk'], sub: 'desk-g' }, { purpose: 'curiosity' })).statusCode, 422)
-    const denied = await db.selectFrom('audit_events').select(['subject', 'outcome', 'status']).where('action', '=', 'grantMediaAccess').where('outcome', '=', 'denied').orderBy('id').execute()
-    t.match(denied, [{ subject: 'staff-g', status: 403 }, { subject: 'auditor-g' }, { subject: 'integration-g' }, { subject: 'admin-g' }, { subject: 'sup-far', status: 404 }], 'refusals are audited too')
+    const denied = await db
+      .selectFrom('audit_events')
+      .select(['subject', 'outcome', 'status'])
+      .where('action', '=', 'grantMediaAccess')
+      .where('outcome', '=', 'denied')
+      .orderBy('id')
+      .execute()
+    t.match(
+      denied,
+      [
+        { subject: 'staff-g', status: 403 },
+        { subject: 'auditor-g' },
+        { subject: 'integration-g' },
+        { subject: 'admin-g' },
+        { subject: 'sup-far', status: 404 },
+      ],
+      'refusals are audited too',
+    )
     const keys = await jwks()
     t.equal(keys.keys.length, 1, 'every grant is signed with the one shared key')
   })
@@ -77,7 +118,12 @@ t.test('grant lifetime is configurable; concurrent first use creates one key', a
   const { testAuth, tokenFor } = await import('../helpers/app.js')
   const test = await buildTestApp(t)
   const app = await buildApp({
-    config: { logLevel: 'silent', logPretty: false, trustProxy: false, mediaGrants: { ttlSeconds: 60, issuer: 'https://madoguchi.city.example.lg.jp', audience: 'media.city.example.lg.jp' } },
+    config: {
+      logLevel: 'silent',
+      logPretty: false,
+      trustProxy: false,
+      mediaGrants: { ttlSeconds: 60, issuer: 'https://madoguchi.city.example.lg.jp', audience: 'media.city.example.lg.jp' },
+    },
     database: test.database.handle,
     verifyToken: await createTokenVerifier(testAuth),
   })
@@ -90,13 +136,24 @@ t.test('grant lifetime is configurable; concurrent first use creates one key', a
   t.teardown(() => Promise.all(pools.map((p) => p.close())))
   const keys = await Promise.all((pools.length ? pools.map((p) => p.db) : [test.db, test.db, test.db, test.db]).map((d) => ensureSigningKey(d)))
   t.equal(new Set(keys.map((k) => k.kid)).size, 1, 'one key for everyone')
-  const count = await test.db.selectFrom('signing_keys').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()
+  const count = await test.db
+    .selectFrom('signing_keys')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirstOrThrow()
   t.equal(Number(count.n), 1)
 
-  const res = await app.inject({ method: 'POST', url: `/v1/recordings/${rec.id}/access-grants`, headers: { authorization: `Bearer ${await tokenFor(rm)}` }, payload: {} })
+  const res = await app.inject({
+    method: 'POST',
+    url: `/v1/recordings/${rec.id}/access-grants`,
+    headers: { authorization: `Bearer ${await tokenFor(rm)}` },
+    payload: {},
+  })
   t.equal(res.statusCode, 201)
   const jwks = (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json()
-  const { payload } = await jwtVerify(res.json().token, createLocalJWKSet(jwks), { issuer: 'https://madoguchi.city.example.lg.jp', audience: 'media.city.example.lg.jp' })
+  const { payload } = await jwtVerify(res.json().token, createLocalJWKSet(jwks), {
+    issuer: 'https://madoguchi.city.example.lg.jp',
+    audience: 'media.city.example.lg.jp',
+  })
   t.equal((payload.exp ?? 0) - (payload.iat ?? 0), 60, 'MEDIA_GRANT_TTL_SECONDS')
   t.equal(decodeProtectedHeader(res.json().token).kid, keys[0]!.kid)
 })

@@ -12,7 +12,7 @@ t.test('registration: metadata, validation, idempotency, provisional classificat
   const supervisor: Identity = { roles: ['supervisor'], unit, sub: 'sup-1', name: '鈴木 一郎' }
   const kase = await createCase(test, staff)
 
-  t.test('a recording of a case takes the case\'s unit and is presumed a document with personal information', async (t) => {
+  t.test("a recording of a case takes the case's unit and is presumed a document with personal information", async (t) => {
     const body = recordingBody({ case_id: kase.id, sha256: 'AB'.repeat(32), recorder: 'staff-1' })
     const res = await injectAs(staff, { method: 'POST', url: '/v1/recordings', payload: body })
     t.equal(res.statusCode, 201)
@@ -28,7 +28,14 @@ t.test('registration: metadata, validation, idempotency, provisional classificat
       status: 'active',
       recorder: { id: 'staff-1', display_name: '山田' },
       registered_by: { id: 'staff-1', display_name: '山田' },
-      classification: { administrative_document: true, personal_information: true, key: 'both', record_category: 'case_recording', provisional: true, classified_by: { id: 'system' } },
+      classification: {
+        administrative_document: true,
+        personal_information: true,
+        key: 'both',
+        record_category: 'case_recording',
+        provisional: true,
+        classified_by: { id: 'system' },
+      },
       retention: { action: 'dispose', on_hold: false },
     })
     t.equal(rec.document_date, todayInTokyo())
@@ -39,9 +46,14 @@ t.test('registration: metadata, validation, idempotency, provisional classificat
     t.same(stored, { storage_uri: body.storage_uri, description: body.description, caller_number: body.caller_number }, 'redacted, never dropped')
   })
 
-  t.test('a recording without a case is personal information only, in the caller\'s unit', async (t) => {
+  t.test("a recording without a case is personal information only, in the caller's unit", async (t) => {
     const rec = await register(test, supervisor)
-    t.match(rec, { case_id: null, org_unit_id: unit, classification: { key: 'personal_information', record_category: 'interaction_recording' }, redacted: false })
+    t.match(rec, {
+      case_id: null,
+      org_unit_id: unit,
+      classification: { key: 'personal_information', record_category: 'interaction_recording' },
+      redacted: false,
+    })
     t.ok(rec.storage_uri.startsWith('s3://'), 'a supervisor of the unit sees the media address')
     t.same(rec.participants, ['顧客 一郎', '職員 山田'])
   })
@@ -68,7 +80,10 @@ t.test('registration: metadata, validation, idempotency, provisional classificat
     for (const [extra, pointer] of bad) {
       const res = await injectAs(supervisor, { method: 'POST', url: '/v1/recordings', payload: recordingBody(extra) })
       t.equal(res.statusCode, 422, JSON.stringify(extra).slice(0, 90))
-      t.ok(res.json().errors?.some((e: { pointer: string }) => e.pointer === pointer), `names ${pointer}`)
+      t.ok(
+        res.json().errors?.some((e: { pointer: string }) => e.pointer === pointer),
+        `names ${pointer}`,
+      )
     }
     const after = await db.selectFrom('recordings').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()
     t.equal(Number(after.n), Number(before.n))
@@ -93,7 +108,11 @@ t.test('registration: metadata, validation, idempotency, provisional classificat
     const res = await injectAs(staff, { method: 'POST', url: '/v1/recordings', payload: recordingBody({ case_id: foreignCase.id }) })
     t.equal(res.statusCode, 422, 'a case they do not respond to is not in their reach')
     t.equal((await injectAs(staff, { method: 'POST', url: '/v1/recordings', payload: recordingBody({ org_unit_id: other }) })).statusCode, 403)
-    t.equal((await injectAs({ roles: ['auditor'] }, { method: 'POST', url: '/v1/recordings', payload: recordingBody() })).statusCode, 403, 'auditors never write')
+    t.equal(
+      (await injectAs({ roles: ['auditor'] }, { method: 'POST', url: '/v1/recordings', payload: recordingBody() })).statusCode,
+      403,
+      'auditors never write',
+    )
   })
 })
 
@@ -111,19 +130,32 @@ t.test('notice (告知) and resident recordings (庁舎管理権): accepted, fla
   t.match(announced, { notice_missing: false, flags: [] }, '「防犯カメラ作動中」')
 
   const resident = await register(test, sup, { recorded_by: 'resident', source: 'resident_provided', notice: { given: false } })
-  t.match(resident, { flags: ['resident_recording_without_permission'], notice_missing: false, on_premises: true }, 'default policy: residents record with permission')
+  t.match(
+    resident,
+    { flags: ['resident_recording_without_permission'], notice_missing: false, on_premises: true },
+    'default policy: residents record with permission',
+  )
   t.equal(resident.document_date, todayInTokyo(), "a resident's recording is obtained when registered")
   const permitted = await register(test, sup, { recorded_by: 'resident', source: 'resident_provided', notice: { given: false }, resident_permission: true })
   t.same(permitted.flags, [])
 
-  const entries = await db.selectFrom('audit_events').select(['action', 'resource_id', 'details']).where('action', 'like', 'recording.%').orderBy('id').execute()
+  const entries = await db
+    .selectFrom('audit_events')
+    .select(['action', 'resource_id', 'details'])
+    .where('action', 'like', 'recording.%')
+    .orderBy('id')
+    .execute()
   t.match(entries, [
-    { action: 'recording.notice_missing', resource_id: silent.id, details: { reason: 'not_given', recording_policy_version_id: silent.recording_policy_version_id } },
+    {
+      action: 'recording.notice_missing',
+      resource_id: silent.id,
+      details: { reason: 'not_given', recording_policy_version_id: silent.recording_policy_version_id },
+    },
     { action: 'recording.notice_missing', resource_id: written.id, details: { reason: 'method_not_accepted' } },
     { action: 'recording.resident_recording_without_permission', resource_id: resident.id },
   ])
 
-  t.test('the policy in force at started_at decides, not today\'s', async (t) => {
+  t.test("the policy in force at started_at decides, not today's", async (t) => {
     // From today, the office prohibits residents' recordings and no longer requires notice.
     const v = await insertPolicyVersion(db, {
       type: 'recording',
@@ -140,7 +172,12 @@ t.test('notice (告知) and resident recordings (庁舎管理権): accepted, fla
     t.same(prohibited.flags, ['resident_recording_prohibited'])
     const offPremises = await register(test, sup, { recorded_by: 'resident', source: 'resident_provided', notice: { given: false }, on_premises: false })
     t.same(offPremises.flags, [], 'a phone call recorded at home is not on the premises')
-    const audited = await db.selectFrom('audit_events').select('action').where('resource_id', '=', prohibited.id).where('action', '=', 'recording.resident_recording_prohibited').execute()
+    const audited = await db
+      .selectFrom('audit_events')
+      .select('action')
+      .where('resource_id', '=', prohibited.id)
+      .where('action', '=', 'recording.resident_recording_prohibited')
+      .execute()
     t.equal(audited.length, 1)
   })
 })
@@ -235,7 +272,9 @@ t.test('list: filters and cursor pagination', async (t) => {
   const seen: string[] = []
   let cursor: string | null = null
   do {
-    const page: { items: Array<{ id: string }>; next_cursor: string | null } = (await injectAs(desk, { method: 'GET', url: `/v1/recordings?limit=1${cursor ? `&cursor=${cursor}` : ''}` })).json()
+    const page: { items: Array<{ id: string }>; next_cursor: string | null } = (
+      await injectAs(desk, { method: 'GET', url: `/v1/recordings?limit=1${cursor ? `&cursor=${cursor}` : ''}` })
+    ).json()
     seen.push(...page.items.map((r) => r.id))
     cursor = page.next_cursor
   } while (cursor)

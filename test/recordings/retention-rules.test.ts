@@ -63,7 +63,13 @@ t.test('effective end: the later of the schedule and every unreleased hold; open
   t.equal(effectiveEnd('2030-03-31', [{ type: 'disclosure_request', until: '2031-01-10', released: false }]), '2031-01-10')
   t.equal(effectiveEnd('2030-03-31', [{ type: 'appeal', until: '2029-01-10', released: false }]), '2030-03-31', 'an earlier hold changes nothing')
   t.equal(effectiveEnd('2030-03-31', [{ type: 'litigation', until: null, released: true }]), '2030-03-31', 'released holds do not count')
-  t.equal(effectiveEnd('2030-03-31', [{ type: 'audit', until: null, released: false }, { type: 'appeal', until: '2031-01-01', released: false }]), null)
+  t.equal(
+    effectiveEnd('2030-03-31', [
+      { type: 'audit', until: null, released: false },
+      { type: 'appeal', until: '2031-01-01', released: false },
+    ]),
+    null,
+  )
   t.ok(holdKeeps({ type: 'appeal', until: '2026-01-01', released: false }, '2026-01-01'), 'through its last day')
   t.notOk(holdKeeps({ type: 'appeal', until: '2026-01-01', released: false }, '2026-01-02'), 'lapsed the day after')
   t.ok(holdKeeps({ type: 'litigation', until: null, released: false }, '2099-01-01'))
@@ -84,15 +90,29 @@ t.test('classification keys and rule lookup: exact category first, then *', asyn
 })
 
 t.test('notice and resident recording rules', async (t) => {
-  const policy = { notice_required: true, notice_methods: ['verbal', 'sign'] as Array<'verbal' | 'sign'>, resident_recording: 'prohibited' as const, purposes: ['x'] }
+  const policy = {
+    notice_required: true,
+    notice_methods: ['verbal', 'sign'] as Array<'verbal' | 'sign'>,
+    resident_recording: 'prohibited' as const,
+    purposes: ['x'],
+  }
   t.same(judgeRecording({ recorded_by: 'organisation', notice: { given: true, method: 'verbal' } }, policy).flags, [])
   t.same(judgeRecording({ recorded_by: 'organisation', notice: { given: false } }, policy).flags, ['notice_missing'])
-  t.same(judgeRecording({ recorded_by: 'organisation', notice: { given: true, method: 'written' } }, policy), { flags: ['notice_missing'], reasons: { notice_missing: 'method_not_accepted' } })
+  t.same(judgeRecording({ recorded_by: 'organisation', notice: { given: true, method: 'written' } }, policy), {
+    flags: ['notice_missing'],
+    reasons: { notice_missing: 'method_not_accepted' },
+  })
   t.same(judgeRecording({ recorded_by: 'organisation', notice: { given: false } }, { ...policy, notice_required: false }).flags, [], 'no notice needed')
   t.same(judgeRecording({ recorded_by: 'resident', notice: { given: false } }, policy).flags, ['resident_recording_prohibited'])
   t.same(judgeRecording({ recorded_by: 'resident', notice: { given: false }, on_premises: false }, policy).flags, [], '庁舎管理権 reaches the premises only')
-  t.same(judgeRecording({ recorded_by: 'resident', notice: { given: false } }, { ...policy, resident_recording: 'permission_required' }).flags, ['resident_recording_without_permission'])
-  t.same(judgeRecording({ recorded_by: 'resident', notice: { given: false }, resident_permission: true }, { ...policy, resident_recording: 'permission_required' }).flags, [])
+  t.same(judgeRecording({ recorded_by: 'resident', notice: { given: false } }, { ...policy, resident_recording: 'permission_required' }).flags, [
+    'resident_recording_without_permission',
+  ])
+  t.same(
+    judgeRecording({ recorded_by: 'resident', notice: { given: false }, resident_permission: true }, { ...policy, resident_recording: 'permission_required' })
+      .flags,
+    [],
+  )
 })
 
 t.test('status on a day: due after the effective end unless held; non-document personal information waits for the purge', async (t) => {
@@ -101,6 +121,10 @@ t.test('status on a day: due after the effective end unless held; non-document p
   t.equal(settledStatus(base, '2026-04-01'), 'due')
   t.equal(settledStatus({ ...base, hold_open: true }, '2026-04-01'), 'active')
   t.equal(settledStatus({ ...base, administrative_document: false }, '2026-04-01'), 'active', 'the sweep purges it')
-  t.equal(settledStatus({ ...base, administrative_document: false, retention_action: 'review' }, '2026-04-01'), 'due', 'a rule that says review waits for people')
+  t.equal(
+    settledStatus({ ...base, administrative_document: false, retention_action: 'review' }, '2026-04-01'),
+    'due',
+    'a rule that says review waits for people',
+  )
   t.equal(settledStatus({ ...base, status: 'disposed' as const }, '2026-04-01'), 'disposed')
 })

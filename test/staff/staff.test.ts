@@ -16,14 +16,24 @@ t.test('staff names are kept from their tokens and follow changes, without locki
 
   // The same person, renamed (e.g. after marriage): the next write updates the profile.
   const after: Identity = { ...before, name: '伊藤 美咲', familyName: '伊藤' }
-  const event = await injectAs(after, { method: 'POST', url: `/v1/cases/${c.id}/events`, payload: { type: 'note', occurred_at: new Date().toISOString(), description: '氏名変更後' } })
+  const event = await injectAs(after, {
+    method: 'POST',
+    url: `/v1/cases/${c.id}/events`,
+    payload: { type: 'note', occurred_at: new Date().toISOString(), description: '氏名変更後' },
+  })
   t.same(event.json().actor, { id: 'staff-7', display_name: '伊藤' })
   const profile = await db.selectFrom('staff_profiles').selectAll().where('subject', '=', 'staff-7').executeTakeFirstOrThrow()
   t.match(profile, { full_name: '伊藤 美咲', family_name: '伊藤', business_name: null })
 
   // Concurrent writes by one person neither fail nor duplicate the profile.
   const results = await Promise.all(
-    Array.from({ length: 8 }, () => injectAs(after, { method: 'POST', url: `/v1/cases/${c.id}/events`, payload: { type: 'note', occurred_at: new Date().toISOString(), description: '同時' } })),
+    Array.from({ length: 8 }, () =>
+      injectAs(after, {
+        method: 'POST',
+        url: `/v1/cases/${c.id}/events`,
+        payload: { type: 'note', occurred_at: new Date().toISOString(), description: '同時' },
+      }),
+    ),
   )
   t.ok(results.every((r) => r.statusCode === 201))
   const count = await db.selectFrom('staff_profiles').select(db.fn.countAll().as('n')).where('subject', '=', 'staff-7').executeTakeFirstOrThrow()

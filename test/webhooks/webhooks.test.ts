@@ -38,10 +38,21 @@ t.test('admins register webhooks; the secret is shown once; URLs and kinds are c
   const { db, start } = await setup(t)
   const svc = await start()
 
-  const created = await svc.injectAs('admin', { method: 'POST', url: '/v1/webhooks', payload: { url: 'http://127.0.0.1:9/hook', kinds: ['org_unit.*', 'case.created'], description: '基幹システム' } })
+  const created = await svc.injectAs('admin', {
+    method: 'POST',
+    url: '/v1/webhooks',
+    payload: { url: 'http://127.0.0.1:9/hook', kinds: ['org_unit.*', 'case.created'], description: '基幹システム' },
+  })
   t.equal(created.statusCode, 201)
   const hook = created.json()
-  t.match(hook, { url: 'http://127.0.0.1:9/hook', kinds: ['org_unit.*', 'case.created'], org_unit_id: null, active: true, start_position: 0, secret: /^whsec_[A-Za-z0-9_-]{43}$/ })
+  t.match(hook, {
+    url: 'http://127.0.0.1:9/hook',
+    kinds: ['org_unit.*', 'case.created'],
+    org_unit_id: null,
+    active: true,
+    start_position: 0,
+    secret: /^whsec_[A-Za-z0-9_-]{43}$/,
+  })
   t.equal(created.headers.location, `/v1/webhooks/${hook.id}`)
 
   const given = 's'.repeat(40)
@@ -55,7 +66,11 @@ t.test('admins register webhooks; the secret is shown once; URLs and kinds are c
   t.notMatch(JSON.stringify(list), /whsec_|ssssssss/, 'not in the list either')
 
   const rotated = 'r'.repeat(48)
-  const patched = await svc.injectAs('admin', { method: 'PATCH', url: `/v1/webhooks/${hook.id}`, payload: { active: false, secret: rotated, kinds: ['case.*'] } })
+  const patched = await svc.injectAs('admin', {
+    method: 'PATCH',
+    url: `/v1/webhooks/${hook.id}`,
+    payload: { active: false, secret: rotated, kinds: ['case.*'] },
+  })
   t.equal(patched.statusCode, 200)
   t.match(patched.json(), { active: false, kinds: ['case.*'] })
   t.notOk('secret' in patched.json())
@@ -78,7 +93,11 @@ t.test('admins register webhooks; the secret is shown once; URLs and kinds are c
   await refuse({ url: 'https://example.com/hook', kinds: [] }, /body\/kinds/)
   await refuse({ url: 'https://example.com/hook', kinds: ['*'], secret: 'short' }, /body\/secret/)
   await refuse({ url: 'https://example.com/hook', kinds: ['*'], org_unit_id: '0190f3c4-1111-7000-8000-000000000000' }, /body\/org_unit_id/)
-  t.equal((await svc.injectAs('admin', { method: 'POST', url: '/v1/webhooks', payload: { url: 'https://hooks.example.lg.jp/madoguchi', kinds: ['*'] } })).statusCode, 201, 'public https is fine')
+  t.equal(
+    (await svc.injectAs('admin', { method: 'POST', url: '/v1/webhooks', payload: { url: 'https://hooks.example.lg.jp/madoguchi', kinds: ['*'] } })).statusCode,
+    201,
+    'public https is fine',
+  )
   for (const role of ['auditor', 'integration', 'supervisor'] as const) {
     t.equal((await svc.injectAs(role, { method: 'GET', url: '/v1/webhooks' })).statusCode, 403, `${role}: 403`)
   }
@@ -90,7 +109,13 @@ t.test('admins register webhooks; the secret is shown once; URLs and kinds are c
 
 t.test('without WEBHOOK_PRIVATE_NETWORKS, loopback and private targets are refused, at registration and at delivery', async (t) => {
   const { db, injectAs } = await buildTestApp(t)
-  for (const url of ['http://127.0.0.1:8080/hook', 'https://127.0.0.1/hook', 'https://localhost/hook', 'https://192.168.1.10/hook', 'https://[::ffff:10.0.0.1]/hook']) {
+  for (const url of [
+    'http://127.0.0.1:8080/hook',
+    'https://127.0.0.1/hook',
+    'https://localhost/hook',
+    'https://192.168.1.10/hook',
+    'https://[::ffff:10.0.0.1]/hook',
+  ]) {
     const res = await injectAs('admin', { method: 'POST', url: '/v1/webhooks', payload: { url, kinds: ['*'] } })
     t.equal(res.statusCode, 422, url)
     t.match(res.json().detail, /WEBHOOK_PRIVATE_NETWORKS/)
@@ -101,12 +126,27 @@ t.test('without WEBHOOK_PRIVATE_NETWORKS, loopback and private targets are refus
   const receiver = await startReceiver(t)
   await db
     .insertInto('webhooks')
-    .values({ id: '0190f3c4-2222-7000-8000-000000000000', url: `http://localhost:${receiver.port}/hook`, kinds: ['*'], org_unit_id: null, description: '', secret: 'x'.repeat(32), active: true, start_position: 0, created_by: 'test' })
+    .values({
+      id: '0190f3c4-2222-7000-8000-000000000000',
+      url: `http://localhost:${receiver.port}/hook`,
+      kinds: ['*'],
+      org_unit_id: null,
+      description: '',
+      secret: 'x'.repeat(32),
+      active: true,
+      start_position: 0,
+      created_by: 'test',
+    })
     .execute()
   await injectAs('admin', { method: 'POST', url: '/v1/org-units', payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x', name: 'x' } })
   await runWebhookRound(db, workerOptions({ targets: new TargetPolicy([]) }))
   t.equal(receiver.received.length, 0, 'nothing was sent')
-  t.match(await db.selectFrom('webhook_deliveries').selectAll().executeTakeFirstOrThrow(), { status: 'pending', attempts: 1, last_status: null, last_error: /not listed in WEBHOOK_PRIVATE_NETWORKS/ })
+  t.match(await db.selectFrom('webhook_deliveries').selectAll().executeTakeFirstOrThrow(), {
+    status: 'pending',
+    attempts: 1,
+    last_status: null,
+    last_error: /not listed in WEBHOOK_PRIVATE_NETWORKS/,
+  })
   const publicHttp = new TargetPolicy([])
   t.match(publicHttp.refusal('93.184.215.14', 'http:'), /https/, 'public addresses need https')
   t.equal(publicHttp.refusal('93.184.215.14', 'https:'), null)
@@ -168,7 +208,11 @@ t.test('deliveries are signed, carry ids not personal data, and a receiver error
     { attempt: 1, http_status: 500, error: 'HTTP 500' },
     { attempt: 2, http_status: 200, error: null },
   ])
-  t.same((await svc.injectAs('admin', { method: 'GET', url: `/v1/webhooks/${unrelated.id}/deliveries` })).json().items, [], 'a webhook gets only the kinds it asked for')
+  t.same(
+    (await svc.injectAs('admin', { method: 'GET', url: `/v1/webhooks/${unrelated.id}/deliveries` })).json().items,
+    [],
+    'a webhook gets only the kinds it asked for',
+  )
 })
 
 t.test('unit-scoped webhooks, and webhooks start at the feed head', async (t) => {
@@ -185,7 +229,10 @@ t.test('unit-scoped webhooks, and webhooks start at the feed head', async (t) =>
   await createUnit(svc, 'zeimu')
   await runWebhookRound(db, workerOptions())
   const codes = (id: string) =>
-    receiver.received.filter((r) => JSON.parse(r.body).webhook_id === id).map((r) => JSON.parse(r.body).change.data.code as string).sort()
+    receiver.received
+      .filter((r) => JSON.parse(r.body).webhook_id === id)
+      .map((r) => JSON.parse(r.body).change.data.code as string)
+      .sort()
   t.same(codes(all.id), ['fukushi-1', 'zeimu'])
   t.same(codes(scoped.id), ['fukushi-1'], 'only its unit and below')
   t.same(codes(byName.id), ['fukushi-1', 'zeimu'], 'a host name that resolves to an allowed address is delivered to')
@@ -231,7 +278,10 @@ t.test('deliveries survive a restart of the service', async (t) => {
   const probe = await startReceiver(t)
   await probe.close()
   const hook = await register(first, { url: probe.url, kinds: ['org_unit.created'] })
-  const stopJobs = startBackgroundJobs([{ name: 'webhooks', intervalMs: 50, run: () => runWebhookRound(first.handle.db, workerOptions({ retryBaseMs: 300 })) }], first.app.log)
+  const stopJobs = startBackgroundJobs(
+    [{ name: 'webhooks', intervalMs: 50, run: () => runWebhookRound(first.handle.db, workerOptions({ retryBaseMs: 300 })) }],
+    first.app.log,
+  )
   await createUnit(first, 'before-restart')
   t.ok(await eventually(async () => (await first.handle.db.selectFrom('webhook_attempts').select('id').execute()).length >= 1), 'a first attempt failed')
   const failed = await first.handle.db.selectFrom('webhook_deliveries').selectAll().executeTakeFirstOrThrow()
@@ -249,8 +299,16 @@ t.test('deliveries survive a restart of the service', async (t) => {
   await stopSecond()
   const codes = receiver.received.map((r) => JSON.parse(r.body).change.data.code).sort()
   t.same(codes, ['before-restart', 'while-down'])
-  const rows = await second.handle.db.selectFrom('webhook_deliveries').select(['status', 'attempts']).where('webhook_id', '=', hook.id).orderBy('change_position').execute()
-  t.same(rows, [{ status: 'delivered', attempts: 2 }, { status: 'delivered', attempts: 1 }])
+  const rows = await second.handle.db
+    .selectFrom('webhook_deliveries')
+    .select(['status', 'attempts'])
+    .where('webhook_id', '=', hook.id)
+    .orderBy('change_position')
+    .execute()
+  t.same(rows, [
+    { status: 'delivered', attempts: 2 },
+    { status: 'delivered', attempts: 1 },
+  ])
 })
 
 t.test('several workers share the queue (SKIP LOCKED) without delivering anything twice', async (t) => {
@@ -278,7 +336,11 @@ t.test('several workers share the queue (SKIP LOCKED) without delivering anythin
   }
   const perWorker = await Promise.all([worker(), worker(), worker(), worker()])
   t.comment(`attempts per worker: ${perWorker.join(', ')}`)
-  t.equal(perWorker.reduce((a, b) => a + b, 0), 40, '40 attempts in all')
+  t.equal(
+    perWorker.reduce((a, b) => a + b, 0),
+    40,
+    '40 attempts in all',
+  )
   const ids = receiver.received.map((r) => String(r.headers['madoguchi-delivery']))
   t.equal(ids.length, 40)
   t.equal(new Set(ids).size, 40, 'each delivery sent once')
