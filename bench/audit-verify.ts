@@ -14,9 +14,9 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import pg from 'pg'
-import { linkPendingEntries, verifyChain } from '../src/audit/chain.js'
-import { connectPostgres } from '../src/core/db.js'
-import { migrateToLatest } from '../src/core/migrations.js'
+import { linkPendingEntries, verifyChain } from '../src/kernel/audit-chain.js'
+import { connectPostgres } from '../src/kernel/db.js'
+import { migrateToLatest } from '../src/kernel/migrations.js'
 
 const { values } = parseArgs({
   options: {

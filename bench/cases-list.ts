@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import { casesListQuery, type CaseFilters } from '../src/cases/cases.repository.js'
-import type { Caller } from '../src/core/auth.js'
-import type { Db } from '../src/core/db.js'
+import type { Caller } from '../src/kernel/auth.js'
+import type { Db } from '../src/kernel/db.js'
 import { latencyStats, printTable, type LatencyStats } from './lib.js'
 
 /**

@@ -1,6 +1,6 @@
 import pg from 'pg'
-import { connectPostgres, type DatabaseHandle } from '../src/core/db.js'
-import { migrateToLatest } from '../src/core/migrations.js'
+import { connectPostgres, type DatabaseHandle } from '../src/kernel/db.js'
+import { migrateToLatest } from '../src/kernel/migrations.js'
 
 /** Shared pieces of the benchmark: a fresh PostgreSQL database, statistics, tables. */
 

@@ -20,9 +20,9 @@
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { sql } from 'kysely'
-import { connectPostgres } from '../src/core/db.js'
-import { migrateToLatest } from '../src/core/migrations.js'
-import { addDays, todayInTokyo } from '../src/core/time.js'
+import { connectPostgres } from '../src/kernel/db.js'
+import { migrateToLatest } from '../src/kernel/migrations.js'
+import { addDays, todayInTokyo } from '../src/kernel/time.js'
 import { sweepRetention } from '../src/recordings/retention-sweep.js'
 
 const { values } = parseArgs({

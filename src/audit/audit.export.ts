@@ -1,7 +1,7 @@
-import type { Db } from '../core/db.js'
-import { badRequest } from '../core/errors.js'
+import type { Db } from '../kernel/db.js'
+import { badRequest } from '../kernel/errors.js'
 import { chainHead, chainPage, firstSeqAtOrAfter, lastSeqBefore } from './audit.repository.js'
-import { canonicalJson, chainContent } from './chain.js'
+import { canonicalJson, chainContent } from '../kernel/audit-chain.js'
 
 /**
  * Chain ranges, and the export of one.

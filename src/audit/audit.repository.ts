@@ -1,7 +1,7 @@
 import { sql, type Selectable } from 'kysely'
-import type { Queryable } from '../core/db.js'
+import type { Queryable } from '../kernel/db.js'
 import type { AuditEvent } from './audit.schemas.js'
-import type { AuditEventsTable, AuditOutcome } from './audit.tables.js'
+import type { AuditEventsTable, AuditOutcome } from '../kernel/audit.tables.js'
 
 /** One audit entry as a request writes it. No personal data values: ids, kinds and counts only. */
 export interface AuditEntryInput {

@@ -2,13 +2,13 @@ import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { HttpProblem } from '../core/errors.js'
-import { decodeCursor, paginate } from '../core/pagination.js'
-import { auditNow } from '../core/unit-of-work.plugin.js'
+import { HttpProblem } from '../kernel/errors.js'
+import { decodeCursor, paginate } from '../kernel/pagination.js'
+import { auditNow } from '../kernel/unit-of-work.plugin.js'
 import { exportChain, resolveChainRange, type ExportFormat } from './audit.export.js'
 import { countUnlinked, listAuditEvents, type AuditFilters } from './audit.repository.js'
 import { ADMIN_RECORD_TYPES, AuditEventPageSchema, AuditEventQuerySchema, ChainRangeQuerySchema, ChainVerificationSchema } from './audit.schemas.js'
-import { linkAllPendingEntries, verifyChain } from './chain.js'
+import { linkAllPendingEntries, verifyChain } from '../kernel/audit-chain.js'
 
 /** The audit trail for auditors: queries, verification of the hash chain, exports. */
 const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox'
-import { PageQuery, pageOf } from '../core/pagination.js'
+import { PageQuery, pageOf } from '../kernel/pagination.js'
 
 const Nullable = <T extends TSchema>(schema: T, description?: string) => Type.Union([schema, Type.Null()], description ? { description } : {})
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { changesOfRecord } from '../changes/changes.repository.js'
-import { badRequest, notFound } from '../core/errors.js'
-import { decodeCursor, encodeCursor } from '../core/pagination.js'
+import { badRequest, notFound } from '../kernel/errors.js'
+import { decodeCursor, encodeCursor } from '../kernel/pagination.js'
 import { auditEventsOfRecord, type HistoryStart } from './audit.repository.js'
 import { ADMIN_RECORD_TYPES, HistoryPageSchema, HistoryParamsSchema, HistoryQuerySchema, type HistoryItem } from './audit.schemas.js'
 

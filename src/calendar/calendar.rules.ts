@@ -1,6 +1,6 @@
 import holidayJp from '@holiday-jp/holiday_jp'
 import { POLICY_EPOCH, type PolicyVersion } from '../policies/policies.schemas.js'
-import { addDays, weekday } from '../core/time.js'
+import { addDays, weekday } from '../kernel/time.js'
 
 /**
  * The office calendar, as pure functions of dates ('YYYY-MM-DD', Asia/Tokyo) and calendar

@@ -1,6 +1,6 @@
-import type { Queryable } from '../core/db.js'
+import type { Queryable } from '../kernel/db.js'
 import { policyVersionsGoverning } from '../policies/policies.repository.js'
-import { addDays } from '../core/time.js'
+import { addDays } from '../kernel/time.js'
 import { assertInCalendar, dueDate, holidaysBetween, type Deadline, type DeadlineKind, type OfficeHoliday } from './calendar.rules.js'
 
 /**

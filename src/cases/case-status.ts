@@ -1,4 +1,4 @@
-import type { Permission } from '../core/access.js'
+import type { Permission } from '../kernel/access.js'
 
 /**
  * The case status machine, as data: open → escalated → in_review → resolved → closed, and

@@ -1,16 +1,16 @@
 import { sql, type Expression, type ExpressionBuilder, type Selectable, type SqlBool } from 'kysely'
-import type { Reach } from '../core/access.js'
-import type { Caller } from '../core/auth.js'
-import type { Database } from '../core/database.js'
-import type { Queryable, Trx } from '../core/db.js'
-import type { CursorValue } from '../core/pagination.js'
+import type { Reach } from '../kernel/access.js'
+import type { Caller } from '../kernel/auth.js'
+import type { Database } from '../database.js'
+import type { Queryable, Trx } from '../kernel/db.js'
+import type { CursorValue } from '../kernel/pagination.js'
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres'
 import { unitSubtree } from '../org-units/org-units.repository.js'
 import { staffProfileOf, type Profile } from '../staff/staff.repository.js'
 import type { CaseStatus } from './case-status.js'
 import type { Customer } from './cases.schemas.js'
 import type { CasesTable } from './cases.tables.js'
-import type { CaseCategory, CaseChannel, Severity } from './cases.vocabulary.js'
+import type { CaseCategory, CaseChannel, Severity } from '../policies/case-vocabulary.js'
 
 export type CaseRow = Selectable<CasesTable>
 type CasesEb = ExpressionBuilder<Database, 'cases'>

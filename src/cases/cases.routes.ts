@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { decodeCursor, paginate } from '../core/pagination.js'
-import { setEtag } from '../core/preconditions.js'
+import { decodeCursor, paginate } from '../kernel/pagination.js'
+import { setEtag } from '../kernel/preconditions.js'
 import { listCases, listKey } from './cases.repository.js'
 import {
   AddResponderSchema,

@@ -1,14 +1,14 @@
 import type { FastifyRequest } from 'fastify'
 import { sql } from 'kysely'
-import { publishChanges, type DomainChange } from '../changes/outbox.js'
-import type { Reach } from '../core/access.js'
-import type { RequestAccess } from '../core/access.plugin.js'
-import type { Trx } from '../core/db.js'
-import { conflict, forbidden, notFound, unprocessable } from '../core/errors.js'
-import { newId } from '../core/ids.js'
-import { requireIfMatch } from '../core/preconditions.js'
-import { fiscalYear, todayInTokyo } from '../core/time.js'
-import { appendEvent, caseHasEvent } from '../events/events.repository.js'
+import { publishChanges, type DomainChange } from '../kernel/outbox.js'
+import type { Reach } from '../kernel/access.js'
+import type { RequestAccess } from '../kernel/access.plugin.js'
+import type { Trx } from '../kernel/db.js'
+import { conflict, forbidden, notFound, unprocessable } from '../kernel/errors.js'
+import { newId } from '../kernel/ids.js'
+import { requireIfMatch } from '../kernel/preconditions.js'
+import { fiscalYear, todayInTokyo } from '../kernel/time.js'
+import { appendEvent, caseHasEvent } from './events.repository.js'
 import { findOrgUnit, isWithinUnit } from '../org-units/org-units.repository.js'
 import { escalationFor } from '../policies/policies.decisions.js'
 import type { PolicyVersion } from '../policies/policies.schemas.js'
@@ -29,7 +29,7 @@ import {
   type CaseWithPeople,
 } from './cases.repository.js'
 import type { CaseSummaryView, CaseView, CreateCase, Customer, UpdateCase, UpsertCase } from './cases.schemas.js'
-import type { CaseCategory } from './cases.vocabulary.js'
+import type { CaseCategory } from '../policies/case-vocabulary.js'
 
 /**
  * The rules of a case, from the seeds:

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated } from 'kysely'
-import type { CaseCategory, CaseChannel, Severity } from './cases.vocabulary.js'
+import type { CaseCategory, CaseChannel, Severity } from '../policies/case-vocabulary.js'
 import type { CaseStatus } from './case-status.js'
 
 export interface CasesTable {

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { auditNow } from '../core/unit-of-work.plugin.js'
+import { auditNow } from '../kernel/unit-of-work.plugin.js'
 import { ChangePageSchema, ChangeQuerySchema, MAX_WAIT_SECONDS, type ChangePage } from './changes.schemas.js'
 import { feedHead, readChanges, type FeedScope } from './changes.repository.js'
-import { sequencePendingChanges } from './sequencer.js'
+import { sequencePendingChanges } from '../kernel/sequencer.js'
 
 // How often a long poll looks again. State lives in the database only, so any instance can
 // answer any poll; no LISTEN/NOTIFY needed.

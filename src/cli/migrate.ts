@@ -1,6 +1,6 @@
-import { ConfigError, loadConfig } from '../core/config.js'
-import { openDatabase } from '../core/db.js'
-import { migrateToLatest } from '../core/migrations.js'
+import { ConfigError, loadConfig } from '../config.js'
+import { openDatabase } from '../kernel/db.js'
+import { migrateToLatest } from '../kernel/migrations.js'
 
 /** Applies pending migrations to the configured database (the service also does this at start). */
 async function main(): Promise<void> {

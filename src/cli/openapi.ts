@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import openapiTS, { astToString } from 'openapi-typescript'
 import { buildApp } from '../app.js'
-import { TokenRejected } from '../core/auth.js'
-import { connectPostgres } from '../core/db.js'
+import { TokenRejected } from '../kernel/auth.js'
+import { connectPostgres } from '../kernel/db.js'
 
 /**
  * The contract pipeline.

@@ -1,6 +1,6 @@
-import { ConfigError, loadConfig } from '../core/config.js'
-import { openDatabase } from '../core/db.js'
-import { pendingMigrations } from '../core/migrations.js'
+import { ConfigError, loadConfig } from '../config.js'
+import { openDatabase } from '../kernel/db.js'
+import { pendingMigrations } from '../kernel/migrations.js'
 import { sweepRetention } from '../recordings/retention-sweep.js'
 
 /**

@@ -1,10 +1,10 @@
 import { sql } from 'kysely'
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../core/config.js'
-import type { Db } from '../core/db.js'
-import { openDatabase } from '../core/db.js'
-import { migrateToLatest } from '../core/migrations.js'
-import { fiscalYear, todayInTokyo } from '../core/time.js'
+import { ConfigError, loadConfig } from '../config.js'
+import type { Db } from '../kernel/db.js'
+import { openDatabase } from '../kernel/db.js'
+import { migrateToLatest } from '../kernel/migrations.js'
+import { fiscalYear, todayInTokyo } from '../kernel/time.js'
 
 export interface SeedOptions {
   cases: number

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
-import { ROLES } from '../core/access.js'
-import { ensureDevSecret, signHs256Token } from '../core/auth.js'
-import { ConfigError, loadConfig } from '../core/config.js'
+import { ROLES } from '../kernel/access.js'
+import { ensureDevSecret, signHs256Token } from '../kernel/auth.js'
+import { ConfigError, loadConfig } from '../config.js'
 import { ROOT_ORG_UNIT_ID } from '../org-units/org-units.repository.js'
 
 /**

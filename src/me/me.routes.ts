@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ACCESS, permissionsOf, ROLES } from '../core/access.js'
+import { ACCESS, permissionsOf, ROLES } from '../kernel/access.js'
 
 const ReachSchema = Type.Enum(['own', 'unit', 'all'])
 

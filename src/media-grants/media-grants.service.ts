@@ -1,7 +1,7 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose'
-import type { MediaGrantConfig } from '../core/config.js'
-import type { Queryable } from '../core/db.js'
-import { newId } from '../core/ids.js'
+import type { MediaGrantConfig } from '../config.js'
+import type { Queryable } from '../kernel/db.js'
+import { newId } from '../kernel/ids.js'
 import type { MediaGrantView } from './media-grants.schemas.js'
 import { activeSigningKey, insertSigningKeyIfNone, publishedKeys, type StoredKey } from './signing-keys.repository.js'
 

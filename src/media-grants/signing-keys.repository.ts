@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Queryable } from '../core/db.js'
+import type { Queryable } from '../kernel/db.js'
 
 export interface StoredKey {
   kid: string

@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely'
-import type { Queryable } from '../core/db.js'
-import { newId } from '../core/ids.js'
+import type { Queryable } from '../kernel/db.js'
+import { newId } from '../kernel/ids.js'
 import type { OrgUnit } from './org-units.schemas.js'
 import type { OrgUnitsTable } from './org-units.tables.js'
 

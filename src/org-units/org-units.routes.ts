@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { publishChanges } from '../changes/outbox.js'
-import { unprocessable } from '../core/errors.js'
+import { publishChanges } from '../kernel/outbox.js'
+import { unprocessable } from '../kernel/errors.js'
 import { CreateOrgUnitSchema, OrgUnitListSchema, OrgUnitSchema } from './org-units.schemas.js'
 import { createOrgUnit, listOrgUnits } from './org-units.repository.js'
 

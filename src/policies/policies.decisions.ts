@@ -1,4 +1,4 @@
-import type { CaseCategory, CaseChannel, Severity } from '../cases/cases.vocabulary.js'
+import type { CaseCategory, CaseChannel, Severity } from './case-vocabulary.js'
 import type { Classification, PolicyVersion, RetentionRule } from './policies.schemas.js'
 
 /**

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely'
-import type { Queryable } from '../core/db.js'
-import { newId } from '../core/ids.js'
+import type { Queryable } from '../kernel/db.js'
+import { newId } from '../kernel/ids.js'
 import { POLICY_TYPES, type PolicyBodies, type PolicyType, type PolicyVersion } from './policies.schemas.js'
 import type { PolicyVersionsTable } from './policies.tables.js'
 

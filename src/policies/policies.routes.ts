@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { TSchema } from 'typebox'
-import { badRequest, conflict, notFound, unprocessable } from '../core/errors.js'
-import { addDays, todayInTokyo } from '../core/time.js'
-import { publishChanges } from '../changes/outbox.js'
+import { badRequest, conflict, notFound, unprocessable } from '../kernel/errors.js'
+import { addDays, todayInTokyo } from '../kernel/time.js'
+import { publishChanges } from '../kernel/outbox.js'
 import {
   findPolicyVersion,
   insertPolicyVersion,

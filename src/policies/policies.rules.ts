@@ -1,5 +1,5 @@
-import type { FieldError } from '../core/errors.js'
-import { addDays, todayInTokyo } from '../core/time.js'
+import type { FieldError } from '../kernel/errors.js'
+import { addDays, todayInTokyo } from '../kernel/time.js'
 import { CLASSIFICATIONS, type PolicyBodies, type PolicyType } from './policies.schemas.js'
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { notFound } from '../core/errors.js'
-import { decodeCursor, paginate } from '../core/pagination.js'
-import { todayInTokyo } from '../core/time.js'
+import { notFound } from '../kernel/errors.js'
+import { decodeCursor, paginate } from '../kernel/pagination.js'
+import { todayInTokyo } from '../kernel/time.js'
 import { approveDisposition, cancelDisposition, dueView, presentDispositions } from './dispositions.service.js'
 import { dueRecordings, findDisposition, listDispositions } from './recordings.repository.js'
 import {

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { PageQuery, pageOf } from '../core/pagination.js'
+import { PageQuery, pageOf } from '../kernel/pagination.js'
 import { CLASSIFICATIONS, RetentionRuleSchema } from '../policies/policies.schemas.js'
 import { StaffRefSchema } from '../staff/staff.repository.js'
 

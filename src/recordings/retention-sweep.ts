@@ -1,8 +1,8 @@
 import { sql } from 'kysely'
 import { appendAuditEntries } from '../audit/audit.repository.js'
-import type { Db, Trx } from '../core/db.js'
-import { newId } from '../core/ids.js'
-import { todayInTokyo } from '../core/time.js'
+import type { Db, Trx } from '../kernel/db.js'
+import { newId } from '../kernel/ids.js'
+import { todayInTokyo } from '../kernel/time.js'
 import { SYSTEM_ACTOR } from '../staff/staff.repository.js'
 
 /**

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { addDays, todayInTokyo } from '../core/time.js'
+import { addDays, todayInTokyo } from '../kernel/time.js'
 import type { RetentionRule } from '../policies/policies.schemas.js'
 import { findPolicyVersion } from '../policies/policies.repository.js'
 import { holdState, presentHolds } from './holds.service.js'

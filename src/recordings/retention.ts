@@ -1,4 +1,4 @@
-import { addDays, nextFiscalYearStart } from '../core/time.js'
+import { addDays, nextFiscalYearStart } from '../kernel/time.js'
 import type { Classification, RetentionRule } from '../policies/policies.schemas.js'
 import type { HoldType } from './recordings.tables.js'
 

@@ -1,9 +1,9 @@
 import { sql, type ExpressionBuilder } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
-import type { Database } from '../core/database.js'
+import type { Database } from '../database.js'
 import { Type, type Static } from 'typebox'
-import type { Caller } from '../core/auth.js'
-import type { Queryable } from '../core/db.js'
+import type { Caller } from '../kernel/auth.js'
+import type { Queryable } from '../kernel/db.js'
 import type { PolicyBodies } from '../policies/policies.schemas.js'
 
 /**

@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely'
-import type { Db, Queryable } from '../core/db.js'
-import { newId } from '../core/ids.js'
+import type { Db, Queryable } from '../kernel/db.js'
+import { newId } from '../kernel/ids.js'
 import type { Delivery, Webhook } from './webhooks.schemas.js'
 import type { WebhookDeliveriesTable, WebhooksTable } from './webhooks.tables.js'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { appendAuditEntries } from '../../src/audit/audit.repository.js'
-import { canonicalContent, canonicalJson, chainContent, chainHash, entryHash, GENESIS_HASH, verifyChain, type ChainedColumns } from '../../src/audit/chain.js'
+import { canonicalContent, canonicalJson, chainContent, chainHash, entryHash, GENESIS_HASH, verifyChain, type ChainedColumns } from '../../src/kernel/audit-chain.js'
 import { buildTestApp } from '../helpers/app.js'
 import { linkEverything } from './helpers.js'
 

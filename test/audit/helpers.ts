@@ -1,6 +1,6 @@
 import { countUnlinked } from '../../src/audit/audit.repository.js'
-import { linkAllPendingEntries } from '../../src/audit/chain.js'
-import type { Db } from '../../src/core/db.js'
+import { linkAllPendingEntries } from '../../src/kernel/audit-chain.js'
+import type { Db } from '../../src/kernel/db.js'
 
 /**
  * Links every audit entry written so far. The linker only links entries of transactions below

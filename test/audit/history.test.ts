@@ -1,7 +1,7 @@
 import t from 'tap'
 import { appendAuditEntries } from '../../src/audit/audit.repository.js'
-import { publishChanges } from '../../src/changes/outbox.js'
-import { sequenceAllPendingChanges } from '../../src/changes/sequencer.js'
+import { publishChanges } from '../../src/kernel/outbox.js'
+import { sequenceAllPendingChanges } from '../../src/kernel/sequencer.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
 

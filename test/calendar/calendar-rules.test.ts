@@ -9,7 +9,7 @@ import {
   isOfficeHoliday,
   type CalendarVersion,
 } from '../../src/calendar/calendar.rules.js'
-import { addDays, weekday } from '../../src/core/time.js'
+import { addDays, weekday } from '../../src/kernel/time.js'
 
 // The pure calendar rules, with calendar versions written out as data (as the database returns them).
 const version = (

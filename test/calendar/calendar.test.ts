@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ROLES } from '../../src/core/access.js'
+import { ROLES } from '../../src/kernel/access.js'
 import { buildTestApp } from '../helpers/app.js'
 
 // The office calendar over HTTP, on a real database: the shipped calendar policy (in force from

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { fiscalYear, todayInTokyo } from '../../src/core/time.js'
+import { fiscalYear, todayInTokyo } from '../../src/kernel/time.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
 
 const minutesAgo = (n: number) => new Date(Date.now() - n * 60_000).toISOString()

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { publishChanges } from '../../src/changes/outbox.js'
-import { sequencePendingChanges } from '../../src/changes/sequencer.js'
+import { publishChanges } from '../../src/kernel/outbox.js'
+import { sequencePendingChanges } from '../../src/kernel/sequencer.js'
 import { startTestServer } from '../helpers/app.js'
 
 /**

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/core/time.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { startTestServer } from '../helpers/app.js'
 
 // Policies and the office calendar through the SDK generated from the contract, on a real port.

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import t from 'tap'
-import { todayInTokyo } from '../../src/core/time.js'
+import { todayInTokyo } from '../../src/kernel/time.js'
 import { startTestServer, type Identity } from '../helpers/app.js'
 import { recordingBody } from '../recordings/fixtures.js'
 

@@ -4,8 +4,8 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { signHs256Token } from '../../src/core/auth.js'
-import { openEmbedded, connectPostgres, type DatabaseHandle } from '../../src/core/db.js'
+import { signHs256Token } from '../../src/kernel/auth.js'
+import { openEmbedded, connectPostgres, type DatabaseHandle } from '../../src/kernel/db.js'
 import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
 
 /**

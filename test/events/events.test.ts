@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { todayInTokyo } from '../../src/core/time.js'
+import { todayInTokyo } from '../../src/kernel/time.js'
 import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ACCESS, reachFor, ROLES, type Permission } from '../../src/core/access.js'
+import { ACCESS, reachFor, ROLES, type Permission } from '../../src/kernel/access.js'
 import { buildTestApp } from '../helpers/app.js'
 
 /**

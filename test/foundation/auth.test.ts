@@ -3,8 +3,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { exportJWK, generateKeyPair, SignJWT, base64url } from 'jose'
 import t from 'tap'
-import { createTokenVerifier, ensureDevSecret, signHs256Token } from '../../src/core/auth.js'
-import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/core/config.js'
+import { createTokenVerifier, ensureDevSecret, signHs256Token } from '../../src/kernel/auth.js'
+import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/config.js'
 import { buildTestApp, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, testAuth, tokenFor } from '../helpers/app.js'
 
 const key = new TextEncoder().encode(TEST_SECRET)

@@ -2,8 +2,8 @@ import crypto from 'node:crypto'
 import { sql } from 'kysely'
 import pg from 'pg'
 import t from 'tap'
-import { connectPostgres, openEmbedded } from '../../src/core/db.js'
-import { migrateToLatest, pendingMigrations } from '../../src/core/migrations.js'
+import { connectPostgres, openEmbedded } from '../../src/kernel/db.js'
+import { migrateToLatest, pendingMigrations } from '../../src/kernel/migrations.js'
 import { testDatabaseUrl } from '../helpers/database.js'
 
 t.test('two instances migrating one fresh PostgreSQL at once apply each migration once', { skip: !testDatabaseUrl && 'needs TEST_DATABASE_URL' }, async (t) => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { ACCESS, ROLES, type Permission, type Role } from '../../src/core/access.js'
+import { ACCESS, ROLES, type Permission, type Role } from '../../src/kernel/access.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
 import { valueOf, type JsonSchema } from '../helpers/arbitrary.js'
 import { createCase, register } from '../recordings/fixtures.js'

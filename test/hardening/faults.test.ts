@@ -1,8 +1,8 @@
 import net from 'node:net'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { createTokenVerifier } from '../../src/core/auth.js'
-import { connectPostgres } from '../../src/core/db.js'
+import { createTokenVerifier } from '../../src/kernel/auth.js'
+import { connectPostgres } from '../../src/kernel/db.js'
 import { testAuth, tokenFor } from '../helpers/app.js'
 import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
 

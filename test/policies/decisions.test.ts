@@ -1,5 +1,5 @@
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/core/time.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { escalationFor, retentionRuleFor } from '../../src/policies/policies.decisions.js'
 import { policyInForce } from '../../src/policies/policies.repository.js'
 import { buildTestApp } from '../helpers/app.js'

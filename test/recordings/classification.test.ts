@@ -1,5 +1,5 @@
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/core/time.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
 import type { RetentionRule } from '../../src/policies/policies.schemas.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/core/time.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { holdEndAfterDecision } from '../../src/recordings/retention.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'

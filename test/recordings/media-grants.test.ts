@@ -1,7 +1,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
 import t from 'tap'
 import { ensureSigningKey } from '../../src/media-grants/media-grants.service.js'
-import { connectPostgres } from '../../src/core/db.js'
+import { connectPostgres } from '../../src/kernel/db.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
 import { createCase, register } from './fixtures.js'
 
@@ -114,7 +114,7 @@ t.test('media access grants: signed, verifiable with the published JWKS, audited
 
 t.test('grant lifetime is configurable; concurrent first use creates one key', async (t) => {
   const { buildApp } = await import('../../src/app.js')
-  const { createTokenVerifier } = await import('../../src/core/auth.js')
+  const { createTokenVerifier } = await import('../../src/kernel/auth.js')
   const { testAuth, tokenFor } = await import('../helpers/app.js')
   const test = await buildTestApp(t)
   const app = await buildApp({

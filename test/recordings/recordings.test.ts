@@ -1,6 +1,6 @@
 import t from 'tap'
 import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
-import { todayInTokyo } from '../../src/core/time.js'
+import { todayInTokyo } from '../../src/kernel/time.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
 import { createCase, recordingBody, register } from './fixtures.js'
 

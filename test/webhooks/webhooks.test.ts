@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { startBackgroundJobs } from '../../src/jobs/background.js'
+import { startBackgroundJobs } from '../../src/kernel/background-jobs.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { verifyDeliverySignature } from '../../src/webhooks/signature.js'
 import { TargetPolicy } from '../../src/webhooks/targets.js'
@@ -349,7 +349,7 @@ t.test('several workers share the queue (SKIP LOCKED) without delivering anythin
 })
 
 t.test('WEBHOOK_PRIVATE_NETWORKS is validated at start', async (t) => {
-  const { loadConfig } = await import('../../src/core/config.js')
+  const { loadConfig } = await import('../../src/config.js')
   t.same(loadConfig({ WEBHOOK_PRIVATE_NETWORKS: '10.20.0.0/16,127.0.0.1,fd00::/8' }).webhooks.privateNetworks, ['10.20.0.0/16', '127.0.0.1', 'fd00::/8'])
   t.same(loadConfig({}).webhooks, { intervalMs: 1000, timeoutMs: 10000, maxAttempts: 12, retryBaseMs: 10000, retryMaxMs: 3600000, privateNetworks: [] })
   t.throws(() => loadConfig({ WEBHOOK_PRIVATE_NETWORKS: '10.0.0.0/33' }), { name: 'ConfigError', message: /^WEBHOOK_PRIVATE_NETWORKS: / })

@@ -5,7 +5,7 @@ import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { decodeJwt } from 'jose'
-import type { Config } from './config.js'
+import type { Config } from '../config.js'
 import type { DatabaseHandle } from './db.js'
 import { HttpProblem, serviceUnavailable } from './errors.js'
 

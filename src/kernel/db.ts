@@ -5,7 +5,7 @@ import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
-import type { Database } from './database.js'
+import type { Database } from '../database.js'
 
 export type Db = Kysely<Database>
 export type Trx = Transaction<Database>

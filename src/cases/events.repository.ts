@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely'
-import type { Queryable, Trx } from '../core/db.js'
-import { newId } from '../core/ids.js'
+import type { Queryable, Trx } from '../kernel/db.js'
+import { newId } from '../kernel/ids.js'
 import type { EventType } from './event-types.js'
 import type { CaseEventsTable } from './events.tables.js'
 

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import { sql, type Selectable } from 'kysely'
-import type { Db } from '../core/db.js'
+import type { Db } from './db.js'
 import type { AuditEventsTable } from './audit.tables.js'
 
 /**

@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose'
-import type { AuthConfig } from './config.js'
+import type { AuthConfig } from '../config.js'
 import { ROLES, type Role } from './access.js'
 
 /** The authenticated caller, from the token's claims. */

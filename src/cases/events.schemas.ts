@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
-import { CaseSummarySchema } from '../cases/cases.schemas.js'
-import { PageQuery, pageOf } from '../core/pagination.js'
+import { CaseSummarySchema } from './cases.schemas.js'
+import { PageQuery, pageOf } from '../kernel/pagination.js'
 import { StaffRefSchema } from '../staff/staff.repository.js'
 import { EVENT_TYPES, LADDER_TYPES, RECORDABLE_EVENT_TYPES } from './event-types.js'
 

@@ -1,4 +1,4 @@
-import type { Trx } from '../core/db.js'
+import type { Trx } from './db.js'
 
 /** A committed domain change, as integrating systems see it: ids and kinds, never personal data. */
 export interface DomainChange {
