@@ -1708,6 +1708,8 @@ export interface components {
                 /** @enum {unknown} */
                 "cases:upsert_external"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
+                "cases:respond"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
                 "cases:escalate"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
                 "cases:manage"?: "own" | "unit" | "all";
@@ -2824,7 +2826,10 @@ export interface operations {
     transitionCase: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag from GET; checked when sent (412 when stale) */
+                "if-match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -3014,6 +3019,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A retry with the same key and body returns the first response */
                 "idempotency-key"?: string;
             };
             path: {

@@ -15,6 +15,7 @@ import problemsPlugin from './kernel/problems.plugin.js'
 import protectionPlugin, { type ProtectionConfig } from './kernel/protection.plugin.js'
 import unitOfWorkPlugin from './kernel/unit-of-work.plugin.js'
 import { registerModules } from './modules.js'
+import { rememberStaff } from './staff/staff.repository.js'
 import { TargetPolicy } from './webhooks/targets.js'
 import { markSharedSchemas, namedComponents } from './kernel/openapi-components.js'
 
@@ -79,7 +80,8 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   await app.register(fastifyEtag)
   await app.register(problemsPlugin)
   await app.register(accessPlugin, { verifyToken })
-  await app.register(unitOfWorkPlugin, { db: database.db })
+  // Staff appear under the names their tokens carry: remembered once per write request.
+  await app.register(unitOfWorkPlugin, { db: database.db, beforeWrite: (ctx) => rememberStaff(ctx.db, ctx.caller) })
   await app.register(protectionPlugin, {
     database,
     config: {

@@ -3,6 +3,8 @@ import path from 'node:path'
 import { Type, type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { Value } from 'typebox/value'
+import type { AuthConfig } from './kernel/auth.js'
+import type { ProtectionConfig } from './kernel/protection.plugin.js'
 
 // Every setting the service reads, in one schema. Values come from the environment only,
 // are validated once at start, and a wrong one stops the service with one line naming it.
@@ -45,13 +47,6 @@ type Env = Static<typeof EnvSchema>
 
 const checkEnv = Compile(EnvSchema)
 
-/** Signature verification: exactly one source of keys, or the local development secret. */
-export type AuthConfig =
-  | { mode: 'jwks-url'; url: URL; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
-  | { mode: 'jwks-file'; file: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
-  | { mode: 'hs256'; secret: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
-  | { mode: 'dev'; secretFile: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
-
 /** Media access grants: how long they live and whom they name as issuer and audience. */
 export interface MediaGrantConfig {
   ttlSeconds: number
@@ -80,7 +75,7 @@ export interface Config {
   corsOrigins: string[]
   /** Requests per subject per minute (0: no limit). */
   rateLimitPerMinute: number
-  overload: { maxEventLoopDelayMs: number; maxWaitingQueries: number }
+  overload: NonNullable<ProtectionConfig['overload']>
   /** How often this instance runs the retention sweep (every instance may; one sweeps at a time). */
   retentionSweepIntervalMs: number
   mediaGrants: MediaGrantConfig

@@ -1,28 +1,18 @@
-import type { AuditTables } from './kernel/audit.tables.js'
-import type { ChangeTables } from './kernel/changes.tables.js'
+import type { CaseTables } from './cases/cases.tables.js'
+import type { EventTables } from './cases/events.tables.js'
 import type { MediaGrantTables } from './media-grants/media-grants.tables.js'
 import type { OrgUnitTables } from './org-units/org-units.tables.js'
 import type { PolicyTables } from './policies/policies.tables.js'
-import type { CaseTables } from './cases/cases.tables.js'
-import type { EventTables } from './cases/events.tables.js'
 import type { RecordingTables } from './recordings/recordings.tables.js'
 import type { StaffTables } from './staff/staff.tables.js'
 import type { WebhookTables } from './webhooks/webhooks.tables.js'
-import type { CoreTables } from './kernel/kernel.tables.js'
 
 /**
- * Every table Kysely may query, composed from each domain's own declaration.
- * A domain's tables are read and written only by that domain's repository.
+ * The database as the service sees it: the kernel's tables (src/kernel/db.ts) and every module's
+ * own, composed here by declaration merging. A module's tables are read and written only by that
+ * module's repository; other modules reach them through its exported functions.
  */
-export interface Database
-  extends CoreTables,
-    OrgUnitTables,
-    AuditTables,
-    ChangeTables,
-    PolicyTables,
-    StaffTables,
-    CaseTables,
-    EventTables,
-    RecordingTables,
-    MediaGrantTables,
-    WebhookTables {}
+declare module './kernel/db.js' {
+  // biome-ignore lint/suspicious/noEmptyInterface: the composition is the extends list
+  interface Database extends OrgUnitTables, PolicyTables, StaffTables, CaseTables, EventTables, RecordingTables, MediaGrantTables, WebhookTables {}
+}

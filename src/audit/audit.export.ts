@@ -1,7 +1,8 @@
 import type { Db } from '../kernel/db.js'
 import { badRequest } from '../kernel/errors.js'
 import { chainHead, chainPage, firstSeqAtOrAfter, lastSeqBefore } from './audit.repository.js'
-import { canonicalJson, chainContent } from '../kernel/audit-chain.js'
+import { chainContent } from '../kernel/audit-chain.js'
+import { canonicalJson } from '../kernel/canonical-json.js'
 
 /**
  * Chain ranges, and the export of one.

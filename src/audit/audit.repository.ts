@@ -3,46 +3,7 @@ import type { Queryable } from '../kernel/db.js'
 import type { AuditEvent } from './audit.schemas.js'
 import type { AuditEventsTable, AuditOutcome } from '../kernel/audit.tables.js'
 
-/** One audit entry as a request writes it. No personal data values: ids, kinds and counts only. */
-export interface AuditEntryInput {
-  subject: string | null
-  roles: readonly string[]
-  orgUnit: string | null
-  action: string
-  route: string
-  resourceType: string | null
-  resourceId: string | null
-  outcome: AuditOutcome
-  status: number
-  requestId: string
-  clientAddress: string | null
-  details?: Record<string, unknown>
-}
-
-export async function appendAuditEntries(q: Queryable, entries: readonly AuditEntryInput[]): Promise<void> {
-  if (entries.length === 0) return
-  await q.insertInto('audit_events').values(entries.map(auditRow)).execute()
-}
-
-export function auditRow(e: AuditEntryInput) {
-  return {
-    subject: e.subject,
-    roles: [...e.roles],
-    org_unit: e.orgUnit,
-    action: e.action,
-    route: e.route,
-    resource_type: e.resourceType,
-    resource_id: e.resourceId,
-    outcome: e.outcome,
-    status: e.status,
-    request_id: e.requestId,
-    client_address: e.clientAddress,
-    details: JSON.stringify(e.details ?? {}),
-  }
-}
-
-// ------------------------------------------------------------------------------------------
-// Auditors' queries.
+/** The auditors' queries over the trail the kernel writes (src/kernel/audit.ts). */
 
 type AuditRow = Selectable<AuditEventsTable>
 

@@ -3,12 +3,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { HttpProblem } from '../kernel/errors.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
+import { linkAllPendingEntries } from '../kernel/audit-chain.js'
 import { auditNow } from '../kernel/unit-of-work.plugin.js'
-import { exportChain, resolveChainRange, type ExportFormat } from './audit.export.js'
-import { countUnlinked, listAuditEvents, type AuditFilters } from './audit.repository.js'
-import { ADMIN_RECORD_TYPES, AuditEventPageSchema, AuditEventQuerySchema, ChainRangeQuerySchema, ChainVerificationSchema } from './audit.schemas.js'
-import { linkAllPendingEntries, verifyChain } from '../kernel/audit-chain.js'
+import { type ExportFormat, exportChain, resolveChainRange } from './audit.export.js'
+import { AuditEventPageSchema, AuditEventQuerySchema, ChainRangeQuerySchema, ChainVerificationSchema } from './audit.schemas.js'
+import { searchAuditTrail, verifyAuditChain } from './audit.service.js'
 
 /** The audit trail for auditors: queries, verification of the hash chain, exports. */
 const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -24,31 +23,7 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: AuditEventQuerySchema,
       response: { 200: AuditEventPageSchema },
     },
-    handler: async (request) => {
-      const q = request.query
-      const limit = q.limit ?? 50
-      const order = q.order ?? 'oldest'
-      const filters: AuditFilters = {
-        subject: q.subject,
-        action: q.action,
-        resourceType: q.resource_type,
-        resourceId: q.resource_id,
-        outcome: q.outcome,
-        requestId: q.request_id,
-        from: q.from === undefined ? undefined : new Date(q.from),
-        to: q.to === undefined ? undefined : new Date(q.to),
-        // Admins (reach own): entries about policies and org units only.
-        resourceTypes: request.access.reach === 'own' ? ADMIN_RECORD_TYPES : undefined,
-      }
-      const afterId = q.cursor === undefined ? null : Number(decodeCursor(q.cursor, 1)[0])
-      const rows = await listAuditEvents(request.trx, filters, { order, limit: limit + 1, afterId: Number.isFinite(afterId) ? afterId : null })
-      const { page, nextCursor } = paginate(rows, limit, (row) => [row.id])
-      // The query itself is audited: its filters (ids, kinds and instants: the trail holds no
-      // personal data to search by) and how many entries it returned, never their contents.
-      const { limit: _limit, cursor: _cursor, ...searched } = q
-      request.audit.details = { filters: searched, order, count: page.length }
-      return { items: page, next_cursor: nextCursor }
-    },
+    handler: async (request) => searchAuditTrail(request.ctx, request.query),
   })
 
   app.get('/verify', {
@@ -68,16 +43,9 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: ChainVerificationSchema },
     },
     handler: async (request) => {
-      const db = request.server.db
-      // Everything committed so far is linked first, so the answer covers it.
-      await linkAllPendingEntries(db)
-      const range = await resolveChainRange(db, request.query)
-      const result =
-        range.toSeq >= range.fromSeq ? await verifyChain(db, range) : { checked: 0, first_seq: null, last_seq: null, last_hash: null, broken: null }
-      const unlinked = await countUnlinked(db)
-      request.audit.details = { from_seq: range.fromSeq, to_seq: range.toSeq, checked: result.checked, valid: result.broken === null }
+      const result = await verifyAuditChain(request.ctx, request.server.db, request.query)
       await auditNow(request)
-      return { valid: result.broken === null, from_seq: range.fromSeq, to_seq: range.toSeq, unlinked, ...result }
+      return result
     },
   })
 
@@ -106,7 +74,7 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const db = request.server.db
       await linkAllPendingEntries(db)
       const range = await resolveChainRange(db, request.query)
-      request.audit.details = { from_seq: range.fromSeq, to_seq: range.toSeq, format }
+      request.ctx.audit.details = { from_seq: range.fromSeq, to_seq: range.toSeq, format }
       await auditNow(request)
       reply
         .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')

@@ -45,6 +45,7 @@ export const AuditEventQuerySchema = Type.Object(
   },
   { additionalProperties: false },
 )
+export type AuditEventQuery = Static<typeof AuditEventQuerySchema>
 
 // A bound of a chain range: a chain position, or an instant.
 const RangeBound = (what: string) =>
@@ -61,6 +62,7 @@ export const ChainRangeQuerySchema = Type.Object(
   },
   { additionalProperties: false },
 )
+export type ChainRangeQuery = Static<typeof ChainRangeQuerySchema>
 
 export const ChainVerificationSchema = Type.Object(
   {

@@ -1,27 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { badRequest, HttpProblem } from '../kernel/errors.js'
-import { addDays, addYears } from '../kernel/time.js'
-import { CALENDAR_FIRST_DATE, CALENDAR_LAST_DATE, CalendarError } from './calendar.rules.js'
+import { HttpProblem } from '../kernel/errors.js'
 import { DeadlineQuerySchema, DeadlineSchema, HolidaysQuerySchema, MAX_HOLIDAY_RANGE_YEARS, OfficeHolidaysSchema } from './calendar.schemas.js'
-import { officeDueDate, officeHolidays } from './calendar.service.js'
-
-/** 400 naming the query parameter when a date lies outside the dates the calendar covers. */
-function assertCovered(date: string, pointer: string): void {
-  if (date < CALENDAR_FIRST_DATE || date > CALENDAR_LAST_DATE) {
-    throw badRequest(`${date} is outside ${CALENDAR_FIRST_DATE} – ${CALENDAR_LAST_DATE}, the dates the office calendar and its national holiday data cover`, [
-      { pointer, message: `must lead to a date from ${CALENDAR_FIRST_DATE} to ${CALENDAR_LAST_DATE}` },
-    ])
-  }
-}
-
-/** A calendar that cannot answer (a deadline rolling past its last date, or no working day at all). */
-function asProblem(error: unknown): unknown {
-  if (!(error instanceof CalendarError)) return error
-  if (error.reason === 'out_of_range')
-    return badRequest(error.message, [{ pointer: 'querystring/days', message: 'the due date falls outside the dates the office calendar covers' }])
-  return new HttpProblem(422, 'unprocessable', error.message)
-}
+import { deadlineOf, holidaysFromTo } from './calendar.service.js'
 
 /**
  * Query strings are converted leniently before validation ('1.5' would count as 1 day, '' as 0):
@@ -54,20 +35,7 @@ const calendarRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: HolidaysQuerySchema,
       response: { 200: OfficeHolidaysSchema },
     },
-    handler: async (request) => {
-      const { from, to } = request.query
-      assertCovered(from, 'querystring/from')
-      assertCovered(to, 'querystring/to')
-      if (to < from) throw badRequest(`to (${to}) is before from (${from})`, [{ pointer: 'querystring/to', message: 'must not be before from' }])
-      if (to > addDays(addYears(from, MAX_HOLIDAY_RANGE_YEARS), -1)) {
-        throw badRequest(`ask for at most ${MAX_HOLIDAY_RANGE_YEARS} years at a time`, [
-          { pointer: 'querystring/to', message: `must be within ${MAX_HOLIDAY_RANGE_YEARS} years of from` },
-        ])
-      }
-      const { items, calendarVersionIds } = await officeHolidays(request.trx, from, to)
-      request.audit.details = { from, to, count: items.length }
-      return { from, to, items, calendar_version_ids: calendarVersionIds }
-    },
+    handler: async (request) => holidaysFromTo(request.ctx, request.query.from, request.query.to),
   })
 
   app.get('/deadline', {
@@ -84,18 +52,7 @@ const calendarRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: DeadlineSchema },
     },
     preValidation: daysAsWritten,
-    handler: async (request) => {
-      const { start, days, kind = 'filing' } = request.query
-      assertCovered(start, 'querystring/start')
-      assertCovered(addDays(start, days), 'querystring/days')
-      try {
-        const deadline = await officeDueDate(request.trx, start, days, kind)
-        request.audit.details = { start, days, kind, due_date: deadline.due_date, calendar_version_ids: deadline.calendar_version_ids }
-        return deadline
-      } catch (error) {
-        throw asProblem(error)
-      }
-    },
+    handler: async (request) => deadlineOf(request.ctx, request.query.start, request.query.days, request.query.kind ?? 'filing'),
   })
 }
 

@@ -1,7 +1,20 @@
+import type { ServiceContext } from '../kernel/context.js'
 import type { Queryable } from '../kernel/db.js'
+import { badRequest, HttpProblem } from '../kernel/errors.js'
+import { addDays, addYears } from '../kernel/time.js'
 import { policyVersionsGoverning } from '../policies/policies.repository.js'
-import { addDays } from '../kernel/time.js'
-import { assertInCalendar, dueDate, holidaysBetween, type Deadline, type DeadlineKind, type OfficeHoliday } from './calendar.rules.js'
+import {
+  assertInCalendar,
+  CALENDAR_FIRST_DATE,
+  CALENDAR_LAST_DATE,
+  CalendarError,
+  type Deadline,
+  type DeadlineKind,
+  dueDate,
+  holidaysBetween,
+  type OfficeHoliday,
+} from './calendar.rules.js'
+import { MAX_HOLIDAY_RANGE_YEARS } from './calendar.schemas.js'
 
 /**
  * The office calendar read from the database: loads the calendar policy versions that govern
@@ -28,4 +41,49 @@ export async function officeDueDate(q: Queryable, start: string, days: number, k
   // Every version from the one in force on the raw due date on: rolling forward may cross into later ones.
   const versions = await policyVersionsGoverning(q, 'calendar', raw, null)
   return dueDate(start, days, versions, kind)
+}
+
+/** 400 naming the query parameter when a date lies outside the dates the calendar covers. */
+function assertCovered(date: string, pointer: string): void {
+  if (date < CALENDAR_FIRST_DATE || date > CALENDAR_LAST_DATE) {
+    throw badRequest(`${date} is outside ${CALENDAR_FIRST_DATE} – ${CALENDAR_LAST_DATE}, the dates the office calendar and its national holiday data cover`, [
+      { pointer, message: `must lead to a date from ${CALENDAR_FIRST_DATE} to ${CALENDAR_LAST_DATE}` },
+    ])
+  }
+}
+
+/** A calendar that cannot answer (a deadline rolling past its last date, or no working day at all). */
+function asProblem(error: unknown): unknown {
+  if (!(error instanceof CalendarError)) return error
+  if (error.reason === 'out_of_range')
+    return badRequest(error.message, [{ pointer: 'querystring/days', message: 'the due date falls outside the dates the office calendar covers' }])
+  return new HttpProblem(422, 'unprocessable', error.message)
+}
+
+/** GET /v1/calendar/holidays: the office holidays of a range of at most MAX_HOLIDAY_RANGE_YEARS years. */
+export async function holidaysFromTo(ctx: ServiceContext, from: string, to: string) {
+  assertCovered(from, 'querystring/from')
+  assertCovered(to, 'querystring/to')
+  if (to < from) throw badRequest(`to (${to}) is before from (${from})`, [{ pointer: 'querystring/to', message: 'must not be before from' }])
+  if (to > addDays(addYears(from, MAX_HOLIDAY_RANGE_YEARS), -1)) {
+    throw badRequest(`ask for at most ${MAX_HOLIDAY_RANGE_YEARS} years at a time`, [
+      { pointer: 'querystring/to', message: `must be within ${MAX_HOLIDAY_RANGE_YEARS} years of from` },
+    ])
+  }
+  const { items, calendarVersionIds } = await officeHolidays(ctx.db, from, to)
+  ctx.audit.details = { from, to, count: items.length }
+  return { from, to, items, calendar_version_ids: calendarVersionIds }
+}
+
+/** GET /v1/calendar/deadline: the due date of `days` calendar days from `start`. */
+export async function deadlineOf(ctx: ServiceContext, start: string, days: number, kind: DeadlineKind): Promise<Deadline> {
+  assertCovered(start, 'querystring/start')
+  assertCovered(addDays(start, days), 'querystring/days')
+  try {
+    const deadline = await officeDueDate(ctx.db, start, days, kind)
+    ctx.audit.details = { start, days, kind, due_date: deadline.due_date, calendar_version_ids: deadline.calendar_version_ids }
+    return deadline
+  } catch (error) {
+    throw asProblem(error)
+  }
 }

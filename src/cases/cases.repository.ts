@@ -1,8 +1,8 @@
 import { sql, type Expression, type ExpressionBuilder, type Selectable, type SqlBool } from 'kysely'
 import type { Reach } from '../kernel/access.js'
 import type { Caller } from '../kernel/auth.js'
-import type { Database } from '../database.js'
-import type { Queryable, Trx } from '../kernel/db.js'
+import type { Database } from '../kernel/db.js'
+import type { Queryable } from '../kernel/db.js'
 import type { CursorValue } from '../kernel/pagination.js'
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres'
 import { unitSubtree } from '../org-units/org-units.repository.js'
@@ -102,13 +102,18 @@ export async function findCaseInReach(
   return query.executeTakeFirst()
 }
 
-export async function findCaseByExternalRef(trx: Trx, system: string, ref: string): Promise<CaseRow | undefined> {
-  return trx.selectFrom('cases').selectAll().where('external_system', '=', system).where('external_ref', '=', ref).forUpdate().executeTakeFirst()
+/** Serialises requests about one external reference until commit (two upserts of a new ref: the second updates). */
+export async function advisoryLockExternalRef(q: Queryable, system: string, ref: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`case-ref:${system}/${ref}`}, 0))`.execute(q)
+}
+
+export async function findCaseByExternalRef(q: Queryable, system: string, ref: string): Promise<CaseRow | undefined> {
+  return q.selectFrom('cases').selectAll().where('external_system', '=', system).where('external_ref', '=', ref).forUpdate().executeTakeFirst()
 }
 
 /** The next number in the fiscal year; the counter row stays locked until commit (no gaps). */
-export async function nextCaseNumber(trx: Trx, fiscalYear: number): Promise<string> {
-  const row = await trx
+export async function nextCaseNumber(q: Queryable, fiscalYear: number): Promise<string> {
+  const row = await q
     .insertInto('case_number_counters')
     .values({ fiscal_year: fiscalYear, last_number: 1 })
     .onConflict((oc) => oc.column('fiscal_year').doUpdateSet({ last_number: sql`case_number_counters.last_number + 1` }))
@@ -135,8 +140,8 @@ export interface NewCase {
   created_by: string
 }
 
-export async function insertCase(trx: Trx, row: NewCase): Promise<CaseRow> {
-  return trx.insertInto('cases').values(row).returningAll().executeTakeFirstOrThrow()
+export async function insertCase(q: Queryable, row: NewCase): Promise<CaseRow> {
+  return q.insertInto('cases').values(row).returningAll().executeTakeFirstOrThrow()
 }
 
 export type CaseHeaderChanges = Partial<
@@ -156,8 +161,8 @@ export type CaseHeaderChanges = Partial<
 >
 
 /** Applies header changes and bumps the version (the ETag). */
-export async function updateCaseHeader(trx: Trx, id: string, changes: CaseHeaderChanges): Promise<CaseRow> {
-  return trx
+export async function updateCaseHeader(q: Queryable, id: string, changes: CaseHeaderChanges): Promise<CaseRow> {
+  return q
     .updateTable('cases')
     .set({ ...changes, version: sql`version + 1`, updated_at: sql`now()` })
     .where('id', '=', id)
@@ -171,13 +176,13 @@ export async function customerOf(q: Queryable, caseId: string): Promise<Customer
 }
 
 /** Replaces the customer's details; null removes them. */
-export async function setCustomer(trx: Trx, caseId: string, customer: Customer | null): Promise<void> {
+export async function setCustomer(q: Queryable, caseId: string, customer: Customer | null): Promise<void> {
   if (customer === null) {
-    await trx.deleteFrom('case_customers').where('case_id', '=', caseId).execute()
+    await q.deleteFrom('case_customers').where('case_id', '=', caseId).execute()
     return
   }
   const values = { name: customer.name ?? null, address: customer.address ?? null, phone: customer.phone ?? null, email: customer.email ?? null }
-  await trx
+  await q
     .insertInto('case_customers')
     .values({ case_id: caseId, ...values })
     .onConflict((oc) => oc.column('case_id').doUpdateSet({ ...values, updated_at: sql`now()` }))
@@ -185,9 +190,9 @@ export async function setCustomer(trx: Trx, caseId: string, customer: Customer |
 }
 
 /** Adds responders; returns those that were not yet on the case. */
-export async function addResponders(trx: Trx, caseId: string, subjects: readonly string[], addedBy: string): Promise<string[]> {
+export async function addResponders(q: Queryable, caseId: string, subjects: readonly string[], addedBy: string): Promise<string[]> {
   if (subjects.length === 0) return []
-  const rows = await trx
+  const rows = await q
     .insertInto('case_responders')
     .values(subjects.map((subject) => ({ case_id: caseId, subject, added_by: addedBy })))
     .onConflict((oc) => oc.doNothing())

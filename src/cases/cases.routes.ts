@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply, FastifyRequest } from 'fastify'
-import { Type } from 'typebox'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
+import type { FastifyReply } from 'fastify'
+import type { ServiceContext } from '../kernel/context.js'
+import { IdempotencyKeyHeader, IfMatchHeader, OptionalIfMatchHeader } from '../kernel/http-headers.js'
 import { setEtag } from '../kernel/preconditions.js'
-import { listCases, listKey } from './cases.repository.js'
 import {
   AddResponderSchema,
   CaseIdParams,
@@ -16,20 +15,23 @@ import {
   UpdateCaseSchema,
   UpsertCaseSchema,
 } from './cases.schemas.js'
-import { addResponder, createCase, loadCase, presentCase, presentCases, reloadCase, transitionCase, updateCase, upsertByExternalRef } from './cases.service.js'
-
-const IdempotencyHeader = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ maxLength: 200, description: 'A retry with the same key and body returns the first response' })),
-})
-const IfMatchHeader = Type.Object({
-  'if-match': Type.Optional(Type.String({ description: 'The ETag from GET; required (428 without, 412 when stale)' })),
-})
+import {
+  addResponder,
+  createCase,
+  listCasesInReach,
+  loadCase,
+  presentCase,
+  reloadCase,
+  transitionCase,
+  updateCase,
+  upsertByExternalRef,
+} from './cases.service.js'
 
 /** After a change: the case as it now is, with its ETag. */
-async function currentCase(request: FastifyRequest, reply: FastifyReply, id: string) {
-  const row = await reloadCase(request, id)
+async function currentCase(ctx: ServiceContext, reply: FastifyReply, id: string) {
+  const row = await reloadCase(ctx, id)
   setEtag(reply, row.version)
-  return presentCase(request, row)
+  return presentCase(ctx, row)
 }
 
 /** Cases (カスハラ事案): intake, reading, changes, status, responders, integration upserts. */
@@ -42,14 +44,14 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description:
         'Assigns the next number of the fiscal year. A category the escalation policy names (default violence, sexual harassment) escalates the case at once and forbids handling it alone.',
       tags: ['cases'],
-      headers: IdempotencyHeader,
+      headers: IdempotencyKeyHeader,
       body: CreateCaseSchema,
       response: { 201: CaseSchema },
     },
     handler: async (request, reply) => {
-      const row = await createCase(request, request.body)
+      const row = await createCase(request.ctx, request.body)
       reply.code(201).header('location', `/v1/cases/${row.id}`)
-      return currentCase(request, reply, row.id)
+      return currentCase(request.ctx, reply, row.id)
     },
   })
 
@@ -65,28 +67,18 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request) => {
       const q = request.query
-      const limit = q.limit ?? 50
-      const rows = await listCases(
-        request.trx,
-        request.access.reach,
-        request.access.caller,
-        {
-          status: q.status,
-          severity: q.severity,
-          category: q.category,
-          orgUnitId: q.org_unit_id,
-          responder: q.responder,
-          occurredFrom: q.occurred_from ? new Date(q.occurred_from) : undefined,
-          occurredTo: q.occurred_to ? new Date(q.occurred_to) : undefined,
-          externalRef: q.external_ref,
-          text: q.q,
-        },
-        limit + 1,
-        q.cursor ? decodeCursor(q.cursor, 3) : null,
-      )
-      const { page, nextCursor } = paginate(rows, limit, listKey)
-      request.audit.details = { count: page.length, ids: page.map((r) => r.id) }
-      return { items: await presentCases(request, page), next_cursor: nextCursor }
+      const filters = {
+        status: q.status,
+        severity: q.severity,
+        category: q.category,
+        orgUnitId: q.org_unit_id,
+        responder: q.responder,
+        occurredFrom: q.occurred_from ? new Date(q.occurred_from) : undefined,
+        occurredTo: q.occurred_to ? new Date(q.occurred_to) : undefined,
+        externalRef: q.external_ref,
+        text: q.q,
+      }
+      return listCasesInReach(request.ctx, filters, q.limit ?? 50, q.cursor)
     },
   })
 
@@ -101,9 +93,9 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: CaseSchema },
     },
     handler: async (request, reply) => {
-      const row = await loadCase(request, request.params.id)
+      const row = await loadCase(request.ctx, request.params.id)
       setEtag(reply, row.version)
-      return presentCase(request, row)
+      return presentCase(request.ctx, row)
     },
   })
 
@@ -120,8 +112,8 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: CaseSchema },
     },
     handler: async (request, reply) => {
-      const row = await updateCase(request, request.params.id, request.body)
-      return currentCase(request, reply, row.id)
+      const row = await updateCase(request.ctx, request.params.id, request.body, request.headers['if-match'])
+      return currentCase(request.ctx, reply, row.id)
     },
   })
 
@@ -134,12 +126,13 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'open → escalated (staff, supervisor, desk) → in_review → resolved → closed, and resolved → in_review (reopen), by supervisor or desk. Closing needs a resolution event. An illegal transition is 409 naming the allowed ones.',
       tags: ['cases'],
       params: CaseIdParams,
+      headers: OptionalIfMatchHeader,
       body: TransitionSchema,
       response: { 200: CaseSchema },
     },
     handler: async (request, reply) => {
-      const row = await transitionCase(request, request.params.id, request.body.to, request.body.reason)
-      return currentCase(request, reply, row.id)
+      const row = await transitionCase(request.ctx, request.params.id, request.body.to, request.body.reason, request.headers['if-match'])
+      return currentCase(request.ctx, reply, row.id)
     },
   })
 
@@ -154,8 +147,8 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: CaseSchema },
     },
     handler: async (request, reply) => {
-      const row = await addResponder(request, request.params.id, request.body.subject)
-      return currentCase(request, reply, row.id)
+      const row = await addResponder(request.ctx, request.params.id, request.body.subject)
+      return currentCase(request.ctx, reply, row.id)
     },
   })
 
@@ -171,9 +164,9 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: CaseSchema, 201: CaseSchema },
     },
     handler: async (request, reply) => {
-      const { row, created } = await upsertByExternalRef(request, request.params.system, request.params.ref, request.body)
+      const { row, created } = await upsertByExternalRef(request.ctx, request.params.system, request.params.ref, request.body)
       if (created) reply.code(201).header('location', `/v1/cases/${row.id}`)
-      return currentCase(request, reply, row.id)
+      return currentCase(request.ctx, reply, row.id)
     },
   })
 }

@@ -1,35 +1,37 @@
-import type { FastifyRequest } from 'fastify'
-import { sql } from 'kysely'
-import { publishChanges, type DomainChange } from '../kernel/outbox.js'
-import type { Reach } from '../kernel/access.js'
-import type { RequestAccess } from '../kernel/access.plugin.js'
-import type { Trx } from '../kernel/db.js'
+import type { Permission, Reach } from '../kernel/access.js'
+import type { ServiceContext } from '../kernel/context.js'
 import { conflict, forbidden, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
+import { decodeCursor, paginate } from '../kernel/pagination.js'
+import type { DomainChange } from '../kernel/outbox.js'
 import { requireIfMatch } from '../kernel/preconditions.js'
 import { fiscalYear, todayInTokyo } from '../kernel/time.js'
-import { appendEvent, caseHasEvent } from './events.repository.js'
-import { findOrgUnit, isWithinUnit } from '../org-units/org-units.repository.js'
+import { unitForNewRecord } from '../org-units/org-units.service.js'
+import type { CaseCategory } from '../policies/case-vocabulary.js'
 import { escalationFor } from '../policies/policies.decisions.js'
 import type { PolicyVersion } from '../policies/policies.schemas.js'
-import { policiesInForce } from '../policies/policies.repository.js'
-import { rememberStaff, staffRef, SYSTEM_ACTOR } from '../staff/staff.repository.js'
+import { policiesToday } from '../policies/policies.service.js'
+import { staffRef, SYSTEM_ACTOR } from '../staff/staff.repository.js'
 import { findTransition, transitionsFrom, type CaseStatus } from './case-status.js'
 import {
   addResponders,
+  advisoryLockExternalRef,
   customerOf,
   findCaseByExternalRef,
   findCaseInReach,
   insertCase,
+  listCases,
+  listKey,
   nextCaseNumber,
   setCustomer,
   updateCaseHeader,
+  type CaseFilters,
   type CaseHeaderChanges,
   type CaseRow,
   type CaseWithPeople,
 } from './cases.repository.js'
 import type { CaseSummaryView, CaseView, CreateCase, Customer, UpdateCase, UpsertCase } from './cases.schemas.js'
-import type { CaseCategory } from '../policies/case-vocabulary.js'
+import { appendEvent, caseHasEvent } from './events.repository.js'
 
 /**
  * The rules of a case, from the seeds:
@@ -43,23 +45,13 @@ import type { CaseCategory } from '../policies/case-vocabulary.js'
 type EscalationPolicy = PolicyVersion<'escalation'>
 type NameMode = PolicyVersion<'name_display'>['body']['mode']
 
-type CasePolicies = { escalation: EscalationPolicy; nameDisplay: PolicyVersion<'name_display'> }
-const policiesOfRequest = new WeakMap<FastifyRequest, Promise<CasePolicies>>()
-
 /**
- * The policies a case decision or presentation needs, in force today (Asia/Tokyo): one query,
- * once per request however many decisions and views use them.
+ * The policies a case decision or presentation needs, in force today (Asia/Tokyo): read once per
+ * request however many decisions and views use them.
  */
-export function casePolicies(request: FastifyRequest): Promise<CasePolicies> {
-  let policies = policiesOfRequest.get(request)
-  if (!policies) {
-    policies = policiesInForce(request.trx, todayInTokyo(), ['escalation', 'name_display']).then(({ escalation, name_display }) => ({
-      escalation,
-      nameDisplay: name_display,
-    }))
-    policiesOfRequest.set(request, policies)
-  }
-  return policies
+export async function casePolicies(ctx: ServiceContext): Promise<{ escalation: EscalationPolicy; nameDisplay: PolicyVersion<'name_display'> }> {
+  const { escalation, name_display } = await policiesToday(ctx)
+  return { escalation, nameDisplay: name_display }
 }
 
 /** 複数名で対応: too few responders for the severity, while the case is being handled. */
@@ -73,25 +65,32 @@ export function responderShortfall(row: Pick<CaseRow, 'channel' | 'severity' | '
 // Reading
 
 /** A case the caller reaches with the route's permission (locked for writing), or 404. */
-export async function loadCase(request: FastifyRequest, id: string, options: { lock?: boolean; reach?: Reach } = {}) {
-  const { access } = request
-  const found = await findCaseInReach(request.trx, id, options.reach ?? access.reach, access.caller, {
+export async function loadCase(ctx: ServiceContext, id: string, options: { lock?: boolean; reach?: Reach } = {}) {
+  const found = await findCaseInReach(ctx.db, id, options.reach ?? ctx.reach, ctx.caller, {
     lock: options.lock,
-    personalReach: access.can('cases:read_personal'),
+    personalReach: ctx.can('cases:read_personal'),
   })
   if (!found) throw notFound('case')
   return found
 }
 
 /** Whether the caller reaches this case with another permission (e.g. cases:manage). */
-export async function reachesCase(request: FastifyRequest, id: string, permission: Parameters<RequestAccess['can']>[0]): Promise<boolean> {
-  const reach = request.access.can(permission)
+export async function reachesCase(ctx: ServiceContext, id: string, permission: Permission): Promise<boolean> {
+  const reach = ctx.can(permission)
   if (!reach) return false
-  return (await findCaseInReach(request.trx, id, reach, request.access.caller)) !== undefined
+  return (await findCaseInReach(ctx.db, id, reach, ctx.caller)) !== undefined
 }
 
-export async function presentCases(request: FastifyRequest, rows: readonly CaseWithPeople[]): Promise<CaseSummaryView[]> {
-  const { escalation, nameDisplay } = await casePolicies(request)
+/** A page of cases in reach matching the filters, as the list shows them. */
+export async function listCasesInReach(ctx: ServiceContext, filters: CaseFilters, limit: number, cursor: string | undefined) {
+  const rows = await listCases(ctx.db, ctx.reach, ctx.caller, filters, limit + 1, cursor ? decodeCursor(cursor, 3) : null)
+  const { page, nextCursor } = paginate(rows, limit, listKey)
+  ctx.audit.details = { count: page.length, ids: page.map((r) => r.id) }
+  return { items: await presentCases(ctx, page), next_cursor: nextCursor }
+}
+
+export async function presentCases(ctx: ServiceContext, rows: readonly CaseWithPeople[]): Promise<CaseSummaryView[]> {
+  const { escalation, nameDisplay } = await casePolicies(ctx)
   return rows.map((row) => summaryView(row, nameDisplay.body.mode, escalation))
 }
 
@@ -120,8 +119,8 @@ function summaryView(row: CaseWithPeople, mode: NameMode, escalation: Escalation
 }
 
 /** The full case: header, responders, and the customer's details where the caller may see them. */
-export async function presentCase(request: FastifyRequest, row: CaseWithPeople & { personal_visible: boolean; customer: Customer | null }): Promise<CaseView> {
-  const { escalation, nameDisplay } = await casePolicies(request)
+export async function presentCase(ctx: ServiceContext, row: CaseWithPeople & { personal_visible: boolean; customer: Customer | null }): Promise<CaseView> {
+  const { escalation, nameDisplay } = await casePolicies(ctx)
   return {
     ...summaryView(row, nameDisplay.body.mode, escalation),
     customer: row.personal_visible ? row.customer : null,
@@ -132,8 +131,8 @@ export async function presentCase(request: FastifyRequest, row: CaseWithPeople &
 }
 
 /** The case as it is now (after a change), with its people and the customer where visible. */
-export async function reloadCase(request: FastifyRequest, id: string) {
-  const row = await findCaseInReach(request.trx, id, 'all', request.access.caller, { personalReach: request.access.can('cases:read_personal') })
+export async function reloadCase(ctx: ServiceContext, id: string) {
+  const row = await findCaseInReach(ctx.db, id, 'all', ctx.caller, { personalReach: ctx.can('cases:read_personal') })
   if (!row) throw notFound('case')
   return row
 }
@@ -151,29 +150,17 @@ function changeOf(kind: string, row: CaseRow, data: Record<string, unknown> = {}
   }
 }
 
-/** Where a new case goes: the given unit or the caller's, within the caller's reach for creating. */
-async function unitForNewCase(request: FastifyRequest, wanted: string | undefined, pointer: string): Promise<string> {
-  const { caller, reach } = request.access
-  const unitId = wanted ?? caller.orgUnit
-  if (!unitId) throw unprocessable('your token names no org unit; give org_unit_id', [{ pointer, message: 'is required' }])
-  if (!(await findOrgUnit(request.trx, unitId))) throw unprocessable('the org unit does not exist', [{ pointer, message: 'no such org unit' }])
-  const allowed =
-    reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(request.trx, unitId, caller.orgUnit)))
-  if (!allowed) throw forbidden(reach === 'own' ? 'you may create cases only in your own org unit' : 'that org unit is outside your reach')
-  return unitId
-}
-
 /** Escalates a case at once when a category calls for it; writes the escalation event. */
-async function applyEscalationRule(trx: Trx, row: CaseRow, policy: EscalationPolicy, at: Date): Promise<{ row: CaseRow; changes: DomainChange[] }> {
+async function applyEscalationRule(ctx: ServiceContext, row: CaseRow, policy: EscalationPolicy, at: Date): Promise<{ row: CaseRow; changes: DomainChange[] }> {
   const { because_of: triggering } = escalationFor(policy, row)
   if (triggering.length === 0 || row.handled_alone_forbidden) return { row, changes: [] }
   const fromStatus = row.status
-  const updated = await updateCaseHeader(trx, row.id, {
+  const updated = await updateCaseHeader(ctx.db, row.id, {
     handled_alone_forbidden: true,
     escalation_policy_id: policy.id,
     ...(fromStatus === 'open' ? { status: 'escalated' as const } : {}),
   })
-  await appendEvent(trx, {
+  await appendEvent(ctx.db, {
     caseId: row.id,
     type: 'escalation',
     occurredAt: at,
@@ -185,18 +172,13 @@ async function applyEscalationRule(trx: Trx, row: CaseRow, policy: EscalationPol
   return { row: updated, changes: [changeOf('case.escalated', updated, { categories: triggering, policy_version_id: policy.id })] }
 }
 
-export async function createCase(
-  request: FastifyRequest,
-  input: CreateCase | (UpsertCase & { external_ref?: { system: string; ref: string } }),
-): Promise<CaseRow> {
-  const { trx } = request
-  const { caller, permission } = request.access
-  const orgUnitId = await unitForNewCase(request, input.org_unit_id, 'body/org_unit_id')
-  await rememberStaff(trx, caller)
-  const { escalation } = await casePolicies(request)
+export async function createCase(ctx: ServiceContext, input: CreateCase | (UpsertCase & { external_ref?: { system: string; ref: string } })): Promise<CaseRow> {
+  const { caller } = ctx
+  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'create cases' })
+  const { escalation } = await casePolicies(ctx)
 
-  const number = await nextCaseNumber(trx, fiscalYear(todayInTokyo()))
-  let row = await insertCase(trx, {
+  const number = await nextCaseNumber(ctx.db, fiscalYear(todayInTokyo()))
+  let row = await insertCase(ctx.db, {
     id: newId(),
     number,
     org_unit_id: orgUnitId,
@@ -213,16 +195,16 @@ export async function createCase(
     escalation_policy_id: null,
     created_by: caller.subject,
   })
-  // Staff who record a case respond to it; service accounts (integration) do not.
-  const creatorResponds = permission !== 'cases:upsert_external' && !caller.roles.every((r) => r === 'integration')
-  await addResponders(trx, row.id, [...new Set([...(creatorResponds ? [caller.subject] : []), ...(input.responders ?? [])])], caller.subject)
-  if (input.customer) await setCustomer(trx, row.id, input.customer)
+  // Staff who record a case respond to it (cases:respond); service accounts, and any case
+  // another system upserts, do not.
+  const creatorResponds = input.external_ref === undefined && ctx.can('cases:respond') !== null
+  await addResponders(ctx.db, row.id, [...new Set([...(creatorResponds ? [caller.subject] : []), ...(input.responders ?? [])])], caller.subject)
+  if (input.customer) await setCustomer(ctx.db, row.id, input.customer)
 
-  const changes: DomainChange[] = [changeOf('case.created', row)]
-  const escalated = await applyEscalationRule(trx, row, escalation, new Date())
+  const escalated = await applyEscalationRule(ctx, row, escalation, new Date())
+  ctx.publish(changeOf('case.created', row), ...escalated.changes)
   row = escalated.row
-  await publishChanges(trx, [...changes, ...escalated.changes])
-  request.audit.resourceId = row.id
+  ctx.audit.resourceId = row.id
   return row
 }
 
@@ -247,28 +229,25 @@ function headerChanges(row: CaseRow, input: UpdateCase | UpsertCase): CaseHeader
 }
 
 /** Applies a change to a locked case: header, customer, escalation rule, change feed. */
-async function applyUpdate(request: FastifyRequest, row: CaseRow, input: UpdateCase | UpsertCase): Promise<{ row: CaseRow; changed: boolean }> {
-  const { trx } = request
+async function applyUpdate(ctx: ServiceContext, row: CaseRow, input: UpdateCase | UpsertCase): Promise<{ row: CaseRow; changed: boolean }> {
   if (row.status === 'closed') throw conflict('the case is closed; it accepts only notes by a supervisor or the desk')
-  await rememberStaff(trx, request.access.caller)
   const changes = headerChanges(row, input)
   let changed = Object.keys(changes).length > 0
   if (input.customer !== undefined) {
-    const before = await customerOf(trx, row.id)
+    const before = await customerOf(ctx.db, row.id)
     if (!sameCustomer(before, input.customer)) {
-      await setCustomer(trx, row.id, input.customer)
+      await setCustomer(ctx.db, row.id, input.customer)
       changed = true
     }
   }
   if (!changed) return { row, changed: false }
-  let updated = await updateCaseHeader(trx, row.id, changes)
-  const feed: DomainChange[] = [changeOf('case.updated', updated, { fields: Object.keys(changes) })]
+  let updated = await updateCaseHeader(ctx.db, row.id, changes)
+  ctx.publish(changeOf('case.updated', updated, { fields: Object.keys(changes) }))
   if (changes.categories) {
-    const escalated = await applyEscalationRule(trx, updated, (await casePolicies(request)).escalation, new Date())
+    const escalated = await applyEscalationRule(ctx, updated, (await casePolicies(ctx)).escalation, new Date())
     updated = escalated.row
-    feed.push(...escalated.changes)
+    ctx.publish(...escalated.changes)
   }
-  await publishChanges(trx, feed)
   return { row: updated, changed: true }
 }
 
@@ -277,10 +256,11 @@ function sameCustomer(a: Customer | null, b: Customer | null): boolean {
   return JSON.stringify(norm(a)) === JSON.stringify(norm(b))
 }
 
-export async function updateCase(request: FastifyRequest, id: string, input: UpdateCase) {
-  const row = await loadCase(request, id, { lock: true })
-  requireIfMatch(request, row.version)
-  const { row: updated } = await applyUpdate(request, row, input)
+/** A change to a case's header or customer; `ifMatch` is the If-Match header as sent (required). */
+export async function updateCase(ctx: ServiceContext, id: string, input: UpdateCase, ifMatch: string | undefined) {
+  const row = await loadCase(ctx, id, { lock: true })
+  requireIfMatch(ifMatch, row.version)
+  const { row: updated } = await applyUpdate(ctx, row, input)
   return updated
 }
 
@@ -289,33 +269,27 @@ export async function updateCase(request: FastifyRequest, id: string, input: Upd
  * same body twice changes nothing the second time. Two requests for one new ref are serialised
  * by an advisory lock on the ref, so the second updates instead of colliding.
  */
-export async function upsertByExternalRef(
-  request: FastifyRequest,
-  system: string,
-  ref: string,
-  input: UpsertCase,
-): Promise<{ row: CaseRow; created: boolean }> {
-  const { trx } = request
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`case-ref:${system}/${ref}`}, 0))`.execute(trx)
-  const existing = await findCaseByExternalRef(trx, system, ref)
+export async function upsertByExternalRef(ctx: ServiceContext, system: string, ref: string, input: UpsertCase): Promise<{ row: CaseRow; created: boolean }> {
+  await advisoryLockExternalRef(ctx.db, system, ref)
+  const existing = await findCaseByExternalRef(ctx.db, system, ref)
   if (!existing) {
-    const row = await createCase(request, { ...input, external_ref: { system, ref } })
+    const row = await createCase(ctx, { ...input, external_ref: { system, ref } })
     return { row, created: true }
   }
-  const inReach = await findCaseInReach(trx, existing.id, request.access.reach, request.access.caller)
+  const inReach = await findCaseInReach(ctx.db, existing.id, ctx.reach, ctx.caller)
   if (!inReach) throw conflict('this external reference belongs to a case outside your org unit')
   if (input.org_unit_id !== undefined && input.org_unit_id !== existing.org_unit_id) {
     throw unprocessable('a case cannot move to another org unit by upsert', [{ pointer: 'body/org_unit_id', message: 'differs from the case' }])
   }
-  const { row } = await applyUpdate(request, existing, input)
-  if (input.responders?.length) await addRespondersTo(request, row, input.responders)
-  request.audit.resourceId = row.id
+  const { row } = await applyUpdate(ctx, existing, input)
+  if (input.responders?.length) await addRespondersTo(ctx, row, input.responders)
+  ctx.audit.resourceId = row.id
   return { row, created: false }
 }
 
-export async function transitionCase(request: FastifyRequest, id: string, to: CaseStatus, reason: string) {
-  const { trx } = request
-  const row = await loadCase(request, id, { lock: true })
+/** A status change (case-status.ts); `ifMatch` is checked when sent. */
+export async function transitionCase(ctx: ServiceContext, id: string, to: CaseStatus, reason: string, ifMatch: string | undefined) {
+  const row = await loadCase(ctx, id, { lock: true })
   const transition = findTransition(row.status, to)
   if (!transition) {
     const allowed = transitionsFrom(row.status).map((t) => t.to)
@@ -323,52 +297,49 @@ export async function transitionCase(request: FastifyRequest, id: string, to: Ca
       allowed,
     })
   }
-  if (!(await reachesCase(request, id, transition.permission))) {
+  if (!(await reachesCase(ctx, id, transition.permission))) {
     throw forbidden(`${row.status} → ${to} needs the ${transition.permission} permission for this case`)
   }
-  if (request.headers['if-match'] !== undefined) requireIfMatch(request, row.version)
-  if (to === 'closed' && !(await caseHasEvent(trx, id, 'resolution'))) {
+  if (ifMatch !== undefined) requireIfMatch(ifMatch, row.version)
+  if (to === 'closed' && !(await caseHasEvent(ctx.db, id, 'resolution'))) {
     throw conflict('a case is closed only after a resolution event records how it was resolved')
   }
-  await rememberStaff(trx, request.access.caller)
-  const updated = await updateCaseHeader(trx, id, { status: to })
-  await appendEvent(trx, {
+  const updated = await updateCaseHeader(ctx.db, id, { status: to })
+  await appendEvent(ctx.db, {
     caseId: id,
     type: transition.event,
     occurredAt: new Date(),
-    actor: request.access.caller.subject,
+    actor: ctx.caller.subject,
     description: reason,
     details: { from: row.status, to },
   })
-  await publishChanges(trx, [changeOf('case.transitioned', updated, { from: row.status, to })])
+  ctx.publish(changeOf('case.transitioned', updated, { from: row.status, to }))
   return updated
 }
 
-async function addRespondersTo(request: FastifyRequest, row: CaseRow, subjects: readonly string[]): Promise<string[]> {
-  const { trx } = request
-  const added = await addResponders(trx, row.id, subjects, request.access.caller.subject)
+async function addRespondersTo(ctx: ServiceContext, row: CaseRow, subjects: readonly string[]): Promise<string[]> {
+  const added = await addResponders(ctx.db, row.id, subjects, ctx.caller.subject)
   if (added.length === 0) return added
   // Responders are part of the case's representation: its version (ETag) moves on.
-  const updated = await updateCaseHeader(trx, row.id, {})
+  const updated = await updateCaseHeader(ctx.db, row.id, {})
   for (const subject of added) {
-    await appendEvent(trx, {
+    await appendEvent(ctx.db, {
       caseId: row.id,
       type: 'responder_added',
       occurredAt: new Date(),
-      actor: request.access.caller.subject,
+      actor: ctx.caller.subject,
       description: null,
       details: { subject },
     })
   }
-  await publishChanges(trx, [changeOf('case.responder_added', updated, { responders_added: added })])
+  ctx.publish(changeOf('case.responder_added', updated, { responders_added: added }))
   return added
 }
 
 /** Adds a responder (supervisor/desk, or a responder bringing in a colleague: 複数名で対応). */
-export async function addResponder(request: FastifyRequest, id: string, subject: string) {
-  const row = await loadCase(request, id, { lock: true })
+export async function addResponder(ctx: ServiceContext, id: string, subject: string) {
+  const row = await loadCase(ctx, id, { lock: true })
   if (row.status === 'closed') throw conflict('the case is closed')
-  await rememberStaff(request.trx, request.access.caller)
-  await addRespondersTo(request, row, [subject])
+  await addRespondersTo(ctx, row, [subject])
   return row
 }

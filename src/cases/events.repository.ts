@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely'
-import type { Queryable, Trx } from '../kernel/db.js'
+import type { Queryable } from '../kernel/db.js'
 import { newId } from '../kernel/ids.js'
 import type { EventType } from './event-types.js'
 import type { CaseEventsTable } from './events.tables.js'
@@ -22,8 +22,8 @@ export interface NewEvent {
  * Appends an event to a case's record. The caller holds the case's row lock (every write to
  * a case takes it first), so the next sequence number is computed without a race.
  */
-export async function appendEvent(trx: Trx, event: NewEvent): Promise<EventRow> {
-  return trx
+export async function appendEvent(q: Queryable, event: NewEvent): Promise<EventRow> {
+  return q
     .insertInto('case_events')
     .values({
       id: newId(),

@@ -1,11 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { loadCase } from './cases.service.js'
+import { IdempotencyKeyHeader } from '../kernel/http-headers.js'
 import { CaseIdParams } from './cases.schemas.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import { listEvents } from './events.repository.js'
 import { CaseEventSchema, CreateEventSchema, EventListQuerySchema, EventPageSchema, TimelineSchema } from './events.schemas.js'
-import { buildTimeline, presentEvents, recordEvent, timelineCsv } from './events.service.js'
+import { buildTimeline, listCaseEvents, recordEvent, timelineCsv } from './events.service.js'
 
 /** The chronological record of a case (時系列) and the report built from it. */
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -18,15 +16,14 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Append-only: a mistake is fixed by a correction naming the event it corrects. fault_acknowledged needs a supervisor or the desk and an earlier fact_check (409 otherwise). A closed case takes only notes by a supervisor or the desk.',
       tags: ['events'],
       params: CaseIdParams,
-      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 200 })) }),
+      headers: IdempotencyKeyHeader,
       body: CreateEventSchema,
       response: { 201: CaseEventSchema },
     },
     handler: async (request, reply) => {
-      const { event, personalVisible } = await recordEvent(request, request.params.id, request.body)
-      const [view] = await presentEvents(request, [event], personalVisible)
+      const event = await recordEvent(request.ctx, request.params.id, request.body)
       reply.code(201).header('location', `/v1/cases/${request.params.id}/events/${event.id}`)
-      return view!
+      return event
     },
   })
 
@@ -41,13 +38,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: EventPageSchema },
     },
     handler: async (request) => {
-      const row = await loadCase(request, request.params.id)
-      const limit = request.query.limit ?? 50
-      const after = request.query.cursor ? Number(decodeCursor(request.query.cursor, 1)[0]) : 0
-      const rows = await listEvents(request.trx, row.id, Number.isInteger(after) ? after : 0, limit + 1)
-      const { page, nextCursor } = paginate(rows, limit, (e) => [e.seq])
-      request.audit.details = { count: page.length }
-      return { items: await presentEvents(request, page, row.personal_visible), next_cursor: nextCursor }
+      return listCaseEvents(request.ctx, request.params.id, request.query.limit ?? 50, request.query.cursor)
     },
   })
 
@@ -68,7 +59,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     handler: async (request, reply) => {
-      const timeline = await buildTimeline(request, request.params.id)
+      const timeline = await buildTimeline(request.ctx, request.params.id)
       if (prefersCsv(request.headers.accept)) {
         reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="case-${timeline.case.number}-timeline.csv"`)
         return timelineCsv(timeline)

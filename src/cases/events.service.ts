@@ -1,14 +1,12 @@
-import type { FastifyRequest } from 'fastify'
-import { casePolicies, loadCase, presentCases, reachesCase } from './cases.service.js'
-import { publishChanges } from '../kernel/outbox.js'
+import type { ServiceContext } from '../kernel/context.js'
 import { conflict, forbidden, unprocessable } from '../kernel/errors.js'
-import { rememberStaff, staffRef, staffRefs, type StaffRef } from '../staff/staff.repository.js'
+import { decodeCursor, paginate } from '../kernel/pagination.js'
+import { isInTheFuture } from '../kernel/time.js'
+import { type StaffRef, staffRef, staffRefs } from '../staff/staff.repository.js'
+import { casePolicies, loadCase, presentCases, reachesCase } from './cases.service.js'
 import { LADDER_TYPES, WARNING_TYPES } from './event-types.js'
-import { appendEvent, caseHasEvent, findEventOfCase, timelineEvents, type EventRow } from './events.repository.js'
+import { appendEvent, caseHasEvent, type EventRow, findEventOfCase, listEvents, timelineEvents } from './events.repository.js'
 import type { CaseEventView, CreateEvent, TimelineView } from './events.schemas.js'
-
-/** How far in the future an occurred_at may be: clocks of devices at the counter drift. */
-const CLOCK_SKEW_MS = 2 * 60 * 1000
 
 /**
  * Records an event on a case, with the seeds' rules:
@@ -18,22 +16,21 @@ const CLOCK_SKEW_MS = 2 * 60 * 1000
  * - a closed case takes no events but notes by a supervisor or the desk;
  * - a correction names an event of the same case; the original stays as it was.
  */
-export async function recordEvent(request: FastifyRequest, caseId: string, input: CreateEvent): Promise<{ event: EventRow; personalVisible: boolean }> {
-  const { trx } = request
-  const row = await loadCase(request, caseId, { lock: true })
+export async function recordEvent(ctx: ServiceContext, caseId: string, input: CreateEvent): Promise<CaseEventView> {
+  const row = await loadCase(ctx, caseId, { lock: true })
   const occurredAt = new Date(input.occurred_at)
-  if (occurredAt.getTime() > Date.now() + CLOCK_SKEW_MS) {
+  if (isInTheFuture(occurredAt)) {
     throw unprocessable('an event cannot have happened in the future', [{ pointer: 'body/occurred_at', message: 'is in the future' }])
   }
   if (row.status === 'closed') {
     if (input.type !== 'note') throw conflict('the case is closed: it accepts only notes by a supervisor or the desk')
-    if (!(await reachesCase(request, caseId, 'cases:manage'))) throw conflict('the case is closed: only a supervisor or the desk may add notes')
+    if (!(await reachesCase(ctx, caseId, 'cases:manage'))) throw conflict('the case is closed: only a supervisor or the desk may add notes')
   }
   if (input.type === 'fault_acknowledged') {
-    if (!(await reachesCase(request, caseId, 'cases:manage'))) {
+    if (!(await reachesCase(ctx, caseId, 'cases:manage'))) {
       throw forbidden('only a supervisor or the consultation desk may acknowledge fault for the organisation')
     }
-    if (!(await caseHasEvent(trx, caseId, 'fact_check'))) {
+    if (!(await caseHasEvent(ctx.db, caseId, 'fact_check'))) {
       throw conflict(
         'fault may be acknowledged only after the facts are checked: record a fact_check event first (非を認めて謝罪するのは事実確認をして社内で判断をしたとき)',
       )
@@ -44,32 +41,40 @@ export async function recordEvent(request: FastifyRequest, caseId: string, input
       { pointer: 'body/corrects_event_id', message: input.type === 'correction' ? 'is required for a correction' : 'is only for corrections' },
     ])
   }
-  if (input.corrects_event_id && !(await findEventOfCase(trx, caseId, input.corrects_event_id))) {
+  if (input.corrects_event_id && !(await findEventOfCase(ctx.db, caseId, input.corrects_event_id))) {
     throw unprocessable('the corrected event is not an event of this case', [{ pointer: 'body/corrects_event_id', message: 'no such event on this case' }])
   }
 
-  await rememberStaff(trx, request.access.caller)
-  const event = await appendEvent(trx, {
+  const event = await appendEvent(ctx.db, {
     caseId,
     type: input.type,
     occurredAt,
-    actor: request.access.caller.subject,
+    actor: ctx.caller.subject,
     description: input.description,
     quote: input.quote ?? null,
     details: input.details ?? {},
     correctsEventId: input.corrects_event_id ?? null,
   })
-  await publishChanges(trx, [
-    {
-      kind: 'event.appended',
-      resourceType: 'case',
-      resourceId: caseId,
-      orgUnitId: row.org_unit_id,
-      data: { event_id: event.id, event_type: event.type, seq: event.seq },
-    },
-  ])
-  request.audit.details = { event_id: event.id, event_type: event.type }
-  return { event, personalVisible: row.personal_visible }
+  ctx.publish({
+    kind: 'event.appended',
+    resourceType: 'case',
+    resourceId: caseId,
+    orgUnitId: row.org_unit_id,
+    data: { event_id: event.id, event_type: event.type, seq: event.seq },
+  })
+  ctx.audit.details = { event_id: event.id, event_type: event.type }
+  const [view] = await presentEvents(ctx, [event], row.personal_visible)
+  return view!
+}
+
+/** A page of a case's events in the order they were written (seq). */
+export async function listCaseEvents(ctx: ServiceContext, caseId: string, limit: number, cursor: string | undefined) {
+  const row = await loadCase(ctx, caseId)
+  const after = cursor ? Number(decodeCursor(cursor, 1)[0]) : 0
+  const rows = await listEvents(ctx.db, row.id, Number.isInteger(after) ? after : 0, limit + 1)
+  const { page, nextCursor } = paginate(rows, limit, (e) => [e.seq])
+  ctx.audit.details = { count: page.length }
+  return { items: await presentEvents(ctx, page, row.personal_visible), next_cursor: nextCursor }
 }
 
 function eventView(row: EventRow, refs: Map<string, StaffRef>, personalVisible: boolean): CaseEventView {
@@ -90,21 +95,20 @@ function eventView(row: EventRow, refs: Map<string, StaffRef>, personalVisible: 
   }
 }
 
-export async function presentEvents(request: FastifyRequest, rows: readonly EventRow[], personalVisible: boolean): Promise<CaseEventView[]> {
-  const mode = (await casePolicies(request)).nameDisplay.body.mode
-  const { caller } = request.access
+async function presentEvents(ctx: ServiceContext, rows: readonly EventRow[], personalVisible: boolean): Promise<CaseEventView[]> {
+  const mode = (await casePolicies(ctx)).nameDisplay.body.mode
+  const { caller } = ctx
   // The caller's names are in their token: only other people's are looked up.
   const others = rows.map((r) => r.actor).filter((a) => a !== caller.subject)
-  const refs = others.length > 0 ? await staffRefs(request.trx, others, mode) : new Map<string, StaffRef>()
+  const refs = others.length > 0 ? await staffRefs(ctx.db, others, mode) : new Map<string, StaffRef>()
   refs.set(caller.subject, staffRef(caller.subject, { full_name: caller.name, family_name: caller.familyName, business_name: caller.businessName }, mode))
   return rows.map((r) => eventView(r, refs, personalVisible))
 }
 
 /** The timeline: events in occurred order, corrections against what they correct, the ladder. */
-export async function buildTimeline(request: FastifyRequest, caseId: string): Promise<TimelineView> {
-  const { trx } = request
-  const row = await loadCase(request, caseId)
-  const events = await presentEvents(request, await timelineEvents(trx, caseId), row.personal_visible)
+export async function buildTimeline(ctx: ServiceContext, caseId: string): Promise<TimelineView> {
+  const row = await loadCase(ctx, caseId)
+  const events = await presentEvents(ctx, await timelineEvents(ctx.db, caseId), row.personal_visible)
   // Each correction is shown against the original event it ultimately corrects (a correction
   // of a correction goes with the same original), in the order the corrections were written.
   const byId = new Map(events.map((e) => [e.id, e]))
@@ -128,8 +132,8 @@ export async function buildTimeline(request: FastifyRequest, caseId: string): Pr
     ? events.filter((e) => WARNING_TYPES.includes(e.type) && e.occurred_at <= firstPolice.occurred_at && e.seq !== firstPolice.seq).length
     : null
 
-  const [summary] = await presentCases(request, [row])
-  request.audit.details = { events: events.length }
+  const [summary] = await presentCases(ctx, [row])
+  ctx.audit.details = { events: events.length }
   return {
     case: summary!,
     entries,

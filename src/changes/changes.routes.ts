@@ -50,7 +50,7 @@ const changeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         await sleep(Math.min(POLL_INTERVAL_MS, deadline - Date.now()), stop)
         page = await readPage(request, page.next_after, limit, scope)
       }
-      request.audit.details = { after, count: page.items.length, next_after: page.next_after, waited: waitMs > 0 }
+      request.ctx.audit.details = { after, count: page.items.length, next_after: page.next_after, waited: waitMs > 0 }
       await auditNow(request)
       return page
     },
@@ -70,7 +70,8 @@ async function readPage(request: FastifyRequest, after: number, limit: number, s
 }
 
 function scopeOf(request: FastifyRequest): FeedScope {
-  return request.access.reach === 'all' ? { kind: 'all' } : { kind: 'unit', unitId: request.access.caller.orgUnit }
+  const { reach, caller } = request.ctx
+  return reach === 'all' ? { kind: 'all' } : { kind: 'unit', unitId: caller.orgUnit }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

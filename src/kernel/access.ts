@@ -35,6 +35,8 @@ export const ACCESS = {
   'cases:read_personal': { staff: 'own', supervisor: 'unit', desk: 'all', integration: 'unit' },
   'cases:update': { staff: 'own', supervisor: 'unit', desk: 'all', integration: 'unit' },
   'cases:upsert_external': { integration: 'unit' },
+  /** Respond to cases (対応者): whoever records a case becomes its responder; service accounts never do. */
+  'cases:respond': { staff: 'own', supervisor: 'unit', desk: 'all' },
   /** Hand a case over to the supervisor / desk (open → escalated). */
   'cases:escalate': { staff: 'own', supervisor: 'unit', desk: 'all' },
   /** Review, resolve, close, reopen; acknowledge fault; notes on closed cases. */

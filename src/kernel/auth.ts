@@ -2,8 +2,14 @@ import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose'
-import type { AuthConfig } from '../config.js'
 import { ROLES, type Role } from './access.js'
+
+/** Signature verification: exactly one source of keys, or the local development secret. */
+export type AuthConfig =
+  | { mode: 'jwks-url'; url: URL; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
+  | { mode: 'jwks-file'; file: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
+  | { mode: 'hs256'; secret: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
+  | { mode: 'dev'; secretFile: string; issuer: string; audience: string; algorithms: string[]; clockToleranceSeconds: number }
 
 /** The authenticated caller, from the token's claims. */
 export interface Caller {

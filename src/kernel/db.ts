@@ -5,7 +5,16 @@ import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
-import type { Database } from '../database.js'
+import type { KernelTables } from './kernel.tables.js'
+
+/**
+ * Every table Kysely may query. The kernel declares its own here; src/database.ts adds every
+ * module's tables to this interface (declaration merging), so `Kysely<Database>` knows them all
+ * and a query on a table or column that does not exist fails to compile, while the kernel
+ * imports no module.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: completed by declaration merging in src/database.ts
+export interface Database extends KernelTables {}
 
 export type Db = Kysely<Database>
 export type Trx = Transaction<Database>

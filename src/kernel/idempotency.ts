@@ -1,7 +1,7 @@
 import crypto from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { sql } from 'kysely'
-import { canonicalJson } from './audit-chain.js'
+import { canonicalJson } from './canonical-json.js'
 import type { Db, Trx } from './db.js'
 import { badRequest, HttpProblem } from './errors.js'
 

@@ -1,6 +1,8 @@
 import type { ColumnType } from 'kysely'
+import type { AuditTables } from './audit.tables.js'
+import type { ChangeTables } from './changes.tables.js'
 
-/** Tables of the shared core (not of a domain). */
+/** Replies remembered for Idempotency-Key retries (idempotency.ts). */
 export interface IdempotencyKeysTable {
   subject: string
   operation: string
@@ -12,6 +14,11 @@ export interface IdempotencyKeysTable {
   created_at: ColumnType<Date, never, never>
 }
 
-export interface CoreTables {
+/**
+ * The tables the kernel owns: the audit trail, the change outbox and remembered replies. Only
+ * kernel functions write them (audit.ts, outbox.ts, audit-chain.ts, sequencer.ts, idempotency.ts);
+ * modules read them (audit queries, the change feed).
+ */
+export interface KernelTables extends AuditTables, ChangeTables {
   idempotency_keys: IdempotencyKeysTable
 }

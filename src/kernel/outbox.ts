@@ -1,4 +1,19 @@
-import type { Trx } from './db.js'
+import { type RawBuilder, sql } from 'kysely'
+import type { Queryable } from './db.js'
+
+/**
+ * The change outbox: the only way rows get into `changes` (the sequencer, sequencer.ts, then
+ * gives them their feed positions). A change is written in the transaction that makes it, so it
+ * is published exactly when that commits.
+ *
+ * - Requests publish through their context (`ctx.publish`): the changes stay data until the unit
+ *   of work writes them with the request's audit entry, in one statement.
+ * - Work outside a request writes with `publishChanges` in its own transaction.
+ * - Set-based jobs that compute their changes in SQL (the retention sweep) insert them with
+ *   `insertChangesFrom`, so the column list and the table stay here.
+ *
+ * Changes of one transaction keep the order in which they were published.
+ */
 
 /** A committed domain change, as integrating systems see it: ids and kinds, never personal data. */
 export interface DomainChange {
@@ -12,35 +27,21 @@ export interface DomainChange {
   data?: Record<string, unknown>
 }
 
-/**
- * Writes changes to the outbox in the caller's transaction, so a change is published exactly
- * when it commits. After the commit the sequencer (sequencer.ts) gives them gap-free feed
- * positions in commit order; changes of one call keep the order given here.
- */
-export async function publishChanges(trx: Trx, changes: readonly DomainChange[]): Promise<void> {
+/** Writes changes to the outbox now, in the caller's transaction. */
+export async function publishChanges(q: Queryable, changes: readonly DomainChange[]): Promise<void> {
   if (changes.length === 0) return
-  const collected = collecting.get(trx)
-  if (collected) {
-    collected.push(...changes)
-    return
-  }
-  await trx.insertInto('changes').values(changes.map(changeRow)).execute()
+  await q.insertInto('changes').values(changes.map(changeRow)).execute()
 }
 
 export function changeRow(c: DomainChange) {
   return { kind: c.kind, resource_type: c.resourceType, resource_id: c.resourceId, org_unit_id: c.orgUnitId, data: JSON.stringify(c.data ?? {}) }
 }
 
-// A request's transaction collects its changes and writes them with its audit entry at the end,
-// in one statement (unit-of-work.plugin.ts): one round trip less per change.
-const collecting = new WeakMap<Trx, DomainChange[]>()
-
-export function collectChanges(trx: Trx): void {
-  collecting.set(trx, [])
-}
-
-export function takeCollectedChanges(trx: Trx): DomainChange[] {
-  const changes = collecting.get(trx) ?? []
-  collecting.delete(trx)
-  return changes
+/**
+ * An INSERT of the changes a query yields, for a data-modifying CTE: `select` must return the
+ * columns kind, resource_type, resource_id (text), org_unit_id (uuid) and data (jsonb), in that
+ * order, e.g. `select 'recording.due', 'recording', r.id::text, r.org_unit_id, jsonb_build_object(…) from marked r`.
+ */
+export function insertChangesFrom(select: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`insert into changes (kind, resource_type, resource_id, org_unit_id, data) ${select}`
 }

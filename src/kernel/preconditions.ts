@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import { preconditionFailed, preconditionRequired } from './errors.js'
 
 /**
@@ -14,9 +14,8 @@ export function setEtag(reply: FastifyReply, version: number): void {
   reply.header('etag', etagOf(version))
 }
 
-/** Checks If-Match against the record's current version. */
-export function requireIfMatch(request: FastifyRequest, currentVersion: number): void {
-  const header = request.headers['if-match']
+/** Checks If-Match (the header's value as sent, undefined when absent) against the record's current version. */
+export function requireIfMatch(header: string | undefined, currentVersion: number): void {
   if (header === undefined || header === '')
     throw preconditionRequired('send If-Match with the ETag from your last GET, so a concurrent change is not overwritten')
   const current = etagOf(currentVersion)

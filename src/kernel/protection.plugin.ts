@@ -5,11 +5,17 @@ import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { decodeJwt } from 'jose'
-import type { Config } from '../config.js'
 import type { DatabaseHandle } from './db.js'
 import { HttpProblem, serviceUnavailable } from './errors.js'
 
-export type ProtectionConfig = Pick<Config, 'corsOrigins' | 'rateLimitPerMinute'> & { overload: Config['overload'] | null }
+export interface ProtectionConfig {
+  /** Browser origins allowed to call the API (CORS); empty: none. */
+  corsOrigins: string[]
+  /** Requests per subject per minute (0: no limit). */
+  rateLimitPerMinute: number
+  /** When to shed load; null: never (tests that do not ask for it). */
+  overload: { maxEventLoopDelayMs: number; maxWaitingQueries: number } | null
+}
 
 /**
  * What stands between the API and hostile or excessive traffic:

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Db, Trx } from './db.js'
+import type { Db, Queryable, Trx } from './db.js'
 
 /**
  * The change feed's sequencer: gives committed changes their feed positions 1, 2, 3, …
@@ -48,15 +48,15 @@ export async function sequencePendingChanges(db: Db, batchSize = 5000): Promise<
  * Numbers everything committed so far inside the caller's transaction, waiting for a sequencer
  * at work elsewhere to finish first: afterwards the feed head covers every change committed
  * before the call (a new webhook starts from there). Holds the sequencer's lock until the
- * caller commits, so keep that transaction short.
+ * caller commits, so keep that transaction short. `trx` must be a transaction (a request's).
  */
-export async function sequenceAllWithin(trx: Trx): Promise<void> {
+export async function sequenceAllWithin(trx: Queryable): Promise<void> {
   while (((await sequenceWithin(trx, { wait: true, batchSize: 5000 })) ?? 0) > 0) {
     // a backlog larger than one batch
   }
 }
 
-async function sequenceWithin(trx: Trx, options: { wait: boolean; batchSize: number }): Promise<number | null> {
+async function sequenceWithin(trx: Queryable, options: { wait: boolean; batchSize: number }): Promise<number | null> {
   if (options.wait) {
     await sql`select pg_advisory_xact_lock(${SEQUENCER_LOCK_KEY})`.execute(trx)
   } else {

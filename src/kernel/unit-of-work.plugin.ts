@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { appendAuditEntries, auditRow, type AuditEntryInput } from '../audit/audit.repository.js'
-import { changeRow, collectChanges, takeCollectedChanges, type DomainChange } from './outbox.js'
-import type { AuditOutcome } from './audit.tables.js'
-import type { Db, Trx } from './db.js'
 import { callerOf } from './access.plugin.js'
+import { type AuditEntryInput, appendAuditEntries, auditRow } from './audit.js'
+import type { AuditOutcome } from './audit.tables.js'
+import type { AuditNote, ServiceContext } from './context.js'
+import type { Db, Queryable, Trx } from './db.js'
 import { claimIdempotencyKey, idempotencyKeyOf, rememberResponse } from './idempotency.js'
+import { changeRow, type DomainChange } from './outbox.js'
 
 /**
  * One request, one transaction, one audit entry.
@@ -16,16 +17,19 @@ import { claimIdempotencyKey, idempotencyKeyOf, rememberResponse } from './idemp
  * A handler that throws rolls everything back; the error handler then records the refusal in
  * an entry of its own (`recordFailure`).
  *
- * Handlers use `request.trx` for every query and *return* their response body (never
- * `reply.send`, which would answer before the commit). Changes published with
- * `publishChanges(request.trx, …)` are written with the audit entry, in one statement.
- * GET requests change nothing: `request.trx` is then the pool itself (no BEGIN/COMMIT round
- * trips) and the entry is written after the handler. Routes that stream or long-poll opt out
- * with `config.transaction: false` and write their audit entry with `auditNow`.
+ * Handlers hand `request.ctx` (a ServiceContext) to services and *return* their response body
+ * (never `reply.send`, which would answer before the commit). Changes published with
+ * `ctx.publish` are written with the audit entry, in one statement. GET requests change nothing:
+ * their `ctx.db` is the pool itself (no BEGIN/COMMIT round trips) and the entry is written after
+ * the handler. Routes that stream or long-poll opt out with `config.transaction: false`, read on
+ * the pool and write their audit entry with `auditNow`.
+ *
+ * Whether a request runs in a transaction, and how its audit entry and changes become SQL, is
+ * decided here and nowhere else: services only say what happened.
  */
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The service's database (pool or embedded). Requests use `request.trx` instead. */
+    /** The service's database (pool or embedded). Requests use `request.ctx.db` instead. */
     readonly db: Db
   }
   interface FastifyContextConfig {
@@ -35,25 +39,23 @@ declare module 'fastify' {
     idempotent?: boolean
   }
   interface FastifyRequest {
-    /** The request's transaction. Only on transactional /v1 routes. */
-    readonly trx: Trx
-    /** What the request's audit entry will say; handlers fill in ids they create. */
-    readonly audit: AuditContext
+    /** What services need: the caller, their reach, the request's queries, its audit entry. */
+    readonly ctx: ServiceContext
   }
 }
 
-export interface AuditContext {
-  resourceType: string | null
-  resourceId: string | null
-  /** Ids, counts, kinds: never personal data values. */
-  details: Record<string, unknown>
-  /** Further entries the request writes beside its own (e.g. a flag raised on a record). */
-  also: Array<Pick<AuditEntryInput, 'action' | 'resourceType' | 'resourceId'> & { details?: Record<string, unknown> }>
+export interface UnitOfWorkOptions {
+  db: Db
+  /**
+   * Runs in every write request's transaction before its handler (after an idempotent replay is
+   * ruled out): the app remembers the caller's staff profile here, once per request.
+   */
+  beforeWrite?: (ctx: ServiceContext) => Promise<void>
 }
 
-const kTrx = Symbol('trx')
+const kContext = Symbol('context')
 const kAudit = Symbol('audit')
-type Internal = FastifyRequest & { [kTrx]?: Trx; [kAudit]?: AuditContext }
+type Internal = FastifyRequest & { [kContext]?: ServiceContext; [kAudit]?: AuditNote }
 
 // The resource type an audit entry names, from the permission's namespace.
 const RESOURCE_TYPES: Record<string, string> = {
@@ -69,20 +71,14 @@ const RESOURCE_TYPES: Record<string, string> = {
   webhooks: 'webhook',
 }
 
-export default fp<{ db: Db }>(
-  async function unitOfWork(app: FastifyInstance, { db }) {
+export default fp<UnitOfWorkOptions>(
+  async function unitOfWork(app: FastifyInstance, { db, beforeWrite }) {
     app.decorate('db', db)
-    app.decorateRequest('trx', {
+    app.decorateRequest('ctx', {
       getter(this: Internal) {
-        const trx = this[kTrx]
-        if (!trx) throw new Error(`route ${this.routeOptions.url} runs without a request transaction`)
-        return trx
-      },
-    })
-    app.decorateRequest('audit', {
-      getter(this: Internal) {
-        this[kAudit] ??= initialAudit(this)
-        return this[kAudit]
+        // Routes without a request transaction read on the pool and publish nothing.
+        this[kContext] ??= contextFor(this, db, null)
+        return this[kContext]
       },
     })
 
@@ -96,55 +92,74 @@ export default fp<{ db: Db }>(
       // audit entry once the response is ready (a read that cannot be audited is not served).
       if (route.method === 'GET') {
         route.handler = async function read(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-          ;(request as Internal)[kTrx] = db as unknown as Trx
-          try {
-            const result = await handler.call(this, request, reply)
-            if (reply.sent) throw new Error(`route ${route.url} answered before its audit entry was written; return the body instead`)
-            await appendAuditEntries(db, entriesFor(request, 'allowed', reply.statusCode))
-            return result
-          } finally {
-            ;(request as Internal)[kTrx] = undefined
-          }
+          ;(request as Internal)[kContext] = contextFor(request, db, null)
+          const result = await handler.call(this, request, reply)
+          if (reply.sent) throw new Error(`route ${route.url} answered before its audit entry was written; return the body instead`)
+          await appendAuditEntries(db, entriesFor(request, 'allowed', reply.statusCode))
+          return result
         } as RouteHandlerMethod
         return
       }
       route.handler = async function transactional(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
         const key = idempotent ? idempotencyKeyOf(request) : null
         return db.transaction().execute(async (trx) => {
-          ;(request as Internal)[kTrx] = trx
-          collectChanges(trx)
-          try {
-            const subject = request.access.caller.subject
-            const replay = key ? await claimIdempotencyKey(trx, request, subject, operation, key) : null
-            if (replay) {
-              reply.code(replay.status).header('idempotent-replayed', 'true')
-              if (replay.location) reply.header('location', replay.location)
-              request.audit.details = { ...request.audit.details, idempotent_replay: true }
-              await appendAuditEntries(trx, entriesFor(request, 'allowed', replay.status))
-              return replay.body
-            }
-            const result = await handler.call(this, request, reply)
-            if (reply.sent) throw new Error(`route ${route.url} answered before its transaction committed; return the body instead`)
-            if (key) {
-              const location = reply.getHeader('location')
-              await rememberResponse(trx, subject, operation, key, {
-                status: reply.statusCode,
-                body: result,
-                location: typeof location === 'string' ? location : null,
-              })
-            }
-            await writeAuditAndChanges(trx, entriesFor(request, 'allowed', reply.statusCode), takeCollectedChanges(trx))
-            return result
-          } finally {
-            ;(request as Internal)[kTrx] = undefined
-            takeCollectedChanges(trx)
+          const changes: DomainChange[] = []
+          const ctx = contextFor(request, trx, changes)
+          ;(request as Internal)[kContext] = ctx
+          const subject = ctx.caller.subject
+          const replay = key ? await claimIdempotencyKey(trx, request, subject, operation, key) : null
+          if (replay) {
+            reply.code(replay.status).header('idempotent-replayed', 'true')
+            if (replay.location) reply.header('location', replay.location)
+            ctx.audit.details = { ...ctx.audit.details, idempotent_replay: true }
+            await appendAuditEntries(trx, entriesFor(request, 'allowed', replay.status))
+            return replay.body
           }
+          await beforeWrite?.(ctx)
+          const result = await handler.call(this, request, reply)
+          if (reply.sent) throw new Error(`route ${route.url} answered before its transaction committed; return the body instead`)
+          if (key) {
+            const location = reply.getHeader('location')
+            await rememberResponse(trx, subject, operation, key, {
+              status: reply.statusCode,
+              body: result,
+              location: typeof location === 'string' ? location : null,
+            })
+          }
+          await writeAuditAndChanges(trx, entriesFor(request, 'allowed', reply.statusCode), changes)
+          return result
         })
       } as RouteHandlerMethod
     })
   },
   { name: 'unit-of-work', dependencies: ['access'] },
 )
+
+/** The context of an authorised request; `changes` null where nothing may be published (reads). */
+function contextFor(request: FastifyRequest, db: Queryable, changes: DomainChange[] | null): ServiceContext {
+  const { caller, permission, reach, can } = request.access
+  const memo = new Map<symbol, Promise<unknown>>()
+  return {
+    db,
+    caller,
+    permission,
+    reach,
+    can,
+    audit: auditNoteOf(request),
+    publish(...published) {
+      if (!changes) throw new Error(`route ${request.routeOptions.url} publishes changes without a request transaction`)
+      changes.push(...published)
+    },
+    memo<T>(key: symbol, compute: () => Promise<T>): Promise<T> {
+      let value = memo.get(key) as Promise<T> | undefined
+      if (!value) {
+        value = compute()
+        memo.set(key, value)
+      }
+      return value
+    },
+  }
+}
 
 /** The request's audit entries and the changes it published, in one statement. */
 async function writeAuditAndChanges(trx: Trx, entries: AuditEntryInput[], changes: DomainChange[]): Promise<void> {
@@ -156,7 +171,13 @@ async function writeAuditAndChanges(trx: Trx, entries: AuditEntryInput[], change
     .execute()
 }
 
-function initialAudit(request: FastifyRequest): AuditContext {
+function auditNoteOf(request: FastifyRequest): AuditNote {
+  const internal = request as Internal
+  internal[kAudit] ??= initialAudit(request)
+  return internal[kAudit]
+}
+
+function initialAudit(request: FastifyRequest): AuditNote {
   const params = (request.params ?? {}) as Record<string, unknown>
   const permission = request.routeOptions.config?.permission
   const namespace = typeof permission === 'string' ? permission.split(':')[0]! : ''
@@ -170,7 +191,7 @@ function initialAudit(request: FastifyRequest): AuditContext {
 
 function entriesFor(request: FastifyRequest, outcome: AuditOutcome, status: number): AuditEntryInput[] {
   const caller = callerOf(request)
-  const audit = request.audit
+  const audit = auditNoteOf(request)
   const base = {
     subject: caller?.subject ?? null,
     roles: caller?.roles ?? [],

@@ -1,8 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { publishChanges } from '../kernel/outbox.js'
-import { unprocessable } from '../kernel/errors.js'
 import { CreateOrgUnitSchema, OrgUnitListSchema, OrgUnitSchema } from './org-units.schemas.js'
-import { createOrgUnit, listOrgUnits } from './org-units.repository.js'
+import { addOrgUnit, orgUnitTree } from './org-units.service.js'
 
 /** Org units (所属): the tree that reach ("own unit and below") is measured on. */
 const orgUnitRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -15,11 +13,7 @@ const orgUnitRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['org-units'],
       response: { 200: OrgUnitListSchema },
     },
-    handler: async (request) => {
-      const items = await listOrgUnits(request.trx)
-      request.audit.details = { count: items.length }
-      return { items }
-    },
+    handler: async (request) => ({ items: await orgUnitTree(request.ctx) }),
   })
 
   app.post('', {
@@ -32,14 +26,7 @@ const orgUnitRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 201: OrgUnitSchema },
     },
     handler: async (request, reply) => {
-      const { parent_id: parentId, code, name } = request.body
-      const created = await createOrgUnit(request.trx, { parentId, code, name, createdBy: request.access.caller.subject })
-      if (!created) throw unprocessable('the parent unit does not exist', [{ pointer: 'body/parent_id', message: 'no such org unit' }])
-      request.audit.resourceId = created.id
-      // A unit belongs to itself, so integration clients of the parent unit see it appear.
-      await publishChanges(request.trx, [
-        { kind: 'org_unit.created', resourceType: 'org_unit', resourceId: created.id, orgUnitId: created.id, data: { parent_id: parentId, code } },
-      ])
+      const created = await addOrgUnit(request.ctx, request.body)
       reply.code(201).header('location', `/v1/org-units/${created.id}`)
       return created
     },

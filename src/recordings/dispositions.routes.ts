@@ -1,9 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { notFound } from '../kernel/errors.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import { todayInTokyo } from '../kernel/time.js'
-import { approveDisposition, cancelDisposition, dueView, presentDispositions } from './dispositions.service.js'
-import { dueRecordings, findDisposition, listDispositions } from './recordings.repository.js'
+import { approveDisposition, cancelDisposition, dispositionRecord, dispositionRecords, dueForDisposition } from './dispositions.service.js'
 import {
   CancelDispositionSchema,
   DecideDispositionSchema,
@@ -30,17 +26,7 @@ const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request) => {
       const q = request.query
-      const limit = q.limit ?? 50
-      const rows = await dueRecordings(
-        request.trx,
-        todayInTokyo(),
-        { orgUnitId: q.org_unit_id, action: q.action },
-        limit + 1,
-        q.cursor ? decodeCursor(q.cursor, 2) : null,
-      )
-      const { page, nextCursor } = paginate(rows, limit, (r) => [r.effective_end, r.id])
-      request.audit.details = { count: page.length }
-      return { items: page.map(dueView), next_cursor: nextCursor }
+      return dueForDisposition(request.ctx, { orgUnitId: q.org_unit_id, action: q.action }, q.limit ?? 50, q.cursor)
     },
   })
 
@@ -56,16 +42,7 @@ const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request) => {
       const q = request.query
-      const limit = q.limit ?? 50
-      const rows = await listDispositions(
-        request.trx,
-        { status: q.status, action: q.action, recordingId: q.recording_id },
-        limit + 1,
-        q.cursor ? decodeCursor(q.cursor, 2) : null,
-      )
-      const { page, nextCursor } = paginate(rows, limit, (d) => [d.proposed_at.toISOString(), d.id])
-      request.audit.details = { count: page.length }
-      return { items: await presentDispositions(request.trx, page), next_cursor: nextCursor }
+      return dispositionRecords(request.ctx, { status: q.status, action: q.action, recordingId: q.recording_id }, q.limit ?? 50, q.cursor)
     },
   })
 
@@ -78,11 +55,7 @@ const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: DispositionIdParams,
       response: { 200: DispositionSchema },
     },
-    handler: async (request) => {
-      const row = await findDisposition(request.trx, request.params.id)
-      if (!row) throw notFound('disposition')
-      return (await presentDispositions(request.trx, [row]))[0]!
-    },
+    handler: async (request) => dispositionRecord(request.ctx, request.params.id),
   })
 
   app.post('/:id/approve', {
@@ -97,10 +70,7 @@ const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: DecideDispositionSchema,
       response: { 200: DispositionSchema },
     },
-    handler: async (request) => {
-      const row = await approveDisposition(request, request.params.id, request.body.reason ?? null)
-      return (await presentDispositions(request.trx, [row]))[0]!
-    },
+    handler: async (request) => approveDisposition(request.ctx, request.params.id, request.body.reason ?? null),
   })
 
   app.post('/:id/cancel', {
@@ -114,10 +84,7 @@ const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: CancelDispositionSchema,
       response: { 200: DispositionSchema },
     },
-    handler: async (request) => {
-      const row = await cancelDisposition(request, request.params.id, request.body.reason)
-      return (await presentDispositions(request.trx, [row]))[0]!
-    },
+    handler: async (request) => cancelDisposition(request.ctx, request.params.id, request.body.reason),
   })
 }
 

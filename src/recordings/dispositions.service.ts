@@ -1,22 +1,24 @@
-import type { FastifyRequest } from 'fastify'
-import { publishChanges } from '../kernel/outbox.js'
-import type { Queryable } from '../kernel/db.js'
+import type { ServiceContext } from '../kernel/context.js'
 import { conflict, forbidden, notFound } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
+import { decodeCursor, paginate } from '../kernel/pagination.js'
 import { addDays, todayInTokyo } from '../kernel/time.js'
 import type { RetentionRule } from '../policies/policies.schemas.js'
-import { rememberStaff, staffRefs } from '../staff/staff.repository.js'
+import { staffRefs } from '../staff/staff.repository.js'
 import { keepingHolds } from './holds.service.js'
 import {
+  type DispositionFilters,
+  type DispositionRow,
+  type DueRow,
   decideDisposition,
+  dueRecordings,
   findClassification,
   findDisposition,
   holdsOf,
   insertDisposition,
-  updateRecording,
-  type DispositionRow,
-  type DueRow,
   type LoadedRecording,
+  listDispositions,
+  updateRecording,
 } from './recordings.repository.js'
 import type { DispositionView, DueRecordingView } from './recordings.schemas.js'
 import { isTerminal, loadRecording, nameMode, recordingChange, settle } from './recordings.service.js'
@@ -30,8 +32,8 @@ import { isTerminal, loadRecording, nameMode, recordingChange, settle } from './
  */
 
 /** Refuses while the recording's retention runs or a hold keeps it (409, naming the holds). */
-async function requireDisposable(request: FastifyRequest, row: LoadedRecording, today: string): Promise<void> {
-  const holds = keepingHolds(await holdsOf(request.trx, row.id), today)
+async function requireDisposable(ctx: ServiceContext, row: LoadedRecording, today: string): Promise<void> {
+  const holds = keepingHolds(await holdsOf(ctx.db, row.id), today)
   if (holds.length > 0) {
     throw conflict(
       `held: ${holds.map((h) => `${h.type} ${h.reference}${h.until ? ` (through ${h.until})` : ''}`).join(', ')}; nothing is disposed of while a hold keeps it (施行令第9条)`,
@@ -48,31 +50,29 @@ async function requireDisposable(request: FastifyRequest, row: LoadedRecording, 
 }
 
 export async function proposeDisposition(
-  request: FastifyRequest,
+  ctx: ServiceContext,
   recordingId: string,
   input: { action: 'dispose' | 'transfer'; reason: string },
-): Promise<DispositionRow> {
-  const { trx } = request
-  const row = await loadRecording(request, recordingId, { lock: true })
+): Promise<DispositionView> {
+  const row = await loadRecording(ctx, recordingId, { lock: true })
   if (isTerminal(row.status)) throw conflict(`the recording was already ${row.status}`)
   if (row.pending_disposition_id) {
     throw conflict(`disposition ${row.pending_disposition_id} is already proposed; approve or cancel it`, { disposition_id: row.pending_disposition_id })
   }
   const today = todayInTokyo()
-  await requireDisposable(request, row, today)
+  await requireDisposable(ctx, row, today)
   // 廃棄 or 移管 is fixed in advance by the schedule (レコードスケジュール); 'review' leaves it to the proposer.
   if (row.retention_action !== 'review' && row.retention_action !== input.action) {
     throw conflict(`the schedule's rule says ${row.retention_action} for this recording`, { allowed: [row.retention_action] })
   }
-  const classification = await findClassification(trx, row.classification_id)
-  await rememberStaff(trx, request.access.caller)
-  const disposition = await insertDisposition(trx, {
+  const classification = await findClassification(ctx.db, row.classification_id)
+  const disposition = await insertDisposition(ctx.db, {
     id: newId(),
     recording_id: row.id,
     action: input.action,
     status: 'proposed',
     reason: input.reason,
-    proposed_by: request.access.caller.subject,
+    proposed_by: ctx.caller.subject,
     decided_by: null,
     decided_at: null,
     decision_reason: null,
@@ -91,34 +91,32 @@ export async function proposeDisposition(
     retention_end: row.retention_end,
     effective_end: row.effective_end,
   })
-  const updated = await updateRecording(trx, row.id, { pending_disposition_id: disposition.id })
-  await publishChanges(trx, [recordingChange('recording.disposition_proposed', updated, { disposition_id: disposition.id, action: input.action })])
-  request.audit.details = { disposition_id: disposition.id, action: input.action }
-  return disposition
+  const updated = await updateRecording(ctx.db, row.id, { pending_disposition_id: disposition.id })
+  ctx.publish(recordingChange('recording.disposition_proposed', updated, { disposition_id: disposition.id, action: input.action }))
+  ctx.audit.details = { disposition_id: disposition.id, action: input.action }
+  return presentDisposition(ctx, disposition)
 }
 
 /** The proposal and its recording, locked in that order (recording first, as every recording change does). */
-async function loadProposal(request: FastifyRequest, dispositionId: string): Promise<{ disposition: DispositionRow; recording: LoadedRecording }> {
-  const found = await findDisposition(request.trx, dispositionId)
+async function loadProposal(ctx: ServiceContext, dispositionId: string): Promise<{ disposition: DispositionRow; recording: LoadedRecording }> {
+  const found = await findDisposition(ctx.db, dispositionId)
   if (!found) throw notFound('disposition')
-  const recording = await loadRecording(request, found.recording_id, { lock: true })
-  const disposition = (await findDisposition(request.trx, dispositionId, { lock: true }))!
-  request.audit.details = { recording_id: recording.id, action: disposition.action }
+  const recording = await loadRecording(ctx, found.recording_id, { lock: true })
+  const disposition = (await findDisposition(ctx.db, dispositionId, { lock: true }))!
+  ctx.audit.details = { recording_id: recording.id, action: disposition.action }
   if (disposition.status !== 'proposed') throw conflict(`the disposition was already ${disposition.status}`)
   return { disposition, recording }
 }
 
-export async function approveDisposition(request: FastifyRequest, dispositionId: string, reason: string | null): Promise<DispositionRow> {
-  const { trx } = request
-  const { caller } = request.access
-  const { disposition, recording } = await loadProposal(request, dispositionId)
+export async function approveDisposition(ctx: ServiceContext, dispositionId: string, reason: string | null): Promise<DispositionView> {
+  const { caller } = ctx
+  const { disposition, recording } = await loadProposal(ctx, dispositionId)
   if (disposition.proposed_by === caller.subject) {
     throw forbidden('a disposition takes two records managers: the one who proposed it cannot approve it')
   }
-  await requireDisposable(request, recording, todayInTokyo())
-  await rememberStaff(trx, caller)
-  const decided = await decideDisposition(trx, dispositionId, { status: 'executed', decidedBy: caller.subject, reason })
-  const updated = await updateRecording(trx, recording.id, {
+  await requireDisposable(ctx, recording, todayInTokyo())
+  const decided = await decideDisposition(ctx.db, dispositionId, { status: 'executed', decidedBy: caller.subject, reason })
+  const updated = await updateRecording(ctx.db, recording.id, {
     status: disposition.action === 'transfer' ? 'transferred' : 'disposed',
     storage_uri: null,
     description: null,
@@ -127,32 +125,62 @@ export async function approveDisposition(request: FastifyRequest, dispositionId:
     pending_disposition_id: null,
     disposition_id: dispositionId,
   })
-  await publishChanges(trx, [
+  ctx.publish(
     recordingChange(disposition.action === 'transfer' ? 'recording.transferred' : 'recording.disposed', updated, {
       disposition_id: dispositionId,
       action: disposition.action,
       sha256: disposition.sha256,
     }),
-  ])
-  return decided
+  )
+  return presentDisposition(ctx, decided)
 }
 
-export async function cancelDisposition(request: FastifyRequest, dispositionId: string, reason: string): Promise<DispositionRow> {
-  const { trx } = request
-  const { disposition, recording } = await loadProposal(request, dispositionId)
-  await rememberStaff(trx, request.access.caller)
-  const decided = await decideDisposition(trx, dispositionId, { status: 'cancelled', decidedBy: request.access.caller.subject, reason })
-  const updated = await updateRecording(trx, recording.id, { pending_disposition_id: null })
-  const { row, changes } = await settle(trx, updated, todayInTokyo())
-  await publishChanges(trx, [recordingChange('recording.disposition_cancelled', row, { disposition_id: disposition.id }), ...changes])
-  return decided
+export async function cancelDisposition(ctx: ServiceContext, dispositionId: string, reason: string): Promise<DispositionView> {
+  const { disposition, recording } = await loadProposal(ctx, dispositionId)
+  const decided = await decideDisposition(ctx.db, dispositionId, { status: 'cancelled', decidedBy: ctx.caller.subject, reason })
+  const updated = await updateRecording(ctx.db, recording.id, { pending_disposition_id: null })
+  const { row, changes } = await settle(ctx.db, updated, todayInTokyo())
+  ctx.publish(recordingChange('recording.disposition_cancelled', row, { disposition_id: disposition.id }), ...changes)
+  return presentDisposition(ctx, decided)
 }
 
-export async function presentDispositions(q: Queryable, rows: readonly DispositionRow[]): Promise<DispositionView[]> {
+/** A page of disposition records, newest first. */
+export async function dispositionRecords(ctx: ServiceContext, filters: DispositionFilters, limit: number, cursor: string | undefined) {
+  const rows = await listDispositions(ctx.db, filters, limit + 1, cursor ? decodeCursor(cursor, 2) : null)
+  const { page, nextCursor } = paginate(rows, limit, (d) => [d.proposed_at.toISOString(), d.id])
+  ctx.audit.details = { count: page.length }
+  return { items: await presentDispositions(ctx, page), next_cursor: nextCursor }
+}
+
+/** One disposition record, or 404. */
+export async function dispositionRecord(ctx: ServiceContext, id: string): Promise<DispositionView> {
+  const row = await findDisposition(ctx.db, id)
+  if (!row) throw notFound('disposition')
+  return presentDisposition(ctx, row)
+}
+
+/** Recordings whose retention has ended and that no hold keeps, longest overdue first. */
+export async function dueForDisposition(
+  ctx: ServiceContext,
+  filters: { orgUnitId?: string; action?: DueRow['action_due'] },
+  limit: number,
+  cursor: string | undefined,
+) {
+  const rows = await dueRecordings(ctx.db, todayInTokyo(), filters, limit + 1, cursor ? decodeCursor(cursor, 2) : null)
+  const { page, nextCursor } = paginate(rows, limit, (r) => [r.effective_end, r.id])
+  ctx.audit.details = { count: page.length }
+  return { items: page.map(dueView), next_cursor: nextCursor }
+}
+
+async function presentDisposition(ctx: ServiceContext, row: DispositionRow): Promise<DispositionView> {
+  return (await presentDispositions(ctx, [row]))[0]!
+}
+
+async function presentDispositions(ctx: ServiceContext, rows: readonly DispositionRow[]): Promise<DispositionView[]> {
   const refs = await staffRefs(
-    q,
+    ctx.db,
     rows.flatMap((d) => [d.proposed_by, ...(d.decided_by ? [d.decided_by] : [])]),
-    await nameMode(q),
+    await nameMode(ctx),
   )
   const ref = (s: string) => refs.get(s) ?? { id: s, display_name: s }
   return rows.map((d) => ({
@@ -187,7 +215,7 @@ export async function presentDispositions(q: Queryable, rows: readonly Dispositi
   }))
 }
 
-export function dueView(row: DueRow): DueRecordingView {
+function dueView(row: DueRow): DueRecordingView {
   return {
     recording_id: row.id,
     case_id: row.case_id,

@@ -1,10 +1,8 @@
-import type { FastifyRequest } from 'fastify'
-import { publishChanges } from '../kernel/outbox.js'
-import type { Queryable } from '../kernel/db.js'
+import type { ServiceContext } from '../kernel/context.js'
 import { conflict, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import { todayInTokyo } from '../kernel/time.js'
-import { rememberStaff, staffRefs } from '../staff/staff.repository.js'
+import { staffRefs } from '../staff/staff.repository.js'
 import { findHold, holdsOf, insertHold, refreshHoldSummary, updateHold, type HoldRow } from './recordings.repository.js'
 import type { HoldView, PlaceHold } from './recordings.schemas.js'
 import { isTerminal, loadRecording, nameMode, recordingChange, settle } from './recordings.service.js'
@@ -27,9 +25,9 @@ function holdStatus(h: HoldRow, today: string): HoldView['status'] {
   return holdKeeps(holdState(h), today) ? 'active' : 'lapsed'
 }
 
-export async function presentHolds(q: Queryable, holds: readonly HoldRow[]): Promise<HoldView[]> {
+export async function presentHolds(ctx: ServiceContext, holds: readonly HoldRow[]): Promise<HoldView[]> {
   const subjects = holds.flatMap((h) => [h.placed_by, ...(h.decision_recorded_by ? [h.decision_recorded_by] : []), ...(h.released_by ? [h.released_by] : [])])
-  const refs = await staffRefs(q, subjects, await nameMode(q))
+  const refs = await staffRefs(ctx.db, subjects, await nameMode(ctx))
   const ref = (s: string) => refs.get(s) ?? { id: s, display_name: s }
   const today = todayInTokyo()
   return holds.map((h) => ({
@@ -57,21 +55,16 @@ export function keepingHolds(holds: readonly HoldRow[], today: string) {
 }
 
 /** Re-summarises the holds onto the recording, settles its status, publishes the change. */
-async function afterHoldChange(request: FastifyRequest, recordingId: string, kind: string, hold: HoldRow): Promise<void> {
-  const { trx } = request
+async function afterHoldChange(ctx: ServiceContext, recordingId: string, kind: string, hold: HoldRow): Promise<void> {
   const today = todayInTokyo()
-  const summarised = await refreshHoldSummary(trx, recordingId)
-  const { row, changes } = await settle(trx, summarised, today)
-  await publishChanges(trx, [
-    recordingChange(kind, row, { hold_id: hold.id, hold_type: hold.type, effective_end: row.hold_open ? null : row.effective_end }),
-    ...changes,
-  ])
-  request.audit.details = { hold_id: hold.id, hold_type: hold.type }
+  const summarised = await refreshHoldSummary(ctx.db, recordingId)
+  const { row, changes } = await settle(ctx.db, summarised, today)
+  ctx.publish(recordingChange(kind, row, { hold_id: hold.id, hold_type: hold.type, effective_end: row.hold_open ? null : row.effective_end }), ...changes)
+  ctx.audit.details = { hold_id: hold.id, hold_type: hold.type }
 }
 
-export async function placeHold(request: FastifyRequest, recordingId: string, input: PlaceHold): Promise<HoldRow> {
-  const { trx } = request
-  const row = await loadRecording(request, recordingId, { lock: true })
+export async function placeHold(ctx: ServiceContext, recordingId: string, input: PlaceHold): Promise<HoldView> {
+  const row = await loadRecording(ctx, recordingId, { lock: true })
   if (isTerminal(row.status)) throw conflict(`the recording was ${row.status}; there is nothing left to hold`)
   const today = todayInTokyo()
   if (input.until !== undefined) {
@@ -83,14 +76,13 @@ export async function placeHold(request: FastifyRequest, recordingId: string, in
     }
     if (input.until < today) throw unprocessable('a hold cannot end in the past', [{ pointer: 'body/until', message: 'is before today' }])
   }
-  await rememberStaff(trx, request.access.caller)
-  const hold = await insertHold(trx, {
+  const hold = await insertHold(ctx.db, {
     id: newId(),
     recording_id: recordingId,
     type: input.type,
     reference: input.reference,
     note: input.note ?? null,
-    placed_by: request.access.caller.subject,
+    placed_by: ctx.caller.subject,
     decision_date: null,
     decision_recorded_by: null,
     decision_recorded_at: null,
@@ -99,14 +91,18 @@ export async function placeHold(request: FastifyRequest, recordingId: string, in
     released_by: null,
     release_reason: null,
   })
-  await afterHoldChange(request, recordingId, 'recording.held', hold)
-  return hold
+  await afterHoldChange(ctx, recordingId, 'recording.held', hold)
+  return presentHold(ctx, hold)
 }
 
-async function loadHold(request: FastifyRequest, recordingId: string, holdId: string): Promise<HoldRow> {
+async function presentHold(ctx: ServiceContext, hold: HoldRow): Promise<HoldView> {
+  return (await presentHolds(ctx, [hold]))[0]!
+}
+
+async function loadHold(ctx: ServiceContext, recordingId: string, holdId: string): Promise<HoldRow> {
   // The recording is locked first: every change to its holds is serialised on it.
-  await loadRecording(request, recordingId, { lock: true })
-  const hold = await findHold(request.trx, recordingId, holdId)
+  await loadRecording(ctx, recordingId, { lock: true })
+  const hold = await findHold(ctx.db, recordingId, holdId)
   if (!hold) throw notFound('hold')
   return hold
 }
@@ -115,34 +111,32 @@ async function loadHold(request: FastifyRequest, recordingId: string, holdId: st
  * Records the decision on an appeal or disclosure request: the hold then keeps the recording
  * through one year from the day after the decision (「決定の日の翌日から起算して一年間」).
  */
-export async function recordHoldDecision(request: FastifyRequest, recordingId: string, holdId: string, decisionDate: string): Promise<HoldRow> {
-  const hold = await loadHold(request, recordingId, holdId)
+export async function recordHoldDecision(ctx: ServiceContext, recordingId: string, holdId: string, decisionDate: string): Promise<HoldView> {
+  const hold = await loadHold(ctx, recordingId, holdId)
   if (!DECISION_HOLDS.includes(hold.type)) throw conflict(`a ${hold.type} hold takes no decision date; it lasts until released`)
   if (hold.released_at) throw conflict('the hold was released')
   if (hold.decision_date) throw conflict(`the decision of ${hold.decision_date} is already recorded; a new appeal or request takes a new hold`)
   if (decisionDate > todayInTokyo())
     throw unprocessable('a decision date cannot be in the future', [{ pointer: 'body/decision_date', message: 'is after today' }])
-  await rememberStaff(request.trx, request.access.caller)
-  const updated = await updateHold(request.trx, holdId, {
+  const updated = await updateHold(ctx.db, holdId, {
     decision_date: decisionDate,
-    decision_recorded_by: request.access.caller.subject,
+    decision_recorded_by: ctx.caller.subject,
     decision_recorded_at: new Date(),
     until: holdEndAfterDecision(decisionDate),
   })
-  await afterHoldChange(request, recordingId, 'recording.hold_decided', updated)
-  return updated
+  await afterHoldChange(ctx, recordingId, 'recording.hold_decided', updated)
+  return presentHold(ctx, updated)
 }
 
-export async function releaseHold(request: FastifyRequest, recordingId: string, holdId: string, reason: string): Promise<HoldRow> {
-  const hold = await loadHold(request, recordingId, holdId)
+export async function releaseHold(ctx: ServiceContext, recordingId: string, holdId: string, reason: string): Promise<HoldView> {
+  const hold = await loadHold(ctx, recordingId, holdId)
   if (hold.released_at) throw conflict('the hold was already released')
-  await rememberStaff(request.trx, request.access.caller)
-  const updated = await updateHold(request.trx, holdId, { released_at: new Date(), released_by: request.access.caller.subject, release_reason: reason })
-  await afterHoldChange(request, recordingId, 'recording.hold_released', updated)
-  return updated
+  const updated = await updateHold(ctx.db, holdId, { released_at: new Date(), released_by: ctx.caller.subject, release_reason: reason })
+  await afterHoldChange(ctx, recordingId, 'recording.hold_released', updated)
+  return presentHold(ctx, updated)
 }
 
-export async function listHolds(request: FastifyRequest, recordingId: string): Promise<HoldView[]> {
-  const row = await loadRecording(request, recordingId)
-  return presentHolds(request.trx, await holdsOf(request.trx, row.id))
+export async function listHolds(ctx: ServiceContext, recordingId: string): Promise<HoldView[]> {
+  const row = await loadRecording(ctx, recordingId)
+  return presentHolds(ctx, await holdsOf(ctx.db, row.id))
 }

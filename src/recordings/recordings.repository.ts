@@ -2,8 +2,8 @@ import { sql, type Expression, type ExpressionBuilder, type Insertable, type Sel
 import { casesRespondedBy } from '../cases/cases.repository.js'
 import type { Reach } from '../kernel/access.js'
 import type { Caller } from '../kernel/auth.js'
-import type { Database } from '../database.js'
-import type { Queryable, Trx } from '../kernel/db.js'
+import type { Database } from '../kernel/db.js'
+import type { Queryable } from '../kernel/db.js'
 import type { CursorValue } from '../kernel/pagination.js'
 import { unitSubtree } from '../org-units/org-units.repository.js'
 import type { Classification } from '../policies/policies.schemas.js'
@@ -76,13 +76,13 @@ export async function findRecordingInReach(
   return query.executeTakeFirst()
 }
 
-export async function insertRecording(trx: Trx, row: Insertable<RecordingsTable>): Promise<RecordingRow> {
-  return trx.insertInto('recordings').values(row).returningAll().executeTakeFirstOrThrow()
+export async function insertRecording(q: Queryable, row: Insertable<RecordingsTable>): Promise<RecordingRow> {
+  return q.insertInto('recordings').values(row).returningAll().executeTakeFirstOrThrow()
 }
 
 /** Applies changes and moves the version (the ETag) on. */
-export async function updateRecording(trx: Trx, id: string, changes: Updateable<RecordingsTable>): Promise<RecordingRow> {
-  return trx
+export async function updateRecording(q: Queryable, id: string, changes: Updateable<RecordingsTable>): Promise<RecordingRow> {
+  return q
     .updateTable('recordings')
     .set({ ...changes, version: sql`version + 1`, updated_at: sql`now()` })
     .where('id', '=', id)
@@ -94,8 +94,8 @@ export async function updateRecording(trx: Trx, id: string, changes: Updateable<
  * Summarises the recording's holds onto its row: whether an unreleased hold without an end
  * exists, and the latest end of the unreleased holds that have one. effective_end follows.
  */
-export async function refreshHoldSummary(trx: Trx, id: string): Promise<RecordingRow> {
-  return trx
+export async function refreshHoldSummary(q: Queryable, id: string): Promise<RecordingRow> {
+  return q
     .updateTable('recordings')
     .set({
       hold_open: sql<boolean>`exists (select 1 from recording_holds h where h.recording_id = recordings.id and h.released_at is null and h.until is null)`,
@@ -108,8 +108,8 @@ export async function refreshHoldSummary(trx: Trx, id: string): Promise<Recordin
     .executeTakeFirstOrThrow()
 }
 
-export async function insertClassification(trx: Trx, row: Insertable<RecordingClassificationsTable>): Promise<ClassificationRow> {
-  return trx.insertInto('recording_classifications').values(row).returningAll().executeTakeFirstOrThrow()
+export async function insertClassification(q: Queryable, row: Insertable<RecordingClassificationsTable>): Promise<ClassificationRow> {
+  return q.insertInto('recording_classifications').values(row).returningAll().executeTakeFirstOrThrow()
 }
 
 export async function classificationHistory(q: Queryable, recordingId: string): Promise<ClassificationRow[]> {
@@ -173,16 +173,16 @@ export async function listRecordings(
 // ---------------------------------------------------------------------------------------------
 // Holds
 
-export async function insertHold(trx: Trx, row: Insertable<RecordingHoldsTable>): Promise<HoldRow> {
-  return trx.insertInto('recording_holds').values(row).returningAll().executeTakeFirstOrThrow()
+export async function insertHold(q: Queryable, row: Insertable<RecordingHoldsTable>): Promise<HoldRow> {
+  return q.insertInto('recording_holds').values(row).returningAll().executeTakeFirstOrThrow()
 }
 
 export async function findHold(q: Queryable, recordingId: string, holdId: string): Promise<HoldRow | undefined> {
   return q.selectFrom('recording_holds').selectAll().where('id', '=', holdId).where('recording_id', '=', recordingId).executeTakeFirst()
 }
 
-export async function updateHold(trx: Trx, id: string, changes: Updateable<RecordingHoldsTable>): Promise<HoldRow> {
-  return trx.updateTable('recording_holds').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow()
+export async function updateHold(q: Queryable, id: string, changes: Updateable<RecordingHoldsTable>): Promise<HoldRow> {
+  return q.updateTable('recording_holds').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow()
 }
 
 export async function holdsOf(q: Queryable, recordingId: string): Promise<HoldRow[]> {
@@ -192,8 +192,8 @@ export async function holdsOf(q: Queryable, recordingId: string): Promise<HoldRo
 // ---------------------------------------------------------------------------------------------
 // Dispositions
 
-export async function insertDisposition(trx: Trx, row: Insertable<DispositionsTable>): Promise<DispositionRow> {
-  return trx.insertInto('dispositions').values(row).returningAll().executeTakeFirstOrThrow()
+export async function insertDisposition(q: Queryable, row: Insertable<DispositionsTable>): Promise<DispositionRow> {
+  return q.insertInto('dispositions').values(row).returningAll().executeTakeFirstOrThrow()
 }
 
 export async function findDisposition(q: Queryable, id: string, options: { lock?: boolean } = {}): Promise<DispositionRow | undefined> {
@@ -203,11 +203,11 @@ export async function findDisposition(q: Queryable, id: string, options: { lock?
 }
 
 export async function decideDisposition(
-  trx: Trx,
+  q: Queryable,
   id: string,
   decision: { status: Exclude<DispositionStatus, 'proposed'>; decidedBy: string; reason: string | null },
 ): Promise<DispositionRow> {
-  return trx
+  return q
     .updateTable('dispositions')
     .set({ status: decision.status, decided_by: decision.decidedBy, decided_at: sql`now()`, decision_reason: decision.reason })
     .where('id', '=', id)

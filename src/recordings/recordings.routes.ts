@@ -1,14 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
-import { conflict } from '../kernel/errors.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
+import { IdempotencyKeyHeader, IfMatchHeader, OptionalIfMatchHeader } from '../kernel/http-headers.js'
 import { setEtag } from '../kernel/preconditions.js'
 import { todayInTokyo } from '../kernel/time.js'
 import { MediaGrantSchema } from '../media-grants/media-grants.schemas.js'
-import { issueMediaGrant, type MediaGrantSettings } from '../media-grants/media-grants.service.js'
-import { proposeDisposition, presentDispositions } from './dispositions.service.js'
-import { listHolds, placeHold, presentHolds, recordHoldDecision, releaseHold } from './holds.service.js'
-import { listRecordings, recordingListKey } from './recordings.repository.js'
+import type { MediaGrantSettings } from '../media-grants/media-grants.service.js'
+import { proposeDisposition } from './dispositions.service.js'
+import { listHolds, placeHold, recordHoldDecision, releaseHold } from './holds.service.js'
 import {
   ClassificationHistorySchema,
   ClassifySchema,
@@ -32,23 +29,14 @@ import {
 import {
   classificationEntries,
   classifyRecording,
+  grantMediaAccess,
+  listRecordingsInReach,
   loadRecording,
   presentRecording,
-  presentRecordings,
   registerRecording,
   updateDescription,
 } from './recordings.service.js'
 import { explainRetention } from './retention.service.js'
-
-const IdempotencyHeader = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ maxLength: 200, description: 'A retry with the same key and body returns the first response' })),
-})
-const IfMatchHeader = Type.Object({
-  'if-match': Type.Optional(Type.String({ description: 'The ETag from GET; required (428 without, 412 when stale)' })),
-})
-const OptionalIfMatchHeader = Type.Object({
-  'if-match': Type.Optional(Type.String({ description: 'The ETag from GET; checked when sent (412 when stale)' })),
-})
 
 /** Recordings (録音・録画): metadata, classification and retention, holds, disposition proposals, media access. */
 const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings }> = async (app, { mediaGrants }) => {
@@ -60,15 +48,15 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       description:
         "Metadata only: the media stays in the municipality's storage. A recording made without the notice the recording policy in force at started_at requires, or by a resident where the policy prohibits it, is accepted but flagged and audited. Until a records manager classifies it, a recording is presumed personal information, and an administrative document when attached to a case.",
       tags: ['recordings'],
-      headers: IdempotencyHeader,
+      headers: IdempotencyKeyHeader,
       body: CreateRecordingSchema,
       response: { 201: RecordingSchema },
     },
     handler: async (request, reply) => {
-      const row = await registerRecording(request, request.body)
+      const row = await registerRecording(request.ctx, request.body)
       setEtag(reply, row.version)
       reply.code(201).header('location', `/v1/recordings/${row.id}`)
-      return presentRecording(request.trx, row)
+      return presentRecording(request.ctx, row)
     },
   })
 
@@ -84,29 +72,18 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
     },
     handler: async (request) => {
       const q = request.query
-      const limit = q.limit ?? 50
-      const rows = await listRecordings(
-        request.trx,
-        request.access.reach,
-        request.access.caller,
-        request.access.can('recordings:media_access'),
-        {
-          caseId: q.case_id,
-          orgUnitId: q.org_unit_id,
-          classification: q.classification,
-          recordCategory: q.record_category,
-          status: q.status,
-          endBefore: q.retention_end_before,
-          endAfter: q.retention_end_after,
-          onHold: q.on_hold,
-          today: todayInTokyo(),
-        },
-        limit + 1,
-        q.cursor ? decodeCursor(q.cursor, 2) : null,
-      )
-      const { page, nextCursor } = paginate(rows, limit, recordingListKey)
-      request.audit.details = { count: page.length, ids: page.map((r) => r.id) }
-      return { items: await presentRecordings(request.trx, page), next_cursor: nextCursor }
+      const filters = {
+        caseId: q.case_id,
+        orgUnitId: q.org_unit_id,
+        classification: q.classification,
+        recordCategory: q.record_category,
+        status: q.status,
+        endBefore: q.retention_end_before,
+        endAfter: q.retention_end_after,
+        onHold: q.on_hold,
+        today: todayInTokyo(),
+      }
+      return listRecordingsInReach(request.ctx, filters, q.limit ?? 50, q.cursor)
     },
   })
 
@@ -121,9 +98,9 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       response: { 200: RecordingSchema },
     },
     handler: async (request, reply) => {
-      const row = await loadRecording(request, request.params.id)
+      const row = await loadRecording(request.ctx, request.params.id)
       setEtag(reply, row.version)
-      return presentRecording(request.trx, row)
+      return presentRecording(request.ctx, row)
     },
   })
 
@@ -140,9 +117,9 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       response: { 200: RecordingSchema },
     },
     handler: async (request, reply) => {
-      const row = await updateDescription(request, request.params.id, request.body)
+      const row = await updateDescription(request.ctx, request.params.id, request.body, request.headers['if-match'])
       setEtag(reply, row.version)
-      return presentRecording(request.trx, row)
+      return presentRecording(request.ctx, row)
     },
   })
 
@@ -160,9 +137,9 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       response: { 200: RecordingSchema },
     },
     handler: async (request, reply) => {
-      const row = await classifyRecording(request, request.params.id, request.body)
+      const row = await classifyRecording(request.ctx, request.params.id, request.body, request.headers['if-match'])
       setEtag(reply, row.version)
-      return presentRecording(request.trx, row)
+      return presentRecording(request.ctx, row)
     },
   })
 
@@ -175,7 +152,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       params: RecordingIdParams,
       response: { 200: ClassificationHistorySchema },
     },
-    handler: async (request) => classificationEntries(request, request.params.id),
+    handler: async (request) => classificationEntries(request.ctx, request.params.id),
   })
 
   app.get('/:id/retention', {
@@ -188,7 +165,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       params: RecordingIdParams,
       response: { 200: RetentionExplanationSchema },
     },
-    handler: async (request) => explainRetention(request, request.params.id),
+    handler: async (request) => explainRetention(request.ctx, request.params.id),
   })
 
   app.post('/:id/holds', {
@@ -200,14 +177,14 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
         'audit (監査・検査) and litigation (訴訟) last until released; appeal (不服申立て) and disclosure_request (開示請求) until one year after the day after their decision, once recorded; other until released or its own date.',
       tags: ['recordings'],
       params: RecordingIdParams,
-      headers: IdempotencyHeader,
+      headers: IdempotencyKeyHeader,
       body: PlaceHoldSchema,
       response: { 201: HoldSchema },
     },
     handler: async (request, reply) => {
-      const hold = await placeHold(request, request.params.id, request.body)
+      const hold = await placeHold(request.ctx, request.params.id, request.body)
       reply.code(201).header('location', `/v1/recordings/${request.params.id}/holds/${hold.id}`)
-      return (await presentHolds(request.trx, [hold]))[0]!
+      return hold
     },
   })
 
@@ -220,7 +197,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       params: RecordingIdParams,
       response: { 200: HoldListSchema },
     },
-    handler: async (request) => ({ items: await listHolds(request, request.params.id) }),
+    handler: async (request) => ({ items: await listHolds(request.ctx, request.params.id) }),
   })
 
   app.post('/:id/holds/:holdId/decision', {
@@ -234,10 +211,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       body: HoldDecisionSchema,
       response: { 200: HoldSchema },
     },
-    handler: async (request) => {
-      const hold = await recordHoldDecision(request, request.params.id, request.params.holdId, request.body.decision_date)
-      return (await presentHolds(request.trx, [hold]))[0]!
-    },
+    handler: async (request) => recordHoldDecision(request.ctx, request.params.id, request.params.holdId, request.body.decision_date),
   })
 
   app.post('/:id/holds/:holdId/release', {
@@ -251,10 +225,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       body: ReleaseHoldSchema,
       response: { 200: HoldSchema },
     },
-    handler: async (request) => {
-      const hold = await releaseHold(request, request.params.id, request.params.holdId, request.body.reason)
-      return (await presentHolds(request.trx, [hold]))[0]!
-    },
+    handler: async (request) => releaseHold(request.ctx, request.params.id, request.params.holdId, request.body.reason),
   })
 
   app.post('/:id/disposition', {
@@ -266,14 +237,14 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
         "The first of two records managers. 409 before the effective end of retention, while a hold keeps the recording (naming the holds), when another proposal is pending, or when the action differs from the schedule's rule.",
       tags: ['recordings', 'dispositions'],
       params: RecordingIdParams,
-      headers: IdempotencyHeader,
+      headers: IdempotencyKeyHeader,
       body: ProposeDispositionSchema,
       response: { 201: DispositionSchema },
     },
     handler: async (request, reply) => {
-      const disposition = await proposeDisposition(request, request.params.id, request.body)
+      const disposition = await proposeDisposition(request.ctx, request.params.id, request.body)
       reply.code(201).header('location', `/v1/dispositions/${disposition.id}`)
-      return (await presentDispositions(request.trx, [disposition]))[0]!
+      return disposition
     },
   })
 
@@ -290,18 +261,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       response: { 201: MediaGrantSchema },
     },
     handler: async (request, reply) => {
-      const row = await loadRecording(request, request.params.id)
-      if (row.storage_uri === null) throw conflict(`the recording was ${row.status}: its media is no longer kept`)
-      const purpose = request.body.purpose ?? null
-      const grant = await issueMediaGrant(request.trx, mediaGrants, {
-        recordingId: row.id,
-        storageUri: row.storage_uri,
-        sha256: row.sha256,
-        mediaType: row.media_type,
-        caller: request.access.caller.subject,
-        purpose,
-      })
-      request.audit.details = { jti: grant.jti, expires_at: grant.expires_at, purpose, audience: grant.audience }
+      const grant = await grantMediaAccess(request.ctx, request.params.id, mediaGrants, request.body.purpose ?? null)
       reply.code(201)
       return grant
     },

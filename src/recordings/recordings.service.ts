@@ -1,25 +1,30 @@
-import type { FastifyRequest } from 'fastify'
 import type { Updateable } from 'kysely'
 import { findCaseInReach } from '../cases/cases.repository.js'
-import { publishChanges, type DomainChange } from '../kernel/outbox.js'
 import type { Reach } from '../kernel/access.js'
-import type { Queryable, Trx } from '../kernel/db.js'
-import { conflict, forbidden, notFound, unprocessable } from '../kernel/errors.js'
+import type { ServiceContext } from '../kernel/context.js'
+import type { Queryable } from '../kernel/db.js'
+import { conflict, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
+import type { DomainChange } from '../kernel/outbox.js'
+import { decodeCursor, paginate } from '../kernel/pagination.js'
 import { requireIfMatch } from '../kernel/preconditions.js'
-import { addDays, tokyoDate, todayInTokyo } from '../kernel/time.js'
-import { findOrgUnit, isWithinUnit } from '../org-units/org-units.repository.js'
+import { addDays, isInTheFuture, todayInTokyo, tokyoDate } from '../kernel/time.js'
+import { issueMediaGrant, type MediaGrantSettings } from '../media-grants/media-grants.service.js'
+import { unitForNewRecord } from '../org-units/org-units.service.js'
 import type { PolicyBodies, PolicyVersion, RetentionRule } from '../policies/policies.schemas.js'
-import { policyInForce } from '../policies/policies.repository.js'
-import { rememberStaff, staffRefs, SYSTEM_ACTOR, type StaffRef } from '../staff/staff.repository.js'
+import { policiesToday, policyOn } from '../policies/policies.service.js'
+import { type StaffRef, staffRefs, SYSTEM_ACTOR } from '../staff/staff.repository.js'
 import {
   classificationHistory,
   findRecordingInReach,
   insertClassification,
   insertRecording,
-  updateRecording,
   type LoadedRecording,
+  listRecordings,
+  type RecordingFilters,
   type RecordingRow,
+  recordingListKey,
+  updateRecording,
 } from './recordings.repository.js'
 import type { Classify, CreateRecording, RecordingFlag, RecordingView, UpdateRecording } from './recordings.schemas.js'
 import type { RecordingsTable, RecordingStatus } from './recordings.tables.js'
@@ -31,8 +36,6 @@ import { classificationKey, findRule, schedule, type MatchedRule } from './reten
  * and presentation with storage_uri and personal fields redacted for callers without media access.
  */
 
-/** How far in the future started_at may be: device clocks drift. */
-const CLOCK_SKEW_MS = 2 * 60 * 1000
 export const TERMINAL_STATUSES: readonly RecordingStatus[] = ['disposed', 'transferred', 'purged']
 
 export function isTerminal(status: RecordingStatus): boolean {
@@ -109,14 +112,14 @@ export interface RetentionDecision {
 }
 
 /** Retention under the schedule in force on `today` (the day of classification). */
-export async function decideRetention(
-  q: Queryable,
+async function decideRetention(
+  ctx: ServiceContext,
   documentDate: string,
   flags: { administrative_document: boolean; personal_information: boolean; record_category: string },
   today: string,
   pointer: string,
 ): Promise<RetentionDecision> {
-  const policy = await policyInForce(q, 'retention', today)
+  const policy = await policyOn(ctx, 'retention', today)
   const key = classificationKey(flags.administrative_document, flags.personal_information)
   const matched = findRule(policy.body.rules, flags.record_category, key)
   if (!matched) {
@@ -133,23 +136,39 @@ export async function decideRetention(
 // Reading and presenting
 
 /** A recording the caller reaches with the route's permission (or `reach`), or 404. */
-export async function loadRecording(request: FastifyRequest, id: string, options: { lock?: boolean; reach?: Reach } = {}): Promise<LoadedRecording> {
-  const { access } = request
-  const found = await findRecordingInReach(request.trx, id, options.reach ?? access.reach, access.caller, {
+export async function loadRecording(ctx: ServiceContext, id: string, options: { lock?: boolean; reach?: Reach } = {}): Promise<LoadedRecording> {
+  const found = await findRecordingInReach(ctx.db, id, options.reach ?? ctx.reach, ctx.caller, {
     lock: options.lock,
-    mediaReach: access.can('recordings:media_access'),
+    mediaReach: ctx.can('recordings:media_access'),
   })
   if (!found) throw notFound('recording')
   return found
 }
 
 /** The recording as it is now, for the response to a change the caller made. */
-export async function reloadRecording(request: FastifyRequest, id: string): Promise<LoadedRecording> {
-  return loadRecording(request, id, { reach: 'all' })
+async function reloadRecording(ctx: ServiceContext, id: string): Promise<LoadedRecording> {
+  return loadRecording(ctx, id, { reach: 'all' })
 }
 
-export async function nameMode(q: Queryable) {
-  return (await policyInForce(q, 'name_display', todayInTokyo())).body.mode
+/** How staff names appear (the name-display policy in force today). */
+export async function nameMode(ctx: ServiceContext) {
+  return (await policiesToday(ctx)).name_display.body.mode
+}
+
+/** A page of recordings in reach matching the filters, newest first. */
+export async function listRecordingsInReach(ctx: ServiceContext, filters: RecordingFilters, limit: number, cursor: string | undefined) {
+  const rows = await listRecordings(
+    ctx.db,
+    ctx.reach,
+    ctx.caller,
+    ctx.can('recordings:media_access'),
+    filters,
+    limit + 1,
+    cursor ? decodeCursor(cursor, 2) : null,
+  )
+  const { page, nextCursor } = paginate(rows, limit, recordingListKey)
+  ctx.audit.details = { count: page.length, ids: page.map((r) => r.id) }
+  return { items: await presentRecordings(ctx, page), next_cursor: nextCursor }
 }
 
 function onHold(row: Pick<RecordingRow, 'hold_open' | 'held_until'>, today: string): boolean {
@@ -215,15 +234,15 @@ function recordingView(row: LoadedRecording, refs: Map<string, StaffRef>, today:
   }
 }
 
-export async function presentRecordings(q: Queryable, rows: readonly LoadedRecording[]): Promise<RecordingView[]> {
+export async function presentRecordings(ctx: ServiceContext, rows: readonly LoadedRecording[]): Promise<RecordingView[]> {
   const subjects = rows.flatMap((r) => [r.registered_by, r.classified_by, ...(r.recorder ? [r.recorder] : [])])
-  const refs = await staffRefs(q, subjects, await nameMode(q))
+  const refs = await staffRefs(ctx.db, subjects, await nameMode(ctx))
   const today = todayInTokyo()
   return rows.map((r) => recordingView(r, refs, today))
 }
 
-export async function presentRecording(q: Queryable, row: LoadedRecording): Promise<RecordingView> {
-  return (await presentRecordings(q, [row]))[0]!
+export async function presentRecording(ctx: ServiceContext, row: LoadedRecording): Promise<RecordingView> {
+  return (await presentRecordings(ctx, [row]))[0]!
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,33 +260,20 @@ export function recordingChange(
  * Brings a live recording's status in line with its retention and holds on `today` (after a
  * classification or a hold changed them); returns the row and the change to publish, if any.
  */
-export async function settle(trx: Trx, row: RecordingRow, today: string): Promise<{ row: RecordingRow; changes: DomainChange[] }> {
+export async function settle(q: Queryable, row: RecordingRow, today: string): Promise<{ row: RecordingRow; changes: DomainChange[] }> {
   if (isTerminal(row.status)) return { row, changes: [] }
   const status = settledStatus(row, today)
   const dueSince = status === 'due' ? addDays(row.effective_end, 1) : null
   if (status === row.status && dueSince === row.due_since) return { row, changes: [] }
-  const updated = await updateRecording(trx, row.id, { status, due_since: dueSince })
+  const updated = await updateRecording(q, row.id, { status, due_since: dueSince })
   const becameDue = status === 'due' && row.status !== 'due'
   return { row: updated, changes: becameDue ? [recordingChange('recording.due', updated, { effective_end: updated.effective_end })] : [] }
-}
-
-/** Where a recording without a case goes: the given unit or the caller's, within the reach for creating. */
-async function unitForNewRecording(request: FastifyRequest, wanted: string | undefined): Promise<string> {
-  const { caller, reach } = request.access
-  const pointer = 'body/org_unit_id'
-  const unitId = wanted ?? caller.orgUnit
-  if (!unitId) throw unprocessable('your token names no org unit; give org_unit_id', [{ pointer, message: 'is required' }])
-  if (!(await findOrgUnit(request.trx, unitId))) throw unprocessable('the org unit does not exist', [{ pointer, message: 'no such org unit' }])
-  const allowed =
-    reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(request.trx, unitId, caller.orgUnit)))
-  if (!allowed) throw forbidden(reach === 'own' ? 'you may register recordings only in your own org unit' : 'that org unit is outside your reach')
-  return unitId
 }
 
 function checkFacts(input: CreateRecording): void {
   const errors: Array<{ pointer: string; message: string }> = []
   const started = new Date(input.started_at).getTime()
-  if (started > Date.now() + CLOCK_SKEW_MS) errors.push({ pointer: 'body/started_at', message: 'is in the future' })
+  if (isInTheFuture(new Date(started))) errors.push({ pointer: 'body/started_at', message: 'is in the future' })
   if (new Date(input.ended_at).getTime() < started) errors.push({ pointer: 'body/ended_at', message: 'is before started_at' })
   if (!input.media_type.startsWith(`${input.media_kind}/`))
     errors.push({ pointer: 'body/media_type', message: `must be ${input.media_kind}/… for ${input.media_kind}` })
@@ -301,21 +307,20 @@ const FLAG_AUDIT_ACTIONS: Record<RecordingFlag, string> = {
  * phone-system recording is purged after the personal-information period, and a case's
  * recording is kept like the case file, without waiting for anyone.
  */
-export async function registerRecording(request: FastifyRequest, input: CreateRecording): Promise<LoadedRecording> {
-  const { trx } = request
-  const { caller, reach } = request.access
+export async function registerRecording(ctx: ServiceContext, input: CreateRecording): Promise<LoadedRecording> {
+  const { caller, reach } = ctx
   checkFacts(input)
 
   let orgUnitId: string
   if (input.case_id) {
-    const found = await findCaseInReach(trx, input.case_id, reach, caller)
+    const found = await findCaseInReach(ctx.db, input.case_id, reach, caller)
     if (!found) throw unprocessable('no case with this id is in your reach', [{ pointer: 'body/case_id', message: 'no such case in your reach' }])
     if (input.org_unit_id !== undefined && input.org_unit_id !== found.org_unit_id) {
       throw unprocessable("a case's recording belongs to the case's org unit", [{ pointer: 'body/org_unit_id', message: "differs from the case's org unit" }])
     }
     orgUnitId = found.org_unit_id
   } else {
-    orgUnitId = await unitForNewRecording(request, input.org_unit_id)
+    orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'register recordings' })
   }
 
   const today = todayInTokyo()
@@ -323,7 +328,7 @@ export async function registerRecording(request: FastifyRequest, input: CreateRe
   // 作成・取得日: the organisation's own recording is made when it starts; one a resident
   // provides is obtained (取得) when it is handed over, i.e. registered.
   const documentDate = input.source === 'resident_provided' ? today : tokyoDate(startedAt)
-  const recordingPolicy = await policyInForce(trx, 'recording', tokyoDate(startedAt))
+  const recordingPolicy = await policyOn(ctx, 'recording', tokyoDate(startedAt))
   const judgement = judgeRecording(input, recordingPolicy.body)
 
   const presumed = {
@@ -331,12 +336,11 @@ export async function registerRecording(request: FastifyRequest, input: CreateRe
     personal_information: true,
     record_category: input.record_category ?? (input.case_id ? 'case_recording' : 'interaction_recording'),
   }
-  const retention = await decideRetention(trx, documentDate, presumed, today, 'body/record_category')
+  const retention = await decideRetention(ctx, documentDate, presumed, today, 'body/record_category')
 
-  await rememberStaff(trx, caller)
   const id = newId()
   const classificationId = newId()
-  let row = await insertRecording(trx, {
+  let row = await insertRecording(ctx.db, {
     id,
     case_id: input.case_id ?? null,
     org_unit_id: orgUnitId,
@@ -379,7 +383,7 @@ export async function registerRecording(request: FastifyRequest, input: CreateRe
     disposition_id: null,
     registered_by: caller.subject,
   })
-  await insertClassification(trx, {
+  await insertClassification(ctx.db, {
     id: classificationId,
     recording_id: id,
     ...presumed,
@@ -391,24 +395,24 @@ export async function registerRecording(request: FastifyRequest, input: CreateRe
     classified_by: SYSTEM_ACTOR,
     ...retentionColumns(retention, documentDate),
   })
-  const settled = await settle(trx, row, today)
+  const settled = await settle(ctx.db, row, today)
   row = settled.row
-  await publishChanges(trx, [
+  ctx.publish(
     recordingChange('recording.registered', row, { case_id: row.case_id, media_kind: row.media_kind, flags: row.flags, classification: row.classification }),
     ...settled.changes,
-  ])
+  )
 
-  request.audit.resourceId = id
-  request.audit.details = { flags: judgement.flags, case_id: row.case_id, recording_policy_version_id: recordingPolicy.id }
+  ctx.audit.resourceId = id
+  ctx.audit.details = { flags: judgement.flags, case_id: row.case_id, recording_policy_version_id: recordingPolicy.id }
   for (const flag of judgement.flags) {
-    request.audit.also.push({
+    ctx.audit.also.push({
       action: FLAG_AUDIT_ACTIONS[flag],
       resourceType: 'recording',
       resourceId: id,
       details: { reason: judgement.reasons[flag], recording_policy_version_id: recordingPolicy.id },
     })
   }
-  return reloadRecording(request, id)
+  return reloadRecording(ctx, id)
 }
 
 function retentionColumns(retention: RetentionDecision, documentDate: string) {
@@ -426,10 +430,9 @@ function retentionColumns(retention: RetentionDecision, documentDate: string) {
 const DESCRIPTIVE = ['title', 'location', 'description', 'participants', 'caller_number'] as const
 
 /** Changes descriptive fields (If-Match); facts, classification and retention do not change here. */
-export async function updateDescription(request: FastifyRequest, id: string, input: UpdateRecording): Promise<LoadedRecording> {
-  const { trx } = request
-  const row = await loadRecording(request, id, { lock: true })
-  requireIfMatch(request, row.version)
+export async function updateDescription(ctx: ServiceContext, id: string, input: UpdateRecording, ifMatch: string | undefined): Promise<LoadedRecording> {
+  const row = await loadRecording(ctx, id, { lock: true })
+  requireIfMatch(ifMatch, row.version)
   if (isTerminal(row.status)) throw conflict(`the recording was ${row.status}; its record no longer changes`)
   const changes: Pick<Updateable<RecordingsTable>, (typeof DESCRIPTIVE)[number]> = {}
   for (const field of DESCRIPTIVE) {
@@ -438,11 +441,10 @@ export async function updateDescription(request: FastifyRequest, id: string, inp
     if (JSON.stringify(value) !== JSON.stringify(row[field])) Object.assign(changes, { [field]: value })
   }
   if (Object.keys(changes).length === 0) return row
-  await rememberStaff(trx, request.access.caller)
-  const updated = await updateRecording(trx, id, changes)
-  await publishChanges(trx, [recordingChange('recording.updated', updated, { fields: Object.keys(changes) })])
-  request.audit.details = { fields: Object.keys(changes) }
-  return reloadRecording(request, id)
+  const updated = await updateRecording(ctx.db, id, changes)
+  ctx.publish(recordingChange('recording.updated', updated, { fields: Object.keys(changes) }))
+  ctx.audit.details = { fields: Object.keys(changes) }
+  return reloadRecording(ctx, id)
 }
 
 /**
@@ -450,10 +452,9 @@ export async function updateDescription(request: FastifyRequest, id: string, inp
  * and keeps the decision in the history. Refused for tombstones and while a disposition is
  * pending (decide or cancel it first: it was proposed under the old rule).
  */
-export async function classifyRecording(request: FastifyRequest, id: string, input: Classify): Promise<LoadedRecording> {
-  const { trx } = request
-  const row = await loadRecording(request, id, { lock: true })
-  if (request.headers['if-match'] !== undefined) requireIfMatch(request, row.version)
+export async function classifyRecording(ctx: ServiceContext, id: string, input: Classify, ifMatch: string | undefined): Promise<LoadedRecording> {
+  const row = await loadRecording(ctx, id, { lock: true })
+  if (ifMatch !== undefined) requireIfMatch(ifMatch, row.version)
   if (isTerminal(row.status)) throw conflict(`the recording was ${row.status}; it is no longer classified`)
   if (row.pending_disposition_id) {
     throw conflict(`a disposition (${row.pending_disposition_id}) is pending under the current classification; approve or cancel it first`, {
@@ -461,9 +462,8 @@ export async function classifyRecording(request: FastifyRequest, id: string, inp
     })
   }
   const today = todayInTokyo()
-  const retention = await decideRetention(trx, row.document_date, input, today, 'body/record_category')
-  await rememberStaff(trx, request.access.caller)
-  const classification = await insertClassification(trx, {
+  const retention = await decideRetention(ctx, row.document_date, input, today, 'body/record_category')
+  const classification = await insertClassification(ctx.db, {
     id: newId(),
     recording_id: id,
     administrative_document: input.administrative_document,
@@ -472,10 +472,10 @@ export async function classifyRecording(request: FastifyRequest, id: string, inp
     record_category: input.record_category,
     reason: input.reason,
     provisional: false,
-    classified_by: request.access.caller.subject,
+    classified_by: ctx.caller.subject,
     ...retentionColumns(retention, row.document_date),
   })
-  let updated = await updateRecording(trx, id, {
+  let updated = await updateRecording(ctx.db, id, {
     classification_id: classification.id,
     administrative_document: input.administrative_document,
     personal_information: input.personal_information,
@@ -487,9 +487,9 @@ export async function classifyRecording(request: FastifyRequest, id: string, inp
     retention_action: retention.action,
   })
   // A recording that was due may not be any more (or the other way round).
-  const settled = await settle(trx, updated, today)
+  const settled = await settle(ctx.db, updated, today)
   updated = settled.row
-  await publishChanges(trx, [
+  ctx.publish(
     recordingChange('recording.classified', updated, {
       classification_id: classification.id,
       classification: retention.key,
@@ -498,23 +498,23 @@ export async function classifyRecording(request: FastifyRequest, id: string, inp
       retention_end: retention.end,
     }),
     ...settled.changes,
-  ])
-  request.audit.details = {
+  )
+  ctx.audit.details = {
     classification_id: classification.id,
     classification: retention.key,
     record_category: input.record_category,
     retention_end: retention.end,
   }
-  return reloadRecording(request, id)
+  return reloadRecording(ctx, id)
 }
 
-export async function classificationEntries(request: FastifyRequest, id: string) {
-  const row = await loadRecording(request, id)
-  const history = await classificationHistory(request.trx, row.id)
+export async function classificationEntries(ctx: ServiceContext, id: string) {
+  const row = await loadRecording(ctx, id)
+  const history = await classificationHistory(ctx.db, row.id)
   const refs = await staffRefs(
-    request.trx,
+    ctx.db,
     history.map((h) => h.classified_by),
-    await nameMode(request.trx),
+    await nameMode(ctx),
   )
   return {
     items: history.map((h) => ({
@@ -538,4 +538,23 @@ export async function classificationEntries(request: FastifyRequest, id: string)
       },
     })),
   }
+}
+
+/**
+ * A short-lived signed grant to open the recording's media (for the media server): supervisors
+ * within their unit, the desk and records managers. 409 once the media is gone.
+ */
+export async function grantMediaAccess(ctx: ServiceContext, id: string, settings: MediaGrantSettings, purpose: string | null) {
+  const row = await loadRecording(ctx, id)
+  if (row.storage_uri === null) throw conflict(`the recording was ${row.status}: its media is no longer kept`)
+  const grant = await issueMediaGrant(ctx.db, settings, {
+    recordingId: row.id,
+    storageUri: row.storage_uri,
+    sha256: row.sha256,
+    mediaType: row.media_type,
+    caller: ctx.caller.subject,
+    purpose,
+  })
+  ctx.audit.details = { jti: grant.jti, expires_at: grant.expires_at, purpose, audience: grant.audience }
+  return grant
 }

@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
-import { appendAuditEntries } from '../audit/audit.repository.js'
+import { appendAuditEntries } from '../kernel/audit.js'
 import type { Db, Trx } from '../kernel/db.js'
 import { newId } from '../kernel/ids.js'
+import { insertChangesFrom } from '../kernel/outbox.js'
 import { todayInTokyo } from '../kernel/time.js'
 import { SYSTEM_ACTOR } from '../staff/staff.repository.js'
 
@@ -23,8 +24,9 @@ import { SYSTEM_ACTOR } from '../staff/staff.repository.js'
  * the unique index on executed dispositions per recording makes a second purge impossible.
  * Idempotent: a purged or due recording no longer matches either statement.
  *
- * The change feed rows are written by the same statement (not through publishChanges, which
- * takes rows one by one from JavaScript), so a tombstone and its change commit together.
+ * The change feed rows are written by the same statement, through the kernel's outbox insert
+ * (insertChangesFrom: the changes are computed in SQL from the rows swept, not one by one in
+ * JavaScript), so a tombstone and its change commit together.
  *
  * Work is done in batches of `batchSize` recordings per transaction, so locks are short and
  * a sweep over a large backlog does not hold one huge transaction.
@@ -75,10 +77,10 @@ async function purgeBatch(trx: Trx, today: string, limit: number): Promise<numbe
         p.retention_policy_id, k.retention_rule, p.retention_start, p.retention_end, p.effective_end
       from purged p join recording_classifications k on k.id = p.classification_id
     ), feed as (
-      insert into changes (kind, resource_type, resource_id, org_unit_id, data)
-      select 'recording.purged', 'recording', p.id::text, p.org_unit_id,
-        jsonb_build_object('status', p.status, 'version', p.version, 'disposition_id', p.disposition_id, 'sha256', p.sha256)
-      from purged p
+      ${insertChangesFrom(sql`
+        select 'recording.purged', 'recording', p.id::text, p.org_unit_id,
+          jsonb_build_object('status', p.status, 'version', p.version, 'disposition_id', p.disposition_id, 'sha256', p.sha256)
+        from purged p`)}
     )
     select count(*)::int as n from purged`.execute(trx)
   return Number(result.rows[0]?.n ?? 0)
@@ -100,10 +102,10 @@ async function markDueBatch(trx: Trx, today: string, limit: number): Promise<num
       where r.id = c.id
       returning r.id, r.org_unit_id, r.status, r.version, r.effective_end
     ), feed as (
-      insert into changes (kind, resource_type, resource_id, org_unit_id, data)
-      select 'recording.due', 'recording', m.id::text, m.org_unit_id,
-        jsonb_build_object('status', m.status, 'version', m.version, 'effective_end', m.effective_end)
-      from marked m
+      ${insertChangesFrom(sql`
+        select 'recording.due', 'recording', m.id::text, m.org_unit_id,
+          jsonb_build_object('status', m.status, 'version', m.version, 'effective_end', m.effective_end)
+        from marked m`)}
     )
     select count(*)::int as n from marked`.execute(trx)
   return Number(result.rows[0]?.n ?? 0)

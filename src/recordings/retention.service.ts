@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { ServiceContext } from '../kernel/context.js'
 import { addDays, todayInTokyo } from '../kernel/time.js'
 import type { RetentionRule } from '../policies/policies.schemas.js'
 import { findPolicyVersion } from '../policies/policies.repository.js'
@@ -15,17 +15,16 @@ const ACTION_WORDS = { dispose: 'disposal (廃棄)', transfer: 'transfer to the 
  * counts from, the classification and the schedule's rule (and the version in force when it
  * was classified), 起算日 and end, the holds that keep it, and what happens next and when.
  */
-export async function explainRetention(request: FastifyRequest, id: string): Promise<RetentionExplanationView> {
-  const { trx } = request
-  const row = await loadRecording(request, id)
+export async function explainRetention(ctx: ServiceContext, id: string): Promise<RetentionExplanationView> {
+  const row = await loadRecording(ctx, id)
   const today = todayInTokyo()
-  const classification = await findClassification(trx, row.classification_id)
-  const policy = await findPolicyVersion(trx, row.retention_policy_id)
+  const classification = await findClassification(ctx.db, row.classification_id)
+  const policy = await findPolicyVersion(ctx.db, row.retention_policy_id)
   const rule = classification.retention_rule as RetentionRule
-  const holds = await holdsOf(trx, row.id)
+  const holds = await holdsOf(ctx.db, row.id)
   const keeping = holds.filter((h) => holdKeeps(holdState(h), today))
   const end = effectiveEnd(row.retention_end, holds.map(holdState))
-  const [view] = await presentRecordings(trx, [row])
+  const [view] = await presentRecordings(ctx, [row])
 
   const lines: string[] = []
   const basis = row.source === 'resident_provided' ? 'registered_at' : 'started_at'
@@ -77,7 +76,7 @@ export async function explainRetention(request: FastifyRequest, id: string): Pro
   lines.push(end === null ? 'Effective end: open while the hold lasts.' : `Effective end ${end}: the later of the schedule and every hold.`)
   lines.push(next.detail)
 
-  const holdViews = await presentHolds(trx, keeping)
+  const holdViews = await presentHolds(ctx, keeping)
   return {
     recording_id: row.id,
     status: row.status,

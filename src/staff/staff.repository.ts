@@ -1,6 +1,6 @@
 import { sql, type ExpressionBuilder } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
-import type { Database } from '../database.js'
+import type { Database } from '../kernel/db.js'
 import { Type, type Static } from 'typebox'
 import type { Caller } from '../kernel/auth.js'
 import type { Queryable } from '../kernel/db.js'

@@ -1,14 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { feedHead } from '../changes/changes.repository.js'
-import { sequenceAllWithin } from '../kernel/sequencer.js'
-import type { Trx } from '../kernel/db.js'
-import { notFound, unprocessable } from '../kernel/errors.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import { findOrgUnit } from '../org-units/org-units.repository.js'
-import { generateSecret } from './signature.js'
 import type { TargetPolicy } from './targets.js'
-import { deleteWebhook, findDelivery, findWebhook, insertWebhook, listDeliveries, listWebhooks, redeliver, updateWebhook } from './webhooks.repository.js'
 import {
   CreatedWebhookSchema,
   CreateWebhookSchema,
@@ -22,13 +14,7 @@ import {
   WebhookParamsSchema,
   WebhookSchema,
 } from './webhooks.schemas.js'
-
-// The head after numbering everything committed so far: a new webhook receives exactly the
-// changes committed after it was created.
-async function currentHead(trx: Trx): Promise<number> {
-  await sequenceAllWithin(trx)
-  return feedHead(trx)
-}
+import { changeWebhook, createWebhook, redeliverNow, removeWebhook, webhook, webhookDeliveries, webhookDelivery, webhookList } from './webhooks.service.js'
 
 export interface WebhookRouteOptions {
   targets: TargetPolicy
@@ -36,15 +22,6 @@ export interface WebhookRouteOptions {
 
 /** Webhooks: administrators register receivers of the change feed; deliveries are signed and retried. */
 const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app, { targets }) => {
-  const checkUrl = (url: string) => {
-    const refused = targets.checkUrl(url)
-    if (refused) throw unprocessable(`the URL cannot be used: ${refused}`, [{ pointer: 'body/url', message: refused }])
-  }
-  const checkUnit = async (q: Parameters<typeof findOrgUnit>[0], unitId: string | null | undefined) => {
-    if (unitId && !(await findOrgUnit(q, unitId)))
-      throw unprocessable('the org unit does not exist', [{ pointer: 'body/org_unit_id', message: 'no such org unit' }])
-  }
-
   app.post('', {
     config: { permission: 'webhooks:manage' },
     schema: {
@@ -58,23 +35,9 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
       response: { 201: CreatedWebhookSchema },
     },
     handler: async (request, reply) => {
-      const body = request.body
-      checkUrl(body.url)
-      await checkUnit(request.trx, body.org_unit_id)
-      const secret = body.secret ?? generateSecret()
-      const webhook = await insertWebhook(request.trx, {
-        url: body.url,
-        kinds: body.kinds,
-        orgUnitId: body.org_unit_id ?? null,
-        description: body.description ?? '',
-        secret,
-        startPosition: await currentHead(request.trx),
-        createdBy: request.access.caller.subject,
-      })
-      request.audit.resourceId = webhook.id
-      request.audit.details = { kinds: body.kinds.length }
-      reply.code(201).header('location', `/v1/webhooks/${webhook.id}`)
-      return { ...webhook, secret }
+      const created = await createWebhook(request.ctx, targets, request.body)
+      reply.code(201).header('location', `/v1/webhooks/${created.id}`)
+      return created
     },
   })
 
@@ -86,11 +49,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
       tags: ['webhooks'],
       response: { 200: WebhookListSchema },
     },
-    handler: async (request) => {
-      const items = await listWebhooks(request.trx)
-      request.audit.details = { count: items.length }
-      return { items }
-    },
+    handler: async (request) => ({ items: await webhookList(request.ctx) }),
   })
 
   app.get('/:id', {
@@ -102,11 +61,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
       params: WebhookParamsSchema,
       response: { 200: WebhookSchema },
     },
-    handler: async (request) => {
-      const webhook = await findWebhook(request.trx, request.params.id)
-      if (!webhook) throw notFound('webhook')
-      return webhook
-    },
+    handler: async (request) => webhook(request.ctx, request.params.id),
   })
 
   app.patch('/:id', {
@@ -119,23 +74,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
       body: UpdateWebhookSchema,
       response: { 200: WebhookSchema },
     },
-    handler: async (request) => {
-      const body = request.body
-      if (body.url !== undefined) checkUrl(body.url)
-      await checkUnit(request.trx, body.org_unit_id)
-      const webhook = await updateWebhook(request.trx, request.params.id, {
-        url: body.url,
-        kinds: body.kinds,
-        orgUnitId: body.org_unit_id,
-        description: body.description,
-        active: body.active,
-        secret: body.secret,
-      })
-      if (!webhook) throw notFound('webhook')
-      // Which fields changed, never their values (the secret above all).
-      request.audit.details = { fields: Object.keys(body).sort() }
-      return webhook
-    },
+    handler: async (request) => changeWebhook(request.ctx, targets, request.params.id, request.body),
   })
 
   app.delete('/:id', {
@@ -148,7 +87,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
       response: { 204: Type.Null({ description: 'Deleted' }) },
     },
     handler: async (request, reply) => {
-      if (!(await deleteWebhook(request.trx, request.params.id))) throw notFound('webhook')
+      await removeWebhook(request.ctx, request.params.id)
       reply.code(204)
       return null
     },
@@ -164,19 +103,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
       querystring: DeliveryQuerySchema,
       response: { 200: DeliveryPageSchema },
     },
-    handler: async (request) => {
-      if (!(await findWebhook(request.trx, request.params.id))) throw notFound('webhook')
-      const limit = request.query.limit ?? 50
-      const before = request.query.cursor === undefined ? null : Number(decodeCursor(request.query.cursor, 1)[0])
-      const rows = await listDeliveries(request.trx, request.params.id, {
-        status: request.query.status,
-        beforePosition: before !== null && Number.isFinite(before) ? before : null,
-        limit: limit + 1,
-      })
-      const { page, nextCursor } = paginate(rows, limit, (d) => [d.change_position])
-      request.audit.details = { count: page.length }
-      return { items: page, next_cursor: nextCursor }
-    },
+    handler: async (request) => webhookDeliveries(request.ctx, request.params.id, request.query),
   })
 
   app.get('/:id/deliveries/:deliveryId', {
@@ -188,12 +115,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
       params: DeliveryParamsSchema,
       response: { 200: DeliveryDetailSchema },
     },
-    handler: async (request) => {
-      const delivery = await findDelivery(request.trx, request.params.id, request.params.deliveryId)
-      if (!delivery) throw notFound('delivery')
-      request.audit.details = { delivery_id: delivery.id }
-      return delivery
-    },
+    handler: async (request) => webhookDelivery(request.ctx, request.params.id, request.params.deliveryId),
   })
 
   app.post('/:id/deliveries/:deliveryId/redeliver', {
@@ -206,9 +128,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
       response: { 202: DeliverySchema },
     },
     handler: async (request, reply) => {
-      const delivery = await redeliver(request.trx, request.params.id, request.params.deliveryId)
-      if (!delivery) throw notFound('delivery')
-      request.audit.details = { delivery_id: delivery.id }
+      const delivery = await redeliverNow(request.ctx, request.params.id, request.params.deliveryId)
       reply.code(202)
       return delivery
     },

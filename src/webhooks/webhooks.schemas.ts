@@ -50,6 +50,7 @@ export const CreateWebhookSchema = Type.Object(
   },
   { $id: 'CreateWebhook', additionalProperties: false },
 )
+export type CreateWebhook = Static<typeof CreateWebhookSchema>
 
 export const UpdateWebhookSchema = Type.Object(
   {
@@ -62,6 +63,7 @@ export const UpdateWebhookSchema = Type.Object(
   },
   { $id: 'UpdateWebhook', additionalProperties: false, minProperties: 1 },
 )
+export type UpdateWebhook = Static<typeof UpdateWebhookSchema>
 
 export const WebhookListSchema = Type.Object({ items: Type.Array(WebhookSchema) }, { $id: 'WebhookList', additionalProperties: false })
 

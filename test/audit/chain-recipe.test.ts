@@ -1,6 +1,8 @@
 import t from 'tap'
-import { appendAuditEntries } from '../../src/audit/audit.repository.js'
-import { canonicalContent, canonicalJson, chainContent, chainHash, entryHash, GENESIS_HASH, verifyChain, type ChainedColumns } from '../../src/kernel/audit-chain.js'
+import { appendAuditEntries } from '../../src/kernel/audit.js'
+import { verifyChain } from '../../src/audit/chain-verification.js'
+import { canonicalContent, chainContent, chainHash, entryHash, GENESIS_HASH, type ChainedColumns } from '../../src/kernel/audit-chain.js'
+import { canonicalJson } from '../../src/kernel/canonical-json.js'
 import { buildTestApp } from '../helpers/app.js'
 import { linkEverything } from './helpers.js'
 

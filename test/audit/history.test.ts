@@ -1,5 +1,5 @@
 import t from 'tap'
-import { appendAuditEntries } from '../../src/audit/audit.repository.js'
+import { appendAuditEntries } from '../../src/kernel/audit.js'
 import { publishChanges } from '../../src/kernel/outbox.js'
 import { sequenceAllPendingChanges } from '../../src/kernel/sequencer.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'

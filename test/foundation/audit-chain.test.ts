@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { GENESIS_HASH, linkAllPendingEntries, linkPendingEntries, verifyChain } from '../../src/kernel/audit-chain.js'
+import { verifyChain } from '../../src/audit/chain-verification.js'
+import { GENESIS_HASH, linkAllPendingEntries, linkPendingEntries } from '../../src/kernel/audit-chain.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
 

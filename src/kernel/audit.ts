@@ -1,0 +1,46 @@
+import type { AuditOutcome } from './audit.tables.js'
+import type { Queryable } from './db.js'
+
+/**
+ * The audit append: the only way entries get into audit_events (the chain linker in
+ * audit-chain.ts then links them). Entries are data until written, so the unit of work can write
+ * a request's entry together with its changes in one statement.
+ */
+
+/** One audit entry as a request writes it. No personal data values: ids, kinds and counts only. */
+export interface AuditEntryInput {
+  subject: string | null
+  roles: readonly string[]
+  orgUnit: string | null
+  action: string
+  route: string
+  resourceType: string | null
+  resourceId: string | null
+  outcome: AuditOutcome
+  status: number
+  requestId: string
+  clientAddress: string | null
+  details?: Record<string, unknown>
+}
+
+export async function appendAuditEntries(q: Queryable, entries: readonly AuditEntryInput[]): Promise<void> {
+  if (entries.length === 0) return
+  await q.insertInto('audit_events').values(entries.map(auditRow)).execute()
+}
+
+export function auditRow(e: AuditEntryInput) {
+  return {
+    subject: e.subject,
+    roles: [...e.roles],
+    org_unit: e.orgUnit,
+    action: e.action,
+    route: e.route,
+    resource_type: e.resourceType,
+    resource_id: e.resourceId,
+    outcome: e.outcome,
+    status: e.status,
+    request_id: e.requestId,
+    client_address: e.clientAddress,
+    details: JSON.stringify(e.details ?? {}),
+  }
+}

@@ -1,0 +1,44 @@
+import type { Permission, Reach } from './access.js'
+import type { AuditEntryInput } from './audit.js'
+import type { Caller } from './auth.js'
+import type { Queryable } from './db.js'
+import type { DomainChange } from './outbox.js'
+
+/** What a request's audit entry will say beyond who, when and how it ended. */
+export interface AuditNote {
+  resourceType: string | null
+  resourceId: string | null
+  /** Ids, counts, kinds: never personal data values. */
+  details: Record<string, unknown>
+  /** Further entries the request writes beside its own (e.g. a flag raised on a record). */
+  also: Array<Pick<AuditEntryInput, 'action' | 'resourceType' | 'resourceId'> & { details?: Record<string, unknown> }>
+}
+
+/**
+ * What a service works with: everything a request established, as plain values. The unit of work
+ * builds it (unit-of-work.plugin.ts); services take it first and never see the HTTP request, so
+ * their inputs show in their signatures and another caller (a job, a test, a batch) can build one.
+ */
+export interface ServiceContext {
+  /**
+   * Where the request's queries run: its transaction for a write, the pool for a read (no
+   * BEGIN/COMMIT). Which one is the kernel's decision, not the service's.
+   */
+  readonly db: Queryable
+  readonly caller: Caller
+  /** The route's permission; null on routes that need only a valid token. */
+  readonly permission: Permission | null
+  /** The caller's reach for the route's permission ('all' on token-only routes). */
+  readonly reach: Reach
+  /** The caller's reach for another permission, from the same access table; null: not granted. */
+  can(permission: Permission): Reach | null
+  /** The request's audit entry: services fill in the ids they create and what they decided. */
+  readonly audit: AuditNote
+  /** Changes to publish when the request commits, written with its audit entry (outbox.ts). */
+  publish(...changes: DomainChange[]): void
+  /**
+   * A value computed once per request, however many decisions and views use it (the policies in
+   * force). `key` is a symbol private to the module that computes the value.
+   */
+  memo<T>(key: symbol, compute: () => Promise<T>): Promise<T>
+}

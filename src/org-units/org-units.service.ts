@@ -1,0 +1,53 @@
+import type { ServiceContext } from '../kernel/context.js'
+import { forbidden, unprocessable } from '../kernel/errors.js'
+import { createOrgUnit, findOrgUnit, isWithinUnit, listOrgUnits } from './org-units.repository.js'
+import type { CreateOrgUnit, OrgUnit } from './org-units.schemas.js'
+
+/** Org units (所属): the tree that reach ("own unit and below") is measured on. */
+
+export async function orgUnitTree(ctx: ServiceContext): Promise<OrgUnit[]> {
+  const items = await listOrgUnits(ctx.db)
+  ctx.audit.details = { count: items.length }
+  return items
+}
+
+/** A new unit under an existing one (administrators). */
+export async function addOrgUnit(ctx: ServiceContext, input: CreateOrgUnit): Promise<OrgUnit> {
+  const created = await createOrgUnit(ctx.db, { parentId: input.parent_id, code: input.code, name: input.name, createdBy: ctx.caller.subject })
+  if (!created) throw unprocessable('the parent unit does not exist', [{ pointer: 'body/parent_id', message: 'no such org unit' }])
+  ctx.audit.resourceId = created.id
+  // A unit belongs to itself, so integration clients of the parent unit see it appear.
+  ctx.publish({
+    kind: 'org_unit.created',
+    resourceType: 'org_unit',
+    resourceId: created.id,
+    orgUnitId: created.id,
+    data: { parent_id: input.parent_id, code: input.code },
+  })
+  return created
+}
+
+/** 422 naming the field when a unit given in a body does not exist. */
+export async function requireOrgUnit(ctx: ServiceContext, unitId: string, pointer: string): Promise<void> {
+  if (!(await findOrgUnit(ctx.db, unitId))) throw unprocessable('the org unit does not exist', [{ pointer, message: 'no such org unit' }])
+}
+
+/**
+ * The org unit a new record (a case, a recording without a case) belongs to: the one given, or
+ * the caller's own; it must exist and lie within the caller's reach for creating: own = the
+ * caller's unit only, unit = it and the units below it, all = any.
+ */
+export async function unitForNewRecord(
+  ctx: ServiceContext,
+  wanted: string | undefined,
+  { pointer, doing }: { pointer: string; doing: string },
+): Promise<string> {
+  const { caller, reach } = ctx
+  const unitId = wanted ?? caller.orgUnit
+  if (!unitId) throw unprocessable('your token names no org unit; give org_unit_id', [{ pointer, message: 'is required' }])
+  await requireOrgUnit(ctx, unitId, pointer)
+  const allowed =
+    reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(ctx.db, unitId, caller.orgUnit)))
+  if (!allowed) throw forbidden(reach === 'own' ? `you may ${doing} only in your own org unit` : 'that org unit is outside your reach')
+  return unitId
+}

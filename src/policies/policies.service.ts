@@ -1,0 +1,133 @@
+import type { ServiceContext } from '../kernel/context.js'
+import { badRequest, conflict, notFound, unprocessable } from '../kernel/errors.js'
+import { addDays, todayInTokyo } from '../kernel/time.js'
+import {
+  findPolicyVersion,
+  insertPolicyVersion,
+  listPolicyVersions,
+  nextEffectiveDates,
+  policiesInForce,
+  policyInForce,
+  versionExistsOn,
+} from './policies.repository.js'
+import { effectiveDateErrors, policyBodyErrors } from './policies.rules.js'
+import { POLICY_EPOCH, type PolicyBodies, type PolicyType, type PolicyVersion, type PolicyVersionView } from './policies.schemas.js'
+
+/**
+ * Policies with effective dates (施行日): which version was (or will be) in force on a date, and
+ * new versions, which take effect today or later, never before. Other modules decide with the
+ * versions in force through `policiesToday` and `policyOn`, and record the version's id.
+ */
+
+export type PoliciesInForce = { [K in PolicyType]: PolicyVersion<K> }
+
+const TODAY = Symbol('policies in force today')
+
+/** Every type's version in force today (Asia/Tokyo): one query per request, however many decisions and views use them. */
+export function policiesToday(ctx: ServiceContext): Promise<PoliciesInForce> {
+  return ctx.memo(TODAY, () => policiesInForce(ctx.db, todayInTokyo()))
+}
+
+/** The version of a type in force on a date; today's comes from the request's memo. */
+export async function policyOn<T extends PolicyType>(ctx: ServiceContext, type: T, date: string): Promise<PolicyVersion<T>> {
+  if (date === todayInTokyo()) return (await policiesToday(ctx))[type] as PolicyVersion<T>
+  return policyInForce(ctx.db, type, date)
+}
+
+/** The date a read asks about: ?at= or today in Tokyo; nothing was in force before the epoch. */
+export function dateAsked(at: string | undefined, pointer = 'querystring/at'): string {
+  if (at === undefined) return todayInTokyo()
+  if (at < POLICY_EPOCH)
+    throw badRequest(`${at} is before ${POLICY_EPOCH}, the first day any policy is in force`, [{ pointer, message: `must be ${POLICY_EPOCH} or later` }])
+  return at
+}
+
+/** A version with the last day it is in force, given the next version's effective date. */
+function view<T extends PolicyType>(version: PolicyVersion<T>, nextFrom: string | undefined): PolicyVersionView<T> {
+  return { ...version, effective_until: nextFrom === undefined ? null : addDays(nextFrom, -1) } as PolicyVersionView<T>
+}
+
+/** Each type's version in force on `at`. */
+export async function policiesInForceOn(ctx: ServiceContext, at: string) {
+  const [versions, next] = await Promise.all([policiesInForce(ctx.db, at), nextEffectiveDates(ctx.db, at)])
+  ctx.audit.details = { at }
+  return {
+    at,
+    policies: {
+      recording: view(versions.recording, next.recording),
+      name_display: view(versions.name_display, next.name_display),
+      escalation: view(versions.escalation, next.escalation),
+      retention: view(versions.retention, next.retention),
+      calendar: view(versions.calendar, next.calendar),
+    },
+  }
+}
+
+/** One type's version in force on `at`. */
+export async function policyInForceOn<T extends PolicyType>(ctx: ServiceContext, type: T, at: string): Promise<PolicyVersionView<T>> {
+  const [version, next] = await Promise.all([policyInForce(ctx.db, type, at), nextEffectiveDates(ctx.db, at, [type])])
+  ctx.audit.resourceId = version.id
+  ctx.audit.details = { type, at }
+  return view(version, next[type])
+}
+
+/** A type's versions, oldest first, with the one in force today. */
+export async function policyHistory<T extends PolicyType>(ctx: ServiceContext, type: T) {
+  const today = todayInTokyo()
+  const versions = await listPolicyVersions(ctx.db, type)
+  const items = versions.map((v, i) => view(v, versions[i + 1]?.effective_from))
+  // The default version takes effect on the epoch, so one is always in force today.
+  const inForce = items.filter((v) => v.effective_from <= today).at(-1)!
+  ctx.audit.details = { type, count: items.length }
+  return { type, today, in_force_id: inForce.id, items }
+}
+
+/** One version by id, 404 when it is not of that type. */
+export async function policyVersion(ctx: ServiceContext, type: PolicyType, id: string): Promise<PolicyVersionView> {
+  const version = await findPolicyVersion(ctx.db, id)
+  if (!version || version.type !== type) throw notFound(`${type} policy version ${id}`)
+  const next = await nextEffectiveDates(ctx.db, version.effective_from, [type])
+  ctx.audit.details = { type }
+  return view(version, next[type])
+}
+
+/**
+ * A new version (administrators): it takes effect today or later, satisfies its type's rules
+ * (policies.rules.ts, every failing field named at once), and no other version of the type takes
+ * effect on the same date (409; the unique constraint settles concurrent requests the same way).
+ */
+export async function createPolicyVersion<T extends PolicyType>(
+  ctx: ServiceContext,
+  type: T,
+  input: { effective_from: string; body: PolicyBodies[T]; note: string },
+): Promise<PolicyVersionView<T>> {
+  const errors = [...effectiveDateErrors(input.effective_from), ...policyBodyErrors(type, input.body, input.effective_from)]
+  if (errors.length > 0) {
+    const summary = errors
+      .slice(0, 3)
+      .map((e) => `${e.pointer} ${e.message}`)
+      .join('; ')
+    throw unprocessable(`${errors.length} invalid value${errors.length === 1 ? '' : 's'} in the body: ${summary}`, errors)
+  }
+  if (await versionExistsOn(ctx.db, type, input.effective_from)) {
+    throw conflict(`a ${type} version already takes effect on ${input.effective_from}; versions never change, so choose another date`)
+  }
+  const version = await insertPolicyVersion(ctx.db, {
+    type,
+    effectiveFrom: input.effective_from,
+    body: input.body,
+    note: input.note,
+    createdBy: ctx.caller.subject,
+  })
+  const next = await nextEffectiveDates(ctx.db, version.effective_from, [type])
+  ctx.publish({
+    kind: 'policy.version_created',
+    resourceType: 'policy',
+    resourceId: version.id,
+    orgUnitId: null,
+    data: { type, effective_from: version.effective_from },
+  })
+  ctx.audit.resourceId = version.id
+  ctx.audit.details = { type, effective_from: version.effective_from }
+  return view(version, next[type])
+}
