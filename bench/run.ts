@@ -77,7 +77,8 @@ if (wanted('cases-list') || wanted('throughput')) {
   await sql`analyze`.execute(database.db)
   results.seed = { cases: seed.cases, events: seed.events, recordings: seededRecordings.recordings, seconds: seed.seconds + seededRecordings.seconds }
   process.stdout.write(
-    `seeded ${seed.cases} cases, ${seed.events} events and ${seededRecordings.recordings} recordings in ${(seed.seconds + seededRecordings.seconds).toFixed(1)} s\n`,
+    `seeded ${seed.cases} cases, ${seed.events} events and ${seededRecordings.recordings} recordings ` +
+      `in ${(seed.seconds + seededRecordings.seconds).toFixed(1)} s\n`,
   )
 
   const secret = crypto.randomBytes(32).toString('hex')

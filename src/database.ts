@@ -13,6 +13,5 @@ import type { WebhookTables } from './webhooks/webhooks.tables.js'
  * module's repository; other modules reach them through its exported functions.
  */
 declare module './kernel/db.js' {
-  // biome-ignore lint/suspicious/noEmptyInterface: the composition is the extends list
   interface Database extends OrgUnitTables, PolicyTables, StaffTables, CaseTables, EventTables, RecordingTables, MediaGrantTables, WebhookTables {}
 }

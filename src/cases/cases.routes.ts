@@ -42,7 +42,8 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'createCase',
       summary: 'Record a new case',
       description:
-        'Assigns the next number of the fiscal year. A category the escalation policy names (default violence, sexual harassment) escalates the case at once and forbids handling it alone.',
+        'Assigns the next number of the fiscal year. A category the escalation policy names (default violence, sexual harassment) escalates the case at ' +
+        'once and forbids handling it alone.',
       tags: ['cases'],
       headers: IdempotencyKeyHeader,
       body: CreateCaseSchema,
@@ -123,7 +124,8 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'transitionCase',
       summary: 'Change the status of a case',
       description:
-        'open → escalated (staff, supervisor, desk) → in_review → resolved → closed, and resolved → in_review (reopen), by supervisor or desk. Closing needs a resolution event. An illegal transition is 409 naming the allowed ones.',
+        'open → escalated (staff, supervisor, desk) → in_review → resolved → closed, and resolved → in_review (reopen), by supervisor or desk. Closing ' +
+        'needs a resolution event. An illegal transition is 409 naming the allowed ones.',
       tags: ['cases'],
       params: CaseIdParams,
       headers: OptionalIfMatchHeader,

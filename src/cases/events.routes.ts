@@ -13,7 +13,8 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'appendCaseEvent',
       summary: 'Record what happened',
       description:
-        'Append-only: a mistake is fixed by a correction naming the event it corrects. fault_acknowledged needs a supervisor or the desk and an earlier fact_check (409 otherwise). A closed case takes only notes by a supervisor or the desk.',
+        'Append-only: a mistake is fixed by a correction naming the event it corrects. fault_acknowledged needs a supervisor or the desk and an earlier ' +
+        'fact_check (409 otherwise). A closed case takes only notes by a supervisor or the desk.',
       tags: ['events'],
       params: CaseIdParams,
       headers: IdempotencyKeyHeader,
@@ -48,7 +49,8 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getCaseTimeline',
       summary: 'The report for the supervisor: facts in time order (時系列)',
       description:
-        'JSON, or CSV with Accept: text/csv (UTF-8 with BOM, for spreadsheets). Corrections appear against the event they correct; the escalation ladder counts warnings before the police.',
+        'JSON, or CSV with Accept: text/csv (UTF-8 with BOM, for spreadsheets). Corrections appear against the event they correct; the escalation ladder ' +
+        'counts warnings before the police.',
       tags: ['events'],
       params: CaseIdParams,
       response: {

@@ -93,7 +93,8 @@ export async function seedCases(db: Db, options: SeedOptions): Promise<SeedResul
   await sql`
     insert into case_events (id, case_id, seq, type, occurred_at, actor, description, quote)
     select gen_random_uuid(), s.id, e,
-           (array['intake','contact','customer_statement','limited_apology','stop_request','report_to_supervisor','fact_check','note','exit_order','contact'])[1 + ((e - 1) % 10)],
+           (array['intake','contact','customer_statement','limited_apology','stop_request',
+                  'report_to_supervisor','fact_check','note','exit_order','contact'])[1 + ((e - 1) % 10)],
            s.occurred_at + make_interval(mins => e * 3),
            s.created_by,
            '記録 ' || e,

@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   const roles = (values.role ?? []).flatMap((r) => r.split(','))
   if (values.help || roles.length === 0) {
     process.stderr.write(
-      `usage: npm run token -- --role <role> [--role <role>] [--unit <org unit id>] [--sub <subject>] [--name <name>] [--ttl <seconds>]\nroles: ${ROLES.join(', ')}\n`,
+      'usage: npm run token -- --role <role> [--role <role>] [--unit <org unit id>] [--sub <subject>] [--name <name>] [--ttl <seconds>]\n' +
+        `roles: ${ROLES.join(', ')}\n`,
     )
     process.exit(values.help ? 0 : 2)
   }

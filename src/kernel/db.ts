@@ -13,7 +13,6 @@ import type { KernelTables } from './kernel.tables.js'
  * and a query on a table or column that does not exist fails to compile, while the kernel
  * imports no module.
  */
-// biome-ignore lint/suspicious/noEmptyInterface: completed by declaration merging in src/database.ts
 export interface Database extends KernelTables {}
 
 export type Db = Kysely<Database>

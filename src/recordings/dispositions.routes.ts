@@ -19,7 +19,8 @@ const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'listDueRecordings',
       summary: 'Recordings whose retention has ended and that no hold keeps, with the action due',
       description:
-        'Longest overdue first. action_due purge: personal information that is no document, purged by the next retention sweep; dispose, transfer, review: by two records managers.',
+        'Longest overdue first. action_due purge: personal information that is no document, purged by the next retention sweep; dispose, transfer, ' +
+        'review: by two records managers.',
       tags: ['dispositions'],
       querystring: DueQuerySchema,
       response: { 200: DuePageSchema },
@@ -64,7 +65,8 @@ const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'approveDisposition',
       summary: 'Approve a proposed disposition (the second records manager) and carry it out',
       description:
-        "403 for the records manager who proposed it. 409 when a hold now keeps the recording or the proposal was decided. Removes the recording's storage_uri and personal fields; the disposition record stays.",
+        "403 for the records manager who proposed it. 409 when a hold now keeps the recording or the proposal was decided. Removes the recording's " +
+        'storage_uri and personal fields; the disposition record stays.',
       tags: ['dispositions'],
       params: DispositionIdParams,
       body: DecideDispositionSchema,

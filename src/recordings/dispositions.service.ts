@@ -36,7 +36,8 @@ async function requireDisposable(ctx: ServiceContext, row: LoadedRecording, toda
   const holds = keepingHolds(await holdsOf(ctx.db, row.id), today)
   if (holds.length > 0) {
     throw conflict(
-      `held: ${holds.map((h) => `${h.type} ${h.reference}${h.until ? ` (through ${h.until})` : ''}`).join(', ')}; nothing is disposed of while a hold keeps it (施行令第9条)`,
+      `held: ${holds.map((h) => `${h.type} ${h.reference}${h.until ? ` (through ${h.until})` : ''}`).join(', ')}; ` +
+        'nothing is disposed of while a hold keeps it (施行令第9条)',
       {
         holds,
       },

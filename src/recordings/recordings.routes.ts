@@ -46,7 +46,9 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       operationId: 'registerRecording',
       summary: 'Register a recording made at the counter or on the phone',
       description:
-        "Metadata only: the media stays in the municipality's storage. A recording made without the notice the recording policy in force at started_at requires, or by a resident where the policy prohibits it, is accepted but flagged and audited. Until a records manager classifies it, a recording is presumed personal information, and an administrative document when attached to a case.",
+        "Metadata only: the media stays in the municipality's storage. A recording made without the notice the recording policy in force at started_at " +
+        'requires, or by a resident where the policy prohibits it, is accepted but flagged and audited. Until a records manager classifies it, a ' +
+        'recording is presumed personal information, and an administrative document when attached to a case.',
       tags: ['recordings'],
       headers: IdempotencyKeyHeader,
       body: CreateRecordingSchema,
@@ -129,7 +131,8 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       operationId: 'classifyRecording',
       summary: 'Classify a recording (records manager)',
       description:
-        'Administrative document (行政文書/公文書) or not, personal information (個人情報) or not, record category, with a reason. Recomputes retention under the retention schedule in force today and keeps the decision in the history. 409 while a disposition is pending.',
+        'Administrative document (行政文書/公文書) or not, personal information (個人情報) or not, record category, with a reason. Recomputes retention under the ' +
+        'retention schedule in force today and keeps the decision in the history. 409 while a disposition is pending.',
       tags: ['recordings'],
       params: RecordingIdParams,
       headers: OptionalIfMatchHeader,
@@ -174,7 +177,8 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       operationId: 'placeRecordingHold',
       summary: 'Place a hold (施行令第9条): keep the recording past its period',
       description:
-        'audit (監査・検査) and litigation (訴訟) last until released; appeal (不服申立て) and disclosure_request (開示請求) until one year after the day after their decision, once recorded; other until released or its own date.',
+        'audit (監査・検査) and litigation (訴訟) last until released; appeal (不服申立て) and disclosure_request (開示請求) until one year after the day after their ' +
+        'decision, once recorded; other until released or its own date.',
       tags: ['recordings'],
       params: RecordingIdParams,
       headers: IdempotencyKeyHeader,
@@ -234,7 +238,8 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       operationId: 'proposeDisposition',
       summary: 'Propose disposal (廃棄) or transfer (移管) of a recording whose retention has ended',
       description:
-        "The first of two records managers. 409 before the effective end of retention, while a hold keeps the recording (naming the holds), when another proposal is pending, or when the action differs from the schedule's rule.",
+        'The first of two records managers. 409 before the effective end of retention, while a hold keeps the recording (naming the holds), when another ' +
+        "proposal is pending, or when the action differs from the schedule's rule.",
       tags: ['recordings', 'dispositions'],
       params: RecordingIdParams,
       headers: IdempotencyKeyHeader,
@@ -254,7 +259,8 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       operationId: 'grantMediaAccess',
       summary: "Get a short-lived signed grant to open the recording's media",
       description:
-        "For the municipality's media server: a JWT naming the recording, storage_uri, sha256 and the caller, signed by this service (verify with /.well-known/jwks.json). Supervisors within their unit, the desk and records managers. Every grant is audited. Send {} when no purpose is given.",
+        "For the municipality's media server: a JWT naming the recording, storage_uri, sha256 and the caller, signed by this service (verify with " +
+        '/.well-known/jwks.json). Supervisors within their unit, the desk and records managers. Every grant is audited. Send {} when no purpose is given.',
       tags: ['recordings'],
       params: RecordingIdParams,
       body: GrantRequestSchema,

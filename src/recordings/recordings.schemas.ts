@@ -118,7 +118,8 @@ export const PlaceHoldSchema = Type.Object(
   {
     type: Type.Enum([...HOLD_TYPES], {
       description:
-        'audit (監査・検査) and litigation (訴訟) last until released; appeal (不服申立て) and disclosure_request (開示請求) until one year after the day after their decision; other until released or its own date',
+        'audit (監査・検査) and litigation (訴訟) last until released; appeal (不服申立て) and disclosure_request (開示請求) until one year after the day after their ' +
+        'decision; other until released or its own date',
     }),
     reference: Type.String({ minLength: 1, maxLength: 200, description: 'The audit, lawsuit, appeal or request it is for (its number)' }),
     note: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
@@ -205,7 +206,8 @@ export const RecordingSchema = Type.Object(
     caller_number: Nullable(Type.String()),
     redacted: Type.Boolean({
       description:
-        'storage_uri and the personal fields (description, participants, caller_number) are withheld: the caller lacks recordings:media_access on this recording',
+        'storage_uri and the personal fields (description, participants, caller_number) are withheld: the caller lacks recordings:media_access on this ' +
+        'recording',
     }),
     notice: Type.Object(
       { given: Type.Boolean(), method: Nullable(Type.Enum([...NOTICE_METHODS])), at: Nullable(Type.String({ format: 'date-time' })) },

@@ -124,7 +124,8 @@ async function decideRetention(
   const matched = findRule(policy.body.rules, flags.record_category, key)
   if (!matched) {
     throw unprocessable(
-      `the retention schedule in force (version ${policy.id}) has no rule for record category ${flags.record_category} classified ${key}, nor a '*' rule for ${key}`,
+      `the retention schedule in force (version ${policy.id}) has no rule for record category ${flags.record_category} classified ${key}, ` +
+        `nor a '*' rule for ${key}`,
       [{ pointer, message: 'no retention rule applies' }],
     )
   }

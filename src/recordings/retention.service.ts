@@ -34,10 +34,15 @@ export async function explainRetention(ctx: ServiceContext, id: string): Promise
       : `取得日 ${row.document_date}: the date the resident's recording was registered (obtained).`,
   )
   lines.push(
-    `Classified ${row.classification} (${row.administrative_document ? '行政文書' : 'not an administrative document'}, ${row.personal_information ? '個人情報' : 'no personal information'}), record category ${row.record_category}${classification.provisional ? ' — presumed at registration, not yet decided by a records manager' : ''}.`,
+    `Classified ${row.classification} (${row.administrative_document ? '行政文書' : 'not an administrative document'}, ` +
+      `${row.personal_information ? '個人情報' : 'no personal information'}), record category ${row.record_category}` +
+      `${classification.provisional ? ' — presumed at registration, not yet decided by a records manager' : ''}.`,
   )
   lines.push(
-    `Rule of retention schedule version ${row.retention_policy_id} (in force from ${policy?.effective_from ?? '?'}): ${classification.rule_match === 'exact' ? `category ${rule.record_category}` : "the '*' rule"} × ${rule.classification} → ${rule.period.value} ${rule.period.unit}, from ${rule.start === 'next_fiscal_year' ? 'April 1 of the next fiscal year' : 'the creation date'}, then ${ACTION_WORDS[rule.action]}.`,
+    `Rule of retention schedule version ${row.retention_policy_id} (in force from ${policy?.effective_from ?? '?'}): ` +
+      `${classification.rule_match === 'exact' ? `category ${rule.record_category}` : "the '*' rule"} × ${rule.classification} → ` +
+      `${rule.period.value} ${rule.period.unit}, from ${rule.start === 'next_fiscal_year' ? 'April 1 of the next fiscal year' : 'the creation date'}, ` +
+      `then ${ACTION_WORDS[rule.action]}.`,
   )
   lines.push(
     rule.start === 'next_fiscal_year'
@@ -48,8 +53,10 @@ export async function explainRetention(ctx: ServiceContext, id: string): Promise
   for (const h of keeping) {
     lines.push(
       h.until === null
-        ? `Hold ${h.type} (${h.reference}) keeps it until ${h.type === 'appeal' || h.type === 'disclosure_request' ? 'one year after the day after its decision, once recorded' : 'released'} (施行令第9条).`
-        : `Hold ${h.type} (${h.reference}) keeps it through ${h.until}${h.decision_date ? `: one year from the day after the decision of ${h.decision_date}` : ''} (施行令第9条).`,
+        ? `Hold ${h.type} (${h.reference}) keeps it until ` +
+            `${h.type === 'appeal' || h.type === 'disclosure_request' ? 'one year after the day after its decision, once recorded' : 'released'} (施行令第9条).`
+        : `Hold ${h.type} (${h.reference}) keeps it through ${h.until}` +
+            `${h.decision_date ? `: one year from the day after the decision of ${h.decision_date}` : ''} (施行令第9条).`,
     )
   }
 
@@ -69,7 +76,8 @@ export async function explainRetention(ctx: ServiceContext, id: string): Promise
       step,
       on,
       detail: automatic
-        ? `Personal information that is no administrative document: purged automatically by the retention sweep ${when} (media address and personal fields removed) unless a hold is placed.`
+        ? `Personal information that is no administrative document: purged automatically by the retention sweep ${when} ` +
+          '(media address and personal fields removed) unless a hold is placed.'
         : `Due ${when} for ${ACTION_WORDS[row.retention_action]}: one records manager proposes, another approves.`,
     }
   }

@@ -7,7 +7,7 @@ import { sequencePendingChanges } from '../kernel/sequencer.js'
 import type { Db } from '../kernel/db.js'
 import { unitSubtree } from '../org-units/org-units.repository.js'
 import { SIGNATURE_HEADER, signDelivery } from './signature.js'
-import { TargetPolicy } from './targets.js'
+import type { TargetPolicy } from './targets.js'
 import {
   activeWebhooks,
   claimDueDeliveries,

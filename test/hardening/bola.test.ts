@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { ACCESS, ROLES, type Permission, type Role } from '../../src/kernel/access.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
-import { valueOf, type JsonSchema } from '../helpers/arbitrary.js'
+import { arbitraryOf, type JsonSchema } from '../helpers/arbitrary.js'
 import { createCase, register } from '../recordings/fixtures.js'
 
 /**
@@ -51,7 +51,7 @@ t.test('records of another unit answer 404 on every route with an id, and are au
         .replace(':id', id)
         .replace(':holdId', hold.id)
         .replace(/:(\w+)/g, () => crypto.randomUUID())
-      const body = route.schema.body ? fc.sample(valueOf(route.schema.body as JsonSchema), { numRuns: 1, seed: 42 })[0] : undefined
+      const body = route.schema.body ? fc.sample(arbitraryOf(route.schema.body as JsonSchema), { numRuns: 1, seed: 42 })[0] : undefined
       const requestId = `bola-${probed}`
       const res = await test.injectAs(who, {
         method: route.method as 'GET',

@@ -49,10 +49,10 @@ function stringArbitrary(s: JsonSchema): fc.Arbitrary<string> {
   return fc.string({ unit: 'grapheme', minLength, maxLength: Math.max(minLength, Math.min(s.maxLength ?? MAX_STRING, MAX_STRING)) })
 }
 
-export function valueOf(schema: JsonSchema): fc.Arbitrary<unknown> {
+export function arbitraryOf(schema: JsonSchema): fc.Arbitrary<unknown> {
   if (schema.const !== undefined) return fc.constant(schema.const)
   if (schema.enum) return fc.constantFrom(...schema.enum)
-  if (schema.anyOf) return fc.oneof(...schema.anyOf.map(valueOf))
+  if (schema.anyOf) return fc.oneof(...schema.anyOf.map(arbitraryOf))
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type
   switch (type) {
     case 'string':
@@ -68,12 +68,12 @@ export function valueOf(schema: JsonSchema): fc.Arbitrary<unknown> {
     case 'array': {
       const minLength = schema.minItems ?? 0
       const constraints = { minLength, maxLength: Math.max(minLength, Math.min(schema.maxItems ?? MAX_ITEMS, MAX_ITEMS)) }
-      const item = valueOf(schema.items ?? {})
+      const item = arbitraryOf(schema.items ?? {})
       return schema.uniqueItems ? fc.uniqueArray(item, { ...constraints, selector: (v) => JSON.stringify(v) }) : fc.array(item, constraints)
     }
     case 'object': {
       const properties = schema.properties ?? {}
-      const model = Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, valueOf(v)]))
+      const model = Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, arbitraryOf(v)]))
       return fc.record(model, { requiredKeys: (schema.required ?? []).filter((k) => k in properties) })
     }
     default:
@@ -100,6 +100,7 @@ const HOSTILE: unknown[] = [
   '𠮷野家🍣'.repeat(100),
   "' OR 1=1 --",
   "'; DROP TABLE cases; --",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, sent as it is
   '${7*7}{{7*7}}',
   '<script>alert(1)</script>',
   '../../../../etc/passwd',
@@ -163,17 +164,17 @@ const MUTATIONS: Mutation[] = [
   },
   // An unknown field appears.
   (value, _pick, hostile) =>
-    value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as object), ['unexpected_' + typeof hostile]: hostile } : [value],
+    value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as object), [`unexpected_${typeof hostile}`]: hostile } : [value],
 ]
 
 /** A valid value, then possibly made hostile by one mutation. */
 export function hostileOf(schema: JsonSchema): fc.Arbitrary<unknown> {
   return fc.oneof(
-    { weight: 1, arbitrary: valueOf(schema) },
+    { weight: 1, arbitrary: arbitraryOf(schema) },
     {
       weight: 3,
       arbitrary: fc
-        .tuple(valueOf(schema), fc.nat({ max: MUTATIONS.length - 1 }), fc.nat(), fc.constantFrom(...HOSTILE))
+        .tuple(arbitraryOf(schema), fc.nat({ max: MUTATIONS.length - 1 }), fc.nat(), fc.constantFrom(...HOSTILE))
         .map(([value, mutation, pick, hostile]) => MUTATIONS[mutation]!(value, pick, hostile)),
     },
   )
