@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './kernel/auth.js'
-import { MEDIA_GRANT_DEFAULTS, type Config, type WebhookConfig } from './config.js'
+import type { Config, WebhookConfig } from './config.js'
 import type { DatabaseHandle } from './kernel/db.js'
 import { ProblemSchema } from './kernel/errors.js'
 import { strictValidatorCompiler } from './kernel/validation.js'
@@ -14,6 +14,7 @@ import accessPlugin from './kernel/access.plugin.js'
 import problemsPlugin from './kernel/problems.plugin.js'
 import protectionPlugin, { type ProtectionConfig } from './kernel/protection.plugin.js'
 import unitOfWorkPlugin from './kernel/unit-of-work.plugin.js'
+import { MEDIA_GRANT_DEFAULTS } from './media-grants/media-grants.service.js'
 import { registerModules } from './modules.js'
 import { rememberStaff } from './staff/staff.repository.js'
 import { TargetPolicy } from './webhooks/targets.js'
@@ -31,7 +32,7 @@ export interface AppDependencies {
   verifyToken: TokenVerifier
 }
 
-export const API_VERSION = '0.1.0'
+const API_VERSION = '0.1.0'
 const BODY_LIMIT_BYTES = 1024 * 1024
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 

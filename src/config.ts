@@ -5,6 +5,7 @@ import { Compile } from 'typebox/compile'
 import { Value } from 'typebox/value'
 import type { AuthConfig } from './kernel/auth.js'
 import type { ProtectionConfig } from './kernel/protection.plugin.js'
+import type { MediaGrantSettings } from './media-grants/media-grants.service.js'
 
 // Every setting the service reads, in one schema. Values come from the environment only,
 // are validated once at start, and a wrong one stops the service with one line naming it.
@@ -47,16 +48,6 @@ type Env = Static<typeof EnvSchema>
 
 const checkEnv = Compile(EnvSchema)
 
-/** Media access grants: how long they live and whom they name as issuer and audience. */
-export interface MediaGrantConfig {
-  ttlSeconds: number
-  issuer: string
-  audience: string
-}
-
-/** What grants use when the app is built without configuration (tests, contract generation). */
-export const MEDIA_GRANT_DEFAULTS: MediaGrantConfig = { ttlSeconds: 300, issuer: 'madoguchi', audience: 'madoguchi-media' }
-
 export interface Config {
   production: boolean
   port: number
@@ -78,7 +69,7 @@ export interface Config {
   overload: NonNullable<ProtectionConfig['overload']>
   /** How often this instance runs the retention sweep (every instance may; one sweeps at a time). */
   retentionSweepIntervalMs: number
-  mediaGrants: MediaGrantConfig
+  mediaGrants: MediaGrantSettings
   /** How often committed changes get their feed positions (readers also do it on demand). */
   changeFeedIntervalMs: number
   webhooks: WebhookConfig

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import type { MediaGrantConfig } from './config.js'
 import auditRoutes from './audit/audit.routes.js'
 import historyRoutes from './audit/history.routes.js'
 import changeRoutes from './changes/changes.routes.js'
@@ -9,6 +8,7 @@ import eventRoutes from './cases/events.routes.js'
 import healthRoutes from './health/health.routes.js'
 import meRoutes from './me/me.routes.js'
 import jwksRoutes from './media-grants/jwks.routes.js'
+import type { MediaGrantSettings } from './media-grants/media-grants.service.js'
 import orgUnitRoutes from './org-units/org-units.routes.js'
 import policyRoutes from './policies/policies.routes.js'
 import calendarRoutes from './calendar/calendar.routes.js'
@@ -23,7 +23,7 @@ import webhookRoutes from './webhooks/webhooks.routes.js'
  */
 export async function registerModules(
   app: FastifyInstance,
-  { database, mediaGrants, webhookTargets }: { database: DatabaseHandle; mediaGrants: MediaGrantConfig; webhookTargets: TargetPolicy },
+  { database, mediaGrants, webhookTargets }: { database: DatabaseHandle; mediaGrants: MediaGrantSettings; webhookTargets: TargetPolicy },
 ): Promise<void> {
   await app.register(healthRoutes, { database })
   await app.register(meRoutes, { prefix: '/v1/me' })

@@ -39,7 +39,7 @@ function instant(value: string, name: string): Date {
 export type ExportFormat = 'ndjson' | 'csv'
 
 /** The export's columns (CSV header, and the fields of each NDJSON line). */
-export const EXPORT_FIELDS = [
+const EXPORT_FIELDS = [
   'seq',
   'id',
   'occurred_at',

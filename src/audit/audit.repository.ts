@@ -7,7 +7,7 @@ import type { AuditEventsTable, AuditOutcome } from '../kernel/audit.tables.js'
 
 type AuditRow = Selectable<AuditEventsTable>
 
-export function toAuditEvent(row: AuditRow): AuditEvent {
+function toAuditEvent(row: AuditRow): AuditEvent {
   return {
     id: row.id,
     chain_seq: row.chain_seq,

@@ -95,7 +95,7 @@ const EXPORT_TYPES: Record<string, ExportFormat> = {
 }
 
 /** The export format the Accept header prefers; NDJSON when it accepts anything. 406 otherwise. */
-export function negotiateExport(request: FastifyRequest): ExportFormat {
+function negotiateExport(request: FastifyRequest): ExportFormat {
   const header = request.headers.accept
   if (!header) return 'ndjson'
   let best: { format: ExportFormat; q: number } | null = null

@@ -4,7 +4,7 @@ import { PageQuery, pageOf } from '../kernel/pagination.js'
 const Nullable = <T extends TSchema>(schema: T, description?: string) => Type.Union([schema, Type.Null()], description ? { description } : {})
 
 /** One audit entry. Ids, kinds and counts only: entries never hold personal data values. */
-export const AuditEventSchema = Type.Object(
+const AuditEventSchema = Type.Object(
   {
     id: Type.Integer(),
     chain_seq: Nullable(Type.Integer({ minimum: 1 }), 'Position in the hash chain; null until the linker has linked it (about a second after commit)'),
@@ -90,7 +90,7 @@ export const ChainVerificationSchema = Type.Object(
 )
 export type ChainVerificationResult = Static<typeof ChainVerificationSchema>
 
-export const RECORD_TYPES = ['case', 'recording', 'policy', 'org_unit'] as const
+const RECORD_TYPES = ['case', 'recording', 'policy', 'org_unit'] as const
 /** Record types an admin (audit:read reach own) may see entries of. */
 export const ADMIN_RECORD_TYPES: readonly string[] = ['policy', 'org_unit']
 
@@ -102,7 +102,7 @@ export const HistoryParamsSchema = Type.Object(
   { additionalProperties: false },
 )
 
-export const HistoryItemSchema = Type.Object(
+const HistoryItemSchema = Type.Object(
   {
     occurred_at: Type.String({ format: 'date-time' }),
     source: Type.Enum(['audit', 'change'], {

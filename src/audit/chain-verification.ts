@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import { type ChainedColumns, entryHash, GENESIS_HASH } from '../kernel/audit-chain.js'
 import type { Db } from '../kernel/db.js'
 
-export interface ChainBreak {
+interface ChainBreak {
   chain_seq: number
   id: number | null
   reason: 'hash-mismatch' | 'prev-hash-mismatch' | 'missing-entry'

@@ -7,9 +7,9 @@ const VersionId = Type.String({ format: 'uuid' })
 /** The longest holidays listing: three years. */
 export const MAX_HOLIDAY_RANGE_YEARS = 3
 /** The longest period a deadline counts: ten years of days. */
-export const MAX_DEADLINE_DAYS = 3650
+const MAX_DEADLINE_DAYS = 3650
 
-export const HolidayReasonSchema = Type.Union(
+const HolidayReasonSchema = Type.Union(
   [
     Type.Object({ kind: Type.Literal('weekend'), day: Type.Enum(['saturday', 'sunday']) }, { additionalProperties: false, description: '土曜日・日曜日' }),
     Type.Object(
@@ -34,7 +34,7 @@ export const HolidayReasonSchema = Type.Union(
   { $id: 'HolidayReason' },
 )
 
-export const OfficeHolidaySchema = Type.Object(
+const OfficeHolidaySchema = Type.Object(
   {
     date: Type.String({ format: 'date' }),
     reasons: Type.Array(HolidayReasonSchema, { minItems: 1, description: 'Every reason the office is closed that day' }),
@@ -61,7 +61,7 @@ export const HolidaysQuerySchema = Type.Object(
   { additionalProperties: false },
 )
 
-export const DeadlineKindSchema = Type.Enum(['filing', 'office_decision'], {
+const DeadlineKindSchema = Type.Enum(['filing', 'office_decision'], {
   description:
     'filing (default): the deadline of an act toward the office (申請・届出), which moves off office holidays by law (行政機関の休日に関する法律第2条); ' +
     "office_decision: the office's own decision deadline, which moves only when the calendar policy says so (office_decisions_roll_forward)",

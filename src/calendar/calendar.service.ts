@@ -24,7 +24,7 @@ import { MAX_HOLIDAY_RANGE_YEARS } from './calendar.schemas.js'
  */
 
 /** Office holidays from `from` to `to` inclusive, each decided by the calendar version in force that day. */
-export async function officeHolidays(q: Queryable, from: string, to: string): Promise<{ items: OfficeHoliday[]; calendarVersionIds: string[] }> {
+async function officeHolidays(q: Queryable, from: string, to: string): Promise<{ items: OfficeHoliday[]; calendarVersionIds: string[] }> {
   assertInCalendar(from)
   assertInCalendar(to)
   const versions = await policyVersionsGoverning(q, 'calendar', from, to)
@@ -34,7 +34,7 @@ export async function officeHolidays(q: Queryable, from: string, to: string): Pr
 }
 
 /** The due date of `days` calendar days from `start` (see `dueDate`), with the versions that decided it. */
-export async function officeDueDate(q: Queryable, start: string, days: number, kind: DeadlineKind = 'filing'): Promise<Deadline> {
+async function officeDueDate(q: Queryable, start: string, days: number, kind: DeadlineKind = 'filing'): Promise<Deadline> {
   assertInCalendar(start)
   const raw = addDays(start, days)
   assertInCalendar(raw)

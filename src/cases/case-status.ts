@@ -15,7 +15,7 @@ export interface Transition {
   event: 'escalation' | 'status_changed'
 }
 
-export const TRANSITIONS: readonly Transition[] = [
+const TRANSITIONS: readonly Transition[] = [
   // Front-line staff hand a case to the supervisor / desk (現場監督者・相談窓口への引継ぎ).
   { from: 'open', to: 'escalated', permission: 'cases:escalate', event: 'escalation' },
   { from: 'escalated', to: 'in_review', permission: 'cases:manage', event: 'status_changed' },

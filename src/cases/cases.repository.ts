@@ -20,7 +20,7 @@ type CasesEb = ExpressionBuilder<Database, 'cases'>
  * org unit and the units below it; all = every case. Used in every query that touches cases,
  * so an id outside the reach is simply not found.
  */
-export function caseInReach(q: Queryable, reach: Reach, caller: Caller) {
+function caseInReach(q: Queryable, reach: Reach, caller: Caller) {
   return (eb: CasesEb): Expression<SqlBool> => {
     switch (reach) {
       case 'all':
@@ -48,7 +48,7 @@ export function casesRespondedBy(q: Queryable, subject: string) {
 }
 
 /** Who responds to a case and who recorded it, with their names, fetched with the case itself. */
-export interface CasePeople {
+interface CasePeople {
   responder_profiles: Array<{ subject: string; profile: Profile | null }>
   creator_profile: Profile | null
 }

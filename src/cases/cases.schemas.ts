@@ -8,14 +8,14 @@ const Uuid = Type.String({ format: 'uuid' })
 const Instant = Type.String({ format: 'date-time', description: 'RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00' })
 const Subject = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$', description: 'A staff id (the JWT sub)' })
 
-export const ChannelSchema = Type.Enum([...CASE_CHANNELS])
-export const CategorySchema = Type.Enum([...CASE_CATEGORIES])
-export const SeveritySchema = Type.Enum([...SEVERITIES])
-export const StatusSchema = Type.Enum([...CASE_STATUSES])
+const ChannelSchema = Type.Enum([...CASE_CHANNELS])
+const CategorySchema = Type.Enum([...CASE_CATEGORIES])
+const SeveritySchema = Type.Enum([...SEVERITIES])
+const StatusSchema = Type.Enum([...CASE_STATUSES])
 const Categories = Type.Array(CategorySchema, { minItems: 1, maxItems: 8, uniqueItems: true })
 
 /** The customer's contact details: personal information (個人情報). */
-export const CustomerSchema = Type.Object(
+const CustomerSchema = Type.Object(
   {
     name: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()])),
     address: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 500 }), Type.Null()])),
@@ -26,7 +26,7 @@ export const CustomerSchema = Type.Object(
 )
 export type Customer = Static<typeof CustomerSchema>
 
-export const ExternalRefSchema = Type.Object(
+const ExternalRefSchema = Type.Object(
   {
     system: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: "The other system's name, e.g. kikan-soudan" }),
     ref: Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'The id of the case in that system' }),
@@ -93,7 +93,7 @@ export const TransitionSchema = Type.Object(
 export const AddResponderSchema = Type.Object({ subject: Subject }, { $id: 'AddResponder', additionalProperties: false })
 
 /** 複数名で対応: set while a counter case has fewer responders than its severity needs. */
-export const ResponderShortfallSchema = Type.Object(
+const ResponderShortfallSchema = Type.Object(
   {
     required: Type.Integer(),
     actual: Type.Integer(),
@@ -157,7 +157,6 @@ export const CaseListQuerySchema = Type.Object(
   },
   { additionalProperties: false },
 )
-export type CaseListQuery = Static<typeof CaseListQuerySchema>
 
 export const CaseIdParams = Type.Object({ id: Uuid }, { additionalProperties: false })
 export const ExternalRefParams = Type.Object(

@@ -55,7 +55,7 @@ export async function casePolicies(ctx: ServiceContext): Promise<{ escalation: E
 }
 
 /** 複数名で対応: too few responders for the severity, while the case is being handled. */
-export function responderShortfall(row: Pick<CaseRow, 'channel' | 'severity' | 'status' | 'categories'>, responders: number, policy: EscalationPolicy) {
+function responderShortfall(row: Pick<CaseRow, 'channel' | 'severity' | 'status' | 'categories'>, responders: number, policy: EscalationPolicy) {
   if (row.status === 'resolved' || row.status === 'closed') return null
   const { min_responders: required, policy_version_id } = escalationFor(policy, row)
   return responders < required ? { required, actual: responders, policy_version_id } : null

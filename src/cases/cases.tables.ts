@@ -24,7 +24,7 @@ export interface CasesTable {
   version: Generated<number>
 }
 
-export interface CaseCustomersTable {
+interface CaseCustomersTable {
   case_id: string
   name: string | null
   address: string | null
@@ -33,14 +33,14 @@ export interface CaseCustomersTable {
   updated_at: Generated<Date>
 }
 
-export interface CaseRespondersTable {
+interface CaseRespondersTable {
   case_id: string
   subject: string
   added_by: string
   added_at: Generated<Date>
 }
 
-export interface CaseNumberCountersTable {
+interface CaseNumberCountersTable {
   fiscal_year: number
   last_number: number
 }

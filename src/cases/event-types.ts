@@ -26,11 +26,10 @@ export const RECORDABLE_EVENT_TYPES = [
 ] as const
 
 /** Written by the service itself (transitions, escalation rules, responders), never posted. */
-export const SYSTEM_EVENT_TYPES = ['escalation', 'status_changed', 'responder_added'] as const
+const SYSTEM_EVENT_TYPES = ['escalation', 'status_changed', 'responder_added'] as const
 
 export const EVENT_TYPES = [...RECORDABLE_EVENT_TYPES, ...SYSTEM_EVENT_TYPES] as const
 export type EventType = (typeof EVENT_TYPES)[number]
-export type RecordableEventType = (typeof RECORDABLE_EVENT_TYPES)[number]
 
 /** Warnings that a report counts before the police were called. */
 export const WARNING_TYPES: readonly EventType[] = ['stop_request', 'exit_order', 'final_warning']

@@ -6,7 +6,7 @@ import { EVENT_TYPES, LADDER_TYPES, RECORDABLE_EVENT_TYPES } from './event-types
 
 const Uuid = Type.String({ format: 'uuid' })
 
-export const EventDetailsSchema = Type.Object(
+const EventDetailsSchema = Type.Object(
   {
     police_via: Type.Optional(
       Type.Enum(['110', '#9110', 'local_station'], {
@@ -61,7 +61,7 @@ export type CaseEventView = Static<typeof CaseEventSchema>
 export const EventPageSchema = pageOf(CaseEventSchema, 'CaseEventPage')
 export const EventListQuerySchema = Type.Object({ ...PageQuery }, { additionalProperties: false })
 
-export const TimelineEntrySchema = Type.Object(
+const TimelineEntrySchema = Type.Object(
   {
     ...CaseEventSchema.properties,
     corrections: Type.Array(CaseEventSchema, { description: 'Later events that correct this one, in the order written' }),
@@ -69,7 +69,7 @@ export const TimelineEntrySchema = Type.Object(
   { $id: 'TimelineEntry', additionalProperties: false },
 )
 
-export const EscalationLadderSchema = Type.Object(
+const EscalationLadderSchema = Type.Object(
   {
     counts: Type.Object(Object.fromEntries(LADDER_TYPES.map((t) => [t, Type.Integer({ minimum: 0 })])), { additionalProperties: false }),
     warnings_before_police: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {

@@ -7,9 +7,7 @@ import type { ChangesTable } from '../kernel/changes.tables.js'
 /** Which changes a reader may see: all, or those of a unit subtree plus organisation-wide ones. */
 export type FeedScope = { kind: 'all' } | { kind: 'unit'; unitId: string | null }
 
-export function toChange(
-  row: Pick<Selectable<ChangesTable>, 'position' | 'kind' | 'resource_type' | 'resource_id' | 'org_unit_id' | 'occurred_at' | 'data'>,
-): Change {
+function toChange(row: Pick<Selectable<ChangesTable>, 'position' | 'kind' | 'resource_type' | 'resource_id' | 'org_unit_id' | 'occurred_at' | 'data'>): Change {
   return {
     position: row.position!,
     kind: row.kind,

@@ -5,7 +5,7 @@ import { TokenRejected, type Caller, type TokenVerifier } from './auth.js'
 import { forbidden, unauthorized } from './errors.js'
 
 /** What the authorisation hook established for the request. */
-export interface RequestAccess {
+interface RequestAccess {
   caller: Caller
   /** The route's permission, or null on routes that only need a valid token. */
   permission: Permission | null
@@ -48,7 +48,7 @@ type WithAccess = FastifyRequest & { [kAccess]?: RequestAccess }
 // must say what it needs, or the service refuses to start.
 const PLUGIN_ROUTE_PREFIXES = ['/docs']
 
-export interface AccessPluginOptions {
+interface AccessPluginOptions {
   verifyToken: TokenVerifier
 }
 

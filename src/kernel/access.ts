@@ -67,7 +67,7 @@ export const ACCESS = {
 } as const satisfies Record<string, Grants>
 
 export type Permission = keyof typeof ACCESS
-export const PERMISSIONS = Object.keys(ACCESS) as Permission[]
+const PERMISSIONS = Object.keys(ACCESS) as Permission[]
 
 /** What a route needs: a permission, any valid token, or nothing (infrastructure routes). */
 export type RouteAccess = Permission | 'authenticated' | 'public'

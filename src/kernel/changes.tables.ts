@@ -14,7 +14,7 @@ export interface ChangesTable {
 }
 
 /** One commit ticket per transaction that wrote changes, drawn at COMMIT by a deferred trigger. */
-export interface ChangeCommitsTable {
+interface ChangeCommitsTable {
   txid: ColumnType<string, never, never>
   ticket: ColumnType<number, never, never>
 }

@@ -134,7 +134,7 @@ export async function openEmbedded(dataDir: string, options: { loadDataDir?: Blo
   return embeddedHandle(pglite)
 }
 
-export function embeddedHandle(pglite: PGlite): DatabaseHandle {
+function embeddedHandle(pglite: PGlite): DatabaseHandle {
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
   return {
     db,

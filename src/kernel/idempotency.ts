@@ -6,7 +6,7 @@ import type { Db, Trx } from './db.js'
 import { badRequest, HttpProblem } from './errors.js'
 
 /** How long a key is remembered. */
-export const IDEMPOTENCY_KEY_TTL_HOURS = 24
+const IDEMPOTENCY_KEY_TTL_HOURS = 24
 const KEY = /^[\x21-\x7e]{1,200}$/
 
 export interface StoredResponse {

@@ -3,7 +3,7 @@ import type { AuditTables } from './audit.tables.js'
 import type { ChangeTables } from './changes.tables.js'
 
 /** Replies remembered for Idempotency-Key retries (idempotency.ts). */
-export interface IdempotencyKeysTable {
+interface IdempotencyKeysTable {
   subject: string
   operation: string
   key: string

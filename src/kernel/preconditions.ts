@@ -6,7 +6,7 @@ import { preconditionFailed, preconditionRequired } from './errors.js'
  * (and @fastify/etag answers If-None-Match with 304); a change needs If-Match with the current
  * ETag: 428 without one, 412 when it is stale.
  */
-export function etagOf(version: number): string {
+function etagOf(version: number): string {
   return `"v${version}"`
 }
 

@@ -34,7 +34,7 @@ export default fp(
   { name: 'problems' },
 )
 
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: HttpProblem) {
+function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: HttpProblem) {
   const body = problemBody(problem, request.url.split('?')[0] ?? request.url, request.id)
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
   return reply.code(problem.status).type('application/problem+json; charset=utf-8').send(body)
@@ -65,7 +65,7 @@ interface SchemaError {
 }
 
 /** Maps anything thrown during a request to the problem the client should see. */
-export function toProblem(error: unknown): HttpProblem {
+function toProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error
   if (error instanceof TokenRejected) return unauthorized(error.message, true)
 

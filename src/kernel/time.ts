@@ -5,7 +5,7 @@
 const TOKYO_OFFSET_MS = 9 * 3600 * 1000
 
 /** How far in the future a reported instant may lie: clocks of devices at the counter drift. */
-export const CLOCK_SKEW_MS = 2 * 60 * 1000
+const CLOCK_SKEW_MS = 2 * 60 * 1000
 
 /** Whether an instant someone reports (occurred_at, started_at) lies in the future beyond clock drift. */
 export function isInTheFuture(instant: Date, now: number = Date.now()): boolean {

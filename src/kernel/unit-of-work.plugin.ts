@@ -44,7 +44,7 @@ declare module 'fastify' {
   }
 }
 
-export interface UnitOfWorkOptions {
+interface UnitOfWorkOptions {
   db: Db
   /**
    * Runs in every write request's transaction before its handler (after an idempotent replay is

@@ -4,7 +4,7 @@ import { ACCESS, permissionsOf, ROLES } from '../kernel/access.js'
 
 const ReachSchema = Type.Enum(['own', 'unit', 'all'])
 
-export const MeSchema = Type.Object(
+const MeSchema = Type.Object(
   {
     subject: Type.String(),
     name: Type.Union([Type.String(), Type.Null()]),

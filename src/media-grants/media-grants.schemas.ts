@@ -17,7 +17,7 @@ export const MediaGrantSchema = Type.Object(
 )
 export type MediaGrantView = Static<typeof MediaGrantSchema>
 
-export const JwkSchema = Type.Object(
+const JwkSchema = Type.Object(
   {
     kty: Type.String(),
     kid: Type.String(),

@@ -1,5 +1,4 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose'
-import type { MediaGrantConfig } from '../config.js'
 import type { Queryable } from '../kernel/db.js'
 import { newId } from '../kernel/ids.js'
 import type { MediaGrantView } from './media-grants.schemas.js'
@@ -12,9 +11,17 @@ import { activeSigningKey, insertSigningKeyIfNone, publishedKeys, type StoredKey
  * server verifies signature, `typ`, `iss`, `aud` and `exp`, then serves `storage_uri` after
  * checking the file against `sha256`.
  */
-export type MediaGrantSettings = MediaGrantConfig
+/** Media access grants: how long they live and whom they name as issuer and audience (MEDIA_GRANT_* settings). */
+export interface MediaGrantSettings {
+  ttlSeconds: number
+  issuer: string
+  audience: string
+}
 
-export const MEDIA_GRANT_TYPE = 'media-grant+jwt'
+/** What grants use when the app is built without configuration (tests, contract generation). */
+export const MEDIA_GRANT_DEFAULTS: MediaGrantSettings = { ttlSeconds: 300, issuer: 'madoguchi', audience: 'madoguchi-media' }
+
+const MEDIA_GRANT_TYPE = 'media-grant+jwt'
 export const JWKS_PATH = '/.well-known/jwks.json'
 const ALG = 'ES256'
 

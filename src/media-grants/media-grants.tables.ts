@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely'
 
-export interface SigningKeysTable {
+interface SigningKeysTable {
   kid: string
   purpose: 'media_grant'
   alg: string

@@ -1,27 +1,11 @@
 import type { CaseCategory, CaseChannel, Severity } from './case-vocabulary.js'
-import type { Classification, PolicyVersion, RetentionRule } from './policies.schemas.js'
+import type { PolicyVersion } from './policies.schemas.js'
 
 /**
- * Small decisions read straight off a policy version, for the domains that make them (cases,
- * recordings). Each takes the version in force at the moment that matters (`policyInForce`) as
+ * Small decisions read straight off a policy version, for the domains that make them (cases).
+ * Each takes the version in force at the moment that matters (`policyInForce`) as
  * an argument and answers with that version's id, which the caller records with its decision.
  */
-
-/**
- * The retention rule for a record: the rule for its own category and classification, else the
- * '*' rule of the classification (every version has one: policies.rules.ts refuses it otherwise).
- */
-export function retentionRuleFor(
-  version: PolicyVersion<'retention'>,
-  recordCategory: string,
-  classification: Classification,
-): { rule: RetentionRule; rule_index: number; policy_version_id: string } {
-  const rules = version.body.rules
-  let index = rules.findIndex((r) => r.record_category === recordCategory && r.classification === classification)
-  if (index < 0) index = rules.findIndex((r) => r.record_category === '*' && r.classification === classification)
-  if (index < 0) throw new Error(`retention policy ${version.id} has no rule for ${classification}`)
-  return { rule: rules[index]!, rule_index: index, policy_version_id: version.id }
-}
 
 /**
  * What the escalation policy asks of a case: immediate escalation when one of its categories is

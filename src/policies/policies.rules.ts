@@ -9,7 +9,7 @@ import { CLASSIFICATIONS, type PolicyBodies, type PolicyType } from './policies.
  */
 
 /** A closure longer than this is refused: a typo in a year would close the office for decades. */
-export const MAX_CLOSURE_DAYS = 366
+const MAX_CLOSURE_DAYS = 366
 
 /** Rules on the effective date: history is never rewritten (today or later, Asia/Tokyo). */
 export function effectiveDateErrors(effectiveFrom: string, today: string = todayInTokyo()): FieldError[] {

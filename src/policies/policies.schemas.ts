@@ -11,7 +11,7 @@ export type PolicyType = (typeof POLICY_TYPES)[number]
 const DateString = Type.String({ format: 'date', description: 'YYYY-MM-DD' })
 
 /** 録音・録画: notice to the other party (告知) and residents' recording (庁舎管理権). */
-export const RecordingPolicySchema = Type.Object(
+const RecordingPolicySchema = Type.Object(
   {
     notice_required: Type.Boolean({ description: 'Whether the other party must be told before recording (告知)' }),
     notice_methods: Type.Array(Type.Enum(['verbal', 'sign', 'automated_message', 'written', 'screen_display']), {
@@ -28,7 +28,7 @@ export const RecordingPolicySchema = Type.Object(
 )
 
 /** 名札の見直し: how staff appear in responses. */
-export const NameDisplayPolicySchema = Type.Object(
+const NameDisplayPolicySchema = Type.Object(
   {
     mode: Type.Enum(['full_name', 'surname_only', 'business_name'], { description: 'How staff names appear in every response' }),
   },
@@ -36,7 +36,7 @@ export const NameDisplayPolicySchema = Type.Object(
 )
 
 /** Escalation (一人で対応しない, 複数名で対応). */
-export const EscalationPolicySchema = Type.Object(
+const EscalationPolicySchema = Type.Object(
   {
     immediate_categories: Type.Array(Type.Enum([...CASE_CATEGORIES]), {
       uniqueItems: true,
@@ -64,7 +64,7 @@ export const EscalationPolicySchema = Type.Object(
 export const CLASSIFICATIONS = ['administrative_document', 'personal_information', 'both', 'neither'] as const
 export type Classification = (typeof CLASSIFICATIONS)[number]
 
-export const RetentionPeriodSchema = Type.Union(
+const RetentionPeriodSchema = Type.Union(
   [
     Type.Object(
       { unit: Type.Literal('days'), value: Type.Integer({ minimum: 1, maximum: 364 }) },
@@ -98,7 +98,7 @@ export const RetentionRuleSchema = Type.Object(
 export type RetentionRule = Static<typeof RetentionRuleSchema>
 
 /** 保存期間表: the retention schedule. */
-export const RetentionPolicySchema = Type.Object(
+const RetentionPolicySchema = Type.Object(
   { rules: Type.Array(RetentionRuleSchema, { minItems: 1, maxItems: 500 }) },
   { $id: 'RetentionPolicy', additionalProperties: false },
 )
@@ -109,7 +109,7 @@ export const RetentionPolicySchema = Type.Object(
  * 法律第1条) and are not listed here. A version is the whole calendar from its effective date:
  * the version in force on a date decides that date, so closures still ahead are carried forward.
  */
-export const CalendarPolicySchema = Type.Object(
+const CalendarPolicySchema = Type.Object(
   {
     closures: Type.Array(
       Type.Object(
@@ -167,7 +167,7 @@ export interface PolicyVersion<T extends PolicyType = PolicyType> {
 /** The earliest date the service answers for: its shipped defaults take effect on it. */
 export const POLICY_EPOCH = '1970-01-01'
 
-export const PolicyTypeSchema = Type.Enum([...POLICY_TYPES], {
+const PolicyTypeSchema = Type.Enum([...POLICY_TYPES], {
   description: 'recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日)',
 })
 
@@ -200,11 +200,11 @@ function versionSchema<T extends PolicyType, B extends (typeof POLICY_BODY_SCHEM
   )
 }
 
-export const RecordingPolicyVersionSchema = versionSchema('recording', RecordingPolicySchema)
-export const NameDisplayPolicyVersionSchema = versionSchema('name_display', NameDisplayPolicySchema)
-export const EscalationPolicyVersionSchema = versionSchema('escalation', EscalationPolicySchema)
-export const RetentionPolicyVersionSchema = versionSchema('retention', RetentionPolicySchema)
-export const CalendarPolicyVersionSchema = versionSchema('calendar', CalendarPolicySchema)
+const RecordingPolicyVersionSchema = versionSchema('recording', RecordingPolicySchema)
+const NameDisplayPolicyVersionSchema = versionSchema('name_display', NameDisplayPolicySchema)
+const EscalationPolicyVersionSchema = versionSchema('escalation', EscalationPolicySchema)
+const RetentionPolicyVersionSchema = versionSchema('retention', RetentionPolicySchema)
+const CalendarPolicyVersionSchema = versionSchema('calendar', CalendarPolicySchema)
 
 export const POLICY_VERSION_SCHEMAS = {
   recording: RecordingPolicyVersionSchema,

@@ -36,7 +36,7 @@ type RecordingsEb = ExpressionBuilder<Database, 'recordings'>
  * The recordings a caller reaches with a grant: own = recordings of cases they respond to;
  * unit = recordings of their org unit and the units below it; all = every recording.
  */
-export function recordingInReach(q: Queryable, reach: Reach, caller: Caller) {
+function recordingInReach(q: Queryable, reach: Reach, caller: Caller) {
   return (eb: RecordingsEb): Expression<SqlBool> => {
     switch (reach) {
       case 'all':
@@ -236,7 +236,7 @@ export async function listDispositions(q: Queryable, filters: DispositionFilters
 }
 
 /** The action a recording is due for once its retention has ended. */
-export function actionDueSql() {
+function actionDueSql() {
   return sql<'dispose' | 'transfer' | 'review' | 'purge'>`case
     when not recordings.administrative_document and recordings.retention_action = 'dispose' then 'purge'
     else recordings.retention_action end`

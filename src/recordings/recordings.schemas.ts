@@ -14,17 +14,17 @@ const RecordCategory = Type.String({
 })
 const Reason = Type.String({ minLength: 1, maxLength: 2000 })
 
-export const MEDIA_KINDS = ['audio', 'video'] as const
-export const SOURCES = ['staff_device', 'fixed_camera', 'phone_system', 'resident_provided'] as const
-export const RECORDED_BY = ['organisation', 'resident'] as const
-export const NOTICE_METHODS = ['verbal', 'sign', 'automated_message', 'written', 'screen_display'] as const
-export const RECORDING_STATUSES = ['active', 'due', 'disposed', 'transferred', 'purged'] as const
-export const RECORDING_FLAGS = ['notice_missing', 'resident_recording_prohibited', 'resident_recording_without_permission'] as const
-export const HOLD_TYPES = ['audit', 'litigation', 'appeal', 'disclosure_request', 'other'] as const
-export const HOLD_STATUSES = ['active', 'lapsed', 'released'] as const
-export const DISPOSITION_ACTIONS = ['dispose', 'transfer', 'purge'] as const
-export const DISPOSITION_STATUSES = ['proposed', 'executed', 'cancelled'] as const
-export const ACCESS_PURPOSES = ['case_handling', 'fact_check', 'disclosure_request', 'police_request', 'litigation', 'audit', 'other'] as const
+const MEDIA_KINDS = ['audio', 'video'] as const
+const SOURCES = ['staff_device', 'fixed_camera', 'phone_system', 'resident_provided'] as const
+const RECORDED_BY = ['organisation', 'resident'] as const
+const NOTICE_METHODS = ['verbal', 'sign', 'automated_message', 'written', 'screen_display'] as const
+const RECORDING_STATUSES = ['active', 'due', 'disposed', 'transferred', 'purged'] as const
+const RECORDING_FLAGS = ['notice_missing', 'resident_recording_prohibited', 'resident_recording_without_permission'] as const
+const HOLD_TYPES = ['audit', 'litigation', 'appeal', 'disclosure_request', 'other'] as const
+const HOLD_STATUSES = ['active', 'lapsed', 'released'] as const
+const DISPOSITION_ACTIONS = ['dispose', 'transfer', 'purge'] as const
+const DISPOSITION_STATUSES = ['proposed', 'executed', 'cancelled'] as const
+const ACCESS_PURPOSES = ['case_handling', 'fact_check', 'disclosure_request', 'police_request', 'litigation', 'audit', 'other'] as const
 
 export type RecordingFlag = (typeof RECORDING_FLAGS)[number]
 
@@ -55,7 +55,7 @@ const descriptiveFields = {
   ...personalFields,
 }
 
-export const NoticeInputSchema = Type.Object(
+const NoticeInputSchema = Type.Object(
   {
     given: Type.Boolean({ description: 'Whether the other party was told the interaction is recorded (告知)' }),
     method: Type.Optional(
@@ -155,7 +155,7 @@ export const GrantRequestSchema = Type.Object(
 // ---------------------------------------------------------------------------------------------
 // Responses
 
-export const RecordingClassificationSummarySchema = Type.Object(
+const RecordingClassificationSummarySchema = Type.Object(
   {
     administrative_document: Type.Boolean(),
     personal_information: Type.Boolean(),
@@ -168,7 +168,7 @@ export const RecordingClassificationSummarySchema = Type.Object(
   { $id: 'RecordingClassificationSummary', additionalProperties: false },
 )
 
-export const RetentionSummarySchema = Type.Object(
+const RetentionSummarySchema = Type.Object(
   {
     policy_version_id: Uuid,
     start: DateString,
@@ -254,12 +254,11 @@ export const RecordingListQuerySchema = Type.Object(
   },
   { additionalProperties: false },
 )
-export type RecordingListQuery = Static<typeof RecordingListQuerySchema>
 
 export const RecordingIdParams = Type.Object({ id: Uuid }, { additionalProperties: false })
 export const HoldParams = Type.Object({ id: Uuid, holdId: Uuid }, { additionalProperties: false })
 
-export const ClassificationEntrySchema = Type.Object(
+const ClassificationEntrySchema = Type.Object(
   {
     id: Uuid,
     administrative_document: Type.Boolean(),
@@ -316,7 +315,7 @@ export const HoldListSchema = Type.Object(
   { $id: 'RecordingHoldList', additionalProperties: false },
 )
 
-export const NEXT_STEPS = ['purge', 'disposal_due', 'transfer_due', 'review_due', 'held', 'awaiting_approval', 'none'] as const
+const NEXT_STEPS = ['purge', 'disposal_due', 'transfer_due', 'review_due', 'held', 'awaiting_approval', 'none'] as const
 
 export const RetentionExplanationSchema = Type.Object(
   {
@@ -404,10 +403,9 @@ export const DispositionListQuerySchema = Type.Object(
   },
   { additionalProperties: false },
 )
-export type DispositionListQuery = Static<typeof DispositionListQuerySchema>
 export const DispositionIdParams = Type.Object({ id: Uuid }, { additionalProperties: false })
 
-export const DueRecordingSchema = Type.Object(
+const DueRecordingSchema = Type.Object(
   {
     recording_id: Uuid,
     case_id: Nullable(Uuid),
@@ -439,4 +437,3 @@ export const DueQuerySchema = Type.Object(
   },
   { additionalProperties: false },
 )
-export type DueQuery = Static<typeof DueQuerySchema>

@@ -36,7 +36,7 @@ import { classificationKey, findRule, schedule, type MatchedRule } from './reten
  * and presentation with storage_uri and personal fields redacted for callers without media access.
  */
 
-export const TERMINAL_STATUSES: readonly RecordingStatus[] = ['disposed', 'transferred', 'purged']
+const TERMINAL_STATUSES: readonly RecordingStatus[] = ['disposed', 'transferred', 'purged']
 
 export function isTerminal(status: RecordingStatus): boolean {
   return TERMINAL_STATUSES.includes(status)
@@ -102,7 +102,7 @@ export function settledStatus(
   return ended && !purgedAutomatically ? 'due' : 'active'
 }
 
-export interface RetentionDecision {
+interface RetentionDecision {
   policy: PolicyVersion<'retention'>
   matched: MatchedRule
   key: ReturnType<typeof classificationKey>

@@ -78,8 +78,6 @@ export function holdEndAfterDecision(decisionDate: string): string {
   return yearsPeriodEnd(addDays(decisionDate, 1), 1)
 }
 
-/** Holds that last until released, whatever else happens: no end can be known. */
-export const OPEN_ENDED_HOLDS: readonly HoldType[] = ['audit', 'litigation']
 /** Holds that end a year after the day after a decision, once the decision date is known. */
 export const DECISION_HOLDS: readonly HoldType[] = ['appeal', 'disclosure_request']
 

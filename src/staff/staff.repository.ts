@@ -69,7 +69,7 @@ export async function rememberStaff(q: Queryable, caller: Caller): Promise<void>
 }
 
 /** The display name the policy allows. Without an allowed name, the staff id: never more. */
-export function displayName(subject: string, profile: Profile | undefined, mode: NameMode): string {
+function displayName(subject: string, profile: Profile | undefined, mode: NameMode): string {
   if (subject === SYSTEM_ACTOR) return 'Madoguchi (system)'
   if (!profile) return subject
   switch (mode) {

@@ -1,6 +1,6 @@
 import type { Generated } from 'kysely'
 
-export interface StaffProfilesTable {
+interface StaffProfilesTable {
   subject: string
   full_name: string | null
   family_name: string | null

@@ -39,7 +39,7 @@ const SPECIAL_V6: Array<[string, number]> = [
   ['ff00::', 8],
 ]
 
-export class TargetRefused extends Error {
+class TargetRefused extends Error {
   override name = 'TargetRefused'
 }
 

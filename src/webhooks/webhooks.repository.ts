@@ -7,7 +7,7 @@ import type { WebhookDeliveriesTable, WebhooksTable } from './webhooks.tables.js
 type WebhookRow = Selectable<WebhooksTable>
 type DeliveryRow = Selectable<WebhookDeliveriesTable>
 
-export function toWebhook(row: WebhookRow): Webhook {
+function toWebhook(row: WebhookRow): Webhook {
   return {
     id: row.id,
     url: row.url,
@@ -22,7 +22,7 @@ export function toWebhook(row: WebhookRow): Webhook {
   }
 }
 
-export function toDelivery(row: DeliveryRow): Delivery {
+function toDelivery(row: DeliveryRow): Delivery {
   return {
     id: row.id,
     webhook_id: row.webhook_id,

@@ -16,7 +16,7 @@ import {
 } from './webhooks.schemas.js'
 import { changeWebhook, createWebhook, redeliverNow, removeWebhook, webhook, webhookDeliveries, webhookDelivery, webhookList } from './webhooks.service.js'
 
-export interface WebhookRouteOptions {
+interface WebhookRouteOptions {
   targets: TargetPolicy
 }
 

@@ -67,9 +67,9 @@ export type UpdateWebhook = Static<typeof UpdateWebhookSchema>
 
 export const WebhookListSchema = Type.Object({ items: Type.Array(WebhookSchema) }, { $id: 'WebhookList', additionalProperties: false })
 
-export const DELIVERY_STATUSES = ['pending', 'delivered', 'dead', 'cancelled'] as const
+const DELIVERY_STATUSES = ['pending', 'delivered', 'dead', 'cancelled'] as const
 
-export const DeliveryAttemptSchema = Type.Object(
+const DeliveryAttemptSchema = Type.Object(
   {
     attempt: Type.Integer({ minimum: 1 }),
     attempted_at: Type.String({ format: 'date-time' }),
@@ -116,7 +116,7 @@ export const DeliveryParamsSchema = Type.Object(
 )
 
 /** What a receiver gets (the body that is signed). */
-export const DeliveryPayloadSchema = Type.Object(
+const DeliveryPayloadSchema = Type.Object(
   {
     delivery_id: Type.String({ format: 'uuid', description: 'The same on every attempt: receivers deduplicate by it' }),
     webhook_id: Type.String({ format: 'uuid' }),

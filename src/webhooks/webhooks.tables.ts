@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely'
 
-export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'cancelled'
+type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'cancelled'
 
 export interface WebhooksTable {
   id: string
@@ -18,7 +18,7 @@ export interface WebhooksTable {
   deleted_at: ColumnType<Date | null, never, Date | null>
 }
 
-export interface WebhookDispatchTable {
+interface WebhookDispatchTable {
   singleton: ColumnType<boolean, never, never>
   position: number
 }
@@ -38,7 +38,7 @@ export interface WebhookDeliveriesTable {
   created_at: ColumnType<Date, never, never>
 }
 
-export interface WebhookAttemptsTable {
+interface WebhookAttemptsTable {
   id: Generated<number>
   delivery_id: string
   attempt: number

@@ -19,7 +19,7 @@ export const testDatabaseUrl = process.env.TEST_DATABASE_URL || undefined
 
 async function migrationsHash(): Promise<string> {
   const hash = crypto.createHash('sha256')
-  for (const name of (await fs.readdir(MIGRATIONS_DIR)).sort()) {
+  for (const name of (await fs.readdir(MIGRATIONS_DIR)).filter((n) => n.endsWith('.sql')).sort()) {
     hash.update(name)
     hash.update(await fs.readFile(path.join(MIGRATIONS_DIR, name)))
   }

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { escalationFor, retentionRuleFor } from '../../src/policies/policies.decisions.js'
+import { escalationFor } from '../../src/policies/policies.decisions.js'
+import { findRule } from '../../src/recordings/retention.js'
 import { policyInForce } from '../../src/policies/policies.repository.js'
 import { buildTestApp } from '../helpers/app.js'
 
@@ -44,14 +45,16 @@ t.test('decisions follow the version in force at the moment that matters, and na
   )
 
   const retention = await policyInForce(db, 'retention', today)
-  t.match(retentionRuleFor(retention, 'case_recording', 'administrative_document'), {
+  t.equal(retention.id, '00000000-0000-7000-8000-0000000000a4', 'the shipped retention schedule is in force')
+  t.match(findRule(retention.body.rules, 'case_recording', 'administrative_document'), {
     rule: { record_category: 'case_recording', period: { unit: 'years', value: 5 }, start: 'next_fiscal_year', action: 'dispose' },
-    policy_version_id: '00000000-0000-7000-8000-0000000000a4',
+    match: 'exact',
   })
   t.match(
-    retentionRuleFor(retention, 'phone_recording', 'personal_information'),
+    findRule(retention.body.rules, 'phone_recording', 'personal_information'),
     {
       rule: { record_category: '*', period: { unit: 'days', value: 90 }, start: 'creation_date', action: 'dispose' },
+      match: 'wildcard',
     },
     "a category without a rule of its own takes the classification's '*' rule",
   )

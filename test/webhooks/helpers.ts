@@ -15,7 +15,7 @@ interface Teardown {
 }
 
 /** Tests deliver to a receiver on 127.0.0.1, so that address is allowed (WEBHOOK_PRIVATE_NETWORKS). */
-export const LOOPBACK = ['127.0.0.1/32']
+const LOOPBACK = ['127.0.0.1/32']
 
 export const workerOptions = (over: Partial<DeliveryOptions> = {}): DeliveryOptions => ({
   timeoutMs: 2000,
