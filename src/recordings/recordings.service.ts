@@ -28,7 +28,7 @@ import {
 } from './recordings.repository.js'
 import type { Classify, CreateRecording, RecordingFlag, RecordingView, UpdateRecording } from './recordings.schemas.js'
 import type { RecordingsTable, RecordingStatus } from './recordings.tables.js'
-import { classificationKey, findRule, schedule, type MatchedRule } from './retention.js'
+import { classificationKey, findRule, type MatchedRule, retentionStep, schedule } from './retention.js'
 
 /**
  * Recordings (録音・録画): registration with the recording policy's rules (告知, 庁舎管理権),
@@ -88,18 +88,16 @@ export function judgeRecording(
 }
 
 /**
- * The status a live recording has on `today`: due once its effective end has passed with no
- * hold keeping it, unless it is personal information that is no document and is to be
- * disposed of: that one stays active until the sweep purges it.
+ * The status a live recording has on `today` (retentionStep): due once its effective end has
+ * passed with no hold keeping it, unless the sweep is to purge it: that one stays active until
+ * the sweep does.
  */
 export function settledStatus(
   row: Pick<RecordingRow, 'status' | 'hold_open' | 'effective_end' | 'administrative_document' | 'retention_action'>,
   today: string,
 ): RecordingStatus {
   if (isTerminal(row.status)) return row.status
-  const ended = !row.hold_open && row.effective_end < today
-  const purgedAutomatically = !row.administrative_document && row.retention_action === 'dispose'
-  return ended && !purgedAutomatically ? 'due' : 'active'
+  return retentionStep(row, today) === 'due' ? 'due' : 'active'
 }
 
 interface RetentionDecision {

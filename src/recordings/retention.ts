@@ -81,6 +81,23 @@ export function holdEndAfterDecision(decisionDate: string): string {
 /** Holds that end a year after the day after a decision, once the decision date is known. */
 export const DECISION_HOLDS: readonly HoldType[] = ['appeal', 'disclosure_request']
 
+/**
+ * What retention asks of a live recording on `today`, the one source of the status rule: keep it
+ * while its effective end has not passed or a hold without an end keeps it; once it has passed,
+ * personal information that is no administrative document and whose rule says dispose is purged
+ * by the retention sweep (保有の制限), and everything else becomes due for a two-person
+ * disposition. `settledStatus` (recordings.service.ts), the sweep's two statements and their
+ * partial indexes (migration 0007) say the same: test/recordings/status-rule.test.ts holds them
+ * equal over every combination of the columns involved.
+ */
+export function retentionStep(
+  row: { hold_open: boolean; effective_end: string; administrative_document: boolean; retention_action: RetentionRule['action'] },
+  today: string,
+): 'keep' | 'due' | 'purge' {
+  if (row.hold_open || row.effective_end >= today) return 'keep'
+  return !row.administrative_document && row.retention_action === 'dispose' ? 'purge' : 'due'
+}
+
 export interface HoldState {
   type: HoldType
   until: string | null

@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import type { TestApp, Identity } from '../helpers/app.js'
 
 /** Fixtures for the recordings tests: request bodies, cases to attach to, dates around today. */
-const sha = (seed: string) => crypto.createHash('sha256').update(seed).digest('hex')
+export const sha = (seed: string) => crypto.createHash('sha256').update(seed).digest('hex')
 let counter = 0
 
 export function recordingBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
