@@ -4,6 +4,7 @@ import { publishChanges } from '../../src/kernel/outbox.js'
 import { sequenceAllPendingChanges } from '../../src/kernel/sequencer.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
+import { expectStatus } from '../helpers/expect.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const access = (over: Record<string, unknown>) => ({
@@ -63,7 +64,7 @@ t.test("a case's chain of custody: every access and change, in order, across pag
     { roles: ['auditor'], sub: 'kansa' },
     { method: 'GET', url: '/v1/records/case/case-A/history?limit=200', headers: { 'x-request-id': 'h1' } },
   )
-  t.equal(whole.statusCode, 200)
+  expectStatus(t, whole, 200)
   t.same((whole.json().items as Item[]).map(label), expected, 'accesses (allowed and refused) and changes, oldest first; nothing of other records')
   t.match(whole.json().items[4], { change: { position: 2, data: { from: 'open', to: 'escalated' } } })
 
@@ -96,9 +97,9 @@ t.test("a case's chain of custody: every access and change, in order, across pag
   const recording = (await injectAs('auditor', { method: 'GET', url: '/v1/records/recording/case-A/history' })).json()
   t.same((recording.items as Item[]).map(label), ['audit:a-recording'])
   t.same((await injectAs('auditor', { method: 'GET', url: '/v1/records/case/never-existed/history' })).json(), { items: [], next_cursor: null })
-  t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/records/payment/x/history' })).statusCode, 400, 'unknown record types')
-  t.equal((await injectAs('staff', { method: 'GET', url: '/v1/records/case/case-A/history' })).statusCode, 403)
-  t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/records/case/case-A/history?cursor=WzFd' })).statusCode, 400)
+  expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/records/payment/x/history' }), 400, 'unknown record types')
+  expectStatus(t, await injectAs('staff', { method: 'GET', url: '/v1/records/case/case-A/history' }), 403)
+  expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/records/case/case-A/history?cursor=WzFd' }), 400)
 })
 
 t.test('admins: the history of org units and policies, not of cases', async (t) => {
@@ -111,8 +112,8 @@ t.test('admins: the history of org units and policies, not of cases', async (t) 
   })
   const id = created.json().id as string
   const history = await injectAs('admin', { method: 'GET', url: `/v1/records/org_unit/${id}/history` })
-  t.equal(history.statusCode, 200)
+  expectStatus(t, history, 200)
   t.same((history.json().items as Item[]).map(label), ['change:org_unit.created', 'audit:mk'])
   const denied = await injectAs('admin', { method: 'GET', url: '/v1/records/case/case-A/history' })
-  t.equal(denied.statusCode, 404, 'out of reach: 404, as for any record')
+  expectStatus(t, denied, 404, 'out of reach: 404, as for any record')
 })

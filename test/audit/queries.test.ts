@@ -3,6 +3,7 @@ import { appendAuditEntries } from '../../src/kernel/audit.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
 import { linkEverything } from './helpers.js'
+import { expectStatus } from '../helpers/expect.js'
 
 const caseEntry = (over: Record<string, unknown>) => ({
   subject: 'staff-1',
@@ -44,16 +45,16 @@ t.test('auditors query the trail: filters, time range, cursor pages, oldest or n
     { roles: ['admin'], sub: 'admin-1' },
     { method: 'POST', url: '/v1/org-units', headers: { 'x-request-id': 'a5' }, payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x1', name: 'x1' } },
   )
-  t.equal(created.statusCode, 201)
+  expectStatus(t, created, 201)
   const refused = await injectAs(
     { roles: ['staff'], sub: 'staff-9' },
     { method: 'POST', url: '/v1/org-units', headers: { 'x-request-id': 'a6' }, payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x2', name: 'x2' } },
   )
-  t.equal(refused.statusCode, 403)
+  expectStatus(t, refused, 403)
 
   const query = async (qs: string, who: Parameters<typeof injectAs>[0] = 'auditor') => {
     const res = await injectAs(who, { method: 'GET', url: `/v1/audit-events?${qs}` })
-    t.equal(res.statusCode, 200, qs)
+    expectStatus(t, res, 200, qs)
     return res.json() as { items: Entry[]; next_cursor: string | null }
   }
   const ids = (page: { items: Entry[] }) => page.items.map((e) => e.request_id)
@@ -86,9 +87,9 @@ t.test('auditors query the trail: filters, time range, cursor pages, oldest or n
   t.same(await walk('newest'), { out: ['a3', 'a2', 'a1'], pages: 2 })
 
   const bad = await injectAs('auditor', { method: 'GET', url: '/v1/audit-events?cursor=nonsense' })
-  t.equal(bad.statusCode, 400)
-  t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/audit-events?outcome=maybe' })).statusCode, 400)
-  t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/audit-events?from=yesterday' })).statusCode, 400)
+  expectStatus(t, bad, 400)
+  expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/audit-events?outcome=maybe' }), 400)
+  expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/audit-events?from=yesterday' }), 400)
 
   // Entries carry the chain once linked.
   await linkEverything(db)
@@ -107,13 +108,13 @@ t.test('who may query: admins only policy and org-unit entries, others not at al
   })
 
   const admin = await injectAs('admin', { method: 'GET', url: '/v1/audit-events?limit=200' })
-  t.equal(admin.statusCode, 200)
+  expectStatus(t, admin, 200)
   const seen = (admin.json().items as Entry[]).map((e) => e.resource_type)
   t.ok(seen.length > 0 && seen.every((r) => r === 'org_unit' || r === 'policy'), `admins see policy and org-unit entries only (${seen.join(',')})`)
   t.same((await injectAs('admin', { method: 'GET', url: '/v1/audit-events?resource_type=case' })).json().items, [], 'not case entries, even when asked')
 
   for (const role of ['staff', 'supervisor', 'desk', 'records_manager', 'integration'] as const) {
-    t.equal((await injectAs(role, { method: 'GET', url: '/v1/audit-events' })).statusCode, 403, `${role}: 403`)
+    expectStatus(t, await injectAs(role, { method: 'GET', url: '/v1/audit-events' }), 403, `${role}: 403`)
   }
 
   await injectAs(

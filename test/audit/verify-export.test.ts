@@ -10,6 +10,7 @@ import type { Db } from '../../src/kernel/db.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
 import { linkEverything } from './helpers.js'
+import { expectStatus } from '../helpers/expect.js'
 
 const entry = (i: number) => ({
   subject: `staff-${i % 3}`,
@@ -78,7 +79,7 @@ t.test('verify walks the chain: a range, an altered entry, a deleted entry; only
   await seed(db, 30)
   const verify = async (qs = '') => {
     const res = await injectAs({ roles: ['auditor'], sub: 'kansa' }, { method: 'GET', url: `/v1/audit-events/verify${qs}` })
-    t.equal(res.statusCode, 200)
+    expectStatus(t, res, 200)
     return res.json()
   }
 
@@ -101,7 +102,7 @@ t.test('verify walks the chain: a range, an altered entry, a deleted entry; only
   const byTime = await verify(`?from=${at[0]!.occurred_at.toISOString()}&to=${new Date(at[1]!.occurred_at.getTime() + 1).toISOString()}`)
   t.match(byTime, { valid: true, from_seq: 1, to_seq: 30, checked: 30 })
   t.match(await verify('?from=2999-01-01T00:00:00Z'), { valid: true, checked: 0 }, 'an empty range')
-  t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/verify?from=0' })).statusCode, 400)
+  expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/verify?from=0' }), 400)
 
   const original = await db.selectFrom('audit_events').select('subject').where('chain_seq', '=', 17).executeTakeFirstOrThrow()
   await tamper(db, sql`update audit_events set subject = 'someone-else' where chain_seq = 17`)
@@ -123,8 +124,8 @@ t.test('verify walks the chain: a range, an altered entry, a deleted entry; only
     'and at the end of an explicit range',
   )
 
-  t.equal((await injectAs('admin', { method: 'GET', url: '/v1/audit-events/verify' })).statusCode, 403, 'admins may not')
-  t.equal((await injectAs('staff', { method: 'GET', url: '/v1/audit-events/verify' })).statusCode, 403)
+  expectStatus(t, await injectAs('admin', { method: 'GET', url: '/v1/audit-events/verify' }), 403, 'admins may not')
+  expectStatus(t, await injectAs('staff', { method: 'GET', url: '/v1/audit-events/verify' }), 403)
   const audited = await db
     .selectFrom('audit_events')
     .selectAll()
@@ -151,7 +152,7 @@ t.test('export: NDJSON with the chain hashes, verified offline by the README scr
     { roles: ['auditor'], sub: 'kansa' },
     { method: 'GET', url: '/v1/audit-events/export', headers: { accept: 'application/x-ndjson' } },
   )
-  t.equal(res.statusCode, 200)
+  expectStatus(t, res, 200)
   t.match(res.headers['content-type'], /^application\/x-ndjson/)
   const lines = res.body.trim().split('\n')
   t.ok(lines.length >= 27, `${lines.length} entries exported`)
@@ -220,7 +221,7 @@ t.test('export as CSV: a readable copy plus the exact hashed content; Accept neg
   const { db, injectAs } = await buildTestApp(t)
   await seed(db, 12)
   const res = await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export?to=12', headers: { accept: 'text/csv' } })
-  t.equal(res.statusCode, 200)
+  expectStatus(t, res, 200)
   t.match(res.headers['content-type'], /^text\/csv/)
   const rows = parseCsv(res.body)
   t.same(rows[0], [
@@ -257,7 +258,7 @@ t.test('export as CSV: a readable copy plus the exact hashed content; Accept neg
     prev = hash!
   }
 
-  t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export', headers: { accept: 'application/xml' } })).statusCode, 406)
+  expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export', headers: { accept: 'application/xml' } }), 406)
   t.match(
     (await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export', headers: { accept: 'text/csv;q=0.5, application/x-ndjson' } })).headers[
       'content-type'
@@ -265,7 +266,7 @@ t.test('export as CSV: a readable copy plus the exact hashed content; Accept neg
     /ndjson/,
   )
   t.match((await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export', headers: { accept: '*/*' } })).headers['content-type'], /ndjson/)
-  t.equal((await injectAs('admin', { method: 'GET', url: '/v1/audit-events/export' })).statusCode, 403)
+  expectStatus(t, await injectAs('admin', { method: 'GET', url: '/v1/audit-events/export' }), 403)
 })
 
 function parseCsv(text: string): string[][] {

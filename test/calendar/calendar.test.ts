@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ROLES } from '../../src/kernel/access.js'
 import { buildTestApp } from '../helpers/app.js'
+import { expectEvery, expectStatus } from '../helpers/expect.js'
 
 // The office calendar over HTTP, on a real database: the shipped calendar policy (in force from
 // 1970-01-01) carries the seed notice's closure 2024-12-30 – 2025-01-03, work resuming 2025-01-06.
@@ -16,7 +17,7 @@ const pointers = (res: { json(): { errors?: { pointer: string }[] } }) => (res.j
 t.test('office holidays for December 2024 – January 2025: the law and the seed notice', async (t) => {
   const { injectAs } = await buildTestApp(t)
   const res = await injectAs('staff', { method: 'GET', url: '/v1/calendar/holidays?from=2024-12-01&to=2025-01-31' })
-  t.equal(res.statusCode, 200)
+  expectStatus(t, res, 200)
   const body = res.json()
   t.match(body, { from: '2024-12-01', to: '2025-01-31', calendar_version_ids: [DEFAULT_CALENDAR] })
   t.same(
@@ -49,15 +50,12 @@ t.test('office holidays for December 2024 – January 2025: the law and the seed
       ['2025-01-26', [sun]],
     ],
   )
-  t.ok(
-    body.items.every((h: { calendar_version_id: string }) => h.calendar_version_id === DEFAULT_CALENDAR),
-    'each date names the version that decided it',
-  )
+  expectEvery(t, body.items, (h: { calendar_version_id: string }) => h.calendar_version_id === DEFAULT_CALENDAR, 'each date names the version that decided it')
 
   t.test('every role reads the calendar', async (t) => {
     for (const role of ROLES) {
       const one = await injectAs(role, { method: 'GET', url: '/v1/calendar/holidays?from=2025-01-06&to=2025-01-06' })
-      t.equal(one.statusCode, 200, role)
+      expectStatus(t, one, 200, role)
       t.same(one.json().items, [], `${role}: 2025-01-06 is a working day`)
     }
   })
@@ -73,11 +71,11 @@ t.test('office holidays for December 2024 – January 2025: the law and the seed
       ['from=2025-01-01&to=2025-01-02&at=2025-01-01', 'querystring/at'],
     ] as const) {
       const res = await injectAs('staff', { method: 'GET', url: `/v1/calendar/holidays?${query}` })
-      t.equal(res.statusCode, 400, query)
+      expectStatus(t, res, 400, query)
       t.same(pointers(res), [pointer], query)
     }
     const threeYears = await injectAs('staff', { method: 'GET', url: '/v1/calendar/holidays?from=2024-01-01&to=2026-12-31' })
-    t.equal(threeYears.statusCode, 200, 'exactly three years is fine')
+    expectStatus(t, threeYears, 200, 'exactly three years is fine')
   })
 })
 
@@ -85,7 +83,7 @@ t.test('deadlines counted across New Year, national holidays and closures', asyn
   const { injectAs } = await buildTestApp(t)
   const deadline = async (query: string) => {
     const res = await injectAs('desk', { method: 'GET', url: `/v1/calendar/deadline?${query}` })
-    t.equal(res.statusCode, 200, query)
+    expectStatus(t, res, 200, query)
     return res.json()
   }
 
@@ -164,7 +162,7 @@ t.test('deadlines counted across New Year, national holidays and closures', asyn
       ['days=1', 'querystring/start'],
     ] as const) {
       const res = await injectAs('staff', { method: 'GET', url: `/v1/calendar/deadline?${query}` })
-      t.equal(res.statusCode, 400, query)
+      expectStatus(t, res, 400, query)
       t.same(pointers(res), [pointer], query)
     }
   })
@@ -195,7 +193,7 @@ t.test('future calendar versions decide their own dates, and only those', async 
       note: '令和22年度 年末年始の特別休業',
     },
   })
-  t.equal(v1.statusCode, 201)
+  expectStatus(t, v1, 201)
   const v1Id = v1.json().id
 
   t.test('a past answer does not change', async (t) => {
@@ -223,7 +221,7 @@ t.test('future calendar versions decide their own dates, and only those', async 
       url: '/v1/policies/calendar/versions',
       payload: { effective_from: '2041-01-04', body: { closures: [] }, note: '年始特別休業を取りやめ' },
     })
-    t.equal(v2.statusCode, 201)
+    expectStatus(t, v2, 201)
     const v2Id = v2.json().id
     // 12/28 is still closed (v1 is in force that day); 1/4 now is a working day (v2 is).
     const d = await deadline('start=2040-11-28&days=30')
@@ -259,7 +257,7 @@ t.test('future calendar versions decide their own dates, and only those', async 
       url: '/v1/policies/calendar/versions',
       payload: { effective_from: '2042-01-01', body: { closures: [], office_decisions_roll_forward: false }, note: '処理期限は休日でも繰り延べない' },
     })
-    t.equal(v3.statusCode, 201)
+    expectStatus(t, v3, 201)
     // 2041-12-15 … 12-31 are days 1–17, 2042-01-01 … 01-13 days 18–30: 2042-01-13 is 成人の日.
     t.match(await deadline('start=2041-12-14&days=30'), { kind: 'filing', roll_forward: true, due_date: '2042-01-14' })
     t.match(await deadline('start=2041-12-14&days=30&kind=office_decision'), {

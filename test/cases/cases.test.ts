@@ -1,17 +1,18 @@
 import t from 'tap'
 import { fiscalYear, todayInTokyo } from '../../src/kernel/time.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
+import { expectEvery, expectStatus } from '../helpers/expect.js'
+import { caseBody } from '../helpers/fixtures.js'
 
 const minutesAgo = (n: number) => new Date(Date.now() - n * 60_000).toISOString()
-const body = (extra: Record<string, unknown> = {}) => ({
-  channel: 'counter',
-  occurred_at: minutesAgo(60),
-  categories: ['verbal_abuse'],
-  severity: 'medium',
-  summary: '窓口で職員に暴言',
-  customer: { name: '顧客 一郎', phone: '03-1234-5678', email: 'ichiro@example.jp', address: '東京都千代田区' },
-  ...extra,
-})
+const body = (extra: Record<string, unknown> = {}) =>
+  caseBody({
+    channel: 'counter',
+    occurred_at: minutesAgo(60),
+    summary: '窓口で職員に暴言',
+    customer: { name: '顧客 一郎', phone: '03-1234-5678', email: 'ichiro@example.jp', address: '東京都千代田区' },
+    ...extra,
+  })
 
 t.test('cases: numbering, reading, optimistic concurrency, idempotent creation', async (t) => {
   const { injectAs, orgUnit, db } = await buildTestApp(t)
@@ -20,7 +21,7 @@ t.test('cases: numbering, reading, optimistic concurrency, idempotent creation',
 
   t.test('numbers run per fiscal year and stay unique under concurrent creation', async (t) => {
     const created = await Promise.all(Array.from({ length: 12 }, () => injectAs(staff, { method: 'POST', url: '/v1/cases', payload: body() })))
-    t.ok(created.every((r) => r.statusCode === 201))
+    expectEvery(t, created, (r) => r.statusCode === 201)
     const numbers = created.map((r) => r.json().number as string).sort()
     const fy = fiscalYear(todayInTokyo())
     t.same(
@@ -37,23 +38,23 @@ t.test('cases: numbering, reading, optimistic concurrency, idempotent creation',
     t.equal(got.headers.etag, '"v1"')
     t.match(got.json(), { id: c.id, customer: { name: '顧客 一郎' }, customer_redacted: false })
     const notModified = await injectAs(staff, { method: 'GET', url: `/v1/cases/${c.id}`, headers: { 'if-none-match': '"v1"' } })
-    t.equal(notModified.statusCode, 304, 'conditional GET')
+    expectStatus(t, notModified, 304, 'conditional GET')
 
     const without = await injectAs(staff, { method: 'PATCH', url: `/v1/cases/${c.id}`, payload: { severity: 'high' } })
-    t.equal(without.statusCode, 428)
+    expectStatus(t, without, 428)
     const ok = await injectAs(staff, {
       method: 'PATCH',
       url: `/v1/cases/${c.id}`,
       headers: { 'if-match': '"v1"' },
       payload: { severity: 'high', customer: null },
     })
-    t.equal(ok.statusCode, 200)
+    expectStatus(t, ok, 200)
     t.equal(ok.headers.etag, '"v2"')
     t.match(ok.json(), { severity: 'high', version: 2, customer: null, customer_redacted: false })
     const stale = await injectAs(staff, { method: 'PATCH', url: `/v1/cases/${c.id}`, headers: { 'if-match': '"v1"' }, payload: { severity: 'low' } })
-    t.equal(stale.statusCode, 412)
+    expectStatus(t, stale, 412)
     const empty = await injectAs(staff, { method: 'PATCH', url: `/v1/cases/${c.id}`, headers: { 'if-match': '"v2"' }, payload: {} })
-    t.equal(empty.statusCode, 422, 'an empty change is refused')
+    expectStatus(t, empty, 422, 'an empty change is refused')
     const customer = await db.selectFrom('case_customers').selectAll().where('case_id', '=', c.id).execute()
     t.same(customer, [], 'customer details removed with customer: null')
   })
@@ -66,13 +67,13 @@ t.test('cases: numbering, reading, optimistic concurrency, idempotent creation',
       injectAs(staff, { method: 'POST', url: '/v1/cases', headers, payload: same }),
       injectAs(staff, { method: 'POST', url: '/v1/cases', headers, payload: same }),
     ])
-    t.equal(first.statusCode, 201)
-    t.equal(second.statusCode, 201)
+    expectStatus(t, first, 201)
+    expectStatus(t, second, 201)
     t.equal(first.json().id, second.json().id, 'one case, even for concurrent retries')
     const count = await db.selectFrom('cases').select(db.fn.countAll().as('n')).where('summary', '=', '同じ依頼').executeTakeFirstOrThrow()
     t.equal(Number(count.n), 1)
     const other = await injectAs(staff, { method: 'POST', url: '/v1/cases', headers, payload: body({ summary: '別の依頼' }) })
-    t.equal(other.statusCode, 422)
+    expectStatus(t, other, 422)
     const someoneElse = await injectAs({ ...staff, sub: 'staff-2' }, { method: 'POST', url: '/v1/cases', headers, payload: same })
     t.not(someoneElse.json().id, first.json().id, 'keys belong to their caller')
   })
@@ -91,13 +92,13 @@ t.test('cases: numbering, reading, optimistic concurrency, idempotent creation',
     ]
     for (const payload of cases) {
       const res = await injectAs(staff, { method: 'POST', url: '/v1/cases', payload })
-      t.equal(res.statusCode, 422, JSON.stringify(payload).slice(0, 80))
+      expectStatus(t, res, 422, JSON.stringify(payload).slice(0, 80))
       t.match(res.headers['content-type'], /problem\+json/)
     }
     const after = await db.selectFrom('cases').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()
     t.equal(Number(after.n), Number(before.n), 'nothing written')
     const bad = await injectAs(staff, { method: 'GET', url: '/v1/cases/not-a-uuid' })
-    t.equal(bad.statusCode, 400)
+    expectStatus(t, bad, 400)
   })
 })
 
@@ -115,26 +116,27 @@ t.test('reach: who sees which case, with personal data redacted where it must be
   const supervisorOther = { roles: ['supervisor' as const], unit: other, sub: 'sup-other' }
   const inOther = await create(supervisorOther)
 
-  const status = async (who: Identity, id: string) => (await injectAs(who, { method: 'GET', url: `/v1/cases/${id}` })).statusCode
-  t.equal(await status(staffWard, inWard.id), 200, 'staff read cases they respond to')
-  t.equal(await status(staffOther, inWard.id), 404, 'not other staff of the same unit: 404, not 403')
-  t.equal(await status({ roles: ['supervisor'], unit: city }, inWard.id), 200, 'a supervisor reads the units below theirs')
-  t.equal(await status({ roles: ['supervisor'], unit: ward }, inOther.id), 404, 'but not another branch')
-  t.equal(await status({ roles: ['desk'], unit: ward }, inOther.id), 200, 'the desk reads every case')
-  t.equal(await status({ roles: ['integration'], unit: other }, inOther.id), 200)
-  t.equal(await status({ roles: ['integration'], unit: other }, inWard.id), 404)
-  t.equal(await status({ roles: ['admin'] }, inWard.id), 403, 'admins see no case content')
+  const read = (who: Identity, id: string) => injectAs(who, { method: 'GET', url: `/v1/cases/${id}` })
+  expectStatus(t, await read(staffWard, inWard.id), 200, 'staff read cases they respond to')
+  expectStatus(t, await read(staffOther, inWard.id), 404, 'not other staff of the same unit: 404, not 403')
+  expectStatus(t, await read({ roles: ['supervisor'], unit: city }, inWard.id), 200, 'a supervisor reads the units below theirs')
+  expectStatus(t, await read({ roles: ['supervisor'], unit: ward }, inOther.id), 404, 'but not another branch')
+  expectStatus(t, await read({ roles: ['desk'], unit: ward }, inOther.id), 200, 'the desk reads every case')
+  expectStatus(t, await read({ roles: ['integration'], unit: other }, inOther.id), 200)
+  expectStatus(t, await read({ roles: ['integration'], unit: other }, inWard.id), 404)
+  expectStatus(t, await read({ roles: ['admin'] }, inWard.id), 403, 'admins see no case content')
 
   for (const role of ['records_manager', 'auditor'] as const) {
     const res = await injectAs({ roles: [role], unit: city }, { method: 'GET', url: `/v1/cases/${inWard.id}` })
-    t.equal(res.statusCode, 200)
+    expectStatus(t, res, 200)
     t.match(res.json(), { customer: null, customer_redacted: true, number: inWard.number }, `${role}: header without personal data`)
   }
   const stored = await db.selectFrom('case_customers').select('name').where('case_id', '=', inWard.id).executeTakeFirst()
   t.equal(stored?.name, '顧客 一郎', 'redacted in the response, kept in the database')
 
-  t.equal(
-    (await injectAs(staffWard, { method: 'POST', url: '/v1/cases', payload: body({ org_unit_id: city }) })).statusCode,
+  expectStatus(
+    t,
+    await injectAs(staffWard, { method: 'POST', url: '/v1/cases', payload: body({ org_unit_id: city }) }),
     403,
     'staff create only in their own unit',
   )
@@ -187,8 +189,8 @@ t.test('list: every filter, cursor pagination, newest first', async (t) => {
     cursor = page.next_cursor
   } while (cursor)
   t.same(seen, [c4.id, c3.id, c2.id, c1.id], 'pages of one walk the whole list once')
-  t.equal((await injectAs(desk, { method: 'GET', url: '/v1/cases?cursor=garbage' })).statusCode, 400)
-  t.equal((await injectAs(desk, { method: 'GET', url: '/v1/cases?limit=1000' })).statusCode, 400)
+  expectStatus(t, await injectAs(desk, { method: 'GET', url: '/v1/cases?cursor=garbage' }), 400)
+  expectStatus(t, await injectAs(desk, { method: 'GET', url: '/v1/cases?limit=1000' }), 400)
 })
 
 t.test("integration: upsert by the other system's id, idempotently, within its unit", async (t) => {
@@ -200,10 +202,10 @@ t.test("integration: upsert by the other system's id, idempotently, within its u
   const payload = { channel: 'phone', occurred_at: minutesAgo(90), categories: ['verbal_abuse'], severity: 'low', summary: '電話で威圧的な発言' }
 
   const created = await injectAs(system, { method: 'PUT', url, payload })
-  t.equal(created.statusCode, 201)
+  expectStatus(t, created, 201)
   t.match(created.json(), { external_ref: { system: 'kikan', ref: 'R-2025-001' }, org_unit_id: unit, responders: [] })
   const again = await injectAs(system, { method: 'PUT', url, payload })
-  t.equal(again.statusCode, 200)
+  expectStatus(t, again, 200)
   t.equal(again.json().version, created.json().version, 'the same body changes nothing')
   const updated = await injectAs(system, { method: 'PUT', url, payload: { ...payload, severity: 'high' } })
   t.match(updated.json(), { id: created.json().id, severity: 'high', version: created.json().version + 1 })
@@ -211,6 +213,6 @@ t.test("integration: upsert by the other system's id, idempotently, within its u
   t.match(escalated.json(), { status: 'escalated', handled_alone_forbidden: true }, 'the escalation rule applies to upserts too')
 
   const stranger: Identity = { roles: ['integration'], unit: otherUnit, sub: 'svc-other' }
-  t.equal((await injectAs(stranger, { method: 'PUT', url, payload })).statusCode, 409, 'a ref of a case outside the unit')
-  t.equal((await injectAs({ roles: ['staff'], unit }, { method: 'PUT', url, payload })).statusCode, 403, 'integration clients only')
+  expectStatus(t, await injectAs(stranger, { method: 'PUT', url, payload }), 409, 'a ref of a case outside the unit')
+  expectStatus(t, await injectAs({ roles: ['staff'], unit }, { method: 'PUT', url, payload }), 403, 'integration clients only')
 })

@@ -3,6 +3,7 @@ import t from 'tap'
 import { publishChanges } from '../../src/kernel/outbox.js'
 import { sequencePendingChanges } from '../../src/kernel/sequencer.js'
 import { startTestServer } from '../helpers/app.js'
+import { expectEvery } from '../helpers/expect.js'
 
 /**
  * The feed under load: 8 writers commit 2,000 changes in transactions that interleave and
@@ -84,10 +85,7 @@ t.test('8 concurrent writers, 2,000 changes: a consumer sees each once, none mis
     'positions 1..2000, consecutive: nothing missing, nothing repeated',
   )
   t.equal(new Set(seen.map((c) => c.resource_id)).size, TOTAL, 'every change once')
-  t.ok(
-    seen.every((c) => published.has(c.resource_id)),
-    'only committed changes',
-  )
+  expectEvery(t, seen, (c) => published.has(c.resource_id), 'only committed changes')
 
   const versions = seen.filter((c) => c.data.shared_version !== undefined).map((c) => c.data.shared_version as number)
   t.equal(versions.length, sharedBumps)

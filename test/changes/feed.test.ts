@@ -6,14 +6,15 @@ import type { Trx } from '../../src/kernel/db.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp, startTestServer } from '../helpers/app.js'
 import { testDatabaseUrl } from '../helpers/database.js'
+import { expectStatus } from '../helpers/expect.js'
 
 t.test('a committed change appears in the feed with a position; reads are audited', async (t) => {
   const { db, injectAs } = await buildTestApp(t)
   const created = await injectAs('admin', { method: 'POST', url: '/v1/org-units', payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'shimin', name: '市民課' } })
-  t.equal(created.statusCode, 201)
+  expectStatus(t, created, 201)
 
   const res = await injectAs({ roles: ['auditor'], sub: 'auditor-1' }, { method: 'GET', url: '/v1/changes', headers: { 'x-request-id': 'feed-1' } })
-  t.equal(res.statusCode, 200)
+  expectStatus(t, res, 200)
   const page = res.json()
   t.match(page, {
     items: [
@@ -37,11 +38,11 @@ t.test('a committed change appears in the feed with a position; reads are audite
   const entry = await db.selectFrom('audit_events').selectAll().where('request_id', '=', 'feed-1').executeTakeFirstOrThrow()
   t.match(entry, { action: 'listChanges', subject: 'auditor-1', outcome: 'allowed', status: 200, details: { after: 0, count: 1, next_after: 1 } })
 
-  t.equal((await injectAs('staff', { method: 'GET', url: '/v1/changes' })).statusCode, 403)
-  t.equal((await injectAs('admin', { method: 'GET', url: '/v1/changes' })).statusCode, 403)
-  t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/changes?limit=1001' })).statusCode, 400)
-  t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/changes?wait=31' })).statusCode, 400)
-  t.equal((await injectAs('auditor', { method: 'GET', url: '/v1/changes?after=-1' })).statusCode, 400)
+  expectStatus(t, await injectAs('staff', { method: 'GET', url: '/v1/changes' }), 403)
+  expectStatus(t, await injectAs('admin', { method: 'GET', url: '/v1/changes' }), 403)
+  expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/changes?limit=1001' }), 400)
+  expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/changes?wait=31' }), 400)
+  expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/changes?after=-1' }), 400)
 })
 
 t.test('pages: limit, next_after, and integration clients see their unit subtree and organisation-wide changes', async (t) => {

@@ -2,6 +2,7 @@ import t from 'tap'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { linkEverything } from '../audit/helpers.js'
 import { startTestServer, tokenFor } from '../helpers/app.js'
+import { expectStatus } from '../helpers/expect.js'
 
 // Auditors, integrating systems and administrators through the SDK generated from the contract.
 t.test('audit queries, verification, export, history, the change feed and webhooks through the generated client', async (t) => {
@@ -10,13 +11,13 @@ t.test('audit queries, verification, export, history, the change feed and webhoo
   const auditor = await server.client({ roles: ['auditor'], sub: 'kansa-e2e' })
 
   const unit = await admin.POST('/v1/org-units', { body: { parent_id: ROOT_ORG_UNIT_ID, code: 'kikaku', name: '企画課' } })
-  t.equal(unit.response.status, 201)
+  expectStatus(t, unit, 201)
   const unitId = unit.data!.id
 
   // An integration client of the new unit follows the feed.
   const integration = await server.client({ roles: ['integration'], sub: 'kikan-system', unit: unitId })
   const feed = await integration.GET('/v1/changes', { params: { query: { after: 0, limit: 10 } } })
-  t.equal(feed.response.status, 200)
+  expectStatus(t, feed, 200)
   t.match(feed.data, { items: [{ position: 1, kind: 'org_unit.created', resource_id: unitId }], next_after: 1, head: 1 })
   const waitStarted = Date.now()
   const idle = await integration.GET('/v1/changes', { params: { query: { after: feed.data!.next_after, wait: 1 } } })
@@ -43,7 +44,7 @@ t.test('audit queries, verification, export, history, the change feed and webhoo
   const exported = await fetch(`${server.baseUrl}/v1/audit-events/export?to=${verified.data!.to_seq}`, {
     headers: { authorization: `Bearer ${await tokenFor('auditor')}`, accept: 'application/x-ndjson' },
   })
-  t.equal(exported.status, 200)
+  expectStatus(t, exported, 200)
   const lines = (await exported.text())
     .trim()
     .split('\n')
@@ -52,7 +53,7 @@ t.test('audit queries, verification, export, history, the change feed and webhoo
   t.equal(lines[lines.length - 1]!.hash, verified.data!.last_hash, 'the export ends on the hash verification reported')
 
   const hook = await admin.POST('/v1/webhooks', { body: { url: 'https://hooks.example.lg.jp/madoguchi', kinds: ['case.*', 'recording.disposed'] } })
-  t.equal(hook.response.status, 201)
+  expectStatus(t, hook, 201)
   t.match(hook.data?.secret, /^whsec_/)
   const read = await admin.GET('/v1/webhooks/{id}', { params: { path: { id: hook.data!.id } } })
   t.match(read.data, { id: hook.data!.id, kinds: ['case.*', 'recording.disposed'], active: true })

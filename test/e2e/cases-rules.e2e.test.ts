@@ -1,5 +1,7 @@
 import t from 'tap'
 import { startTestServer, type ApiClient, type Identity } from '../helpers/app.js'
+import { expectStatus } from '../helpers/expect.js'
+import { caseBody } from '../helpers/fixtures.js'
 
 /**
  * The rules from the seeds, through the SDK generated from the contract:
@@ -21,14 +23,7 @@ t.test('case rules through the generated client', async (t) => {
 
   const newCase = async (client: ApiClient, body: Record<string, unknown> = {}) => {
     const res = await client.POST('/v1/cases', {
-      body: {
-        channel: 'counter',
-        occurred_at: minutesAgo(30),
-        categories: ['verbal_abuse'],
-        severity: 'medium',
-        summary: '窓口で大声を出し続けた',
-        ...body,
-      } as never,
+      body: caseBody({ channel: 'counter', occurred_at: minutesAgo(30), summary: '窓口で大声を出し続けた', ...body }) as never,
     })
     if (!res.data) throw new Error(`create failed: ${res.response.status} ${JSON.stringify(res.error)}`)
     return res.data
@@ -63,7 +58,7 @@ t.test('case rules through the generated client', async (t) => {
       params: { path: { id: calm.id }, header: { 'if-match': etag } },
       body: { categories: ['verbal_abuse', 'sexual_harassment'] },
     })
-    t.equal(patched.response.status, 200)
+    expectStatus(t, patched, 200)
     t.equal(patched.data?.status, 'escalated')
     t.equal(patched.data?.handled_alone_forbidden, true)
   })
@@ -78,14 +73,14 @@ t.test('case rules through the generated client', async (t) => {
 
     // A responder brings in a colleague.
     const added = await a.POST('/v1/cases/{id}/responders', { params: { path: { id: high.id } }, body: { subject: 'staff-b' } })
-    t.equal(added.response.status, 200)
+    expectStatus(t, added, 200)
     t.equal(added.data?.responder_shortfall, null, 'no longer flagged')
     t.same(
       added.data?.responders.map((r) => r.id),
       ['staff-a', 'staff-b'],
     )
     const b = await server.client(staffB)
-    t.equal((await b.GET('/v1/cases/{id}', { params: { path: { id: high.id } } })).response.status, 200, 'the colleague now reaches the case')
+    expectStatus(t, await b.GET('/v1/cases/{id}', { params: { path: { id: high.id } } }), 200, 'the colleague now reaches the case')
   })
 
   t.test('apology for discomfort by anyone; fault only by supervisor or desk after a fact check', async (t) => {
@@ -96,14 +91,14 @@ t.test('case rules through the generated client', async (t) => {
         body: { type: type as never, occurred_at: minutesAgo(5), description: `${type} を記録` },
       })
 
-    t.equal((await event(a, 'limited_apology')).response.status, 201, 'staff may apologise for the discomfort caused')
+    expectStatus(t, await event(a, 'limited_apology'), 201, 'staff may apologise for the discomfort caused')
     const staffFault = await event(a, 'fault_acknowledged')
-    t.equal(staffFault.response.status, 403, 'staff may not acknowledge fault')
+    expectStatus(t, staffFault, 403, 'staff may not acknowledge fault')
     const tooEarly = await event(sup, 'fault_acknowledged')
-    t.equal(tooEarly.response.status, 409)
+    expectStatus(t, tooEarly, 409)
     t.match(tooEarly.error?.detail, /fact_check/, 'the refusal says why: check the facts first')
-    t.equal((await event(sup, 'fact_check')).response.status, 201)
-    t.equal((await event(sup, 'fault_acknowledged')).response.status, 201, 'after a fact check the supervisor may')
+    expectStatus(t, await event(sup, 'fact_check'), 201)
+    expectStatus(t, await event(sup, 'fault_acknowledged'), 201, 'after a fact check the supervisor may')
   })
 
   t.test('the status machine: transitions write events, illegal ones name the allowed, closing needs a resolution', async (t) => {
@@ -112,17 +107,17 @@ t.test('case rules through the generated client', async (t) => {
       client.POST('/v1/cases/{id}/transitions', { params: { path: { id: c.id } }, body: { to: to as never, reason: `to ${to}` } })
 
     const illegal = await move(sup, 'closed')
-    t.equal(illegal.response.status, 409)
+    expectStatus(t, illegal, 409)
     t.same(illegal.error?.allowed, ['escalated'], 'names the allowed transitions')
-    t.equal((await move(a, 'escalated')).response.status, 200, 'staff hand over to the supervisor')
-    t.equal((await move(a, 'in_review')).response.status, 403, 'staff may not take a case into review')
-    t.equal((await move(sup, 'in_review')).response.status, 200)
-    t.equal((await move(sup, 'resolved')).response.status, 200)
+    expectStatus(t, await move(a, 'escalated'), 200, 'staff hand over to the supervisor')
+    expectStatus(t, await move(a, 'in_review'), 403, 'staff may not take a case into review')
+    expectStatus(t, await move(sup, 'in_review'), 200)
+    expectStatus(t, await move(sup, 'resolved'), 200)
     const noResolution = await move(sup, 'closed')
-    t.equal(noResolution.response.status, 409)
+    expectStatus(t, noResolution, 409)
     t.match(noResolution.error?.detail, /resolution/)
-    t.equal((await move(sup, 'in_review')).response.status, 200, 'reopen from resolved')
-    t.equal((await move(sup, 'resolved')).response.status, 200)
+    expectStatus(t, await move(sup, 'in_review'), 200, 'reopen from resolved')
+    expectStatus(t, await move(sup, 'resolved'), 200)
     await sup.POST('/v1/cases/{id}/events', {
       params: { path: { id: c.id } },
       body: { type: 'resolution', occurred_at: minutesAgo(1), description: '謝罪を受け入れ終了' },
@@ -131,7 +126,7 @@ t.test('case rules through the generated client', async (t) => {
     t.equal(closed.data?.status, 'closed')
 
     const events = await sup.GET('/v1/cases/{id}/events', { params: { path: { id: c.id }, query: { limit: 200 } } })
-    t.equal(events.response.status, 200, JSON.stringify(events.error))
+    expectStatus(t, events, 200, JSON.stringify(events.error))
     const transitions = events.data!.items.filter((e) => e.type === 'status_changed' || e.type === 'escalation')
     t.same(
       transitions.map((e) => `${e.details.from}→${e.details.to}`),
@@ -144,17 +139,17 @@ t.test('case rules through the generated client', async (t) => {
       params: { path: { id: c.id } },
       body: { type: 'note', occurred_at: minutesAgo(0), description: 'x' },
     })
-    t.equal(staffNote.response.status, 409)
+    expectStatus(t, staffNote, 409)
     const other = await sup.POST('/v1/cases/{id}/events', {
       params: { path: { id: c.id } },
       body: { type: 'contact', occurred_at: minutesAgo(0), description: 'x' },
     })
-    t.equal(other.response.status, 409)
+    expectStatus(t, other, 409)
     const supNote = await sup.POST('/v1/cases/{id}/events', {
       params: { path: { id: c.id } },
       body: { type: 'note', occurred_at: minutesAgo(0), description: '後日、本人から謝罪の電話' },
     })
-    t.equal(supNote.response.status, 201)
+    expectStatus(t, supNote, 201)
   })
 
   t.test('the timeline: time order, corrections against the original, warnings before police, CSV', async (t) => {
@@ -172,7 +167,7 @@ t.test('case rules through the generated client', async (t) => {
     await post('police_called', 8, { details: { police_via: '110' } })
     await post('stop_request', 5) // after the police: not counted before it
     const correction = await post('correction', 2, { corrects_event_id: statement.data!.id, description: '発言は「責任者を出せ」のみ' })
-    t.equal(correction.response.status, 201)
+    expectStatus(t, correction, 201)
 
     const response = await a.GET('/v1/cases/{id}/timeline', { params: { path: { id: c.id } } })
     const timeline = response.data as Exclude<typeof response.data, string | undefined>
@@ -190,7 +185,7 @@ t.test('case rules through the generated client', async (t) => {
     const csv = await fetch(`${server.baseUrl}/v1/cases/${c.id}/timeline`, {
       headers: { authorization: `Bearer ${await server.token(staffA)}`, accept: 'text/csv' },
     })
-    t.equal(csv.status, 200)
+    expectStatus(t, csv, 200)
     t.match(csv.headers.get('content-type'), /^text\/csv/)
     const bytes = Buffer.from(await csv.arrayBuffer())
     t.same([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'a UTF-8 byte-order mark, for spreadsheets')

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { startTestServer } from '../helpers/app.js'
+import { expectStatus } from '../helpers/expect.js'
 
 // Through the SDK generated from the contract, on a real port, as a front end would call it.
 t.test('foundation through the generated client', async (t) => {
@@ -8,11 +9,11 @@ t.test('foundation through the generated client', async (t) => {
   const admin = await server.client({ roles: ['admin'], sub: 'admin-e2e', name: '管理者' })
 
   const me = await admin.GET('/v1/me')
-  t.equal(me.response.status, 200)
+  expectStatus(t, me, 200)
   t.match(me.data, { subject: 'admin-e2e', roles: ['admin'], org_unit: ROOT_ORG_UNIT_ID, permissions: { 'org_units:write': 'all' } })
 
   const created = await admin.POST('/v1/org-units', { body: { parent_id: ROOT_ORG_UNIT_ID, code: 'fukushi', name: '福祉課' } })
-  t.equal(created.response.status, 201)
+  expectStatus(t, created, 201)
   t.equal(created.response.headers.get('location'), `/v1/org-units/${created.data?.id}`)
   const child = await admin.POST('/v1/org-units', { body: { parent_id: created.data!.id, code: 'fukushi-1', name: '福祉一係' } })
   t.equal(child.data?.depth, 2)
@@ -26,10 +27,10 @@ t.test('foundation through the generated client', async (t) => {
   )
 
   const refused = await staff.POST('/v1/org-units', { body: { parent_id: ROOT_ORG_UNIT_ID, code: 'x', name: 'x' } })
-  t.equal(refused.response.status, 403)
+  expectStatus(t, refused, 403)
   t.equal(refused.error?.code, 'forbidden', 'errors are typed problems in the SDK')
 
   const missingParent = await admin.POST('/v1/org-units', { body: { parent_id: '0190f3c4-1111-7000-8000-000000000000', code: 'y', name: 'y' } })
-  t.equal(missingParent.response.status, 422)
+  expectStatus(t, missingParent, 422)
   t.same(missingParent.error?.errors, [{ pointer: 'body/parent_id', message: 'no such org unit' }])
 })

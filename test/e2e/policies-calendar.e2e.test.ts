@@ -1,6 +1,7 @@
 import t from 'tap'
 import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { startTestServer } from '../helpers/app.js'
+import { expectStatus } from '../helpers/expect.js'
 
 // Policies and the office calendar through the SDK generated from the contract, on a real port.
 t.test('policies and the office calendar through the generated client', async (t) => {
@@ -11,7 +12,7 @@ t.test('policies and the office calendar through the generated client', async (t
   const nextWeek = addDays(today, 7)
 
   const inForce = await staff.GET('/v1/policies')
-  t.equal(inForce.response.status, 200)
+  expectStatus(t, inForce, 200)
   t.equal(inForce.data?.at, today)
   t.equal(inForce.data?.policies.escalation.body.min_responders.by_severity.high, 2, 'typed per policy type')
 
@@ -38,7 +39,7 @@ t.test('policies and the office calendar through the generated client', async (t
       },
     },
   })
-  t.equal(created.response.status, 201)
+  expectStatus(t, created, 201)
   t.equal(created.data?.effective_from, nextWeek)
   t.equal(created.response.headers.get('location'), `/v1/policies/retention/versions/${created.data?.id}`)
 
@@ -57,11 +58,11 @@ t.test('policies and the office calendar through the generated client', async (t
   t.equal(byId.data?.note, created.data?.note)
 
   const refused = await staff.POST('/v1/policies/name_display/versions', { body: { effective_from: nextWeek, body: { mode: 'full_name' }, note: 'x' } })
-  t.equal(refused.response.status, 403)
+  expectStatus(t, refused, 403)
   t.equal(refused.error?.code, 'forbidden')
 
   const backDated = await admin.POST('/v1/policies/name_display/versions', { body: { effective_from: '2025-04-01', body: { mode: 'full_name' }, note: 'x' } })
-  t.equal(backDated.response.status, 422)
+  expectStatus(t, backDated, 422)
   t.same(
     backDated.error?.errors?.map((e) => e.pointer),
     ['body/effective_from'],
@@ -77,7 +78,7 @@ t.test('policies and the office calendar through the generated client', async (t
   t.match(deadline.data, { raw_due_date: '2024-12-30', due_date: '2025-01-06', roll_forward: true })
 
   const tooLong = await staff.GET('/v1/calendar/deadline', { params: { query: { start: '2024-12-10', days: 5000 } } })
-  t.equal(tooLong.response.status, 400)
+  expectStatus(t, tooLong, 400)
   t.same(
     tooLong.error?.errors?.map((e) => e.pointer),
     ['querystring/days'],

@@ -2,7 +2,8 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import t from 'tap'
 import { todayInTokyo } from '../../src/kernel/time.js'
 import { startTestServer, type Identity } from '../helpers/app.js'
-import { recordingBody } from '../recordings/fixtures.js'
+import { caseBody, recordingBody } from '../helpers/fixtures.js'
+import { expectSome, expectStatus } from '../helpers/expect.js'
 
 /**
  * The recordings flow through the SDK generated from the contract: registration, classification,
@@ -19,18 +20,12 @@ t.test('recordings and retention through the generated client', async (t) => {
   const [s, d, a, b, aud] = await Promise.all([staff, desk, rmA, rmB, { roles: ['auditor' as const], sub: 'aud-e' }].map((who) => server.client(who)))
 
   const kase = await s!.POST('/v1/cases', {
-    body: {
-      channel: 'counter',
-      occurred_at: new Date(Date.now() - 3600_000).toISOString(),
-      categories: ['verbal_abuse'],
-      severity: 'medium',
-      summary: '窓口で大声',
-    },
+    body: caseBody({ channel: 'counter', occurred_at: new Date(Date.now() - 3600_000).toISOString(), summary: '窓口で大声' }) as never,
   })
   const registered = await s!.POST('/v1/recordings', {
     body: recordingBody({ case_id: kase.data!.id, source: 'staff_device', notice: { given: false } }) as never,
   })
-  t.equal(registered.response.status, 201)
+  expectStatus(t, registered, 201)
   const rec = registered.data!
   t.match(rec, { notice_missing: true, redacted: true, storage_uri: null, classification: { key: 'both', provisional: true } })
 
@@ -45,7 +40,7 @@ t.test('recordings and retention through the generated client', async (t) => {
     params: { path: { id: rec.id } },
     body: { type: 'disclosure_request', reference: '開示請求 第1号' },
   })
-  t.equal(hold.response.status, 201)
+  expectStatus(t, hold, 201)
   const decided = await d!.POST('/v1/recordings/{id}/holds/{holdId}/decision', {
     params: { path: { id: rec.id, holdId: hold.data!.id } },
     body: { decision_date: todayInTokyo() },
@@ -62,14 +57,14 @@ t.test('recordings and retention through the generated client', async (t) => {
   })
   t.equal(old.data?.status, 'due')
   const due = await a!.GET('/v1/dispositions/due', { params: { query: { action: 'dispose' } } })
-  t.ok(due.data?.items.some((i) => i.recording_id === old.data!.id))
+  expectSome(t, due.data?.items, (i) => i.recording_id === old.data!.id)
   const proposed = await a!.POST('/v1/recordings/{id}/disposition', {
     params: { path: { id: old.data!.id } },
     body: { action: 'dispose', reason: '保存期間満了' },
   })
-  t.equal(proposed.response.status, 201)
+  expectStatus(t, proposed, 201)
   const self = await a!.POST('/v1/dispositions/{id}/approve', { params: { path: { id: proposed.data!.id } }, body: {} })
-  t.equal(self.response.status, 403)
+  expectStatus(t, self, 403)
   t.equal(self.error?.code, 'forbidden')
   const approved = await b!.POST('/v1/dispositions/{id}/approve', { params: { path: { id: proposed.data!.id } }, body: {} })
   t.equal(approved.data?.status, 'executed')
@@ -78,10 +73,10 @@ t.test('recordings and retention through the generated client', async (t) => {
 
   // Media access: the desk gets a grant; the media server verifies it with the JWKS.
   const grant = await d!.POST('/v1/recordings/{id}/access-grants', { params: { path: { id: rec.id } }, body: { purpose: 'disclosure_request' } })
-  t.equal(grant.response.status, 201)
+  expectStatus(t, grant, 201)
   const jwks = (await fetch(`${server.baseUrl}/.well-known/jwks.json`).then((r) => r.json())) as JSONWebKeySet
   const { payload } = await jwtVerify(grant.data!.token, createLocalJWKSet(jwks), { issuer: 'madoguchi', audience: 'madoguchi-media', typ: 'media-grant+jwt' })
   t.match(payload, { sub: 'desk-e', recording_id: rec.id })
   const refused = await s!.POST('/v1/recordings/{id}/access-grants', { params: { path: { id: rec.id } }, body: {} })
-  t.equal(refused.response.status, 403, 'staff get no grant')
+  expectStatus(t, refused, 403, 'staff get no grant')
 })

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { expectStatus } from '../helpers/expect.js'
 
 /**
  * What a new user does: `npm start` (embedded database, no configuration), then a token from
@@ -30,12 +31,12 @@ t.test('start on the embedded database, get a token, call the API, stop on SIGTE
   t.match(stderr, /API docs: +http:\/\/\S+\/docs/, 'the banner names the docs page')
   t.match(stderr, /npm run token -- --role supervisor/, 'the banner says how to get a token')
 
-  t.equal((await fetch(`${base}/readyz`)).status, 200, '/readyz answers')
+  expectStatus(t, await fetch(`${base}/readyz`), 200, '/readyz answers')
 
   const token = spawnSync(process.execPath, ['--import=tsx', 'src/cli/token.ts', '--role', 'supervisor'], { env, encoding: 'utf8' })
   t.equal(token.status, 0, token.stderr)
   const me = await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${token.stdout.trim()}` } })
-  t.equal(me.status, 200)
+  expectStatus(t, me, 200)
   t.match(await me.json(), { subject: 'dev-supervisor', roles: ['supervisor'] })
 
   server.kill('SIGTERM')

@@ -7,6 +7,8 @@ import t from 'tap'
 import { signHs256Token } from '../../src/kernel/auth.js'
 import { openEmbedded, connectPostgres, type DatabaseHandle } from '../../src/kernel/db.js'
 import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
+import { expectEvery } from '../helpers/expect.js'
+import { caseBody } from '../helpers/fixtures.js'
 
 /**
  * SIGTERM while requests are in flight: those the service accepted finish and are stored, new
@@ -55,7 +57,7 @@ t.test('SIGTERM during load', async (t) => {
   const created = await fetch(`${base}/v1/cases`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ channel: 'phone', occurred_at: new Date().toISOString(), categories: ['other'], severity: 'low', summary: 'shutdown' }),
+    body: JSON.stringify(caseBody({ occurred_at: new Date().toISOString(), categories: ['other'], severity: 'low', summary: 'shutdown' })),
   })
   const caseId = ((await created.json()) as { id: string }).id
 
@@ -79,10 +81,7 @@ t.test('SIGTERM during load', async (t) => {
   if (process.env.SHUTDOWN_LOG) await fs.writeFile(process.env.SHUTDOWN_LOG_FILE ?? '/tmp/shutdown.log', stdout + stderr)
 
   const statuses = results.map((r) => r.status)
-  t.ok(
-    statuses.every((s) => s === 201 || s === 503 || s === 0),
-    `only 201, 503 or a refused connection (${[...new Set(statuses)].join(', ')})`,
-  )
+  expectEvery(t, statuses, (s) => s === 201 || s === 503 || s === 0, `only 201, 503 or a refused connection (${[...new Set(statuses)].join(', ')})`)
   const stored = statuses.filter((s) => s === 201).length
   t.ok(stored > 0, `${stored} requests in flight at SIGTERM finished`)
 

@@ -3,6 +3,8 @@ import t from 'tap'
 import { todayInTokyo } from '../../src/kernel/time.js'
 import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
+import { expectEvery, expectSome, expectStatus } from '../helpers/expect.js'
+import { caseBody } from '../helpers/fixtures.js'
 
 const minutesAgo = (n: number) => new Date(Date.now() - n * 60_000).toISOString()
 
@@ -14,7 +16,7 @@ t.test('the chronological record', async (t) => {
     await injectAs(staff, {
       method: 'POST',
       url: '/v1/cases',
-      payload: { channel: 'phone', occurred_at: minutesAgo(60), categories: ['verbal_abuse'], severity: 'low', summary: '電話での暴言' },
+      payload: caseBody({ occurred_at: minutesAgo(60), severity: 'low', summary: '電話での暴言' }),
     })
   ).json()
   const post = (payload: Record<string, unknown>, who: Identity = staff) => injectAs(who, { method: 'POST', url: `/v1/cases/${c.id}/events`, payload })
@@ -22,22 +24,23 @@ t.test('the chronological record', async (t) => {
   t.test('occurred_at may be past, not future; recorded_at is the server time', async (t) => {
     const when = minutesAgo(50)
     const past = await post({ type: 'contact', occurred_at: when, description: '折り返し電話' })
-    t.equal(past.statusCode, 201)
+    expectStatus(t, past, 201)
     t.equal(past.json().occurred_at, when)
     t.ok(Date.now() - Date.parse(past.json().recorded_at) < 10_000)
     const future = await post({ type: 'contact', occurred_at: new Date(Date.now() + 3600_000).toISOString(), description: 'x' })
-    t.equal(future.statusCode, 422)
+    expectStatus(t, future, 422)
     t.same(future.json().errors, [{ pointer: 'body/occurred_at', message: 'is in the future' }])
     const skewed = await post({ type: 'contact', occurred_at: new Date(Date.now() + 30_000).toISOString(), description: 'clock a little ahead' })
-    t.equal(skewed.statusCode, 201, 'small clock skew is tolerated')
+    expectStatus(t, skewed, 201, 'small clock skew is tolerated')
   })
 
   t.test('system event types cannot be posted; corrections must name an event of this case', async (t) => {
-    t.equal((await post({ type: 'escalation', occurred_at: minutesAgo(1), description: 'x' })).statusCode, 422)
-    t.equal((await post({ type: 'correction', occurred_at: minutesAgo(1), description: 'x' })).statusCode, 422)
-    t.equal((await post({ type: 'note', occurred_at: minutesAgo(1), description: 'x', corrects_event_id: c.id })).statusCode, 422)
-    t.equal(
-      (await post({ type: 'correction', occurred_at: minutesAgo(1), description: 'x', corrects_event_id: '0190f3c4-1111-7000-8000-000000000000' })).statusCode,
+    expectStatus(t, await post({ type: 'escalation', occurred_at: minutesAgo(1), description: 'x' }), 422)
+    expectStatus(t, await post({ type: 'correction', occurred_at: minutesAgo(1), description: 'x' }), 422)
+    expectStatus(t, await post({ type: 'note', occurred_at: minutesAgo(1), description: 'x', corrects_event_id: c.id }), 422)
+    expectStatus(
+      t,
+      await post({ type: 'correction', occurred_at: minutesAgo(1), description: 'x', corrects_event_id: '0190f3c4-1111-7000-8000-000000000000' }),
       422,
     )
   })
@@ -49,7 +52,7 @@ t.test('the chronological record', async (t) => {
 
   t.test('concurrent appends get distinct sequence numbers', async (t) => {
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => post({ type: 'note', occurred_at: minutesAgo(10), description: `note ${i}` })))
-    t.ok(results.every((r) => r.statusCode === 201))
+    expectEvery(t, results, (r) => r.statusCode === 201)
     const seqs = (await db.selectFrom('case_events').select('seq').where('case_id', '=', c.id).orderBy('seq').execute()).map((r) => r.seq)
     t.same(
       seqs,
@@ -64,8 +67,8 @@ t.test('the chronological record', async (t) => {
     const second = (await injectAs(staff, { method: 'GET', url: `/v1/cases/${c.id}/events?limit=5&cursor=${first.next_cursor}` })).json()
     t.equal(second.items[0].seq, first.items[4].seq + 1)
     const audited = (await injectAs({ roles: ['auditor'] }, { method: 'GET', url: `/v1/cases/${c.id}/events` })).json()
-    t.ok(audited.items.every((e: { description: unknown; quote: unknown; redacted: boolean }) => e.description === null && e.quote === null && e.redacted))
-    t.equal((await injectAs({ roles: ['records_manager'] }, { method: 'GET', url: `/v1/cases/${c.id}/events` })).statusCode, 403)
+    expectEvery(t, audited.items, (e: { description: unknown; quote: unknown; redacted: boolean }) => e.description === null && e.quote === null && e.redacted)
+    expectStatus(t, await injectAs({ roles: ['records_manager'] }, { method: 'GET', url: `/v1/cases/${c.id}/events` }), 403)
   })
 
   t.test('names follow the name-display policy in force', async (t) => {
@@ -85,8 +88,10 @@ t.test('the chronological record', async (t) => {
     const added = (
       await injectAs({ roles: ['desk'], sub: 'desk-9' }, { method: 'POST', url: `/v1/cases/${c.id}/responders`, payload: { subject: 'never-seen' } })
     ).json()
-    t.ok(
-      added.responders.some((r: { id: string; display_name: string }) => r.id === 'never-seen' && r.display_name === 'never-seen'),
+    expectSome(
+      t,
+      added.responders,
+      (r: { id: string; display_name: string }) => r.id === 'never-seen' && r.display_name === 'never-seen',
       'without a known name, the staff id',
     )
     t.notMatch(JSON.stringify(reread), /太郎/)

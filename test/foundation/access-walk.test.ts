@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ACCESS, reachFor, ROLES, type Permission } from '../../src/kernel/access.js'
 import { buildTestApp } from '../helpers/app.js'
+import { expectEvery, expectStatus } from '../helpers/expect.js'
 
 /**
  * Walks every route × every role against the access table: a role the table does not grant
@@ -21,14 +22,13 @@ t.test('route × role walk', async (t) => {
   const { app, injectAs } = await buildTestApp(t)
   const routes = app.declaredRoutes.filter((r) => r.url.startsWith('/v1/'))
   t.ok(routes.length >= 3, `walking ${routes.length} routes`)
-  t.ok(
-    app.declaredRoutes.filter((r) => !r.url.startsWith('/v1/')).every((r) => r.permission === 'public'),
+  expectEvery(
+    t,
+    app.declaredRoutes.filter((r) => !r.url.startsWith('/v1/')),
+    (r) => r.permission === 'public',
     'only infrastructure routes are outside /v1, and they are public',
   )
-  t.ok(
-    routes.every((r) => r.permission !== 'public'),
-    'no /v1 route is public',
-  )
+  expectEvery(t, routes, (r) => r.permission !== 'public', 'no /v1 route is public')
 
   for (const route of routes) {
     for (const role of ROLES) {
@@ -39,7 +39,7 @@ t.test('route × role walk', async (t) => {
       )
       const label = `${route.method} ${route.url} as ${role} (${route.permission})`
       if (granted) t.ok(![401, 403].includes(res.statusCode) && res.statusCode < 500, `${label}: allowed (got ${res.statusCode})`)
-      else t.equal(res.statusCode, 403, `${label}: forbidden`)
+      else expectStatus(t, res, 403, `${label}: forbidden`)
     }
   }
 })

@@ -4,6 +4,7 @@ import { verifyChain } from '../../src/audit/chain-verification.js'
 import { GENESIS_HASH, linkAllPendingEntries, linkPendingEntries } from '../../src/kernel/audit-chain.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
+import { expectEvery, expectStatus } from '../helpers/expect.js'
 
 t.test('every /v1 request leaves an audit entry; refusals too', async (t) => {
   const { db, injectAs, orgUnit } = await buildTestApp(t)
@@ -18,7 +19,7 @@ t.test('every /v1 request leaves an audit entry; refusals too', async (t) => {
       payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'kodomo', name: 'こども課' },
     },
   )
-  t.equal(created.statusCode, 201)
+  expectStatus(t, created, 201)
   const forbidden = await injectAs(
     { roles: ['staff'], sub: 'staff-1' },
     {
@@ -28,7 +29,7 @@ t.test('every /v1 request leaves an audit entry; refusals too', async (t) => {
       payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'x', name: 'x' },
     },
   )
-  t.equal(forbidden.statusCode, 403)
+  expectStatus(t, forbidden, 403)
   t.equal(forbidden.json().code, 'forbidden')
 
   const entries = await db.selectFrom('audit_events').selectAll().orderBy('id').execute()
@@ -52,14 +53,14 @@ t.test('every /v1 request leaves an audit entry; refusals too', async (t) => {
 t.test('a request commits all or nothing: a failed write leaves no change and no "allowed" entry', async (t) => {
   const { db, injectAs } = await buildTestApp(t)
   const first = await injectAs('admin', { method: 'POST', url: '/v1/org-units', payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'dup', name: 'a' } })
-  t.equal(first.statusCode, 201)
+  expectStatus(t, first, 201)
   const again = await injectAs('admin', {
     method: 'POST',
     url: '/v1/org-units',
     headers: { 'x-request-id': 'req-dup' },
     payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'dup', name: 'b' },
   })
-  t.equal(again.statusCode, 409, 'a unique violation is a conflict, not a 500')
+  expectStatus(t, again, 409, 'a unique violation is a conflict, not a 500')
   t.equal(again.json().code, 'conflict')
   const units = await db.selectFrom('org_units').select('name').where('code', '=', 'dup').execute()
   t.same(units, [{ name: 'a' }])
@@ -96,10 +97,7 @@ t.test('the hash chain: one line under concurrent writers and linkers; tampering
     'positions 1..n, no gaps, no duplicates',
   )
   t.equal(chain[0]!.prev_hash, GENESIS_HASH)
-  t.ok(
-    chain.every((e, i) => i === 0 || e.prev_hash === chain[i - 1]!.hash),
-    'each entry points at the one before: no fork',
-  )
+  expectEvery(t, chain, (e, i) => i === 0 || e.prev_hash === chain[i - 1]!.hash, 'each entry points at the one before: no fork')
   t.match(await verifyChain(db), { checked: 40, first_seq: 1, last_seq: 40, broken: null })
   t.match(await verifyChain(db, { fromSeq: 11, toSeq: 20 }), { checked: 10, first_seq: 11, last_seq: 20, broken: null }, 'a range verifies on its own')
 

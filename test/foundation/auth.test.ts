@@ -6,6 +6,7 @@ import t from 'tap'
 import { createTokenVerifier, ensureDevSecret, signHs256Token } from '../../src/kernel/auth.js'
 import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/config.js'
 import { buildTestApp, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, testAuth, tokenFor } from '../helpers/app.js'
+import { expectEvery, expectStatus } from '../helpers/expect.js'
 
 const key = new TextEncoder().encode(TEST_SECRET)
 const now = () => Math.floor(Date.now() / 1000)
@@ -24,7 +25,7 @@ t.test('hostile and broken tokens are refused with 401, WWW-Authenticate and a p
 
   const expectRefused = async (name: string, authorization: string | undefined, challenge: RegExp) => {
     const res = await call(authorization)
-    t.equal(res.statusCode, 401, `${name}: 401`)
+    expectStatus(t, res, 401, `${name}: 401`)
     t.match(res.headers['www-authenticate'], challenge, `${name}: challenge`)
     t.match(res.headers['content-type'], /^application\/problem\+json/, `${name}: problem+json`)
     t.equal(res.json().code, 'unauthorized')
@@ -54,16 +55,16 @@ t.test('hostile and broken tokens are refused with 401, WWW-Authenticate and a p
 
   // Within the tolerance (30 s here) a just-expired token still passes: clocks drift.
   const lenient = await call(`Bearer ${await hs256(claims({ exp: now() - 10 }))}`)
-  t.equal(lenient.statusCode, 200, 'expired by less than the clock tolerance is accepted')
+  expectStatus(t, lenient, 200, 'expired by less than the clock tolerance is accepted')
 
   const ok = await call(`Bearer ${await tokenFor({ roles: ['staff', 'not-a-role' as 'staff'], sub: 'u-9', name: '山田' })}`)
-  t.equal(ok.statusCode, 200)
+  expectStatus(t, ok, 200)
   t.match(ok.json(), { subject: 'u-9', name: '山田', roles: ['staff'] }, 'unknown roles grant nothing and are not listed')
 
   // Every refusal is in the audit trail, with no subject since none was proven.
   const denied = await db.selectFrom('audit_events').selectAll().where('outcome', '=', 'denied').where('status', '=', 401).execute()
   t.equal(denied.length, 14, 'each 401 wrote an audit entry')
-  t.ok(denied.every((e) => e.subject === null && e.action === 'getMe' && e.route === 'GET /v1/me'))
+  expectEvery(t, denied, (e) => e.subject === null && e.action === 'getMe' && e.route === 'GET /v1/me')
 })
 
 t.test('asymmetric keys from a JWKS file; algorithm confusion is refused', async (t) => {

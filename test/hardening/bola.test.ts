@@ -3,7 +3,8 @@ import t from 'tap'
 import { ACCESS, ROLES, type Permission, type Role } from '../../src/kernel/access.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
 import { arbitraryOf, type JsonSchema } from '../helpers/arbitrary.js'
-import { createCase, register } from '../recordings/fixtures.js'
+import { createCase, register } from '../helpers/fixtures.js'
+import { expectStatus } from '../helpers/expect.js'
 
 /**
  * Broken object-level authorisation (BOLA/IDOR): on every route that takes a record id, a
@@ -60,8 +61,9 @@ t.test('records of another unit answer 404 on every route with an id, and are au
         ...(body === undefined ? {} : { payload: body as object }),
       })
       probed += 1
-      t.equal(
-        res.statusCode,
+      expectStatus(
+        t,
+        res,
         404,
         `${route.method} ${route.url} as ${role} of another reach: 404 (got ${res.statusCode} ${res.statusCode !== 404 ? res.body.slice(0, 160) : ''})`,
       )

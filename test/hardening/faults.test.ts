@@ -5,6 +5,8 @@ import { createTokenVerifier } from '../../src/kernel/auth.js'
 import { connectPostgres } from '../../src/kernel/db.js'
 import { testAuth, tokenFor } from '../helpers/app.js'
 import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
+import { expectEvery, expectSome, expectStatus } from '../helpers/expect.js'
+import { caseBody } from '../helpers/fixtures.js'
 
 /**
  * PostgreSQL going away while requests are in flight. The service reaches the database through
@@ -70,7 +72,7 @@ t.test(
         method: 'POST',
         url: '/v1/cases',
         headers: { authorization: `Bearer ${token}` },
-        payload: { channel: 'phone', occurred_at: new Date().toISOString(), categories: ['other'], severity: 'low', summary: `fault ${n}` },
+        payload: caseBody({ occurred_at: new Date().toISOString(), categories: ['other'], severity: 'low', summary: `fault ${n}` }),
       })
 
     // Writes acknowledged before the fault.
@@ -89,13 +91,10 @@ t.test(
         t.match(res.headers['retry-after'], /^\d+$/)
       } else acknowledged.push(res.json().id)
     }
-    t.ok(
-      during.some((r) => r.statusCode === 503),
-      'requests after the cut are refused with 503',
-    )
+    expectSome(t, during, (r) => r.statusCode === 503, 'requests after the cut are refused with 503')
     const ready = await app.inject({ method: 'GET', url: '/readyz' })
-    t.equal(ready.statusCode, 503)
-    t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'the process itself is alive')
+    expectStatus(t, ready, 503)
+    expectStatus(t, await app.inject({ method: 'GET', url: '/healthz' }), 200, 'the process itself is alive')
 
     // The database comes back on the same address: the service recovers without a restart.
     await proxy.start()
@@ -106,15 +105,12 @@ t.test(
     }
     t.ok(recovered, '/readyz answers again')
     const after = await create(300)
-    t.equal(after.statusCode, 201, 'writes work again')
+    expectStatus(t, after, 201, 'writes work again')
 
     // Every acknowledged write is there; nothing refused was half written.
     const rows = await database.handle.db.selectFrom('cases').select(['id', 'summary']).execute()
     const ids = new Set(rows.map((r) => r.id))
-    t.ok(
-      acknowledged.every((id) => ids.has(id)),
-      `all ${acknowledged.length} acknowledged writes survived`,
-    )
+    expectEvery(t, acknowledged, (id) => ids.has(id), `all ${acknowledged.length} acknowledged writes survived`)
     // A commit whose reply was lost with the connection may exist without having been
     // acknowledged; what must never exist is half of a request: every case has its responder
     // and its audit entry, and nothing hangs without its case.
@@ -127,10 +123,7 @@ t.test(
     t.same(withoutResponder, [], 'no case without its responder row')
     const audited = await db.selectFrom('audit_events').select('resource_id').where('action', '=', 'createCase').where('outcome', '=', 'allowed').execute()
     const auditedIds = new Set(audited.map((r) => r.resource_id))
-    t.ok(
-      rows.every((r) => auditedIds.has(r.id)),
-      'every case that exists has its audit entry',
-    )
+    expectEvery(t, rows, (r) => auditedIds.has(r.id), 'every case that exists has its audit entry')
     const orphans = await db
       .selectFrom('case_responders')
       .select('case_id')

@@ -5,7 +5,7 @@ import { ACCESS, ROLES, type Permission, type Role } from '../../src/kernel/acce
 import type { DeclaredRoute } from '../../src/kernel/access.plugin.js'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
 import { hostileOf, type JsonSchema } from '../helpers/arbitrary.js'
-import { createCase, register } from '../recordings/fixtures.js'
+import { createCase, register } from '../helpers/fixtures.js'
 
 /**
  * Every route gets inputs generated from its own schemas — valid ones, and the same with one

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
 import { testDatabaseUrl } from '../helpers/database.js'
+import { expectEvery, expectStatus } from '../helpers/expect.js'
 
 t.test('security headers on every response; no stack traces or SQL in errors', async (t) => {
   const { app, injectAs } = await buildTestApp(t)
@@ -13,7 +14,7 @@ t.test('security headers on every response; no stack traces or SQL in errors', a
   const docs = await app.inject({ method: 'GET', url: '/docs/' })
   t.notMatch(String(docs.headers['content-security-policy'] ?? ''), /default-src 'none'/, 'the docs page keeps its own policy')
   const bad = await injectAs('supervisor', { method: 'GET', url: '/v1/cases?q=%27%3B%20drop%20table%20cases%3B--&occurred_from=9999-99-99' })
-  t.equal(bad.statusCode, 400)
+  expectStatus(t, bad, 400)
   t.notMatch(bad.body, /select |insert |at \/|node_modules|\.ts:\d+/i)
 })
 
@@ -28,7 +29,7 @@ t.test('CORS is closed by default and open only to configured origins', async (t
     ...preflight,
     headers: { ...preflight.headers, origin: 'https://madoguchi.city.example.lg.jp', 'access-control-request-headers': 'authorization,if-match' },
   })
-  t.equal(allowed.statusCode, 204)
+  expectStatus(t, allowed, 204)
   t.equal(allowed.headers['access-control-allow-origin'], 'https://madoguchi.city.example.lg.jp')
   t.match(allowed.headers['access-control-allow-headers'], /if-match/)
   const other = await open.app.inject(preflight)
@@ -44,8 +45,8 @@ t.test('per-subject rate limits answer 429 problem+json with Retry-After', async
   t.match(limited.headers['content-type'], /problem\+json/)
   t.match(limited.headers['retry-after'], /^\d+$/)
   t.equal(limited.json().code, 'too-many-requests')
-  t.equal((await injectAs({ roles: ['staff'], sub: 'calm' }, { method: 'GET', url: '/v1/me' })).statusCode, 200, 'another subject is not limited')
-  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'probes are not limited')
+  expectStatus(t, await injectAs({ roles: ['staff'], sub: 'calm' }, { method: 'GET', url: '/v1/me' }), 200, 'another subject is not limited')
+  expectStatus(t, await app.inject({ method: 'GET', url: '/healthz' }), 200, 'probes are not limited')
 })
 
 t.test(
@@ -72,10 +73,7 @@ t.test(
       if (res.statusCode === 503) shed = res
     }
     t.ok(during.includes(503), `some requests were shed (${during.join(' ')})`)
-    t.ok(
-      during.every((s) => s === 200 || s === 503),
-      'nothing else',
-    )
+    expectEvery(t, during, (s) => s === 200 || s === 503, 'nothing else')
     t.equal(liveness, 200, 'liveness is never shed')
     if (shed) {
       t.equal(shed.json().code, 'service-unavailable')
@@ -91,9 +89,6 @@ t.test(
     // Many concurrent requests on a pool of 10 with at most 2 waiting: some are shed, none fail.
     const results = await Promise.all(Array.from({ length: 200 }, () => injectAs('desk', { method: 'GET', url: '/v1/cases' })))
     const statuses = new Set(results.map((r) => r.statusCode))
-    t.ok(
-      [...statuses].every((s) => s === 200 || s === 503),
-      `only 200 and 503 (${[...statuses].join(', ')})`,
-    )
+    expectEvery(t, [...statuses], (s) => s === 200 || s === 503, `only 200 and 503 (${[...statuses].join(', ')})`)
   },
 )

@@ -4,6 +4,7 @@ import { escalationFor } from '../../src/policies/policies.decisions.js'
 import { findRule } from '../../src/recordings/retention.js'
 import { policyInForce } from '../../src/policies/policies.repository.js'
 import { buildTestApp } from '../helpers/app.js'
+import { expectStatus } from '../helpers/expect.js'
 
 // Decisions take the version in force at the moment that matters and answer with its id.
 t.test('decisions follow the version in force at the moment that matters, and name it', async (t) => {
@@ -23,7 +24,7 @@ t.test('decisions follow the version in force at the moment that matters, and na
       note: '威嚇・脅迫も即時エスカレーション',
     },
   })
-  t.equal(created.statusCode, 201)
+  expectStatus(t, created, 201)
 
   const counterCase = { categories: ['intimidation', 'verbal_abuse'], channel: 'counter', severity: 'critical' } as const
   const now = escalationFor(await policyInForce(db, 'escalation', today), counterCase)

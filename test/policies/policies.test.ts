@@ -6,6 +6,7 @@ import { policyInForce } from '../../src/policies/policies.repository.js'
 import { effectiveDateErrors, policyBodyErrors } from '../../src/policies/policies.rules.js'
 import { POLICY_TYPES } from '../../src/policies/policies.schemas.js'
 import { buildTestApp } from '../helpers/app.js'
+import { expectStatus } from '../helpers/expect.js'
 
 // The shipped defaults (migrations/0003_policies.sql), in force from 1970-01-01.
 const DEFAULT_IDS = {
@@ -25,7 +26,7 @@ t.test('a fresh service has a version of every type in force, readable by every 
 
   for (const role of ROLES) {
     const res = await injectAs(role, { method: 'GET', url: '/v1/policies' })
-    t.equal(res.statusCode, 200, `${role} reads the policies in force`)
+    expectStatus(t, res, 200, `${role} reads the policies in force`)
     const body = res.json()
     t.equal(body.at, today, 'today in Asia/Tokyo by default')
     for (const type of POLICY_TYPES) {
@@ -62,7 +63,7 @@ t.test('a fresh service has a version of every type in force, readable by every 
 
   t.test('one type', async (t) => {
     const res = await injectAs('integration', { method: 'GET', url: '/v1/policies/calendar?at=2024-12-30' })
-    t.equal(res.statusCode, 200)
+    expectStatus(t, res, 200)
     t.match(res.json(), { id: DEFAULT_IDS.calendar, type: 'calendar', effective_until: null })
   })
 
@@ -74,26 +75,26 @@ t.test('a fresh service has a version of every type in force, readable by every 
       ['date=2025-04-01', 'querystring/date'],
     ] as const) {
       const res = await injectAs('staff', { method: 'GET', url: `/v1/policies?${query}` })
-      t.equal(res.statusCode, 400, query)
+      expectStatus(t, res, 400, query)
       t.same(pointers(res), [pointer], query)
     }
     const one = await injectAs('staff', { method: 'GET', url: '/v1/policies/recording?at=2025-02-30' })
-    t.equal(one.statusCode, 400)
+    expectStatus(t, one, 400)
   })
 
   t.test('an unknown type is a bad path parameter', async (t) => {
     for (const url of ['/v1/policies/parking', '/v1/policies/parking/versions']) {
       const res = await injectAs('staff', { method: 'GET', url })
-      t.equal(res.statusCode, 400, url)
+      expectStatus(t, res, 400, url)
       t.same(pointers(res), ['params/type'])
     }
     const post = await injectAs(admin, { method: 'POST', url: '/v1/policies/parking/versions', payload: {} })
-    t.equal(post.statusCode, 404, 'no type, no route to create one')
+    expectStatus(t, post, 404, 'no type, no route to create one')
   })
 
   t.test('reads are audited', async (t) => {
     const res = await injectAs('auditor', { method: 'GET', url: '/v1/policies/retention', headers: { 'x-request-id': 'read-retention' } })
-    t.equal(res.statusCode, 200)
+    expectStatus(t, res, 200)
     const entry = await db.selectFrom('audit_events').selectAll().where('request_id', '=', 'read-retention').executeTakeFirstOrThrow()
     t.match(entry, { action: 'getPolicyInForce', resource_type: 'policy', resource_id: DEFAULT_IDS.retention, outcome: 'allowed', status: 200 })
   })
@@ -110,7 +111,7 @@ t.test('a version for a future date does not change today’s answer but answers
     headers: { 'x-request-id': 'create-name-display' },
     payload: { effective_from: tomorrow, body: { mode: 'business_name' }, note: '名札の見直し: 明日からビジネスネーム' },
   })
-  t.equal(created.statusCode, 201)
+  expectStatus(t, created, 201)
   const version = created.json()
   t.match(version, {
     type: 'name_display',
@@ -145,7 +146,7 @@ t.test('a version for a future date does not change today’s answer but answers
   const byId = await injectAs('staff', { method: 'GET', url: `/v1/policies/name_display/versions/${version.id}` })
   t.match(byId.json(), { id: version.id, effective_from: tomorrow })
   const wrongType = await injectAs('staff', { method: 'GET', url: `/v1/policies/recording/versions/${version.id}` })
-  t.equal(wrongType.statusCode, 404, 'a version is found under its own type only')
+  expectStatus(t, wrongType, 404, 'a version is found under its own type only')
 
   t.test('the creation is audited and published on the change feed', async (t) => {
     const entry = await db.selectFrom('audit_events').selectAll().where('request_id', '=', 'create-name-display').executeTakeFirstOrThrow()
@@ -168,7 +169,7 @@ t.test('a version for a future date does not change today’s answer but answers
       url: '/v1/policies/name_display/versions',
       payload: { effective_from: later, body: { mode: 'full_name' }, note: '氏名表示に戻す' },
     })
-    t.equal(res.statusCode, 201)
+    expectStatus(t, res, 201)
     const ask = async (at: string) => (await injectAs('staff', { method: 'GET', url: `/v1/policies/name_display?at=${at}` })).json()
     t.match(await ask(addDays(later, -1)), { id: version.id, effective_until: addDays(later, -1) })
     t.match(await ask(later), { id: res.json().id, body: { mode: 'full_name' }, effective_until: null })
@@ -185,7 +186,7 @@ t.test('a version for a future date does not change today’s answer but answers
         note: '庁舎管理権に基づき住民による録音・録画を禁止',
       },
     })
-    t.equal(res.statusCode, 201)
+    expectStatus(t, res, 201)
     const now = (await injectAs('staff', { method: 'GET', url: '/v1/policies/recording' })).json()
     t.equal(now.id, res.json().id)
     const before = (await injectAs('staff', { method: 'GET', url: `/v1/policies/recording?at=${addDays(today, -1)}` })).json()
@@ -199,7 +200,7 @@ t.test('a version for a future date does not change today’s answer but answers
       headers: { 'x-request-id': 'same-date' },
       payload: { effective_from: tomorrow, body: { mode: 'full_name' }, note: 'again' },
     })
-    t.equal(res.statusCode, 409)
+    expectStatus(t, res, 409)
     t.equal(res.json().code, 'conflict')
     const entry = await db.selectFrom('audit_events').selectAll().where('request_id', '=', 'same-date').executeTakeFirstOrThrow()
     t.match(entry, { outcome: 'failed', status: 409 })
@@ -212,7 +213,7 @@ t.test('a version for a future date does not change today’s answer but answers
         note: 'another type may share the date',
       },
     })
-    t.equal(other.statusCode, 201)
+    expectStatus(t, other, 201)
   })
 
   t.test('versions are immutable in the database itself', async (t) => {
@@ -230,7 +231,7 @@ t.test('a back-dated version is refused', async (t) => {
       url: '/v1/policies/calendar/versions',
       payload: { effective_from: date, body: { closures: [] }, note: 'back-dated' },
     })
-    t.equal(res.statusCode, 422, date)
+    expectStatus(t, res, 422, date)
     t.equal(res.json().code, 'validation-failed')
     t.same(pointers(res), ['body/effective_from'])
   }
@@ -250,7 +251,7 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
 
   t.test('the envelope', async (t) => {
     const res = await post('recording', { effective_from: '2026-13-01', body: validRecording, note: '', extra: 1 })
-    t.equal(res.statusCode, 422)
+    expectStatus(t, res, 422)
     t.same(pointers(res), ['body/effective_from', 'body/extra', 'body/note'])
     const missing = await post('recording', {})
     t.same(pointers(missing), ['body/body', 'body/effective_from', 'body/note'])
@@ -262,7 +263,7 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
       body: { notice_required: 'yes', notice_methods: ['verbal', 'smoke_signal'], resident_recording: 'maybe', colour: 'red' },
       note: 'broken',
     })
-    t.equal(res.statusCode, 422)
+    expectStatus(t, res, 422)
     t.same(pointers(res), ['body/body/colour', 'body/body/notice_methods/1', 'body/body/notice_required', 'body/body/purposes', 'body/body/resident_recording'])
     const empty = await post('recording', { effective_from: tomorrow, body: { ...validRecording, notice_methods: [] }, note: 'no methods' })
     t.same(pointers(empty), ['body/body/notice_methods'])
@@ -286,7 +287,7 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
       body: { immediate_categories: [], min_responders: { channels: ['counter'], by_severity: { low: 2, medium: 1, high: 3, critical: 2 } } },
       note: 'x',
     })
-    t.equal(inverted.statusCode, 422)
+    expectStatus(t, inverted, 422)
     t.same(pointers(inverted), ['body/body/min_responders/by_severity/critical', 'body/body/min_responders/by_severity/medium'])
   })
 
@@ -308,7 +309,7 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
       body: { rules: [rule('Case Files', 'secret', { unit: 'years', value: 2 }, 'someday', 'burn')] },
       note: 'x',
     })
-    t.equal(schemaBroken.statusCode, 422)
+    expectStatus(t, schemaBroken, 422)
     t.same(
       pointers(schemaBroken).filter((p) => !p.startsWith('body/body/rules/0/period')),
       ['body/body/rules/0/action', 'body/body/rules/0/classification', 'body/body/rules/0/record_category', 'body/body/rules/0/start'],
@@ -326,7 +327,7 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
       },
       note: 'x',
     })
-    t.equal(contradictory.statusCode, 422)
+    expectStatus(t, contradictory, 422)
     t.same(contradictory.json().errors, [
       { pointer: 'body/body/rules/3/start', message: 'a period of less than a year counts from the creation date (creation_date)' },
       { pointer: 'body/body/rules/4', message: 'repeats rules/3 (phone_recording, personal_information): each pair has one rule' },
@@ -348,7 +349,7 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
       },
       note: 'カスハラ対応記録を10年保存・移管に',
     })
-    t.equal(good.statusCode, 201)
+    expectStatus(t, good, 201)
   })
 
   t.test('calendar', async (t) => {
@@ -365,7 +366,7 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
       },
       note: 'x',
     })
-    t.equal(res.statusCode, 422)
+    expectStatus(t, res, 422)
     t.same(pointers(res), ['body/body/closures/3/from', 'body/body/closures/3/reason'], 'the schema first')
     const semantic = await post('calendar', {
       effective_from: '2040-06-01',
@@ -379,7 +380,7 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
       },
       note: 'x',
     })
-    t.equal(semantic.statusCode, 422)
+    expectStatus(t, semantic, 422)
     t.same(pointers(semantic), ['body/body/closures/0/to', 'body/body/closures/1/from', 'body/body/closures/2/to'])
   })
 
@@ -402,7 +403,7 @@ t.test('only administrators create versions; every refusal is audited', async (t
         payload: { effective_from: tomorrow, body: { closures: [] }, note: 'not mine to set' },
       },
     )
-    t.equal(res.statusCode, 403, role)
+    expectStatus(t, res, 403, role)
     t.equal(res.json().code, 'forbidden')
     const entry = await db.selectFrom('audit_events').selectAll().where('request_id', '=', `deny-${role}`).executeTakeFirstOrThrow()
     t.match(
@@ -436,8 +437,8 @@ t.test('Idempotency-Key: a retried creation answers the first response', async (
   }
   const first = await injectAs(admin, request)
   const again = await injectAs(admin, request)
-  t.equal(first.statusCode, 201)
-  t.equal(again.statusCode, 201)
+  expectStatus(t, first, 201)
+  expectStatus(t, again, 201)
   t.equal(again.headers['idempotent-replayed'], 'true')
   t.equal(again.json().id, first.json().id)
 })

@@ -3,7 +3,8 @@ import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
 import type { RetentionRule } from '../../src/policies/policies.schemas.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
-import { at, createCase, register } from './fixtures.js'
+import { at, createCase, register } from '../helpers/fixtures.js'
+import { expectStatus } from '../helpers/expect.js'
 
 const doc = (record_category: string, years: 1 | 5 | 30, action: RetentionRule['action'] = 'dispose'): RetentionRule => ({
   record_category,
@@ -69,7 +70,7 @@ t.test('classification recomputes retention from the schedule in force, and is k
       const rec = await register(test, desk, { started_at: startedAt })
       t.equal(rec.document_date, date, `${label}: created on ${date} in Tokyo`)
       const res = await classify(rec.id, { record_category: `test_${years}y` })
-      t.equal(res.statusCode, 200)
+      expectStatus(t, res, 200)
       t.match(res.json().retention, { start, end, policy_version_id: schedule.id }, `${label}, ${years} years: ${start} – ${end}`)
       const why = (await injectAs(rm, { method: 'GET', url: `/v1/recordings/${rec.id}/retention` })).json()
       t.match(why, {
@@ -131,10 +132,10 @@ t.test('classification recomputes retention from the schedule in force, and is k
   t.test('a classification the schedule has no rule for is 422; only records managers classify', async (t) => {
     const rec = await register(test, desk)
     const res = await classify(rec.id, { record_category: 'anything', administrative_document: false, personal_information: false })
-    t.equal(res.statusCode, 422)
+    expectStatus(t, res, 422)
     t.same(res.json().errors, [{ pointer: 'body/record_category', message: 'no retention rule applies' }])
     for (const role of ['staff', 'supervisor', 'desk', 'auditor', 'integration'] as const) {
-      t.equal((await classify(rec.id, { record_category: 'test_1y' }, { roles: [role], unit })).statusCode, 403, role)
+      expectStatus(t, await classify(rec.id, { record_category: 'test_1y' }, { roles: [role], unit }), 403, role)
     }
     const stale = await injectAs(rm, {
       method: 'PUT',
@@ -142,7 +143,7 @@ t.test('classification recomputes retention from the schedule in force, and is k
       headers: { 'if-match': '"v999"' },
       payload: { administrative_document: true, personal_information: false, record_category: 'test_1y', reason: 'x' },
     })
-    t.equal(stale.statusCode, 412, 'If-Match is honoured when sent')
+    expectStatus(t, stale, 412, 'If-Match is honoured when sent')
   })
 
   t.test('reclassification moves a recording between active and due', async (t) => {

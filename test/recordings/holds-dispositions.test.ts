@@ -3,7 +3,8 @@ import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { holdEndAfterDecision } from '../../src/recordings/retention.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
-import { at, createCase, register } from './fixtures.js'
+import { at, createCase, register } from '../helpers/fixtures.js'
+import { expectEvery, expectStatus } from '../helpers/expect.js'
 
 /**
  * The latest March 31 before today: the end of a 5-year schedule for a recording made in the
@@ -41,7 +42,7 @@ t.test('holds and two-person disposition', async (t) => {
     t.match(rec, { status: 'due', retention: { end } }, `the schedule ended ${end}`)
 
     const placed = await hold(rec.id, { type: 'disclosure_request', reference: '情報公開請求 第58号' }, desk)
-    t.equal(placed.statusCode, 201, 'the desk places holds for disclosure requests')
+    expectStatus(t, placed, 201, 'the desk places holds for disclosure requests')
     t.match(placed.json(), { type: 'disclosure_request', status: 'active', until: null, placed_by: { id: 'desk-h' } })
     const held = (await injectAs(rmA, { method: 'GET', url: `/v1/recordings/${rec.id}` })).json()
     t.match(held, { status: 'active', due_since: null, retention: { on_hold: true, effective_end: null } }, 'awaiting the decision, the hold has no end')
@@ -52,7 +53,7 @@ t.test('holds and two-person disposition', async (t) => {
       url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`,
       payload: { decision_date: end },
     })
-    t.equal(decided.statusCode, 200)
+    expectStatus(t, decided, 200)
     const until = holdEndAfterDecision(end)
     t.equal(until, `${Number(end.slice(0, 4)) + 1}-03-31`, 'one year from the day after the decision')
     t.match(decided.json(), { decision_date: end, until, status: 'active', decision_recorded_by: { id: 'desk-h' } })
@@ -67,7 +68,7 @@ t.test('holds and two-person disposition', async (t) => {
     t.match(why.explanation.join('\n'), new RegExp(`through ${until}: one year from the day after the decision of ${end}`))
 
     const refused = await propose(rec.id)
-    t.equal(refused.statusCode, 409, 'no disposition while the hold keeps it')
+    expectStatus(t, refused, 409, 'no disposition while the hold keeps it')
     t.match(refused.json(), { holds: [{ id: placed.json().id, type: 'disclosure_request', reference: '情報公開請求 第58号', until }] })
     t.match(refused.json().detail, /情報公開請求 第58号/)
 
@@ -79,20 +80,19 @@ t.test('holds and two-person disposition', async (t) => {
     const after = await db.selectFrom('recordings').select(['status', 'due_since']).where('id', '=', rec.id).executeTakeFirstOrThrow()
     t.same(after, { status: 'due', due_since: addDays(until, 1) })
 
-    t.equal(
-      (await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`, payload: { decision_date: end } }))
-        .statusCode,
+    expectStatus(
+      t,
+      await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`, payload: { decision_date: end } }),
       409,
       'a decision is recorded once',
     )
-    t.equal(
-      (
-        await injectAs(desk, {
-          method: 'POST',
-          url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`,
-          payload: { decision_date: addDays(todayInTokyo(), 3) },
-        })
-      ).statusCode,
+    expectStatus(
+      t,
+      await injectAs(desk, {
+        method: 'POST',
+        url: `/v1/recordings/${rec.id}/holds/${placed.json().id}/decision`,
+        payload: { decision_date: addDays(todayInTokyo(), 3) },
+      }),
       409,
     )
   })
@@ -103,7 +103,7 @@ t.test('holds and two-person disposition', async (t) => {
     const lit = (await hold(rec.id, { type: 'litigation', reference: '令和8年(ワ)第10号' }, desk)).json()
     const audit = (await hold(rec.id, { type: 'audit', reference: '定期監査 2026' })).json()
     const refused = await propose(rec.id)
-    t.equal(refused.statusCode, 409)
+    expectStatus(t, refused, 409)
     t.same(
       refused
         .json()
@@ -112,21 +112,21 @@ t.test('holds and two-person disposition', async (t) => {
       ['audit', 'litigation'],
       '409 names every hold',
     )
-    t.equal(
-      (await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${lit.id}/decision`, payload: { decision_date: todayInTokyo() } }))
-        .statusCode,
+    expectStatus(
+      t,
+      await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${lit.id}/decision`, payload: { decision_date: todayInTokyo() } }),
       409,
       'litigation takes no decision date',
     )
 
     const release = (holdId: string, who: Identity = rmA, payload: Record<string, unknown> = { reason: '判決確定' }) =>
       injectAs(who, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${holdId}/release`, payload })
-    t.equal((await release(lit.id, desk)).statusCode, 403, 'the desk places holds but does not release them')
-    t.equal((await release(lit.id, rmA, {})).statusCode, 422, 'a reason is required')
+    expectStatus(t, await release(lit.id, desk), 403, 'the desk places holds but does not release them')
+    expectStatus(t, await release(lit.id, rmA, {}), 422, 'a reason is required')
     const released = await release(lit.id)
     t.match(released.json(), { status: 'released', released_by: { id: 'rm-a' }, release_reason: '判決確定' })
-    t.equal((await release(lit.id)).statusCode, 409, 'released once')
-    t.equal((await propose(rec.id)).statusCode, 409, 'the audit hold still keeps it')
+    expectStatus(t, await release(lit.id), 409, 'released once')
+    expectStatus(t, await propose(rec.id), 409, 'the audit hold still keeps it')
     await release(audit.id, rmA, { reason: '監査終了' })
     t.match((await injectAs(rmA, { method: 'GET', url: `/v1/recordings/${rec.id}` })).json(), { status: 'due', retention: { on_hold: false } })
 
@@ -160,8 +160,8 @@ t.test('holds and two-person disposition', async (t) => {
   t.test('other holds (施行令第9条第2項) take their own date; decisions are not in the future', async (t) => {
     const rec = await register(test, desk, { case_id: kase.id, started_at: at('2016-05-01') })
     const past = await hold(rec.id, { type: 'other', reference: '業務上必要', until: addDays(todayInTokyo(), -1) })
-    t.equal(past.statusCode, 422, 'a hold cannot end in the past')
-    t.equal((await hold(rec.id, { type: 'audit', reference: 'x', until: addDays(todayInTokyo(), 30) })).statusCode, 422, 'only other holds take a date')
+    expectStatus(t, past, 422, 'a hold cannot end in the past')
+    expectStatus(t, await hold(rec.id, { type: 'audit', reference: 'x', until: addDays(todayInTokyo(), 30) }), 422, 'only other holds take a date')
     const until = addDays(todayInTokyo(), 30)
     const other = await hold(rec.id, { type: 'other', reference: '業務上必要', note: '第三者照会への回答まで', until })
     t.match(other.json(), { type: 'other', until, status: 'active' })
@@ -176,26 +176,25 @@ t.test('holds and two-person disposition', async (t) => {
       url: `/v1/recordings/${rec.id}/holds/${appeal.id}/decision`,
       payload: { decision_date: addDays(todayInTokyo(), 1) },
     })
-    t.equal(future.statusCode, 422, 'a decision date cannot be in the future')
-    t.equal(
-      (await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${appeal.id}/decision`, payload: { decision_date: '2025-02-30' } }))
-        .statusCode,
+    expectStatus(t, future, 422, 'a decision date cannot be in the future')
+    expectStatus(
+      t,
+      await injectAs(desk, { method: 'POST', url: `/v1/recordings/${rec.id}/holds/${appeal.id}/decision`, payload: { decision_date: '2025-02-30' } }),
       422,
       'not a date',
     )
-    t.equal(
-      (await injectAs({ roles: ['staff'], unit }, { method: 'POST', url: `/v1/recordings/${rec.id}/holds`, payload: { type: 'audit', reference: 'x' } }))
-        .statusCode,
+    expectStatus(
+      t,
+      await injectAs({ roles: ['staff'], unit }, { method: 'POST', url: `/v1/recordings/${rec.id}/holds`, payload: { type: 'audit', reference: 'x' } }),
       403,
       'staff place no holds',
     )
-    t.equal(
-      (
-        await injectAs(
-          { roles: ['supervisor'], unit: await orgUnit('elsewhere') },
-          { method: 'POST', url: `/v1/recordings/${rec.id}/holds`, payload: { type: 'audit', reference: 'x' } },
-        )
-      ).statusCode,
+    expectStatus(
+      t,
+      await injectAs(
+        { roles: ['supervisor'], unit: await orgUnit('elsewhere') },
+        { method: 'POST', url: `/v1/recordings/${rec.id}/holds`, payload: { type: 'audit', reference: 'x' } },
+      ),
       404,
       'a supervisor of another unit: not found',
     )
@@ -204,15 +203,15 @@ t.test('holds and two-person disposition', async (t) => {
   t.test('disposition: before the end 409, the proposer cannot approve (403), another records manager can', async (t) => {
     const young = await register(test, desk, { case_id: kase.id })
     const early = await propose(young.id)
-    t.equal(early.statusCode, 409)
+    expectStatus(t, early, 409)
     t.match(early.json(), { effective_end: young.retention.end })
 
     const rec = await register(test, desk, { case_id: kase.id, started_at: at('2016-07-01') })
     const before = await db.selectFrom('recordings').select(['storage_uri', 'sha256']).where('id', '=', rec.id).executeTakeFirstOrThrow()
-    t.equal((await propose(rec.id, { action: 'transfer' })).statusCode, 409, "the rule says dispose: transfer is not the proposer's choice")
-    t.equal((await propose(rec.id, {}, desk)).statusCode, 403, 'only records managers propose')
+    expectStatus(t, await propose(rec.id, { action: 'transfer' }), 409, "the rule says dispose: transfer is not the proposer's choice")
+    expectStatus(t, await propose(rec.id, {}, desk), 403, 'only records managers propose')
     const proposed = await propose(rec.id)
-    t.equal(proposed.statusCode, 201)
+    expectStatus(t, proposed, 201)
     const d = proposed.json()
     t.equal(proposed.headers.location, `/v1/dispositions/${d.id}`)
     t.match(d, {
@@ -222,26 +221,25 @@ t.test('holds and two-person disposition', async (t) => {
       decided_by: null,
       recording: { sha256: before.sha256 },
     })
-    t.equal((await propose(rec.id)).statusCode, 409, 'one proposal at a time')
-    t.equal(
-      (
-        await injectAs(rmA, {
-          method: 'PUT',
-          url: `/v1/recordings/${rec.id}/classification`,
-          payload: { administrative_document: true, personal_information: true, record_category: 'case_recording', reason: 'x' },
-        })
-      ).statusCode,
+    expectStatus(t, await propose(rec.id), 409, 'one proposal at a time')
+    expectStatus(
+      t,
+      await injectAs(rmA, {
+        method: 'PUT',
+        url: `/v1/recordings/${rec.id}/classification`,
+        payload: { administrative_document: true, personal_information: true, record_category: 'case_recording', reason: 'x' },
+      }),
       409,
       'no reclassification under a pending proposal',
     )
 
     const self = await approve(d.id, rmA)
-    t.equal(self.statusCode, 403, 'the same person approving is refused')
+    expectStatus(t, self, 403, 'the same person approving is refused')
     t.match(self.json().detail, /two records managers/)
-    t.equal((await approve(d.id, desk)).statusCode, 403, 'the desk does not dispose')
+    expectStatus(t, await approve(d.id, desk), 403, 'the desk does not dispose')
 
     const ok = await approve(d.id, rmB)
-    t.equal(ok.statusCode, 200)
+    expectStatus(t, ok, 200)
     t.match(ok.json(), {
       id: d.id,
       status: 'executed',
@@ -256,7 +254,7 @@ t.test('holds and two-person disposition', async (t) => {
         effective_end: '2022-03-31',
       },
     })
-    t.equal((await approve(d.id, rmB)).statusCode, 409, 'executed once')
+    expectStatus(t, await approve(d.id, rmB), 409, 'executed once')
 
     const tomb = await db
       .selectFrom('recordings')
@@ -279,14 +277,14 @@ t.test('holds and two-person disposition', async (t) => {
     )
     const view = (await injectAs(rmA, { method: 'GET', url: `/v1/recordings/${rec.id}` })).json()
     t.match(view, { status: 'disposed', storage_uri: null, redacted: false, disposition_id: d.id })
-    t.equal((await hold(rec.id, { type: 'audit', reference: 'x' })).statusCode, 409, 'nothing left to hold')
-    t.equal((await injectAs(rmA, { method: 'POST', url: `/v1/recordings/${rec.id}/access-grants`, payload: {} })).statusCode, 409, 'no media to grant')
+    expectStatus(t, await hold(rec.id, { type: 'audit', reference: 'x' }), 409, 'nothing left to hold')
+    expectStatus(t, await injectAs(rmA, { method: 'POST', url: `/v1/recordings/${rec.id}/access-grants`, payload: {} }), 409, 'no media to grant')
     t.match((await retention(rec.id)).next, { step: 'none' })
 
     const listed = (await injectAs(auditor, { method: 'GET', url: `/v1/dispositions?recording_id=${rec.id}` })).json().items
     t.match(listed, [{ id: d.id, status: 'executed', recording: { sha256: before.sha256 } }], 'auditors list the permanent record')
-    t.equal((await injectAs(auditor, { method: 'GET', url: `/v1/dispositions/${d.id}` })).statusCode, 200)
-    t.equal((await injectAs(desk, { method: 'GET', url: '/v1/dispositions' })).statusCode, 403)
+    expectStatus(t, await injectAs(auditor, { method: 'GET', url: `/v1/dispositions/${d.id}` }), 200)
+    expectStatus(t, await injectAs(desk, { method: 'GET', url: '/v1/dispositions' }), 403)
     const rewrite = await db
       .updateTable('dispositions')
       .set({ reason: 'changed' })
@@ -309,7 +307,7 @@ t.test('holds and two-person disposition', async (t) => {
     const d = (await propose(rec.id)).json()
     const appeal = (await hold(rec.id, { type: 'appeal', reference: '審査請求 第3号' }, desk)).json()
     const blocked = await approve(d.id)
-    t.equal(blocked.statusCode, 409)
+    expectStatus(t, blocked, 409)
     t.match(blocked.json().holds, [{ id: appeal.id, type: 'appeal' }])
     const cancelled = await injectAs(rmB, { method: 'POST', url: `/v1/dispositions/${d.id}/cancel`, payload: { reason: '審査請求があったため' } })
     t.match(cancelled.json(), { status: 'cancelled', decided_by: { id: 'rm-b' }, decision_reason: '審査請求があったため' })
@@ -337,7 +335,7 @@ t.test('holds and two-person disposition', async (t) => {
     const list = async (query = '') => (await injectAs(auditor, { method: 'GET', url: `/v1/dispositions/due${query}` })).json().items
     const items = await list()
     t.ok(items.length > 0)
-    t.ok(items.every((i: { effective_end: string }) => i.effective_end < todayInTokyo()))
+    expectEvery(t, items, (i: { effective_end: string }) => i.effective_end < todayInTokyo())
     const ids = items.map((i: { recording_id: string }) => i.recording_id)
     const stray = await register(test, desk, { started_at: new Date(Date.now() - 200 * 86_400_000).toISOString() })
     const withStray = await list('?action=purge')
@@ -347,7 +345,7 @@ t.test('holds and two-person disposition', async (t) => {
       'non-document personal information: the sweep purges it',
     )
     t.notOk(ids.includes(stray.id))
-    t.ok((await list('?action=dispose')).every((i: { action_due: string }) => i.action_due === 'dispose'))
-    t.equal((await injectAs(desk, { method: 'GET', url: '/v1/dispositions/due' })).statusCode, 403)
+    expectEvery(t, await list('?action=dispose'), (i: { action_due: string }) => i.action_due === 'dispose')
+    expectStatus(t, await injectAs(desk, { method: 'GET', url: '/v1/dispositions/due' }), 403)
   })
 })

@@ -3,7 +3,8 @@ import t from 'tap'
 import { ensureSigningKey } from '../../src/media-grants/media-grants.service.js'
 import { connectPostgres } from '../../src/kernel/db.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
-import { createCase, register } from './fixtures.js'
+import { createCase, register } from '../helpers/fixtures.js'
+import { expectStatus } from '../helpers/expect.js'
 
 t.test('media access grants: signed, verifiable with the published JWKS, audited, refused to staff', async (t) => {
   const test = await buildTestApp(t)
@@ -19,14 +20,14 @@ t.test('media access grants: signed, verifiable with the published JWKS, audited
     injectAs(who, { method: 'POST', url: `/v1/recordings/${rec.id}/access-grants`, payload })
   const jwks = async () => {
     const res = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })
-    t.equal(res.statusCode, 200, 'the JWKS needs no token')
+    expectStatus(t, res, 200, 'the JWKS needs no token')
     return res.json() as JSONWebKeySet
   }
 
   t.test('a supervisor above the unit gets a grant the media server can verify', async (t) => {
     const sup: Identity = { roles: ['supervisor'], unit: city, sub: 'sup-g' }
     const res = await grant(sup, { purpose: 'fact_check' })
-    t.equal(res.statusCode, 201)
+    expectStatus(t, res, 201)
     const body = res.json()
     t.match(body, {
       token_type: 'media-grant+jwt',
@@ -81,14 +82,14 @@ t.test('media access grants: signed, verifiable with the published JWKS, audited
   })
 
   t.test('the desk and records managers get grants; staff, auditors, integrations and admins do not', async (t) => {
-    t.equal((await grant({ roles: ['desk'], unit: other, sub: 'desk-g' })).statusCode, 201)
-    t.equal((await grant({ roles: ['records_manager'], sub: 'rm-g' })).statusCode, 201)
+    expectStatus(t, await grant({ roles: ['desk'], unit: other, sub: 'desk-g' }), 201)
+    expectStatus(t, await grant({ roles: ['records_manager'], sub: 'rm-g' }), 201)
     for (const role of ['staff', 'auditor', 'integration', 'admin'] as const) {
       const res = await grant(role === 'staff' ? staff : { roles: [role], unit: ward, sub: `${role}-g` })
-      t.equal(res.statusCode, 403, `${role}: 403`)
+      expectStatus(t, res, 403, `${role}: 403`)
     }
-    t.equal((await grant({ roles: ['supervisor'], unit: other, sub: 'sup-far' })).statusCode, 404, 'a supervisor of another branch: not found')
-    t.equal((await grant({ roles: ['desk'], sub: 'desk-g' }, { purpose: 'curiosity' })).statusCode, 422)
+    expectStatus(t, await grant({ roles: ['supervisor'], unit: other, sub: 'sup-far' }), 404, 'a supervisor of another branch: not found')
+    expectStatus(t, await grant({ roles: ['desk'], sub: 'desk-g' }, { purpose: 'curiosity' }), 422)
     const denied = await db
       .selectFrom('audit_events')
       .select(['subject', 'outcome', 'status'])
@@ -148,7 +149,7 @@ t.test('grant lifetime is configurable; concurrent first use creates one key', a
     headers: { authorization: `Bearer ${await tokenFor(rm)}` },
     payload: {},
   })
-  t.equal(res.statusCode, 201)
+  expectStatus(t, res, 201)
   const jwks = (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json()
   const { payload } = await jwtVerify(res.json().token, createLocalJWKSet(jwks), {
     issuer: 'https://madoguchi.city.example.lg.jp',

@@ -2,7 +2,8 @@ import t from 'tap'
 import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
 import { todayInTokyo } from '../../src/kernel/time.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
-import { createCase, recordingBody, register } from './fixtures.js'
+import { createCase, recordingBody, register } from '../helpers/fixtures.js'
+import { expectSome, expectStatus } from '../helpers/expect.js'
 
 t.test('registration: metadata, validation, idempotency, provisional classification', async (t) => {
   const test = await buildTestApp(t)
@@ -15,7 +16,7 @@ t.test('registration: metadata, validation, idempotency, provisional classificat
   t.test("a recording of a case takes the case's unit and is presumed a document with personal information", async (t) => {
     const body = recordingBody({ case_id: kase.id, sha256: 'AB'.repeat(32), recorder: 'staff-1' })
     const res = await injectAs(staff, { method: 'POST', url: '/v1/recordings', payload: body })
-    t.equal(res.statusCode, 201)
+    expectStatus(t, res, 201)
     const rec = res.json()
     t.equal(res.headers.location, `/v1/recordings/${rec.id}`)
     t.equal(res.headers.etag, `"v${rec.version}"`)
@@ -79,11 +80,8 @@ t.test('registration: metadata, validation, idempotency, provisional classificat
     ]
     for (const [extra, pointer] of bad) {
       const res = await injectAs(supervisor, { method: 'POST', url: '/v1/recordings', payload: recordingBody(extra) })
-      t.equal(res.statusCode, 422, JSON.stringify(extra).slice(0, 90))
-      t.ok(
-        res.json().errors?.some((e: { pointer: string }) => e.pointer === pointer),
-        `names ${pointer}`,
-      )
+      expectStatus(t, res, 422, JSON.stringify(extra).slice(0, 90))
+      expectSome(t, res.json().errors, (e: { pointer: string }) => e.pointer === pointer, `names ${pointer}`)
     }
     const after = await db.selectFrom('recordings').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()
     t.equal(Number(after.n), Number(before.n))
@@ -96,23 +94,19 @@ t.test('registration: metadata, validation, idempotency, provisional classificat
       injectAs(supervisor, { method: 'POST', url: '/v1/recordings', headers, payload: body }),
       injectAs(supervisor, { method: 'POST', url: '/v1/recordings', headers, payload: body }),
     ])
-    t.equal(a.statusCode, 201)
+    expectStatus(t, a, 201)
     t.equal(b.json().id, a.json().id)
     const dup = await injectAs(supervisor, { method: 'POST', url: '/v1/recordings', payload: body })
-    t.equal(dup.statusCode, 409, 'storage_uri already registered')
+    expectStatus(t, dup, 409, 'storage_uri already registered')
   })
 
   t.test('staff register only for cases they respond to, or in their own unit', async (t) => {
     const other = await orgUnit('other')
     const foreignCase = await createCase(test, { roles: ['staff'], unit, sub: 'staff-2' })
     const res = await injectAs(staff, { method: 'POST', url: '/v1/recordings', payload: recordingBody({ case_id: foreignCase.id }) })
-    t.equal(res.statusCode, 422, 'a case they do not respond to is not in their reach')
-    t.equal((await injectAs(staff, { method: 'POST', url: '/v1/recordings', payload: recordingBody({ org_unit_id: other }) })).statusCode, 403)
-    t.equal(
-      (await injectAs({ roles: ['auditor'] }, { method: 'POST', url: '/v1/recordings', payload: recordingBody() })).statusCode,
-      403,
-      'auditors never write',
-    )
+    expectStatus(t, res, 422, 'a case they do not respond to is not in their reach')
+    expectStatus(t, await injectAs(staff, { method: 'POST', url: '/v1/recordings', payload: recordingBody({ org_unit_id: other }) }), 403)
+    expectStatus(t, await injectAs({ roles: ['auditor'] }, { method: 'POST', url: '/v1/recordings', payload: recordingBody() }), 403, 'auditors never write')
   })
 })
 
@@ -207,14 +201,14 @@ t.test('reach and redaction: who reads which recording and who sees the media ad
   ]
   for (const [label, who, id, status, redacted] of cases) {
     const res = await read(who, id)
-    t.equal(res.statusCode, status, label)
+    expectStatus(t, res, status, label)
     if (redacted !== null) {
       t.equal(res.json().redacted, redacted, `${label}: ${redacted ? 'redacted' : 'sees storage_uri'}`)
       if (redacted) t.match(res.json(), { storage_uri: null, description: null, participants: null, caller_number: null, sha256: rec.sha256 })
       else t.match(res.json().storage_uri, /^s3:\/\//)
     }
   }
-  t.equal((await read({ roles: ['admin'] }, rec.id)).statusCode, 403, 'admins see no recordings')
+  expectStatus(t, await read({ roles: ['admin'] }, rec.id), 403, 'admins see no recordings')
 })
 
 t.test('PATCH: descriptive fields only, with If-Match', async (t) => {
@@ -224,17 +218,17 @@ t.test('PATCH: descriptive fields only, with If-Match', async (t) => {
   const sup: Identity = { roles: ['supervisor'], unit, sub: 'sup-p' }
   const rec = await register(test, sup)
   const url = `/v1/recordings/${rec.id}`
-  t.equal((await injectAs(sup, { method: 'PATCH', url, payload: { title: '新しい題' } })).statusCode, 428)
-  t.equal((await injectAs(sup, { method: 'PATCH', url, headers: { 'if-match': '"v999"' }, payload: { title: 'x' } })).statusCode, 412)
+  expectStatus(t, await injectAs(sup, { method: 'PATCH', url, payload: { title: '新しい題' } }), 428)
+  expectStatus(t, await injectAs(sup, { method: 'PATCH', url, headers: { 'if-match': '"v999"' }, payload: { title: 'x' } }), 412)
   const ok = await injectAs(sup, { method: 'PATCH', url, headers: { 'if-match': `"v${rec.version}"` }, payload: { title: '新しい題', participants: null } })
-  t.equal(ok.statusCode, 200)
+  expectStatus(t, ok, 200)
   t.match(ok.json(), { title: '新しい題', participants: null, version: rec.version + 1 })
   t.equal(ok.headers.etag, `"v${rec.version + 1}"`)
   const facts = await injectAs(sup, { method: 'PATCH', url, headers: { 'if-match': ok.headers.etag as string }, payload: { sha256: 'a'.repeat(64) } })
-  t.equal(facts.statusCode, 422, 'the media and its facts do not change')
+  expectStatus(t, facts, 422, 'the media and its facts do not change')
   const unchanged = await injectAs(sup, { method: 'PATCH', url, headers: { 'if-match': ok.headers.etag as string }, payload: { title: '新しい題' } })
   t.equal(unchanged.json().version, rec.version + 1, 'no change, no new version')
-  t.equal((await injectAs({ roles: ['auditor'] }, { method: 'PATCH', url, headers: { 'if-match': '*' }, payload: { title: 'x' } })).statusCode, 403)
+  expectStatus(t, await injectAs({ roles: ['auditor'] }, { method: 'PATCH', url, headers: { 'if-match': '*' }, payload: { title: 'x' } }), 403)
 })
 
 t.test('list: filters and cursor pagination', async (t) => {
@@ -254,7 +248,7 @@ t.test('list: filters and cursor pagination', async (t) => {
 
   const ids = async (query: string) => {
     const res = await injectAs(desk, { method: 'GET', url: `/v1/recordings?${query}` })
-    t.equal(res.statusCode, 200, query)
+    expectStatus(t, res, 200, query)
     return res.json().items.map((r: { id: string }) => r.id)
   }
   t.same(await ids(''), [r3.id, r2.id, r1.id, r4.id], 'newest first')
@@ -279,8 +273,8 @@ t.test('list: filters and cursor pagination', async (t) => {
     cursor = page.next_cursor
   } while (cursor)
   t.same(seen, [r3.id, r2.id, r1.id, r4.id])
-  t.equal((await injectAs(desk, { method: 'GET', url: '/v1/recordings?cursor=nonsense' })).statusCode, 400)
-  t.equal((await injectAs(desk, { method: 'GET', url: '/v1/recordings?status=lost' })).statusCode, 400)
+  expectStatus(t, await injectAs(desk, { method: 'GET', url: '/v1/recordings?cursor=nonsense' }), 400)
+  expectStatus(t, await injectAs(desk, { method: 'GET', url: '/v1/recordings?status=lost' }), 400)
   const staffList = await injectAs({ roles: ['staff'], unit: a, sub: 'nobody' }, { method: 'GET', url: '/v1/recordings' })
   t.same(staffList.json().items, [], 'staff list only recordings of their cases')
 })

@@ -7,7 +7,7 @@ import type { RecordingsTable } from '../../src/recordings/recordings.tables.js'
 import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { retentionStep } from '../../src/recordings/retention.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
-import { register, sha } from './fixtures.js'
+import { register, sha } from '../helpers/fixtures.js'
 
 /**
  * The recording-status rule is written in three places: `settledStatus` (requests settle a

@@ -4,7 +4,7 @@ import { connectPostgres } from '../../src/kernel/db.js'
 import { todayInTokyo } from '../../src/kernel/time.js'
 import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
-import { at, createCase, daysAgo, register } from './fixtures.js'
+import { at, createCase, daysAgo, register } from '../helpers/fixtures.js'
 
 t.test('the retention sweep purges expired non-document personal information and marks the rest due', async (t) => {
   const test = await buildTestApp(t)

@@ -1,5 +1,7 @@
 import t from 'tap'
 import { buildTestApp, type Identity } from '../helpers/app.js'
+import { expectEvery } from '../helpers/expect.js'
+import { caseBody } from '../helpers/fixtures.js'
 
 t.test('staff names are kept from their tokens and follow changes, without locking on every request', async (t) => {
   const { injectAs, orgUnit, db } = await buildTestApp(t)
@@ -9,7 +11,7 @@ t.test('staff names are kept from their tokens and follow changes, without locki
     await injectAs(before, {
       method: 'POST',
       url: '/v1/cases',
-      payload: { channel: 'counter', occurred_at: new Date().toISOString(), categories: ['other'], severity: 'low', summary: '改姓の確認' },
+      payload: caseBody({ channel: 'counter', occurred_at: new Date().toISOString(), categories: ['other'], severity: 'low', summary: '改姓の確認' }),
     })
   ).json()
   t.same(c.created_by, { id: 'staff-7', display_name: '高橋' })
@@ -35,7 +37,7 @@ t.test('staff names are kept from their tokens and follow changes, without locki
       }),
     ),
   )
-  t.ok(results.every((r) => r.statusCode === 201))
+  expectEvery(t, results, (r) => r.statusCode === 201)
   const count = await db.selectFrom('staff_profiles').select(db.fn.countAll().as('n')).where('subject', '=', 'staff-7').executeTakeFirstOrThrow()
   t.equal(Number(count.n), 1)
 })

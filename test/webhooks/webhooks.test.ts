@@ -8,6 +8,7 @@ import { deliverDueWebhooks, dispatchWebhookDeliveries, retryDelayMs, runWebhook
 import { buildTestApp } from '../helpers/app.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { eventually, sleep, startInstance, startReceiver, workerOptions, type ServiceInstance } from './helpers.js'
+import { expectStatus } from '../helpers/expect.js'
 
 async function setup(t: Tap) {
   const database = await createTestDatabase()
@@ -43,7 +44,7 @@ t.test('admins register webhooks; the secret is shown once; URLs and kinds are c
     url: '/v1/webhooks',
     payload: { url: 'http://127.0.0.1:9/hook', kinds: ['org_unit.*', 'case.created'], description: '基幹システム' },
   })
-  t.equal(created.statusCode, 201)
+  expectStatus(t, created, 201)
   const hook = created.json()
   t.match(hook, {
     url: 'http://127.0.0.1:9/hook',
@@ -59,7 +60,7 @@ t.test('admins register webhooks; the secret is shown once; URLs and kinds are c
   t.equal((await register(svc, { url: 'http://127.0.0.1:9/other', kinds: ['*'], secret: given })).secret, given, 'a given secret is echoed once')
 
   const one = await svc.injectAs('admin', { method: 'GET', url: `/v1/webhooks/${hook.id}` })
-  t.equal(one.statusCode, 200)
+  expectStatus(t, one, 200)
   t.notOk('secret' in one.json(), 'never returned after creation')
   const list = (await svc.injectAs('admin', { method: 'GET', url: '/v1/webhooks' })).json()
   t.equal(list.items.length, 2)
@@ -71,7 +72,7 @@ t.test('admins register webhooks; the secret is shown once; URLs and kinds are c
     url: `/v1/webhooks/${hook.id}`,
     payload: { active: false, secret: rotated, kinds: ['case.*'] },
   })
-  t.equal(patched.statusCode, 200)
+  expectStatus(t, patched, 200)
   t.match(patched.json(), { active: false, kinds: ['case.*'] })
   t.notOk('secret' in patched.json())
   const trail = JSON.stringify(await db.selectFrom('audit_events').select(['details', 'resource_id']).where('resource_type', '=', 'webhook').execute())
@@ -80,7 +81,7 @@ t.test('admins register webhooks; the secret is shown once; URLs and kinds are c
 
   const refuse = async (payload: Record<string, unknown>, pointer: RegExp) => {
     const res = await svc.injectAs('admin', { method: 'POST', url: '/v1/webhooks', payload })
-    t.equal(res.statusCode, 422, JSON.stringify(payload))
+    expectStatus(t, res, 422, JSON.stringify(payload))
     t.match(JSON.stringify(res.json().errors), pointer)
   }
   await refuse({ url: 'https://10.1.2.3/hook', kinds: ['*'] }, /body\/url/)
@@ -93,18 +94,19 @@ t.test('admins register webhooks; the secret is shown once; URLs and kinds are c
   await refuse({ url: 'https://example.com/hook', kinds: [] }, /body\/kinds/)
   await refuse({ url: 'https://example.com/hook', kinds: ['*'], secret: 'short' }, /body\/secret/)
   await refuse({ url: 'https://example.com/hook', kinds: ['*'], org_unit_id: '0190f3c4-1111-7000-8000-000000000000' }, /body\/org_unit_id/)
-  t.equal(
-    (await svc.injectAs('admin', { method: 'POST', url: '/v1/webhooks', payload: { url: 'https://hooks.example.lg.jp/madoguchi', kinds: ['*'] } })).statusCode,
+  expectStatus(
+    t,
+    await svc.injectAs('admin', { method: 'POST', url: '/v1/webhooks', payload: { url: 'https://hooks.example.lg.jp/madoguchi', kinds: ['*'] } }),
     201,
     'public https is fine',
   )
   for (const role of ['auditor', 'integration', 'supervisor'] as const) {
-    t.equal((await svc.injectAs(role, { method: 'GET', url: '/v1/webhooks' })).statusCode, 403, `${role}: 403`)
+    expectStatus(t, await svc.injectAs(role, { method: 'GET', url: '/v1/webhooks' }), 403, `${role}: 403`)
   }
 
-  t.equal((await svc.injectAs('admin', { method: 'DELETE', url: `/v1/webhooks/${hook.id}` })).statusCode, 204)
-  t.equal((await svc.injectAs('admin', { method: 'GET', url: `/v1/webhooks/${hook.id}` })).statusCode, 404)
-  t.equal((await svc.injectAs('admin', { method: 'DELETE', url: `/v1/webhooks/${hook.id}` })).statusCode, 404)
+  expectStatus(t, await svc.injectAs('admin', { method: 'DELETE', url: `/v1/webhooks/${hook.id}` }), 204)
+  expectStatus(t, await svc.injectAs('admin', { method: 'GET', url: `/v1/webhooks/${hook.id}` }), 404)
+  expectStatus(t, await svc.injectAs('admin', { method: 'DELETE', url: `/v1/webhooks/${hook.id}` }), 404)
 })
 
 t.test('without WEBHOOK_PRIVATE_NETWORKS, loopback and private targets are refused, at registration and at delivery', async (t) => {
@@ -117,7 +119,7 @@ t.test('without WEBHOOK_PRIVATE_NETWORKS, loopback and private targets are refus
     'https://[::ffff:10.0.0.1]/hook',
   ]) {
     const res = await injectAs('admin', { method: 'POST', url: '/v1/webhooks', payload: { url, kinds: ['*'] } })
-    t.equal(res.statusCode, 422, url)
+    expectStatus(t, res, 422, url)
     t.match(res.json().detail, /WEBHOOK_PRIVATE_NETWORKS/)
   }
 
@@ -260,7 +262,7 @@ t.test('a delivery that keeps failing is dead after the last attempt; timeouts c
 
   mode = 'ok'
   const again = await svc.injectAs('admin', { method: 'POST', url: `/v1/webhooks/${hook.id}/deliveries/${dead.id}/redeliver` })
-  t.equal(again.statusCode, 202)
+  expectStatus(t, again, 202)
   t.match(again.json(), { status: 'pending' })
   t.equal(await runWebhookRound(db, options), 1)
   t.match(await db.selectFrom('webhook_deliveries').selectAll().executeTakeFirstOrThrow(), { status: 'delivered', attempts: 3, last_status: 204 })

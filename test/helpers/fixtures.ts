@@ -1,10 +1,26 @@
 import crypto from 'node:crypto'
 import type { TestApp, Identity } from '../helpers/app.js'
 
-/** Fixtures for the recordings tests: request bodies, cases to attach to, dates around today. */
+/**
+ * Request bodies that tests share, one builder per body (override any field with `extra`), and
+ * the records they create; dates around today.
+ */
 export const sha = (seed: string) => crypto.createHash('sha256').update(seed).digest('hex')
 let counter = 0
 
+/** POST /v1/cases: a phone case of moderate severity, an hour ago. */
+export function caseBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    channel: 'phone',
+    occurred_at: new Date(Date.now() - 60 * 60_000).toISOString(),
+    categories: ['verbal_abuse'],
+    severity: 'medium',
+    summary: '電話で長時間の威圧的な発言',
+    ...extra,
+  }
+}
+
+/** POST /v1/recordings: a phone-system recording an hour ago, with notice given. */
 export function recordingBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
   counter += 1
   const started = (extra.started_at as string | undefined) ?? new Date(Date.now() - 60 * 60_000).toISOString()
@@ -31,14 +47,7 @@ export async function createCase(test: TestApp, who: Identity, extra: Record<str
   const res = await test.injectAs(who, {
     method: 'POST',
     url: '/v1/cases',
-    payload: {
-      channel: 'phone',
-      occurred_at: new Date(Date.now() - 2 * 3600_000).toISOString(),
-      categories: ['verbal_abuse'],
-      severity: 'medium',
-      summary: '電話で長時間の威圧的な発言',
-      ...extra,
-    },
+    payload: caseBody({ occurred_at: new Date(Date.now() - 2 * 3600_000).toISOString(), ...extra }),
   })
   if (res.statusCode !== 201) throw new Error(`case: ${res.statusCode} ${res.body}`)
   return res.json()
