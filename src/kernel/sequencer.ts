@@ -29,8 +29,9 @@ import type { Db, Queryable } from './db.js'
  * 3. A record's order. Two changes of one record made by different transactions are either
  *    made in sequence (the second transaction saw the first: larger ticket, and it cannot be
  *    visible before the first) or are concurrent (neither saw the other; any order is a valid
- *    history). Within one transaction, id order is the order of the publishChanges calls. So a
- *    consumer applying the feed in position order never sees version 3 before version 2.
+ *    history). Within one transaction, id order is the order in which its changes were
+ *    published. So a consumer applying the feed in position order never sees version 3 before
+ *    version 2.
  */
 
 // Advisory lock key for the sequencer: one at a time, whichever instance it runs on.

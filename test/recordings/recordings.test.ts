@@ -1,6 +1,6 @@
 import t from 'tap'
 import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
-import { todayInTokyo } from '../../src/kernel/time.js'
+import { todayInTokyo, tokyoDate } from '../../src/kernel/time.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
 import { createCase, recordingBody, register } from '../helpers/fixtures.js'
 import { expectSome, expectStatus } from '../helpers/expect.js'
@@ -39,7 +39,7 @@ t.test('registration: metadata, validation, idempotency, provisional classificat
       },
       retention: { action: 'dispose', on_hold: false },
     })
-    t.equal(rec.document_date, todayInTokyo())
+    t.equal(rec.document_date, tokyoDate(new Date(body.started_at as string)), '作成日: the Tokyo date the recording started')
     t.equal(rec.redacted, true, 'staff lack media access: storage_uri and personal fields are withheld')
     t.equal(rec.storage_uri, null)
     t.equal(rec.description, null)
@@ -160,11 +160,14 @@ t.test('notice (告知) and resident recordings (庁舎管理権): accepted, fla
     })
     const before = await register(test, sup, { started_at: new Date(Date.now() - 3 * 86_400_000).toISOString(), notice: { given: false } })
     t.match(before, { notice_missing: true, recording_policy_version_id: '00000000-0000-7000-8000-0000000000a1' })
-    const now = await register(test, sup, { notice: { given: false } })
+    // Started a minute ago: on today's Tokyo date even just after midnight.
+    const started_at = new Date(Date.now() - 60_000).toISOString()
+    const now = await register(test, sup, { started_at, notice: { given: false } })
     t.match(now, { notice_missing: false, recording_policy_version_id: v.id })
-    const prohibited = await register(test, sup, { recorded_by: 'resident', source: 'resident_provided', notice: { given: false }, resident_permission: true })
+    const resident = { started_at, recorded_by: 'resident', source: 'resident_provided', notice: { given: false } }
+    const prohibited = await register(test, sup, { ...resident, resident_permission: true })
     t.same(prohibited.flags, ['resident_recording_prohibited'])
-    const offPremises = await register(test, sup, { recorded_by: 'resident', source: 'resident_provided', notice: { given: false }, on_premises: false })
+    const offPremises = await register(test, sup, { ...resident, on_premises: false })
     t.same(offPremises.flags, [], 'a phone call recorded at home is not on the premises')
     const audited = await db
       .selectFrom('audit_events')
