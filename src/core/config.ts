@@ -39,6 +39,7 @@ const EnvSchema = Type.Object({
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 12 }),
   WEBHOOK_RETRY_BASE_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 10 }),
   WEBHOOK_RETRY_MAX_SECONDS: Type.Integer({ minimum: 1, maximum: 604800, default: 3600 }),
+  WEBHOOK_PARALLEL_PER_WEBHOOK: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   WEBHOOK_PRIVATE_NETWORKS: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?(,[0-9A-Fa-f:.]+(/[0-9]{1,3})?)*$' })),
 })
 type Env = Static<typeof EnvSchema>
@@ -96,6 +97,8 @@ export interface WebhookConfig {
   maxAttempts: number
   retryBaseMs: number
   retryMaxMs: number
+  /** Deliveries of one webhook in flight at once: 1 keeps feed order; more is faster and unordered. */
+  parallelPerWebhook: number
   /** CIDRs of private or loopback addresses webhooks may target (with plain http too); public addresses need https. */
   privateNetworks: string[]
 }
@@ -152,6 +155,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: env.WEBHOOK_RETRY_BASE_SECONDS * 1000,
       retryMaxMs: Math.max(env.WEBHOOK_RETRY_MAX_SECONDS, env.WEBHOOK_RETRY_BASE_SECONDS) * 1000,
+      parallelPerWebhook: env.WEBHOOK_PARALLEL_PER_WEBHOOK,
       privateNetworks: privateNetworks(env.WEBHOOK_PRIVATE_NETWORKS),
     },
   }
