@@ -24,6 +24,7 @@ const EnvSchema = Type.Object({
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   LOG_PRETTY: Type.Enum(['true', 'false'], { default: 'false' }),
   BACKGROUND_JOBS: Type.Enum(['true', 'false'], { default: 'true' }),
+  BACKGROUND_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 5000 }),
   AUDIT_CHAIN_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 1000 }),
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s/]+(,https?://[^,\\s/]+)*$' })),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 1000000, default: 600 }),
@@ -76,6 +77,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL']
   logPretty: boolean
   backgroundJobs: boolean
+  /** How long shutdown waits for background rounds in progress (after aborting webhook attempts). */
+  backgroundShutdownTimeoutMs: number
   auditChainIntervalMs: number
   /** Browser origins allowed to call the API (CORS); empty: none. */
   corsOrigins: string[]
@@ -142,6 +145,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === 'true',
     backgroundJobs: env.BACKGROUND_JOBS === 'true',
+    backgroundShutdownTimeoutMs: env.BACKGROUND_SHUTDOWN_TIMEOUT_MS,
     auditChainIntervalMs: env.AUDIT_CHAIN_INTERVAL_MS,
     corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',') : [],
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
