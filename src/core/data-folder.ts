@@ -166,8 +166,9 @@ function describeHolder(holder: LockHolder | null): string {
   return `pid ${holder.pid} (${details.join(', ')})`
 }
 
-/** The first line of what the embedded engine said; its abort ("Aborted(). Build with -sASSERTIONS…") without the build advice. */
+/** The first line of what the embedded engine said, in words: its bare abort ("Aborted(). Build with -sASSERTIONS…") says nothing. */
 export function engineMessage(cause: unknown): string {
-  const text = cause instanceof Error ? cause.message : String(cause)
-  return (text.split('\n')[0] ?? '').replace(/\s*Build with -sASSERTIONS.*$/, '').slice(0, 200) || 'unknown error'
+  const text = (cause instanceof Error ? cause.message : String(cause)).split('\n')[0] ?? ''
+  if (/^Aborted\(/.test(text)) return 'the database engine aborted while reading it'
+  return text.slice(0, 200) || 'unknown error'
 }

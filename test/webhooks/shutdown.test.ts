@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -10,35 +9,12 @@ import { connectPostgres, openEmbedded } from '../../src/core/db.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { ABORTED_AT_SHUTDOWN } from '../../src/webhooks/worker.js'
 import { createEmbeddedDataDir, createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
+import { startServiceProcess } from '../helpers/process.js'
 import { eventually, startReceiver } from './helpers.js'
 
-type Tap = { teardown(fn: () => unknown): void }
-
-/** The service as a process (as in production), with its banner's base URL and its exit. */
-async function startService(t: Tap, env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  let stdout = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  /** The time of the service's first log entry with this message (pino's JSON lines). */
-  const loggedAt = (msg: string) =>
-    stdout
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { time: number; msg: string })
-      .find((entry) => entry.msg === msg)?.time
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  })
-  const deadline = Date.now() + 90_000
-  while (!/listening on (http:\/\/\S+)/.test(stderr)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the service did not start:\n${stderr}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return { child, exited, base: /listening on (http:\/\/\S+)/.exec(stderr)![1]!, stderr: () => stderr, stdout: () => stdout, loggedAt }
-}
+// Several processes start one after another here; a loaded two-core machine needs more than the
+// default 120 s for the file.
+t.setTimeout(300_000)
 
 /**
  * A receiver that never answers, and an attempt timeout of 120 s: before, SIGTERM waited out
@@ -81,7 +57,7 @@ t.test('SIGTERM aborts webhook attempts in flight and releases them; the next in
   const post = (base: string, url: string, body: unknown) =>
     fetch(`${base}${url}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
 
-  const first = await startService(t, env)
+  const first = await startServiceProcess(t, env)
   const hooks: string[] = []
   for (const name of ['a', 'b']) {
     const res = await post(first.base, '/v1/webhooks', { url: `${receiver.url}?${name}`, kinds: ['org_unit.created'] })
@@ -122,7 +98,7 @@ t.test('SIGTERM aborts webhook attempts in flight and releases them; the next in
   )
 
   answer = 'ok'
-  const second = await startService(t, env)
+  const second = await startServiceProcess(t, env)
   const restarted = Date.now()
   t.ok(await eventually(() => receiver.received.length >= 6, 30_000), 'the next instance delivers all four')
   t.comment(`delivered ${Date.now() - restarted} ms after the next instance started listening (the old lease was 180 s)`)
