@@ -4,6 +4,7 @@ import { linkPendingEntries } from './audit/chain.js'
 import { createTokenVerifier } from './core/auth.js'
 import { purgeExpiredIdempotencyKeys } from './core/idempotency.js'
 import { ConfigError, loadConfig, type Config } from './core/config.js'
+import { dataFolderProblem } from './core/data-folder.js'
 import { openDatabase } from './core/db.js'
 import { migrateToLatest } from './core/migrations.js'
 import { startBackgroundJobs } from './jobs/background.js'
@@ -25,7 +26,8 @@ async function main(): Promise<void> {
     throw error
   }
 
-  const database = await openDatabase(config)
+  // The embedded database's folder is locked for as long as this process lives (data-folder.ts).
+  const database = await openDatabase(config, 'madoguchi service')
   await migrateToLatest(database)
   const verifyToken = await createTokenVerifier(config.auth)
   const app = await buildApp({ config, database, verifyToken })
@@ -41,26 +43,31 @@ async function main(): Promise<void> {
           {
             name: 'webhooks',
             intervalMs: config.webhooks.intervalMs,
-            run: () => runWebhookRound(database.db, { ...config.webhooks, targets: webhookTargets }),
+            run: (signal) => runWebhookRound(database.db, { ...config.webhooks, targets: webhookTargets }, signal),
           },
         ],
         app.log,
       )
-    : async () => {}
+    : async () => true
 
-  // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, stop background work,
-  // close the database, exit 0.
+  // SIGTERM/SIGINT: stop accepting and let in-flight requests finish; meanwhile stop background
+  // work: webhook attempts in flight are aborted at once and their deliveries put back for the
+  // next instance, and rounds in progress get BACKGROUND_SHUTDOWN_TIMEOUT_MS at most. Then close
+  // the database (and so free the data folder), exit 0.
   closeWithGrace({ delay: 25_000, logger: { error: (m: string) => app.log.error(m) } }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down')
+    const jobsStopped = stopJobs(config.backgroundShutdownTimeoutMs)
     await app.close()
-    await stopJobs()
+    await jobsStopped
     await database.close()
     app.log.info('stopped')
   })
 
   await app.listen({ port: config.port, host: config.host })
-  printBanner(config, app.server.address())
+  const address = app.server.address()
+  if (typeof address === 'object' && address) database.dataFolderLock?.setPort(address.port)
+  printBanner(config, address)
 }
 
 function printBanner(config: Config, address: ReturnType<import('node:net').Server['address']>): void {
@@ -86,6 +93,7 @@ function printBanner(config: Config, address: ReturnType<import('node:net').Serv
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`madoguchi: failed to start: ${error instanceof Error ? error.message : String(error)}\n`)
+  const message = dataFolderProblem(error, 'service') ?? (error instanceof Error ? error.message : String(error))
+  process.stderr.write(`madoguchi: failed to start: ${message}\n`)
   process.exit(1)
 })

@@ -24,6 +24,7 @@ const EnvSchema = Type.Object({
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   LOG_PRETTY: Type.Enum(['true', 'false'], { default: 'false' }),
   BACKGROUND_JOBS: Type.Enum(['true', 'false'], { default: 'true' }),
+  BACKGROUND_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 5000 }),
   AUDIT_CHAIN_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 1000 }),
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s/]+(,https?://[^,\\s/]+)*$' })),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 1000000, default: 600 }),
@@ -39,6 +40,7 @@ const EnvSchema = Type.Object({
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 12 }),
   WEBHOOK_RETRY_BASE_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 10 }),
   WEBHOOK_RETRY_MAX_SECONDS: Type.Integer({ minimum: 1, maximum: 604800, default: 3600 }),
+  WEBHOOK_PARALLEL_PER_WEBHOOK: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   WEBHOOK_PRIVATE_NETWORKS: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?(,[0-9A-Fa-f:.]+(/[0-9]{1,3})?)*$' })),
 })
 type Env = Static<typeof EnvSchema>
@@ -75,6 +77,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL']
   logPretty: boolean
   backgroundJobs: boolean
+  /** How long shutdown waits for background rounds in progress (after aborting webhook attempts). */
+  backgroundShutdownTimeoutMs: number
   auditChainIntervalMs: number
   /** Browser origins allowed to call the API (CORS); empty: none. */
   corsOrigins: string[]
@@ -96,6 +100,8 @@ export interface WebhookConfig {
   maxAttempts: number
   retryBaseMs: number
   retryMaxMs: number
+  /** Deliveries of one webhook in flight at once: 1 keeps feed order; more is faster and unordered. */
+  parallelPerWebhook: number
   /** CIDRs of private or loopback addresses webhooks may target (with plain http too); public addresses need https. */
   privateNetworks: string[]
 }
@@ -139,6 +145,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === 'true',
     backgroundJobs: env.BACKGROUND_JOBS === 'true',
+    backgroundShutdownTimeoutMs: env.BACKGROUND_SHUTDOWN_TIMEOUT_MS,
     auditChainIntervalMs: env.AUDIT_CHAIN_INTERVAL_MS,
     corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',') : [],
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
@@ -152,6 +159,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: env.WEBHOOK_RETRY_BASE_SECONDS * 1000,
       retryMaxMs: Math.max(env.WEBHOOK_RETRY_MAX_SECONDS, env.WEBHOOK_RETRY_BASE_SECONDS) * 1000,
+      parallelPerWebhook: env.WEBHOOK_PARALLEL_PER_WEBHOOK,
       privateNetworks: privateNetworks(env.WEBHOOK_PRIVATE_NETWORKS),
     },
   }

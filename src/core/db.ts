@@ -1,10 +1,10 @@
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
+import { EmbeddedDatabaseUnreadable, lockDataFolder, type DataFolderLock } from './data-folder.js'
 import type { Database } from './database.js'
 
 export type Db = Kysely<Database>
@@ -19,6 +19,8 @@ export interface DatabaseHandle {
   waitingQueries(): number
   /** The embedded engine itself (snapshots in tests); absent for PostgreSQL. */
   pglite?: PGlite
+  /** The lock this process holds on the embedded database's folder (absent in memory and on PostgreSQL). */
+  dataFolderLock?: DataFolderLock
   /** Runs a multi-statement SQL script (migrations) on `on`, inside its transaction if it has one. */
   runScript(on: Queryable, script: string): Promise<void>
   close(): Promise<void>
@@ -114,40 +116,80 @@ export function connectPostgres(connectionString: string, poolSize = 10): Databa
   }
 }
 
-/** The embedded PostgreSQL (PGlite): a folder on disk, or `memory://` for tests. */
-export async function openEmbedded(dataDir: string, options: { loadDataDir?: Blob } = {}): Promise<DatabaseHandle> {
-  if (!dataDir.startsWith('memory://')) await fs.mkdir(path.dirname(dataDir), { recursive: true })
-  const pglite = await PGlite.create(dataDir, {
+/**
+ * The embedded PostgreSQL (PGlite): a folder on disk, or `memory://` for tests. A folder is
+ * locked first (data-folder.ts) and stays locked until the handle is closed: a second process
+ * is refused with DataFolderInUse. A folder whose database does not open is reported as
+ * EmbeddedDatabaseUnreadable, naming the folder and the way back (restore a backup).
+ */
+export async function openEmbedded(dataDir: string, options: { loadDataDir?: Blob; holder?: string; lock?: DataFolderLock } = {}): Promise<DatabaseHandle> {
+  if (dataDir.startsWith('memory://')) return embeddedHandle(await createPGlite(dataDir, options.loadDataDir))
+  const folder = path.resolve(dataDir)
+  // A caller that already holds the folder (restore) hands its lock to the handle, which
+  // releases it on close; if opening fails, the caller still holds it.
+  const lock = options.lock ?? (await lockDataFolder(folder, options.holder ?? path.basename(process.argv[1] ?? 'node')))
+  try {
+    let pglite: PGlite
+    try {
+      pglite = await createPGlite(folder, options.loadDataDir)
+    } catch (error) {
+      throw new EmbeddedDatabaseUnreadable(folder, error)
+    }
+    return embeddedHandle(pglite, lock)
+  } catch (error) {
+    if (!options.lock) lock.release()
+    throw error
+  }
+}
+
+function createPGlite(dataDir: string, loadDataDir: Blob | undefined): Promise<PGlite> {
+  return PGlite.create(dataDir, {
     parsers: { [INT8]: (v: string) => Number(v), [DATE]: (v: string) => v },
     // Trigram indexes for text search in case summaries (Japanese included).
     extensions: { pg_trgm },
-    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+    ...(loadDataDir ? { loadDataDir } : {}),
   })
-  return embeddedHandle(pglite)
 }
 
-export function embeddedHandle(pglite: PGlite): DatabaseHandle {
+export function embeddedHandle(pglite: PGlite, dataFolderLock?: DataFolderLock): DatabaseHandle {
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
   return {
     db,
     kind: 'embedded',
     pglite,
+    ...(dataFolderLock ? { dataFolderLock } : {}),
     waitingQueries: () => 0,
     // PGlite has one session: BEGIN was issued on it by Kysely, so exec runs inside it.
     runScript: async (_on, script) => {
       await pglite.exec(script)
     },
     close: async () => {
-      await db.destroy()
-      // Kysely closes the driver only if a query ever went through it; an unclosed PGlite
-      // keeps timers running and the process alive.
-      if (!pglite.closed) await pglite.close()
+      try {
+        await db.destroy()
+        // Kysely closes the driver only if a query ever went through it; an unclosed PGlite
+        // keeps timers running and the process alive.
+        if (!pglite.closed) await pglite.close()
+      } finally {
+        // Only once the engine has written its last page may another process open the folder.
+        dataFolderLock?.release()
+      }
     },
   }
 }
 
-/** The database the configuration names: PostgreSQL with a URL, else embedded in DATA_DIR. */
-export async function openDatabase(config: { databaseUrl: string | undefined; databasePoolSize: number; dataDir: string }): Promise<DatabaseHandle> {
+/**
+ * The database the configuration names: PostgreSQL with a URL, else embedded in DATA_DIR/pgdata,
+ * locked for this process (`holder` names it to a process that finds the folder taken).
+ */
+export async function openDatabase(
+  config: { databaseUrl: string | undefined; databasePoolSize: number; dataDir: string },
+  holder?: string,
+): Promise<DatabaseHandle> {
   if (config.databaseUrl) return connectPostgres(config.databaseUrl, config.databasePoolSize)
-  return openEmbedded(path.join(config.dataDir, 'pgdata'))
+  return openEmbedded(embeddedFolder(config.dataDir), holder === undefined ? {} : { holder })
+}
+
+/** Where the embedded database lives in DATA_DIR. */
+export function embeddedFolder(dataDir: string): string {
+  return path.join(dataDir, 'pgdata')
 }

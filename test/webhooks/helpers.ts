@@ -68,18 +68,21 @@ export interface Received {
   at: number
 }
 
-/** A webhook receiver on 127.0.0.1; `respond` decides each answer's status (or hangs with null). */
-export async function startReceiver(t: Teardown, respond: (request: Received, index: number) => number | null = () => 200, port = 0) {
+/**
+ * A webhook receiver on 127.0.0.1; `respond` decides each answer's status, now or later (a
+ * promise), or hangs with null.
+ */
+export async function startReceiver(t: Teardown, respond: (request: Received, index: number) => number | null | Promise<number | null> = () => 200, port = 0) {
   const received: Received[] = []
   const server = http.createServer((req, res) => {
     let body = ''
     req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')))
-    req.on('end', () => {
+    req.on('end', async () => {
       const entry = { headers: req.headers, body, at: Date.now() }
       received.push(entry)
-      const status = respond(entry, received.length - 1)
+      const status = await respond(entry, received.length - 1)
       if (status === null) return // hang: the sender's timeout has to end it
-      res.writeHead(status, { 'content-type': 'text/plain' }).end('ok')
+      if (!res.destroyed) res.writeHead(status, { 'content-type': 'text/plain' }).end('ok')
     })
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
