@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import createClient, { type Client } from 'openapi-fetch'
+import { createMadoguchiClient, type MadoguchiClient, type MadoguchiClientOptions } from '@madoguchi/sdk'
 import { buildApp } from '../../src/app.js'
 import type { ProtectionConfig } from '../../src/core/protection.plugin.js'
 import type { Role } from '../../src/core/access.js'
@@ -8,7 +8,6 @@ import { createTokenVerifier, signHs256Token } from '../../src/core/auth.js'
 import type { AuthConfig } from '../../src/core/config.js'
 import type { Db } from '../../src/core/db.js'
 import { createOrgUnit, ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import type { paths } from '../../openapi/schema.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
 
 export const TEST_ISSUER = 'https://idp.test.example'
@@ -102,20 +101,23 @@ export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): P
   }
 }
 
-export type ApiClient = Client<paths>
+export type ApiClient = MadoguchiClient
 
 /**
- * The service on a real port, called through the SDK generated from the contract
- * (openapi/schema.d.ts with openapi-fetch), as a third-party front end would.
+ * The service on a real port, called through the SDK package (@madoguchi/sdk), as a third-party
+ * front end would: a token provider signs a token for `who` before every request.
  */
-export async function startTestServer(t: Teardown): Promise<TestApp & { baseUrl: string; client(who: Role | Identity): Promise<ApiClient> }> {
-  const test = await buildTestApp(t)
+export async function startTestServer(
+  t: Teardown,
+  options: TestAppOptions = {},
+): Promise<TestApp & { baseUrl: string; client(who: Role | Identity, options?: Partial<MadoguchiClientOptions>): Promise<ApiClient> }> {
+  const test = await buildTestApp(t, options)
   await test.app.listen({ port: 0, host: '127.0.0.1' })
   const address = test.app.server.address()
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
   return {
     ...test,
     baseUrl,
-    client: async (who) => createClient<paths>({ baseUrl, headers: { authorization: `Bearer ${await tokenFor(who)}` } }),
+    client: async (who, options = {}) => createMadoguchiClient({ baseUrl, token: () => tokenFor(who), ...options }),
   }
 }
