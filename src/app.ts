@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './core/auth.js'
-import { MEDIA_GRANT_DEFAULTS, type Config, type WebhookConfig } from './core/config.js'
+import { DEFAULT_PUBLIC_BASE_URL, MEDIA_GRANT_DEFAULTS, type Config, type WebhookConfig } from './core/config.js'
 import type { DatabaseHandle } from './core/db.js'
 import { ProblemSchema } from './core/errors.js'
 import { strictValidatorCompiler } from './core/validation.js'
@@ -25,7 +25,7 @@ export interface AppDependencies {
    */
   config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'> &
     Partial<ProtectionConfig> &
-    Partial<Pick<Config, 'mediaGrants'>> & { webhooks?: Pick<WebhookConfig, 'privateNetworks'> }
+    Partial<Pick<Config, 'mediaGrants' | 'publicBaseUrl'>> & { webhooks?: Pick<WebhookConfig, 'privateNetworks'> }
   database: DatabaseHandle
   verifyToken: TokenVerifier
 }
@@ -113,7 +113,9 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
           'Errors are RFC 9457 problem+json.',
         license: { name: 'MIT', identifier: 'MIT' },
       },
-      servers: [{ url: '/', description: 'This service' }],
+      // The committed contract names the default listening address; the served copies name
+      // PUBLIC_BASE_URL, or the address the service listens on (servedContract below).
+      servers: [{ url: DEFAULT_PUBLIC_BASE_URL, description: 'This service' }],
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },
@@ -123,7 +125,11 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
     transformObject: (documentObject) => namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject),
   })
   // The docs page sets its own Content-Security-Policy for its scripts and styles.
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformSpecification: (document) => servedContract(app, document, config.publicBaseUrl),
+  })
 
   await registerModules(app, {
     database,
@@ -134,10 +140,23 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   app.get('/openapi.json', {
     config: { permission: 'public' },
     schema: { hide: true },
-    handler: async () => app.swagger(),
+    handler: async () => servedContract(app, app.swagger(), config.publicBaseUrl),
   })
 
   return app
+}
+
+/** The contract as served: its server is PUBLIC_BASE_URL, else where the service listens. */
+function servedContract(app: FastifyInstance, document: object, publicBaseUrl: string | undefined): Record<string, unknown> {
+  return { ...document, servers: [{ url: publicBaseUrl ?? listeningAddress(app) ?? DEFAULT_PUBLIC_BASE_URL, description: 'This service' }] }
+}
+
+function listeningAddress(app: FastifyInstance): string | null {
+  const address = app.server.address()
+  if (!address || typeof address === 'string') return null
+  // Listening on every interface: name the loopback address, as the start-up banner does.
+  const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
 }
 
 function loggerOptions(config: AppDependencies['config']): FastifyServerOptions['logger'] {

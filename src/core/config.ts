@@ -10,6 +10,7 @@ const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(Type.Enum(['development', 'production', 'test'])),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
@@ -62,10 +63,18 @@ export interface MediaGrantConfig {
 /** What grants use when the app is built without configuration (tests, contract generation). */
 export const MEDIA_GRANT_DEFAULTS: MediaGrantConfig = { ttlSeconds: 300, issuer: 'madoguchi', audience: 'madoguchi-media' }
 
+/**
+ * The server the contract names when PUBLIC_BASE_URL is unset and the service is not listening
+ * (the committed openapi.json): the default listening address.
+ */
+export const DEFAULT_PUBLIC_BASE_URL = 'http://127.0.0.1:3000'
+
 export interface Config {
   production: boolean
   port: number
   host: string
+  /** Where clients reach the service (the contract's `servers`); unset: the listening address. */
+  publicBaseUrl: string | undefined
   databaseUrl: string | undefined
   databasePoolSize: number
   dataDir: string
@@ -131,6 +140,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     production,
     port: env.PORT,
     host: env.HOST,
+    publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
     dataDir,

@@ -5,7 +5,7 @@ import { buildApp } from '../../src/app.js'
 import type { ProtectionConfig } from '../../src/core/protection.plugin.js'
 import type { Role } from '../../src/core/access.js'
 import { createTokenVerifier, signHs256Token } from '../../src/core/auth.js'
-import type { AuthConfig } from '../../src/core/config.js'
+import type { AuthConfig, Config } from '../../src/core/config.js'
 import type { Db } from '../../src/core/db.js'
 import { createOrgUnit, ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
@@ -66,8 +66,8 @@ export async function tokenFor(who: Role | Identity, overrides: { expiresIn?: nu
 }
 
 export interface TestAppOptions {
-  /** Protection settings (rate limits, overload, CORS): off unless given. */
-  config?: Partial<ProtectionConfig>
+  /** Protection settings (rate limits, overload, CORS): off unless given; PUBLIC_BASE_URL. */
+  config?: Partial<ProtectionConfig> & Partial<Pick<Config, 'publicBaseUrl'>>
 }
 
 /** The service on a fresh database of its own, torn down with the test. */
