@@ -17,6 +17,7 @@ import unitOfWorkPlugin from './core/unit-of-work.plugin.js'
 import { registerModules } from './modules.js'
 import { TargetPolicy } from './webhooks/targets.js'
 import { markSharedSchemas, namedComponents } from './core/openapi-components.js'
+import { metricsPlugin, type Metrics } from './metrics/metrics.js'
 
 export interface AppDependencies {
   /**
@@ -28,6 +29,8 @@ export interface AppDependencies {
     Partial<Pick<Config, 'mediaGrants' | 'publicBaseUrl'>> & { webhooks?: Pick<WebhookConfig, 'privateNetworks'> }
   database: DatabaseHandle
   verifyToken: TokenVerifier
+  /** Prometheus metrics (src/metrics): requests are counted and timed when given. */
+  metrics?: Metrics
 }
 
 export const API_VERSION = '0.1.0'
@@ -39,7 +42,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
  * then every domain module (src/modules.ts). Does not listen, migrate or start background
  * work: src/server.ts does that, and tests call this directly.
  */
-export async function buildApp({ config, database, verifyToken }: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp({ config, database, verifyToken, metrics }: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config),
     trustProxy: config.trustProxy,
@@ -75,6 +78,8 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
     if (closing) reply.header('connection', 'close')
   })
 
+  // First, so a request's timing and its statements' route cover every hook after it.
+  if (metrics) await app.register(metricsPlugin, { metrics })
   // Conditional GET: records set their version as ETag; If-None-Match then answers 304.
   await app.register(fastifyEtag)
   await app.register(problemsPlugin)
@@ -82,6 +87,7 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   await app.register(unitOfWorkPlugin, { db: database.db })
   await app.register(protectionPlugin, {
     database,
+    onShed: metrics?.recordShed,
     config: {
       corsOrigins: config.corsOrigins ?? [],
       rateLimitPerMinute: config.rateLimitPerMinute ?? 0,

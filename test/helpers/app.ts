@@ -1,11 +1,11 @@
 import crypto from 'node:crypto'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { createMadoguchiClient, type MadoguchiClient, type MadoguchiClientOptions } from '@madoguchi/sdk'
-import { buildApp } from '../../src/app.js'
-import type { ProtectionConfig } from '../../src/core/protection.plugin.js'
+import { buildApp, type AppDependencies } from '../../src/app.js'
 import type { Role } from '../../src/core/access.js'
 import { createTokenVerifier, signHs256Token } from '../../src/core/auth.js'
-import type { AuthConfig, Config } from '../../src/core/config.js'
+import type { AuthConfig } from '../../src/core/config.js'
+import { createMetrics, type Metrics } from '../../src/metrics/metrics.js'
 import type { Db } from '../../src/core/db.js'
 import { createOrgUnit, ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
@@ -40,6 +40,8 @@ export interface TestApp {
   app: FastifyInstance
   db: Db
   database: TestDatabase
+  /** With `metrics: true`. */
+  metrics: Metrics | undefined
   /** A token for a role (in the root unit) or a full identity. */
   token(who: Role | Identity): Promise<string>
   /** app.inject with a bearer token for `who`. */
@@ -66,17 +68,21 @@ export async function tokenFor(who: Role | Identity, overrides: { expiresIn?: nu
 }
 
 export interface TestAppOptions {
-  /** Protection settings (rate limits, overload, CORS): off unless given; PUBLIC_BASE_URL. */
-  config?: Partial<ProtectionConfig> & Partial<Pick<Config, 'publicBaseUrl'>>
+  /** Protection settings (rate limits, overload, CORS): off unless given; PUBLIC_BASE_URL, webhook targets. */
+  config?: Partial<AppDependencies['config']>
+  /** Prometheus metrics, with the database-derived ones read afresh on every scrape. */
+  metrics?: boolean
 }
 
 /** The service on a fresh database of its own, torn down with the test. */
 export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase()
+  const metrics = options.metrics ? createMetrics(database.handle, { databaseReadEveryMs: 0 }) : undefined
   const app = await buildApp({
     config: { logLevel: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent', logPretty: false, trustProxy: false, ...options.config },
     database: database.handle,
     verifyToken: await createTokenVerifier(testAuth),
+    metrics,
   })
   t.teardown(async () => {
     await app.close()
@@ -88,6 +94,7 @@ export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): P
     app,
     db,
     database,
+    metrics,
     token: (who) => tokenFor(who),
     injectAs: async (who, options) => {
       const headers = { ...(options.headers ?? {}), authorization: `Bearer ${await tokenFor(who)}` }
