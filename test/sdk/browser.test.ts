@@ -12,7 +12,7 @@ import { startTestServer } from '../helpers/app.js'
  * origin, a token is pasted in, and the page creates a case and an event through the built
  * package, across CORS, against the service on a real port. The API then shows the case.
  * Chromium is Debian's package (.ci/run installs it); without it the test is skipped, unless
- * BROWSER_TEST_REQUIRED is set (as in CI).
+ * REQUIRE_TEST_TOOLS is set (as in CI).
  */
 const CHROMIUM = '/usr/bin/chromium'
 const FLAGS = [
@@ -32,7 +32,7 @@ const hasChromium = await fs.access(CHROMIUM).then(
 
 t.test(
   'the browser example creates a case and an event through the built SDK',
-  { skip: hasChromium || process.env.BROWSER_TEST_REQUIRED ? false : `no ${CHROMIUM}` },
+  { skip: hasChromium || process.env.REQUIRE_TEST_TOOLS ? false : `no ${CHROMIUM}` },
   async (t) => {
     // The page imports the built package: build it now, so it is never stale.
     const build = spawnSync('npm', ['run', '-s', 'sdk:build'], { encoding: 'utf8' })
