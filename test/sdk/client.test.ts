@@ -1,6 +1,6 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createMadoguchiClient, MadoguchiProblem, type Schema } from '@madoguchi/sdk'
+import { createMadoguchiClient, MadoguchiProblem, type ProblemOf, type Schema } from '@madoguchi/sdk'
 import t from 'tap'
 import { startTestServer, tokenFor, type Identity } from '../helpers/app.js'
 import { validRecording } from '../recordings/fixtures.js'
@@ -155,6 +155,39 @@ t.test('against the service', async (t) => {
       t.equal(res.error.code, 'not-found')
     } else t.fail('a problem')
   })
+})
+
+t.test('problem types follow the contract: per-status responses and code enums narrow by themselves', async (t) => {
+  // An operation as the contract will declare it once errors are listed per status, with codes.
+  type Body<Code extends string> = { content: { 'application/problem+json': { type: string; title: string; status: number; code: Code } } }
+  type Declared = {
+    responses: {
+      200: { content: { 'application/json': { id: string } } }
+      404: Body<'not-found'>
+      409: Body<'conflict' | 'version-conflict'>
+      '4XX': Body<string>
+    }
+  }
+  const problems: Array<ProblemOf<Declared>> = [
+    { type: 'urn:madoguchi:problem:conflict', title: 'Conflict', status: 409, code: 'version-conflict' },
+    { type: 'urn:madoguchi:problem:bad-request', title: 'Bad request', status: 400, code: 'bad-request' },
+  ]
+  for (const problem of problems) {
+    if (problem.status === 409) {
+      const code: 'conflict' | 'version-conflict' = problem.code // narrowed to the 409 response's codes
+      t.equal(code, 'version-conflict')
+    } else if (problem.status === 404) {
+      const code: 'not-found' = problem.code
+      t.fail(code)
+    } else {
+      // @ts-expect-error: what the 4XX range stands for excludes the statuses declared one by one
+      const never: 404 | 409 = problem.status
+      t.equal(never, 400)
+    }
+  }
+  // @ts-expect-error: a 409 with a code its response does not list is not a problem of this operation
+  const wrong: ProblemOf<Declared> = { type: 'x', title: 'x', status: 409, code: 'not-found' }
+  t.ok(wrong)
 })
 
 t.test('a 429 beyond the longest wait is answered at once, typed', async (t) => {
