@@ -98,7 +98,7 @@ t.test("the README's first ten minutes run as written", { skip: hasTools || proc
   steps.forEach((step, i) => {
     const printed = (outputs[i] ?? '').trimEnd()
     const wanted = pattern(step.expected)
-    t.ok(wanted.test(printed), `step ${i + 1} prints what the README shows`, { found: printed, wanted: step.expected.trimEnd() })
+    t.ok(wanted.test(printed), `step ${i + 1} prints what the README shows`, { found: printed, wanted: step.expected.trimEnd(), log: stderr.slice(-4000) })
   })
 
   server.kill('SIGTERM')
