@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './core/auth.js'
-import { MEDIA_GRANT_DEFAULTS, type Config, type WebhookConfig } from './core/config.js'
+import { DEFAULT_PUBLIC_BASE_URL, MEDIA_GRANT_DEFAULTS, type Config, type WebhookConfig } from './core/config.js'
 import type { DatabaseHandle } from './core/db.js'
 import { ProblemSchema } from './core/errors.js'
 import { strictValidatorCompiler } from './core/validation.js'
@@ -17,6 +17,7 @@ import unitOfWorkPlugin from './core/unit-of-work.plugin.js'
 import { registerModules } from './modules.js'
 import { TargetPolicy } from './webhooks/targets.js'
 import { markSharedSchemas, namedComponents } from './core/openapi-components.js'
+import { metricsPlugin, type Metrics } from './metrics/metrics.js'
 
 export interface AppDependencies {
   /**
@@ -25,9 +26,11 @@ export interface AppDependencies {
    */
   config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'> &
     Partial<ProtectionConfig> &
-    Partial<Pick<Config, 'mediaGrants'>> & { webhooks?: Pick<WebhookConfig, 'privateNetworks'> }
+    Partial<Pick<Config, 'mediaGrants' | 'publicBaseUrl'>> & { webhooks?: Pick<WebhookConfig, 'privateNetworks'> }
   database: DatabaseHandle
   verifyToken: TokenVerifier
+  /** Prometheus metrics (src/metrics): requests are counted and timed when given. */
+  metrics?: Metrics
 }
 
 export const API_VERSION = '0.1.0'
@@ -39,7 +42,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
  * then every domain module (src/modules.ts). Does not listen, migrate or start background
  * work: src/server.ts does that, and tests call this directly.
  */
-export async function buildApp({ config, database, verifyToken }: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp({ config, database, verifyToken, metrics }: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config),
     trustProxy: config.trustProxy,
@@ -75,6 +78,8 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
     if (closing) reply.header('connection', 'close')
   })
 
+  // First, so a request's timing and its statements' route cover every hook after it.
+  if (metrics) await app.register(metricsPlugin, { metrics })
   // Conditional GET: records set their version as ETag; If-None-Match then answers 304.
   await app.register(fastifyEtag)
   await app.register(problemsPlugin)
@@ -82,6 +87,7 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   await app.register(unitOfWorkPlugin, { db: database.db })
   await app.register(protectionPlugin, {
     database,
+    onShed: metrics?.recordShed,
     config: {
       corsOrigins: config.corsOrigins ?? [],
       rateLimitPerMinute: config.rateLimitPerMinute ?? 0,
@@ -113,7 +119,9 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
           'Errors are RFC 9457 problem+json.',
         license: { name: 'MIT', identifier: 'MIT' },
       },
-      servers: [{ url: '/', description: 'This service' }],
+      // The committed contract names the default listening address; the served copies name
+      // PUBLIC_BASE_URL, or the address the service listens on (servedContract below).
+      servers: [{ url: DEFAULT_PUBLIC_BASE_URL, description: 'This service' }],
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },
@@ -123,7 +131,11 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
     transformObject: (documentObject) => namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject),
   })
   // The docs page sets its own Content-Security-Policy for its scripts and styles.
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformSpecification: (document) => servedContract(app, document, config.publicBaseUrl),
+  })
 
   await registerModules(app, {
     database,
@@ -134,10 +146,23 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   app.get('/openapi.json', {
     config: { permission: 'public' },
     schema: { hide: true },
-    handler: async () => app.swagger(),
+    handler: async () => servedContract(app, app.swagger(), config.publicBaseUrl),
   })
 
   return app
+}
+
+/** The contract as served: its server is PUBLIC_BASE_URL, else where the service listens. */
+function servedContract(app: FastifyInstance, document: object, publicBaseUrl: string | undefined): Record<string, unknown> {
+  return { ...document, servers: [{ url: publicBaseUrl ?? listeningAddress(app) ?? DEFAULT_PUBLIC_BASE_URL, description: 'This service' }] }
+}
+
+function listeningAddress(app: FastifyInstance): string | null {
+  const address = app.server.address()
+  if (!address || typeof address === 'string') return null
+  // Listening on every interface: name the loopback address, as the start-up banner does.
+  const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
 }
 
 function loggerOptions(config: AppDependencies['config']): FastifyServerOptions['logger'] {

@@ -7,7 +7,8 @@ import { ConfigError, loadConfig, type Config } from './core/config.js'
 import { dataFolderProblem } from './core/data-folder.js'
 import { openDatabase } from './core/db.js'
 import { migrateToLatest } from './core/migrations.js'
-import { startBackgroundJobs } from './jobs/background.js'
+import { startBackgroundJobs, type BackgroundJob } from './jobs/background.js'
+import { createMetrics, serveMetrics } from './metrics/metrics.js'
 import { sweepRetention } from './recordings/retention-sweep.js'
 import { sequenceAllPendingChanges } from './changes/sequencer.js'
 import { TargetPolicy } from './webhooks/targets.js'
@@ -30,25 +31,32 @@ async function main(): Promise<void> {
   const database = await openDatabase(config, 'madoguchi service')
   await migrateToLatest(database)
   const verifyToken = await createTokenVerifier(config.auth)
-  const app = await buildApp({ config, database, verifyToken })
+  const metrics = config.metricsPort === null ? undefined : createMetrics(database)
+  const app = await buildApp({ config, database, verifyToken, metrics })
 
   const webhookTargets = new TargetPolicy(config.webhooks.privateNetworks)
-  const stopJobs = config.backgroundJobs
-    ? startBackgroundJobs(
-        [
-          { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: () => linkPendingEntries(database.db) },
-          { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
-          { name: 'retention-sweep', intervalMs: config.retentionSweepIntervalMs, run: () => sweepRetention(database.db) },
-          { name: 'change-feed', intervalMs: config.changeFeedIntervalMs, run: () => sequenceAllPendingChanges(database.db) },
-          {
-            name: 'webhooks',
-            intervalMs: config.webhooks.intervalMs,
-            run: (signal) => runWebhookRound(database.db, { ...config.webhooks, targets: webhookTargets }, signal),
-          },
-        ],
-        app.log,
-      )
-    : async () => true
+  const jobs: BackgroundJob[] = [
+    { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: () => linkPendingEntries(database.db) },
+    { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
+    {
+      name: 'retention-sweep',
+      intervalMs: config.retentionSweepIntervalMs,
+      run: async () => {
+        const result = await sweepRetention(database.db)
+        metrics?.recordSweep(result)
+        return result
+      },
+    },
+    { name: 'change-feed', intervalMs: config.changeFeedIntervalMs, run: () => sequenceAllPendingChanges(database.db) },
+    {
+      name: 'webhooks',
+      intervalMs: config.webhooks.intervalMs,
+      run: (signal) => runWebhookRound(database.db, { ...config.webhooks, targets: webhookTargets }, signal),
+    },
+  ]
+  const stopJobs = config.backgroundJobs ? startBackgroundJobs(metrics ? jobs.map((job) => metrics.instrument(job)) : jobs, app.log) : async () => true
+  // Prometheus metrics on their own port, never on the API's.
+  const metricsListener = metrics && config.metricsPort !== null ? await serveMetrics(metrics, config.metricsPort, config.host) : null
 
   // SIGTERM/SIGINT: stop accepting and let in-flight requests finish; meanwhile stop background
   // work: webhook attempts in flight are aborted at once and their deliveries put back for the
@@ -59,6 +67,7 @@ async function main(): Promise<void> {
     else app.log.info({ signal }, 'shutting down')
     const jobsStopped = stopJobs(config.backgroundShutdownTimeoutMs)
     await app.close()
+    await metricsListener?.close()
     await jobsStopped
     await database.close()
     app.log.info('stopped')
@@ -67,10 +76,10 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host })
   const address = app.server.address()
   if (typeof address === 'object' && address) database.dataFolderLock?.setPort(address.port)
-  printBanner(config, address)
+  printBanner(config, address, metricsListener?.url ?? null)
 }
 
-function printBanner(config: Config, address: ReturnType<import('node:net').Server['address']>): void {
+function printBanner(config: Config, address: ReturnType<import('node:net').Server['address']>, metricsUrl: string | null): void {
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -80,6 +89,7 @@ function printBanner(config: Config, address: ReturnType<import('node:net').Serv
     `  API docs:   ${base}/docs   (contract: ${base}/openapi.json)`,
     `  Database:   ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded, in ${config.dataDir}/pgdata`}`,
   ]
+  if (metricsUrl) lines.push(`  Metrics:    ${metricsUrl}   (Prometheus; METRICS_PORT)`)
   if (config.auth.mode === 'dev') {
     lines.push(
       `  Auth:       local development secret in ${config.auth.secretFile}`,

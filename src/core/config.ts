@@ -10,6 +10,8 @@ const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(Type.Enum(['development', 'production', 'test'])),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
@@ -64,10 +66,20 @@ export interface MediaGrantConfig {
 /** What grants use when the app is built without configuration (tests, contract generation). */
 export const MEDIA_GRANT_DEFAULTS: MediaGrantConfig = { ttlSeconds: 300, issuer: 'madoguchi', audience: 'madoguchi-media' }
 
+/**
+ * The server the contract names when PUBLIC_BASE_URL is unset and the service is not listening
+ * (the committed openapi.json): the default listening address.
+ */
+export const DEFAULT_PUBLIC_BASE_URL = 'http://127.0.0.1:3000'
+
 export interface Config {
   production: boolean
   port: number
   host: string
+  /** Where clients reach the service (the contract's `servers`); unset: the listening address. */
+  publicBaseUrl: string | undefined
+  /** Port of the Prometheus metrics listener (on HOST, apart from the API); null: no metrics. */
+  metricsPort: number | null
   databaseUrl: string | undefined
   databasePoolSize: number
   dataDir: string
@@ -137,6 +149,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     production,
     port: env.PORT,
     host: env.HOST,
+    publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    metricsPort: metricsPort(env),
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
     dataDir,
@@ -163,6 +177,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       privateNetworks: privateNetworks(env.WEBHOOK_PRIVATE_NETWORKS),
     },
   }
+}
+
+// Metrics never share the API's port: they are not for the public.
+function metricsPort(env: Env): number | null {
+  if (env.METRICS_PORT === undefined) return null
+  if (env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) throw new ConfigError(`METRICS_PORT: must differ from PORT (${env.PORT})`)
+  return env.METRICS_PORT
 }
 
 // Validated here so a typo stops the service at start rather than blocking deliveries later.

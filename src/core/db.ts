@@ -17,6 +17,10 @@ export interface DatabaseHandle {
   kind: 'postgres' | 'embedded'
   /** Queries waiting for a free connection (load shedding looks at it). */
   waitingQueries(): number
+  /** Connections checked out now (metrics). */
+  connectionsInUse(): number
+  /** Calls `listener` for every statement sent, BEGIN and COMMIT included (metrics count round trips with it). */
+  observeStatements(listener: (() => void) | null): void
   /** The embedded engine itself (snapshots in tests); absent for PostgreSQL. */
   pglite?: PGlite
   /** The lock this process holds on the embedded database's folder (absent in memory and on PostgreSQL). */
@@ -49,7 +53,7 @@ function connectionFailure(error: unknown): unknown {
 }
 
 /** Wraps the pool so connection failures surface as DatabaseUnavailable and broken clients are dropped. */
-function classifyingPool(pool: pg.Pool) {
+function classifyingPool(pool: pg.Pool, sent: () => void) {
   return {
     async connect() {
       let client: pg.PoolClient
@@ -67,6 +71,7 @@ function classifyingPool(pool: pg.Pool) {
       client.on('error', onError)
       return {
         query: (async (...args: Parameters<pg.PoolClient['query']>) => {
+          sent()
           try {
             return await (client.query as (...a: unknown[]) => Promise<unknown>)(...args)
           } catch (error) {
@@ -103,11 +108,16 @@ export function connectPostgres(connectionString: string, poolSize = 10): Databa
   })
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {})
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: classifyingPool(pool) }) })
+  let onStatement: (() => void) | null = null
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: classifyingPool(pool, () => onStatement?.()) }) })
   return {
     db,
     kind: 'postgres',
     waitingQueries: () => pool.waitingCount,
+    connectionsInUse: () => pool.totalCount - pool.idleCount,
+    observeStatements: (listener) => {
+      onStatement = listener
+    },
     // Without parameters pg uses the simple query protocol, which takes several statements.
     runScript: async (on, script) => {
       await sql.raw(script).execute(on)
@@ -152,13 +162,33 @@ function createPGlite(dataDir: string, loadDataDir: Blob | undefined): Promise<P
 }
 
 export function embeddedHandle(pglite: PGlite, dataFolderLock?: DataFolderLock): DatabaseHandle {
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  // The dialect sends every statement through query(): counted here, for metrics.
+  let onStatement: (() => void) | null = null
+  let running = 0
+  const counted = {
+    query: async (...args: Parameters<PGlite['query']>) => {
+      onStatement?.()
+      running += 1
+      try {
+        return await pglite.query(...args)
+      } finally {
+        running -= 1
+      }
+    },
+    close: () => pglite.close(),
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(counted as unknown as PGlite) })
   return {
     db,
     kind: 'embedded',
     pglite,
     ...(dataFolderLock ? { dataFolderLock } : {}),
     waitingQueries: () => 0,
+    // One session: in use while a statement runs.
+    connectionsInUse: () => running,
+    observeStatements: (listener) => {
+      onStatement = listener
+    },
     // PGlite has one session: BEGIN was issued on it by Kysely, so exec runs inside it.
     runScript: async (_on, script) => {
       await pglite.exec(script)

@@ -333,3 +333,20 @@ export async function recordAttempt(
       .execute()
   })
 }
+
+/**
+ * The delivery queue (metrics): pending deliveries, how late the most overdue one is (seconds),
+ * and dead ones (no attempts left). Pending ones come from the due index; dead ones are counted
+ * over the whole table.
+ */
+export async function deliveryBacklog(q: Queryable): Promise<{ pending: number; overdueSeconds: number; dead: number }> {
+  const [pending, dead] = await Promise.all([
+    q
+      .selectFrom('webhook_deliveries')
+      .select([sql<number>`count(*)`.as('n'), sql<number>`coalesce(extract(epoch from now() - min(next_attempt_at)), 0)::float8`.as('late')])
+      .where('status', '=', 'pending')
+      .executeTakeFirst(),
+    q.selectFrom('webhook_deliveries').select(sql<number>`count(*)`.as('n')).where('status', '=', 'dead').executeTakeFirst(),
+  ])
+  return { pending: Number(pending?.n ?? 0), overdueSeconds: Math.max(0, Number(pending?.late ?? 0)), dead: Number(dead?.n ?? 0) }
+}

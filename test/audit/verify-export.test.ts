@@ -46,11 +46,11 @@ async function tamper(db: Db, statement: ReturnType<typeof sql>): Promise<void> 
   })
 }
 
-/** The verification scripts of the README, run as an auditor would run them. */
+/** The verification scripts of the audit guide (docs/audit.md), run as an auditor would run them. */
 async function readmeScript(marker: string): Promise<string> {
-  const readme = await fs.readFile(new URL('../../README.md', import.meta.url), 'utf8')
+  const readme = await fs.readFile(new URL('../../docs/audit.md', import.meta.url), 'utf8')
   const found = new RegExp(`<!-- ${marker} -->\\s*\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(readme)
-  if (!found?.[1]) throw new Error(`README has no script after <!-- ${marker} -->`)
+  if (!found?.[1]) throw new Error(`docs/audit.md has no script after <!-- ${marker} -->`)
   return found[1]
 }
 
@@ -139,7 +139,7 @@ t.test('verify walks the chain: a range, an altered entry, a deleted entry; only
   )
 })
 
-t.test('export: NDJSON with the chain hashes, verified offline by the README scripts; tampering shows', async (t) => {
+t.test('export: NDJSON with the chain hashes, verified offline by the scripts in docs/audit.md; tampering shows', async (t) => {
   const { db, injectAs } = await buildTestApp(t)
   await seed(db, 25)
   // Real requests in the chain too (roles, details, nulls).

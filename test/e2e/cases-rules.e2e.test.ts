@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { Schema } from '@madoguchi/sdk'
 import { startTestServer, type ApiClient, type Identity } from '../helpers/app.js'
 
 /**
@@ -19,7 +20,7 @@ t.test('case rules through the generated client', async (t) => {
   const sup = await server.client(supervisor)
   const deskClient = await server.client(desk)
 
-  const newCase = async (client: ApiClient, body: Record<string, unknown> = {}) => {
+  const newCase = async (client: ApiClient, body: Partial<Schema<'CreateCase'>> = {}) => {
     const res = await client.POST('/v1/cases', {
       body: {
         channel: 'counter',
@@ -28,7 +29,7 @@ t.test('case rules through the generated client', async (t) => {
         severity: 'medium',
         summary: '窓口で大声を出し続けた',
         ...body,
-      } as never,
+      },
     })
     if (!res.data) throw new Error(`create failed: ${res.response.status} ${JSON.stringify(res.error)}`)
     return res.data
@@ -90,10 +91,10 @@ t.test('case rules through the generated client', async (t) => {
 
   t.test('apology for discomfort by anyone; fault only by supervisor or desk after a fact check', async (t) => {
     const c = await newCase(a)
-    const event = (client: ApiClient, type: string) =>
+    const event = (client: ApiClient, type: Schema<'CreateCaseEvent'>['type']) =>
       client.POST('/v1/cases/{id}/events', {
         params: { path: { id: c.id } },
-        body: { type: type as never, occurred_at: minutesAgo(5), description: `${type} を記録` },
+        body: { type, occurred_at: minutesAgo(5), description: `${type} を記録` },
       })
 
     t.equal((await event(a, 'limited_apology')).response.status, 201, 'staff may apologise for the discomfort caused')
@@ -108,8 +109,8 @@ t.test('case rules through the generated client', async (t) => {
 
   t.test('the status machine: transitions write events, illegal ones name the allowed, closing needs a resolution', async (t) => {
     const c = await newCase(a)
-    const move = (client: ApiClient, to: string) =>
-      client.POST('/v1/cases/{id}/transitions', { params: { path: { id: c.id } }, body: { to: to as never, reason: `to ${to}` } })
+    const move = (client: ApiClient, to: Schema<'CaseTransition'>['to']) =>
+      client.POST('/v1/cases/{id}/transitions', { params: { path: { id: c.id } }, body: { to, reason: `to ${to}` } })
 
     const illegal = await move(sup, 'closed')
     t.equal(illegal.response.status, 409)
@@ -159,10 +160,10 @@ t.test('case rules through the generated client', async (t) => {
 
   t.test('the timeline: time order, corrections against the original, warnings before police, CSV', async (t) => {
     const c = await newCase(a, { categories: ['intimidation'] })
-    const post = (type: string, minutes: number, extra: Record<string, unknown> = {}) =>
+    const post = (type: Schema<'CreateCaseEvent'>['type'], minutes: number, extra: Partial<Schema<'CreateCaseEvent'>> = {}) =>
       a.POST('/v1/cases/{id}/events', {
         params: { path: { id: c.id } },
-        body: { type: type as never, occurred_at: minutesAgo(minutes), description: `${type}`, ...extra },
+        body: { type, occurred_at: minutesAgo(minutes), description: `${type}`, ...extra },
       })
     // Written out of order: the timeline sorts by when things happened.
     await post('stop_request', 20)

@@ -2,7 +2,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import t from 'tap'
 import { todayInTokyo } from '../../src/core/time.js'
 import { startTestServer, type Identity } from '../helpers/app.js'
-import { recordingBody } from '../recordings/fixtures.js'
+import { validRecording } from '../recordings/fixtures.js'
 
 /**
  * The recordings flow through the SDK generated from the contract: registration, classification,
@@ -28,7 +28,7 @@ t.test('recordings and retention through the generated client', async (t) => {
     },
   })
   const registered = await s!.POST('/v1/recordings', {
-    body: recordingBody({ case_id: kase.data!.id, source: 'staff_device', notice: { given: false } }) as never,
+    body: validRecording({ case_id: kase.data!.id, source: 'staff_device', notice: { given: false } }),
   })
   t.equal(registered.response.status, 201)
   const rec = registered.data!
@@ -58,7 +58,7 @@ t.test('recordings and retention through the generated client', async (t) => {
 
   // An old case recording whose retention ended long ago: two records managers dispose of it.
   const old = await a!.POST('/v1/recordings', {
-    body: recordingBody({ case_id: kase.data!.id, started_at: '2015-06-01T10:00:00+09:00', ended_at: '2015-06-01T10:30:00+09:00' }) as never,
+    body: validRecording({ case_id: kase.data!.id, started_at: '2015-06-01T10:00:00+09:00', ended_at: '2015-06-01T10:30:00+09:00' }),
   })
   t.equal(old.data?.status, 'due')
   const due = await a!.GET('/v1/dispositions/due', { params: { query: { action: 'dispose' } } })

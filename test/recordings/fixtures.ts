@@ -1,13 +1,15 @@
 import crypto from 'node:crypto'
+import type { Schema } from '@madoguchi/sdk'
 import type { TestApp, Identity } from '../helpers/app.js'
 
 /** Fixtures for the recordings tests: request bodies, cases to attach to, dates around today. */
 export const sha = (seed: string) => crypto.createHash('sha256').update(seed).digest('hex')
 let counter = 0
 
-export function recordingBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+/** A valid registration, typed as the contract has it (for calls through the SDK). */
+export function validRecording(extra: Partial<Schema<'CreateRecording'>> = {}): Schema<'CreateRecording'> {
   counter += 1
-  const started = (extra.started_at as string | undefined) ?? new Date(Date.now() - 60 * 60_000).toISOString()
+  const started = extra.started_at ?? new Date(Date.now() - 60 * 60_000).toISOString()
   return {
     media_kind: 'audio',
     source: 'phone_system',
@@ -25,6 +27,11 @@ export function recordingBody(extra: Record<string, unknown> = {}): Record<strin
     caller_number: '03-1234-5678',
     ...extra,
   }
+}
+
+/** A registration with fields replaced or added, invalid ones too (for the tests that send them). */
+export function recordingBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...validRecording(typeof extra.started_at === 'string' ? { started_at: extra.started_at } : {}), ...extra }
 }
 
 export async function createCase(test: TestApp, who: Identity, extra: Record<string, unknown> = {}): Promise<{ id: string; org_unit_id: string }> {
