@@ -1,12 +1,15 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { linkPendingEntries } from './audit/chain.js'
+import { runCheckpointRound } from './audit/checkpoints.service.js'
 import { createTokenVerifier } from './core/auth.js'
 import { purgeExpiredIdempotencyKeys } from './core/idempotency.js'
 import { ConfigError, loadConfig, type Config } from './core/config.js'
 import { openDatabase } from './core/db.js'
 import { migrateToLatest } from './core/migrations.js'
 import { startBackgroundJobs } from './jobs/background.js'
+import { loadKeyEncryptionKey } from './keys/key-encryption.js'
+import { checkKeyEncryption, SigningKeys } from './keys/keys.service.js'
 import { sweepRetention } from './recordings/retention-sweep.js'
 import { sequenceAllPendingChanges } from './changes/sequencer.js'
 import { TargetPolicy } from './webhooks/targets.js'
@@ -28,13 +31,27 @@ async function main(): Promise<void> {
   const database = await openDatabase(config)
   await migrateToLatest(database)
   const verifyToken = await createTokenVerifier(config.auth)
-  const app = await buildApp({ config, database, verifyToken })
+  const keyEncryption = await loadKeyEncryptionKey(config.keyEncryption)
+  try {
+    // A wrong KEY_ENCRYPTION_SECRET stops the service here, not at the first signature.
+    await checkKeyEncryption(database.db, keyEncryption, config.keyEncryption.mode === 'secret' ? 'KEY_ENCRYPTION_SECRET' : config.keyEncryption.secretFile)
+  } catch (error) {
+    await database.close()
+    if (error instanceof ConfigError) {
+      process.stderr.write(`madoguchi: configuration error: ${error.message}\n`)
+      process.exit(1)
+    }
+    throw error
+  }
+  const app = await buildApp({ config, database, verifyToken, keyEncryption })
+  const keys = new SigningKeys(keyEncryption)
 
   const webhookTargets = new TargetPolicy(config.webhooks.privateNetworks)
   const stopJobs = config.backgroundJobs
     ? startBackgroundJobs(
         [
           { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: () => linkPendingEntries(database.db) },
+          { name: 'audit-checkpoints', intervalMs: config.auditCheckpointIntervalMs, run: () => runCheckpointRound(database.db, keys) },
           { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
           { name: 'retention-sweep', intervalMs: config.retentionSweepIntervalMs, run: () => sweepRetention(database.db) },
           { name: 'change-feed', intervalMs: config.changeFeedIntervalMs, run: () => sequenceAllPendingChanges(database.db) },
@@ -60,10 +77,10 @@ async function main(): Promise<void> {
   })
 
   await app.listen({ port: config.port, host: config.host })
-  printBanner(config, app.server.address())
+  printBanner(config, app.server.address(), keyEncryption.id)
 }
 
-function printBanner(config: Config, address: ReturnType<import('node:net').Server['address']>): void {
+function printBanner(config: Config, address: ReturnType<import('node:net').Server['address']>, kekId: string): void {
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -81,6 +98,14 @@ function printBanner(config: Config, address: ReturnType<import('node:net').Serv
     )
   } else {
     lines.push(`  Auth:       ${config.auth.mode} (issuer ${config.auth.issuer}, audience ${config.auth.audience})`)
+  }
+  if (config.keyEncryption.mode === 'dev') {
+    lines.push(
+      `  Keys:       signing keys encrypted with a development key-encryption secret in ${config.keyEncryption.secretFile} (key id ${kekId});`,
+      '              a database dump alone is useless, but DATA_DIR holds both: set KEY_ENCRYPTION_SECRET beyond a trial',
+    )
+  } else {
+    lines.push(`  Keys:       signing keys encrypted with KEY_ENCRYPTION_SECRET (key id ${kekId})`)
   }
   process.stderr.write(`${lines.join('\n')}\n\n`)
 }
