@@ -34,7 +34,11 @@ async function main(): Promise<void> {
   const keyEncryption = await loadKeyEncryptionKey(config.keyEncryption)
   try {
     // A wrong KEY_ENCRYPTION_SECRET stops the service here, not at the first signature.
-    await checkKeyEncryption(database.db, keyEncryption, config.keyEncryption.mode === 'secret' ? 'KEY_ENCRYPTION_SECRET' : config.keyEncryption.secretFile)
+    const secretName =
+      config.keyEncryption.mode === 'secret'
+        ? 'KEY_ENCRYPTION_SECRET'
+        : `KEY_ENCRYPTION_SECRET (unset: the development secret in ${config.keyEncryption.secretFile})`
+    await checkKeyEncryption(database.db, keyEncryption, secretName)
   } catch (error) {
     await database.close()
     if (error instanceof ConfigError) {

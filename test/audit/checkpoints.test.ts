@@ -46,7 +46,12 @@ async function seed(db: Db, n: number): Promise<void> {
 }
 
 type Inject = Pick<TestApp, 'injectAs'>
-async function checkpointNow(test: Inject, who: Identity = AUDITOR) {
+/**
+ * Links what earlier requests wrote (the linker would within a second; on a shared PostgreSQL
+ * other databases' transactions can hold a round back), then asks for a checkpoint.
+ */
+async function checkpointNow(test: Inject, db: Db, who: Identity = AUDITOR) {
+  await linkEverything(db)
   const res = await test.injectAs(who, { method: 'POST', url: '/v1/audit-events/checkpoints' })
   if (res.statusCode !== 201) throw new Error(`checkpoint: ${res.statusCode} ${res.body}`)
   return res.json() as { checkpoint: number; chain_seq: number; chain_hash: string; prev_chain_seq: number; prev_chain_hash: string; kid: string; jws: string }
@@ -86,9 +91,9 @@ t.test('checkpoints chain to each other, one per chain head; listed with a curso
   const covered = await svc.injectAs(AUDITOR, { method: 'POST', url: '/v1/audit-events/checkpoints' })
   t.equal(covered.statusCode, 200, 'the head is covered already')
   t.equal(covered.json().checkpoint, 2)
-  const third = await checkpointNow(svc)
+  const third = await checkpointNow(svc, db)
   t.equal(third.checkpoint, 3)
-  t.equal((await checkpointNow(svc, { roles: ['admin'], sub: 'admin-cp' })).checkpoint, 4)
+  t.equal((await checkpointNow(svc, db, { roles: ['admin'], sub: 'admin-cp' })).checkpoint, 4)
   for (const role of ['staff', 'records_manager', 'integration'] as const) {
     t.equal((await svc.injectAs(role, { method: 'POST', url: '/v1/audit-events/checkpoints' })).statusCode, 403, `${role}: 403`)
   }
@@ -188,9 +193,9 @@ t.test('verification against a checkpoint held outside: a tail cut, an alteratio
   const test = await buildTestApp(t)
   const { db } = test
   await seed(db, 20)
-  const first = await checkpointNow(test)
+  const first = await checkpointNow(test, test.db)
   await seed(db, 15)
-  const second = await checkpointNow(test)
+  const second = await checkpointNow(test, test.db)
   t.ok(second.chain_seq > first.chain_seq + 14)
 
   const holds = await verifyWith(test, first.jws)
@@ -297,7 +302,7 @@ t.test('verification against a checkpoint held outside: a tail cut, an alteratio
 t.test('a checkpoint that is not genuine is named as such; malformed ones are refused', async (t) => {
   const test = await buildTestApp(t)
   await seed(test.db, 5)
-  const real = await checkpointNow(test)
+  const real = await checkpointNow(test, test.db)
   const [header, payload, signature] = real.jws.split('.') as [string, string, string]
   const statement = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
 
@@ -340,7 +345,7 @@ t.test('the README scripts verify a real checkpoint offline, and an export again
   await seed(test.db, 25)
   await test.injectAs('admin', { method: 'POST', url: '/v1/org-units', payload: { parent_id: ROOT_ORG_UNIT_ID, code: 'cp', name: '監査課' } })
   await linkEverything(test.db)
-  const cp = await checkpointNow(test)
+  const cp = await checkpointNow(test, test.db)
   await seed(test.db, 5)
 
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'madoguchi-checkpoint-'))

@@ -6,12 +6,14 @@ import pg from 'pg'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { createTokenVerifier } from '../../src/core/auth.js'
+import { loadConfig } from '../../src/core/config.js'
 import { connectPostgres, openEmbedded, type DatabaseHandle } from '../../src/core/db.js'
 import { KeyEncryptionKey, WrongKeyEncryptionKey } from '../../src/keys/key-encryption.js'
 import { activeKeys } from '../../src/keys/keys.repository.js'
-import { checkKeyEncryption, reencryptKeys, SigningKeys } from '../../src/keys/keys.service.js'
+import { checkKeyEncryption, GRANT_KEY_PUBLISHED_AFTER_SUPERSEDED_SECONDS, reencryptKeys, SigningKeys } from '../../src/keys/keys.service.js'
 import { buildTestApp, testAuth, testKeyEncryption, tokenFor, type Identity, type TestApp } from '../helpers/app.js'
 import { testDatabaseUrl } from '../helpers/database.js'
+import { linkEverything } from '../audit/helpers.js'
 import { register } from '../recordings/fixtures.js'
 
 const RM: Identity = { roles: ['records_manager'], sub: 'rm-keys' }
@@ -61,11 +63,19 @@ async function secondInstance(t: Tap, test: TestApp) {
 }
 type Tap = { teardown(fn: () => unknown): void }
 
+/** A checkpoint now, after linking what earlier requests wrote (as the linker would within a second). */
+async function checkpoint(test: TestApp) {
+  await linkEverything(test.db)
+  const res = await test.injectAs('auditor', { method: 'POST', url: '/v1/audit-events/checkpoints' })
+  if (res.statusCode !== 201) throw new Error(`checkpoint: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
 t.test('a dump of the key table is useless without the secret', async (t) => {
   const test = await buildTestApp(t)
   const rec = await register(test, RM)
   await grant(test, rec.id)
-  t.equal((await test.injectAs('auditor', { method: 'POST', url: '/v1/audit-events/checkpoints' })).statusCode, 201, 'a checkpoint key too')
+  t.ok((await checkpoint(test)).kid, 'a checkpoint key too')
 
   const dump = await dumpKeyTable(test)
   const rows = dump.split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
@@ -155,6 +165,11 @@ t.test('rotation: new grants use the new key, old grants stay verifiable until t
   const published = new Date(rotation.previous.retires_at).getTime() - new Date(rotation.previous.superseded_at).getTime()
   t.equal(published, 3660_000, 'the old key stays published for the longest grant lifetime (3600 s) plus a minute of clock leeway')
   t.ok(new Date(before.expires_at).getTime() < new Date(rotation.previous.retires_at).getTime(), 'which outlasts every grant it signed')
+  t.throws(
+    () => loadConfig({ MEDIA_GRANT_TTL_SECONDS: String(GRANT_KEY_PUBLISHED_AFTER_SUPERSEDED_SECONDS - 59) }),
+    /^MEDIA_GRANT_TTL_SECONDS: /,
+    'whatever an instance is configured with',
+  )
 
   const audited = await test.db
     .selectFrom('audit_events')
@@ -236,12 +251,12 @@ t.test('the checkpoint key rotates too; its old keys stay published while checkp
   const empty = await test.injectAs('auditor', { method: 'POST', url: '/v1/audit-events/checkpoints' })
   t.match(empty, { statusCode: 409 }, 'nothing linked yet: nothing to sign')
   t.match(empty.json(), { code: 'conflict', detail: /no linked entries/ })
-  const first = (await test.injectAs('auditor', { method: 'POST', url: '/v1/audit-events/checkpoints' })).json()
+  const first = await checkpoint(test)
   t.equal(first.checkpoint, 1, 'then the refused request itself is in the chain')
   const rotated = await test.injectAs(ADMIN, { method: 'POST', url: '/v1/keys/rotate', payload: { purpose: 'audit_checkpoint', reason: 'yearly' } })
   t.equal(rotated.statusCode, 201)
   t.match(rotated.json(), { previous: { kid: first.kid, retires_at: null }, current: { purpose: 'audit_checkpoint' } })
-  const second = (await test.injectAs('auditor', { method: 'POST', url: '/v1/audit-events/checkpoints' })).json()
+  const second = await checkpoint(test)
   t.equal(second.kid, rotated.json().current.kid, 'the next checkpoint is signed by the new key')
   t.match(second, { prev_chain_seq: first.chain_seq, prev_chain_hash: first.chain_hash })
 
@@ -261,7 +276,7 @@ t.test('re-encryption for a new key-encryption secret: all keys or none, refused
   const test = await buildTestApp(t)
   const rec = await register(test, RM)
   await grant(test, rec.id)
-  await test.injectAs('auditor', { method: 'POST', url: '/v1/audit-events/checkpoints' })
+  await checkpoint(test)
   const next = KeyEncryptionKey.fromSecret(crypto.randomBytes(32).toString('hex'))
   const before = await dumpKeyTable(test)
 
