@@ -14,6 +14,8 @@ import accessPlugin from './core/access.plugin.js'
 import problemsPlugin from './core/problems.plugin.js'
 import protectionPlugin, { type ProtectionConfig } from './core/protection.plugin.js'
 import unitOfWorkPlugin from './core/unit-of-work.plugin.js'
+import type { KeyEncryptionKey } from './keys/key-encryption.js'
+import { SigningKeys } from './keys/keys.service.js'
 import { registerModules } from './modules.js'
 import { TargetPolicy } from './webhooks/targets.js'
 import { markSharedSchemas, namedComponents } from './core/openapi-components.js'
@@ -31,6 +33,11 @@ export interface AppDependencies {
   verifyToken: TokenVerifier
   /** Prometheus metrics (src/metrics): requests are counted and timed when given. */
   metrics?: Metrics
+  /**
+   * Seals and opens private signing keys (media grants, audit checkpoints). The server always
+   * passes one; without it (contract generation) nothing can be signed.
+   */
+  keyEncryption?: KeyEncryptionKey
 }
 
 export const API_VERSION = '0.1.0'
@@ -42,7 +49,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
  * then every domain module (src/modules.ts). Does not listen, migrate or start background
  * work: src/server.ts does that, and tests call this directly.
  */
-export async function buildApp({ config, database, verifyToken, metrics }: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp({ config, database, verifyToken, metrics, keyEncryption }: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config),
     trustProxy: config.trustProxy,
@@ -140,6 +147,7 @@ export async function buildApp({ config, database, verifyToken, metrics }: AppDe
   await registerModules(app, {
     database,
     mediaGrants: config.mediaGrants ?? MEDIA_GRANT_DEFAULTS,
+    keys: new SigningKeys(keyEncryption ?? null),
     webhookTargets: new TargetPolicy(config.webhooks?.privateNetworks ?? []),
   })
 

@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { linkPendingEntries } from './audit/chain.js'
+import { runCheckpointRound } from './audit/checkpoints.service.js'
 import { createTokenVerifier } from './core/auth.js'
 import { purgeExpiredIdempotencyKeys } from './core/idempotency.js'
 import { ConfigError, loadConfig, type Config } from './core/config.js'
@@ -9,6 +10,8 @@ import { openDatabase } from './core/db.js'
 import { migrateToLatest } from './core/migrations.js'
 import { startBackgroundJobs, type BackgroundJob } from './jobs/background.js'
 import { createMetrics, serveMetrics } from './metrics/metrics.js'
+import { loadKeyEncryptionKey } from './keys/key-encryption.js'
+import { checkKeyEncryption, SigningKeys } from './keys/keys.service.js'
 import { sweepRetention } from './recordings/retention-sweep.js'
 import { sequenceAllPendingChanges } from './changes/sequencer.js'
 import { TargetPolicy } from './webhooks/targets.js'
@@ -31,12 +34,30 @@ async function main(): Promise<void> {
   const database = await openDatabase(config, 'madoguchi service')
   await migrateToLatest(database)
   const verifyToken = await createTokenVerifier(config.auth)
+  const keyEncryption = await loadKeyEncryptionKey(config.keyEncryption)
+  try {
+    // A wrong KEY_ENCRYPTION_SECRET stops the service here, not at the first signature.
+    const secretName =
+      config.keyEncryption.mode === 'secret'
+        ? 'KEY_ENCRYPTION_SECRET'
+        : `KEY_ENCRYPTION_SECRET (unset: the development secret in ${config.keyEncryption.secretFile})`
+    await checkKeyEncryption(database.db, keyEncryption, secretName)
+  } catch (error) {
+    await database.close()
+    if (error instanceof ConfigError) {
+      process.stderr.write(`madoguchi: configuration error: ${error.message}\n`)
+      process.exit(1)
+    }
+    throw error
+  }
   const metrics = config.metricsPort === null ? undefined : createMetrics(database)
-  const app = await buildApp({ config, database, verifyToken, metrics })
+  const app = await buildApp({ config, database, verifyToken, metrics, keyEncryption })
+  const keys = new SigningKeys(keyEncryption)
 
   const webhookTargets = new TargetPolicy(config.webhooks.privateNetworks)
   const jobs: BackgroundJob[] = [
     { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: () => linkPendingEntries(database.db) },
+    { name: 'audit-checkpoints', intervalMs: config.auditCheckpointIntervalMs, run: () => runCheckpointRound(database.db, keys) },
     { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
     {
       name: 'retention-sweep',
@@ -76,10 +97,10 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host })
   const address = app.server.address()
   if (typeof address === 'object' && address) database.dataFolderLock?.setPort(address.port)
-  printBanner(config, address, metricsListener?.url ?? null)
+  printBanner(config, address, metricsListener?.url ?? null, keyEncryption.id)
 }
 
-function printBanner(config: Config, address: ReturnType<import('node:net').Server['address']>, metricsUrl: string | null): void {
+function printBanner(config: Config, address: ReturnType<import('node:net').Server['address']>, metricsUrl: string | null, kekId: string): void {
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -98,6 +119,14 @@ function printBanner(config: Config, address: ReturnType<import('node:net').Serv
     )
   } else {
     lines.push(`  Auth:       ${config.auth.mode} (issuer ${config.auth.issuer}, audience ${config.auth.audience})`)
+  }
+  if (config.keyEncryption.mode === 'dev') {
+    lines.push(
+      `  Keys:       signing keys encrypted with a development key-encryption secret in ${config.keyEncryption.secretFile} (key id ${kekId});`,
+      '              a database dump alone is useless, but DATA_DIR holds both: set KEY_ENCRYPTION_SECRET beyond a trial',
+    )
+  } else {
+    lines.push(`  Keys:       signing keys encrypted with KEY_ENCRYPTION_SECRET (key id ${kekId})`)
   }
   process.stderr.write(`${lines.join('\n')}\n\n`)
 }

@@ -2,16 +2,25 @@ import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { HttpProblem } from '../core/errors.js'
+import { badRequest, HttpProblem } from '../core/errors.js'
 import { decodeCursor, paginate } from '../core/pagination.js'
 import { auditNow } from '../core/unit-of-work.plugin.js'
 import { exportChain, resolveChainRange, type ExportFormat } from './audit.export.js'
 import { countUnlinked, listAuditEvents, type AuditFilters } from './audit.repository.js'
-import { ADMIN_RECORD_TYPES, AuditEventPageSchema, AuditEventQuerySchema, ChainRangeQuerySchema, ChainVerificationSchema } from './audit.schemas.js'
+import {
+  ADMIN_RECORD_TYPES,
+  AuditEventPageSchema,
+  AuditEventQuerySchema,
+  ChainRangeQuerySchema,
+  ChainVerificationSchema,
+  ChainVerifyQuerySchema,
+} from './audit.schemas.js'
 import { linkAllPendingEntries, verifyChain } from './chain.js'
+import { verifyAgainstCheckpoint } from './checkpoints.service.js'
+import type { SigningKeys } from '../keys/keys.service.js'
 
 /** The audit trail for auditors: queries, verification of the hash chain, exports. */
-const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const auditRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app, { keys }) => {
   app.get('', {
     config: { permission: 'audit:read' },
     schema: {
@@ -62,22 +71,45 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Recomputes every hash in the range from the entries as stored and checks each link to the entry before. Reports how many ' +
         'entries were checked and the first broken link: an entry changed after it was written (hash-mismatch), one whose link was ' +
         'rewritten (prev-hash-mismatch), or a removed one (missing-entry). `from`/`to` are chain positions or instants (see the README). ' +
+        'With `checkpoint` (a checkpoint JWS held outside the service) it verifies the signature and proves that the chain still holds ' +
+        'that position with that hash and is intact up to it: a cut tail or a rewritten chain fails, naming the checkpoint. ' +
         'Pages through the database: memory stays flat for any range.',
       tags: ['audit'],
-      querystring: ChainRangeQuerySchema,
+      querystring: ChainVerifyQuerySchema,
       response: { 200: ChainVerificationSchema },
     },
     handler: async (request) => {
       const db = request.server.db
+      const { checkpoint, ...bounds } = request.query
+      if (checkpoint !== undefined && (bounds.from !== undefined || bounds.to !== undefined)) {
+        throw badRequest('a checkpoint fixes the range (from the first entry to its position): leave out from and to', [
+          { pointer: 'querystring/checkpoint', message: 'not together with from/to' },
+        ])
+      }
       // Everything committed so far is linked first, so the answer covers it.
       await linkAllPendingEntries(db)
-      const range = await resolveChainRange(db, request.query)
+      if (checkpoint !== undefined) {
+        const { chain, fromSeq, toSeq, check } = await verifyAgainstCheckpoint(db, keys, checkpoint)
+        const unlinked = await countUnlinked(db)
+        const valid = chain.broken === null && check.holds
+        request.audit.details = {
+          checkpoint: check.checkpoint,
+          chain_seq: check.chain_seq,
+          kid: check.kid,
+          checked: chain.checked,
+          valid,
+          failure: check.failure,
+        }
+        await auditNow(request)
+        return { valid, from_seq: fromSeq, to_seq: toSeq, unlinked, ...chain, checkpoint: check }
+      }
+      const range = await resolveChainRange(db, bounds)
       const result =
         range.toSeq >= range.fromSeq ? await verifyChain(db, range) : { checked: 0, first_seq: null, last_seq: null, last_hash: null, broken: null }
       const unlinked = await countUnlinked(db)
       request.audit.details = { from_seq: range.fromSeq, to_seq: range.toSeq, checked: result.checked, valid: result.broken === null }
       await auditNow(request)
-      return { valid: result.broken === null, from_seq: range.fromSeq, to_seq: range.toSeq, unlinked, ...result }
+      return { valid: result.broken === null, from_seq: range.fromSeq, to_seq: range.toSeq, unlinked, ...result, checkpoint: null }
     },
   })
 

@@ -28,6 +28,9 @@ const EnvSchema = Type.Object({
   BACKGROUND_JOBS: Type.Enum(['true', 'false'], { default: 'true' }),
   BACKGROUND_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 5000 }),
   AUDIT_CHAIN_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 1000 }),
+  AUDIT_CHECKPOINT_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 300000 }),
+  // Checked in bytes below, never echoed in an error.
+  KEY_ENCRYPTION_SECRET: Type.Optional(Type.String()),
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s/]+(,https?://[^,\\s/]+)*$' })),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 1000000, default: 600 }),
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
@@ -63,6 +66,12 @@ export interface MediaGrantConfig {
   audience: string
 }
 
+/**
+ * The key-encryption key that seals private signing keys: KEY_ENCRYPTION_SECRET, or outside
+ * production a development secret kept in DATA_DIR (created on first start).
+ */
+export type KeyEncryptionConfig = { mode: 'secret'; secret: string } | { mode: 'dev'; secretFile: string }
+
 /** What grants use when the app is built without configuration (tests, contract generation). */
 export const MEDIA_GRANT_DEFAULTS: MediaGrantConfig = { ttlSeconds: 300, issuer: 'madoguchi', audience: 'madoguchi-media' }
 
@@ -92,6 +101,9 @@ export interface Config {
   /** How long shutdown waits for background rounds in progress (after aborting webhook attempts). */
   backgroundShutdownTimeoutMs: number
   auditChainIntervalMs: number
+  /** How often this instance signs a checkpoint of the audit chain (when the chain has grown). */
+  auditCheckpointIntervalMs: number
+  keyEncryption: KeyEncryptionConfig
   /** Browser origins allowed to call the API (CORS); empty: none. */
   corsOrigins: string[]
   /** Requests per subject per minute (0: no limit). */
@@ -125,6 +137,8 @@ export class ConfigError extends Error {
 /** The issuer and audience that `npm run token` and the development secret use. */
 export const DEV_ISSUER = 'madoguchi-dev'
 export const DEV_AUDIENCE = 'madoguchi'
+
+const MIN_KEY_ENCRYPTION_SECRET_BYTES = 32
 
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
 
@@ -161,6 +175,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     backgroundJobs: env.BACKGROUND_JOBS === 'true',
     backgroundShutdownTimeoutMs: env.BACKGROUND_SHUTDOWN_TIMEOUT_MS,
     auditChainIntervalMs: env.AUDIT_CHAIN_INTERVAL_MS,
+    auditCheckpointIntervalMs: env.AUDIT_CHECKPOINT_INTERVAL_MS,
+    keyEncryption: keyEncryptionConfig(env, dataDir, production),
     corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',') : [],
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     overload: { maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxWaitingQueries: env.OVERLOAD_MAX_WAITING_QUERIES },
@@ -197,6 +213,18 @@ function privateNetworks(value: string | undefined): string[] {
     if (family === 0 || bits > (family === 4 ? 32 : 128)) throw new ConfigError(`WEBHOOK_PRIVATE_NETWORKS: ${network} is not an address or CIDR range`)
   }
   return networks
+}
+
+function keyEncryptionConfig(env: Env, dataDir: string, production: boolean): KeyEncryptionConfig {
+  const secret = env.KEY_ENCRYPTION_SECRET
+  if (secret === undefined) {
+    if (production) throw new ConfigError('KEY_ENCRYPTION_SECRET: required when NODE_ENV=production (at least 32 bytes, e.g. openssl rand -hex 32)')
+    return { mode: 'dev', secretFile: path.join(dataDir, 'dev-key-encryption-secret') }
+  }
+  if (Buffer.byteLength(secret, 'utf8') < MIN_KEY_ENCRYPTION_SECRET_BYTES) {
+    throw new ConfigError(`KEY_ENCRYPTION_SECRET: must be at least ${MIN_KEY_ENCRYPTION_SECRET_BYTES} bytes (e.g. openssl rand -hex 32)`)
+  }
+  return { mode: 'secret', secret }
 }
 
 function authConfig(env: Env, dataDir: string, production: boolean): AuthConfig {

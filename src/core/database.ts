@@ -1,6 +1,7 @@
 import type { AuditTables } from '../audit/audit.tables.js'
 import type { ChangeTables } from '../changes/changes.tables.js'
-import type { MediaGrantTables } from '../media-grants/media-grants.tables.js'
+import type { CheckpointTables } from '../audit/checkpoints.tables.js'
+import type { KeyTables } from '../keys/keys.tables.js'
 import type { OrgUnitTables } from '../org-units/org-units.tables.js'
 import type { PolicyTables } from '../policies/policies.tables.js'
 import type { CaseTables } from '../cases/cases.tables.js'
@@ -24,5 +25,6 @@ export interface Database
     CaseTables,
     EventTables,
     RecordingTables,
-    MediaGrantTables,
+    KeyTables,
+    CheckpointTables,
     WebhookTables {}

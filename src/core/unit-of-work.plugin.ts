@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { appendAuditEntries, auditRow, type AuditEntryInput } from '../audit/audit.repository.js'
 import { changeRow, collectChanges, takeCollectedChanges, type DomainChange } from '../changes/outbox.js'
 import type { AuditOutcome } from '../audit/audit.tables.js'
-import type { Db, Trx } from './db.js'
+import type { Db, Queryable, Trx } from './db.js'
 import { callerOf } from './access.plugin.js'
 import { claimIdempotencyKey, idempotencyKeyOf, rememberResponse } from './idempotency.js'
 
@@ -200,7 +200,10 @@ export async function recordFailure(request: FastifyRequest, status: number): Pr
   await appendAuditEntries(request.server.db, entriesFor(request, outcome, status))
 }
 
-/** For routes without a request transaction: write the request's entry now. */
-export async function auditNow(request: FastifyRequest, status = 200): Promise<void> {
-  await appendAuditEntries(request.server.db, entriesFor(request, 'allowed', status))
+/**
+ * For routes without a request transaction: write the request's entry now, on the pool or in a
+ * transaction the route opened itself (so the entry commits with what the route wrote).
+ */
+export async function auditNow(request: FastifyRequest, status = 200, q: Queryable = request.server.db): Promise<void> {
+  await appendAuditEntries(q, entriesFor(request, 'allowed', status))
 }

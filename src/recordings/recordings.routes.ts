@@ -6,6 +6,7 @@ import { setEtag } from '../core/preconditions.js'
 import { todayInTokyo } from '../core/time.js'
 import { MediaGrantSchema } from '../media-grants/media-grants.schemas.js'
 import { issueMediaGrant, type MediaGrantSettings } from '../media-grants/media-grants.service.js'
+import type { SigningKeys } from '../keys/keys.service.js'
 import { proposeDisposition, presentDispositions } from './dispositions.service.js'
 import { listHolds, placeHold, presentHolds, recordHoldDecision, releaseHold } from './holds.service.js'
 import { listRecordings, recordingListKey } from './recordings.repository.js'
@@ -51,7 +52,7 @@ const OptionalIfMatchHeader = Type.Object({
 })
 
 /** Recordings (録音・録画): metadata, classification and retention, holds, disposition proposals, media access. */
-const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings }> = async (app, { mediaGrants }) => {
+const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings; keys: SigningKeys }> = async (app, { mediaGrants, keys }) => {
   app.post('', {
     config: { permission: 'recordings:create', idempotent: true },
     schema: {
@@ -293,7 +294,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       const row = await loadRecording(request, request.params.id)
       if (row.storage_uri === null) throw conflict(`the recording was ${row.status}: its media is no longer kept`)
       const purpose = request.body.purpose ?? null
-      const grant = await issueMediaGrant(request.trx, mediaGrants, {
+      const { grant, kid } = await issueMediaGrant(request.trx, mediaGrants, keys, {
         recordingId: row.id,
         storageUri: row.storage_uri,
         sha256: row.sha256,
@@ -301,7 +302,8 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
         caller: request.access.caller.subject,
         purpose,
       })
-      request.audit.details = { jti: grant.jti, expires_at: grant.expires_at, purpose, audience: grant.audience }
+      // Which key signed which grant.
+      request.audit.details = { jti: grant.jti, expires_at: grant.expires_at, purpose, audience: grant.audience, kid }
       reply.code(201)
       return grant
     },

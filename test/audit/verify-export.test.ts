@@ -9,7 +9,7 @@ import { canonicalJson } from '../../src/audit/chain.js'
 import type { Db } from '../../src/core/db.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
-import { linkEverything } from './helpers.js'
+import { linkEverything, readmeScript, tamper } from './helpers.js'
 
 const entry = (i: number) => ({
   subject: `staff-${i % 3}`,
@@ -32,26 +32,6 @@ async function seed(db: Db, n: number): Promise<void> {
     Array.from({ length: n }, (_, i) => entry(i + 1)),
   )
   await linkEverything(db)
-}
-
-// An attacker with database rights switches the append-only guard off and edits history.
-async function tamper(db: Db, statement: ReturnType<typeof sql>): Promise<void> {
-  await db.connection().execute(async (c) => {
-    await sql`set session_replication_role = replica`.execute(c)
-    try {
-      await statement.execute(c)
-    } finally {
-      await sql`set session_replication_role = origin`.execute(c)
-    }
-  })
-}
-
-/** The verification scripts of the audit guide (docs/audit.md), run as an auditor would run them. */
-async function readmeScript(marker: string): Promise<string> {
-  const readme = await fs.readFile(new URL('../../docs/audit.md', import.meta.url), 'utf8')
-  const found = new RegExp(`<!-- ${marker} -->\\s*\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(readme)
-  if (!found?.[1]) throw new Error(`docs/audit.md has no script after <!-- ${marker} -->`)
-  return found[1]
 }
 
 async function runScript(

@@ -7,12 +7,16 @@ import { createTokenVerifier, signHs256Token } from '../../src/core/auth.js'
 import type { AuthConfig } from '../../src/core/config.js'
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js'
 import type { Db } from '../../src/core/db.js'
+import { KeyEncryptionKey } from '../../src/keys/key-encryption.js'
 import { createOrgUnit, ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
 
 export const TEST_ISSUER = 'https://idp.test.example'
 export const TEST_AUDIENCE = 'madoguchi-test'
 export const TEST_SECRET = crypto.randomBytes(32).toString('hex')
+/** The key-encryption secret tests run with (the server takes it from KEY_ENCRYPTION_SECRET). */
+export const TEST_KEY_ENCRYPTION_SECRET = crypto.randomBytes(32).toString('hex')
+export const testKeyEncryption = KeyEncryptionKey.fromSecret(TEST_KEY_ENCRYPTION_SECRET)
 
 export const testAuth: AuthConfig = {
   mode: 'hs256',
@@ -83,6 +87,7 @@ export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): P
     database: database.handle,
     verifyToken: await createTokenVerifier(testAuth),
     metrics,
+    keyEncryption: testKeyEncryption,
   })
   t.teardown(async () => {
     await app.close()

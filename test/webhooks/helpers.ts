@@ -7,7 +7,7 @@ import { createTokenVerifier } from '../../src/core/auth.js'
 import { connectPostgres, type DatabaseHandle } from '../../src/core/db.js'
 import { TargetPolicy } from '../../src/webhooks/targets.js'
 import type { DeliveryOptions } from '../../src/webhooks/worker.js'
-import { testAuth, tokenFor, type Identity } from '../helpers/app.js'
+import { testAuth, testKeyEncryption, tokenFor, type Identity } from '../helpers/app.js'
 import type { TestDatabase } from '../helpers/database.js'
 
 interface Teardown {
@@ -44,6 +44,7 @@ export async function startInstance(t: Teardown, database: TestDatabase): Promis
     config: { logLevel: 'silent', logPretty: false, trustProxy: false, webhooks: { privateNetworks: LOOPBACK } },
     database: handle,
     verifyToken: await createTokenVerifier(testAuth),
+    keyEncryption: testKeyEncryption,
   })
   await app.ready()
   let stopped = false

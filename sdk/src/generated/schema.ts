@@ -738,7 +738,7 @@ export interface paths {
         };
         /**
          * Public keys that verify media access grants
-         * @description For the municipality's media server: verify a grant's signature with these keys (by kid), and its typ (media-grant+jwt), iss, aud and exp.
+         * @description For the municipality's media server: verify a grant's signature with these keys (by kid), and its typ (media-grant+jwt), iss, aud and exp. After a rotation the superseded key stays here until every grant it signed has expired.
          */
         get: operations["getMediaGrantJwks"];
         put?: never;
@@ -778,7 +778,7 @@ export interface paths {
         };
         /**
          * Verify the audit hash chain over a range
-         * @description Recomputes every hash in the range from the entries as stored and checks each link to the entry before. Reports how many entries were checked and the first broken link: an entry changed after it was written (hash-mismatch), one whose link was rewritten (prev-hash-mismatch), or a removed one (missing-entry). `from`/`to` are chain positions or instants (see the README). Pages through the database: memory stays flat for any range.
+         * @description Recomputes every hash in the range from the entries as stored and checks each link to the entry before. Reports how many entries were checked and the first broken link: an entry changed after it was written (hash-mismatch), one whose link was rewritten (prev-hash-mismatch), or a removed one (missing-entry). `from`/`to` are chain positions or instants (see the README). With `checkpoint` (a checkpoint JWS held outside the service) it verifies the signature and proves that the chain still holds that position with that hash and is intact up to it: a cut tail or a rewritten chain fails, naming the checkpoint. Pages through the database: memory stays flat for any range.
          */
         get: operations["verifyAuditChain"];
         put?: never;
@@ -801,6 +801,50 @@ export interface paths {
          * @description Streams the linked entries of a range in chain order with prev_hash and hash, so the export can be verified offline with the recipe in the README. `Accept: application/x-ndjson` (default) or `text/csv`. `from`/`to` as for verification.
          */
         get: operations["exportAuditChain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit-events/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Signed checkpoints of the audit chain
+         * @description Every checkpoint, oldest (default) or newest first, with its JWS: keep copies outside the service and verify the chain against them later (GET /v1/audit-events/verify?checkpoint=…). Each names the previous one, so they chain to each other.
+         */
+        get: operations["listAuditCheckpoints"];
+        put?: never;
+        /**
+         * Sign a checkpoint of the audit chain now
+         * @description Links every committed entry, then signs a checkpoint of the chain head (201), or returns the last checkpoint when it already covers the head (200). Published on the change feed as audit.checkpoint, like those the service signs every AUDIT_CHECKPOINT_INTERVAL_MS. 409 when nothing is linked yet, or when the chain no longer holds the last checkpoint.
+         */
+        post: operations["createAuditCheckpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/audit-checkpoint-jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public keys that verify audit checkpoints
+         * @description For auditors and other systems holding checkpoints: verify a checkpoint's signature with these keys (by kid). Keys that signed checkpoints stay here after a rotation, for as long as the checkpoints exist. Keep a copy with your checkpoints.
+         */
+        get: operations["getAuditCheckpointJwks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -940,6 +984,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Signing keys and their state
+         * @description Every signing key, newest first: its purpose, whether it signs now, whether it is published, when it was superseded and when it leaves the JWKS, who rotated it in and why, and the fingerprint of the key-encryption key sealing it. Never private material.
+         */
+        get: operations["listSigningKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the signing key of a purpose
+         * @description Creates a new key that signs from now on, on every instance at once. The old key loses its private part and stays in its JWKS: a media grant key until every grant it signed has expired (retires_at), a checkpoint key for good. Audited with the old and new kid; the reason is kept with the new key.
+         */
+        post: operations["rotateSigningKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -949,6 +1033,34 @@ export interface components {
             subject: string;
         };
         AnyPolicyVersion: components["schemas"]["RecordingPolicyVersion"] | components["schemas"]["NameDisplayPolicyVersion"] | components["schemas"]["EscalationPolicyVersion"] | components["schemas"]["RetentionPolicyVersion"] | components["schemas"]["CalendarPolicyVersion"];
+        AuditCheckpoint: {
+            /** @description The checkpoint number: 1, 2, 3, … */
+            checkpoint: number;
+            /** @description The chain position it covers (every linked entry up to it) */
+            chain_seq: number;
+            /** @description The hash of the entry at chain_seq */
+            chain_hash: string;
+            /**
+             * Format: date-time
+             * @description When it was signed
+             */
+            signed_at: string;
+            /** @description The previous checkpoint's position (0 before the first) */
+            prev_chain_seq: number;
+            /** @description The previous checkpoint's hash (64 zeros before the first) */
+            prev_chain_hash: string;
+            /** @description The checkpoint key that signed it (see /.well-known/audit-checkpoint-jwks.json) */
+            kid: string;
+            /** @enum {string} */
+            alg: "ES256";
+            /** @description The checkpoint itself: a compact JWS (typ audit-checkpoint+jws) over the fields above. Keep it outside the service. */
+            jws: string;
+        };
+        AuditCheckpointPage: {
+            items: components["schemas"]["AuditCheckpoint"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
         AuditEvent: {
             id: number;
             /** @description Position in the hash chain; null until the linker has linked it (about a second after commit) */
@@ -1169,6 +1281,21 @@ export interface components {
             } | null;
             /** @description Entries of transactions still running, not yet in the chain */
             unlinked: number;
+            /** @description With ?checkpoint=: whether the chain still holds it, and if not, why; null otherwise */
+            checkpoint: {
+                /** @description The checkpoint number, as the JWS says */
+                checkpoint: number;
+                chain_seq: number;
+                chain_hash: string;
+                signed_at: string;
+                kid: string;
+                /** @description true when the signature verifies and the chain is intact up to chain_seq and holds chain_hash there */
+                holds: boolean;
+                /** @description unknown-key: not signed by a checkpoint key of this service; signature-invalid; chain-broken: an entry at or before the position was altered or removed; chain-shorter: the chain now ends before the position (its tail was cut); hash-differs: the chain holds another hash there (rewritten and re-hashed) */
+                failure: ("unknown-key" | "signature-invalid" | "chain-broken" | "chain-shorter" | "hash-differs") | null;
+                /** @description One sentence naming the checkpoint and what was found */
+                detail: string;
+            } | null;
         };
         Change: {
             /** @description Feed position: 1, 2, 3, … without gaps, in commit order */
@@ -1680,6 +1807,22 @@ export interface components {
         Jwks: {
             keys: components["schemas"]["Jwk"][];
         };
+        KeyRotation: {
+            /**
+             * @description media_grant: signs media access grants (JWKS /.well-known/jwks.json); audit_checkpoint: signs audit checkpoints (JWKS /.well-known/audit-checkpoint-jwks.json)
+             * @enum {unknown}
+             */
+            purpose: "media_grant" | "audit_checkpoint";
+            /** @description The key that signed until now; null when there was none */
+            previous: {
+                kid: string;
+                /** Format: date-time */
+                superseded_at: string;
+                /** @description When it leaves the JWKS; null for checkpoint keys (published for good) */
+                retires_at: string | null;
+            } | null;
+            current: components["schemas"]["SigningKey"];
+        };
         Me: {
             subject: string;
             name: string | null;
@@ -1740,9 +1883,15 @@ export interface components {
                 /** @enum {unknown} */
                 "audit:verify"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
+                "audit:checkpoint"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
                 "changes:read"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
                 "webhooks:manage"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "keys:read"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "keys:rotate"?: "own" | "unit" | "all";
             };
         };
         MediaAccessGrant: {
@@ -2263,6 +2412,35 @@ export interface components {
             effective_end: string | null;
             /** @description A hold keeps the recording today */
             on_hold: boolean;
+        };
+        SigningKey: {
+            /** @description Key id (RFC 7638 thumbprint of the public key), in the JWS header of what it signs */
+            kid: string;
+            /**
+             * @description media_grant: signs media access grants (JWKS /.well-known/jwks.json); audit_checkpoint: signs audit checkpoints (JWKS /.well-known/audit-checkpoint-jwks.json)
+             * @enum {unknown}
+             */
+            purpose: "media_grant" | "audit_checkpoint";
+            alg: string;
+            /** @description true for the one key of its purpose that signs now */
+            signs: boolean;
+            /** @description Whether its public part is in its JWKS now */
+            published: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Who rotated it in; null: created on first use */
+            created_by: string | null;
+            /** @description Why it was rotated in */
+            reason: string | null;
+            /** @description When a newer key took over (its private part was erased then) */
+            superseded_at: string | null;
+            /** @description When it leaves the JWKS (every grant it signed has expired by then); null while it signs, and for checkpoint keys, which stay published */
+            retires_at: string | null;
+            /** @description Fingerprint of the key-encryption key sealing its private part; null once superseded */
+            kek_id: string | null;
+        };
+        SigningKeyList: {
+            items: components["schemas"]["SigningKey"][];
         };
         StaffRef: {
             /** @description The staff member's subject (staff id), or 'system' */
@@ -4468,6 +4646,8 @@ export interface operations {
                 from?: number | string;
                 /** @description End: a position inclusive, an instant exclusive (default: the last linked entry): a chain position (integer), or an instant (date-time), see the README */
                 to?: number | string;
+                /** @description A checkpoint (its compact JWS) held outside the service: verifies its signature, then that the chain is intact from the first entry up to its position and holds its hash there. Not together with from/to. */
+                checkpoint?: string;
             };
             header?: never;
             path?: never;
@@ -4526,6 +4706,136 @@ export interface operations {
                 content: {
                     "application/x-ndjson": string;
                     "text/csv": string;
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAuditCheckpoints: {
+        parameters: {
+            query?: {
+                /** @description oldest first (default) or newest first */
+                order?: "oldest" | "newest";
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditCheckpointPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createAuditCheckpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditCheckpoint"];
+                };
+            };
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditCheckpoint"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAuditCheckpointJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Jwks"];
                 };
             };
             /** @description A problem (RFC 9457) */
@@ -4948,6 +5258,94 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSigningKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SigningKeyList"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotateSigningKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description media_grant: signs media access grants (JWKS /.well-known/jwks.json); audit_checkpoint: signs audit checkpoints (JWKS /.well-known/audit-checkpoint-jwks.json)
+                     * @enum {unknown}
+                     */
+                    purpose: "media_grant" | "audit_checkpoint";
+                    /** @description Why (kept with the new key; e.g. scheduled yearly rotation, suspected exposure) */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyRotation"];
                 };
             };
             /** @description A problem (RFC 9457) */
