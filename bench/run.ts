@@ -88,6 +88,7 @@ if (wanted('cases-list') || wanted('throughput')) {
     AUTH_HS256_SECRET: secret,
     AUTH_ISSUER: 'madoguchi-bench',
     AUTH_AUDIENCE: 'madoguchi',
+    KEY_ENCRYPTION_SECRET: crypto.randomBytes(32).toString('hex'),
     RATE_LIMIT_PER_MINUTE: '0',
   }
   const token = (roles: Role[]) =>

@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './kernel/auth.js'
-import type { Config, WebhookConfig } from './config.js'
+import { DEFAULT_PUBLIC_BASE_URL, type Config, type WebhookConfig } from './config.js'
 import type { DatabaseHandle } from './kernel/db.js'
 import { ProblemSchema } from './kernel/errors.js'
 import { strictValidatorCompiler } from './kernel/validation.js'
@@ -14,11 +14,14 @@ import accessPlugin from './kernel/access.plugin.js'
 import problemsPlugin from './kernel/problems.plugin.js'
 import protectionPlugin, { type ProtectionConfig } from './kernel/protection.plugin.js'
 import unitOfWorkPlugin from './kernel/unit-of-work.plugin.js'
+import type { KeyEncryptionKey } from './keys/key-encryption.js'
+import { SigningKeys } from './keys/keys.service.js'
 import { MEDIA_GRANT_DEFAULTS } from './media-grants/media-grants.service.js'
 import { registerModules } from './modules.js'
 import { rememberStaff } from './staff/staff.repository.js'
 import { TargetPolicy } from './webhooks/targets.js'
 import { markSharedSchemas, namedComponents } from './kernel/openapi-components.js'
+import { metricsPlugin, type Metrics } from './metrics/metrics.js'
 
 export interface AppDependencies {
   /**
@@ -27,9 +30,16 @@ export interface AppDependencies {
    */
   config: Pick<Config, 'logLevel' | 'logPretty' | 'trustProxy'> &
     Partial<ProtectionConfig> &
-    Partial<Pick<Config, 'mediaGrants'>> & { webhooks?: Pick<WebhookConfig, 'privateNetworks'> }
+    Partial<Pick<Config, 'mediaGrants' | 'publicBaseUrl'>> & { webhooks?: Pick<WebhookConfig, 'privateNetworks'> }
   database: DatabaseHandle
   verifyToken: TokenVerifier
+  /** Prometheus metrics (src/metrics): requests are counted and timed when given. */
+  metrics?: Metrics
+  /**
+   * Seals and opens private signing keys (media grants, audit checkpoints). The server always
+   * passes one; without it (contract generation) nothing can be signed.
+   */
+  keyEncryption?: KeyEncryptionKey
 }
 
 const API_VERSION = '0.1.0'
@@ -41,7 +51,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
  * then every domain module (src/modules.ts). Does not listen, migrate or start background
  * work: src/server.ts does that, and tests call this directly.
  */
-export async function buildApp({ config, database, verifyToken }: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp({ config, database, verifyToken, metrics, keyEncryption }: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config),
     trustProxy: config.trustProxy,
@@ -77,6 +87,8 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
     if (closing) reply.header('connection', 'close')
   })
 
+  // First, so a request's timing and its statements' route cover every hook after it.
+  if (metrics) await app.register(metricsPlugin, { metrics })
   // Conditional GET: records set their version as ETag; If-None-Match then answers 304.
   await app.register(fastifyEtag)
   await app.register(problemsPlugin)
@@ -85,6 +97,7 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
   await app.register(unitOfWorkPlugin, { db: database.db, beforeWrite: (ctx) => rememberStaff(ctx.db, ctx.caller) })
   await app.register(protectionPlugin, {
     database,
+    onShed: metrics?.recordShed,
     config: {
       corsOrigins: config.corsOrigins ?? [],
       rateLimitPerMinute: config.rateLimitPerMinute ?? 0,
@@ -116,7 +129,9 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
           'Errors are RFC 9457 problem+json.',
         license: { name: 'MIT', identifier: 'MIT' },
       },
-      servers: [{ url: '/', description: 'This service' }],
+      // The committed contract names the default listening address; the served copies name
+      // PUBLIC_BASE_URL, or the address the service listens on (servedContract below).
+      servers: [{ url: DEFAULT_PUBLIC_BASE_URL, description: 'This service' }],
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },
@@ -126,21 +141,39 @@ export async function buildApp({ config, database, verifyToken }: AppDependencie
     transformObject: (documentObject) => namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject),
   })
   // The docs page sets its own Content-Security-Policy for its scripts and styles.
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformSpecification: (document) => servedContract(app, document, config.publicBaseUrl),
+  })
 
   await registerModules(app, {
     database,
     mediaGrants: config.mediaGrants ?? MEDIA_GRANT_DEFAULTS,
+    keys: new SigningKeys(keyEncryption ?? null),
     webhookTargets: new TargetPolicy(config.webhooks?.privateNetworks ?? []),
   })
 
   app.get('/openapi.json', {
     config: { permission: 'public' },
     schema: { hide: true },
-    handler: async () => app.swagger(),
+    handler: async () => servedContract(app, app.swagger(), config.publicBaseUrl),
   })
 
   return app
+}
+
+/** The contract as served: its server is PUBLIC_BASE_URL, else where the service listens. */
+function servedContract(app: FastifyInstance, document: object, publicBaseUrl: string | undefined): Record<string, unknown> {
+  return { ...document, servers: [{ url: publicBaseUrl ?? listeningAddress(app) ?? DEFAULT_PUBLIC_BASE_URL, description: 'This service' }] }
+}
+
+function listeningAddress(app: FastifyInstance): string | null {
+  const address = app.server.address()
+  if (!address || typeof address === 'string') return null
+  // Listening on every interface: name the loopback address, as the start-up banner does.
+  const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
 }
 
 function loggerOptions(config: AppDependencies['config']): FastifyServerOptions['logger'] {

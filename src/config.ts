@@ -4,7 +4,9 @@ import { Type, type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { Value } from 'typebox/value'
 import type { AuthConfig } from './kernel/auth.js'
+import { ConfigError } from './kernel/errors.js'
 import type { ProtectionConfig } from './kernel/protection.plugin.js'
+import type { KeyEncryptionConfig } from './keys/key-encryption.js'
 import type { MediaGrantSettings } from './media-grants/media-grants.service.js'
 
 // Every setting the service reads, in one schema. Values come from the environment only,
@@ -13,6 +15,8 @@ const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(Type.Enum(['development', 'production', 'test'])),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
@@ -27,7 +31,11 @@ const EnvSchema = Type.Object({
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   LOG_PRETTY: Type.Enum(['true', 'false'], { default: 'false' }),
   BACKGROUND_JOBS: Type.Enum(['true', 'false'], { default: 'true' }),
+  BACKGROUND_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 5000 }),
   AUDIT_CHAIN_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 1000 }),
+  AUDIT_CHECKPOINT_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 300000 }),
+  // Checked in bytes below, never echoed in an error.
+  KEY_ENCRYPTION_SECRET: Type.Optional(Type.String()),
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s/]+(,https?://[^,\\s/]+)*$' })),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 1000000, default: 600 }),
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
@@ -42,16 +50,27 @@ const EnvSchema = Type.Object({
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 12 }),
   WEBHOOK_RETRY_BASE_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 10 }),
   WEBHOOK_RETRY_MAX_SECONDS: Type.Integer({ minimum: 1, maximum: 604800, default: 3600 }),
+  WEBHOOK_PARALLEL_PER_WEBHOOK: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   WEBHOOK_PRIVATE_NETWORKS: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?(,[0-9A-Fa-f:.]+(/[0-9]{1,3})?)*$' })),
 })
 type Env = Static<typeof EnvSchema>
 
 const checkEnv = Compile(EnvSchema)
 
+/**
+ * The server the contract names when PUBLIC_BASE_URL is unset and the service is not listening
+ * (the committed openapi.json): the default listening address.
+ */
+export const DEFAULT_PUBLIC_BASE_URL = 'http://127.0.0.1:3000'
+
 export interface Config {
   production: boolean
   port: number
   host: string
+  /** Where clients reach the service (the contract's `servers`); unset: the listening address. */
+  publicBaseUrl: string | undefined
+  /** Port of the Prometheus metrics listener (on HOST, apart from the API); null: no metrics. */
+  metricsPort: number | null
   databaseUrl: string | undefined
   databasePoolSize: number
   dataDir: string
@@ -61,7 +80,12 @@ export interface Config {
   logLevel: Env['LOG_LEVEL']
   logPretty: boolean
   backgroundJobs: boolean
+  /** How long shutdown waits for background rounds in progress (after aborting webhook attempts). */
+  backgroundShutdownTimeoutMs: number
   auditChainIntervalMs: number
+  /** How often this instance signs a checkpoint of the audit chain (when the chain has grown). */
+  auditCheckpointIntervalMs: number
+  keyEncryption: KeyEncryptionConfig
   /** Browser origins allowed to call the API (CORS); empty: none. */
   corsOrigins: string[]
   /** Requests per subject per minute (0: no limit). */
@@ -82,17 +106,19 @@ export interface WebhookConfig {
   maxAttempts: number
   retryBaseMs: number
   retryMaxMs: number
+  /** Deliveries of one webhook in flight at once: 1 keeps feed order; more is faster and unordered. */
+  parallelPerWebhook: number
   /** CIDRs of private or loopback addresses webhooks may target (with plain http too); public addresses need https. */
   privateNetworks: string[]
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError'
-}
+export { ConfigError }
 
 /** The issuer and audience that `npm run token` and the development secret use. */
 export const DEV_ISSUER = 'madoguchi-dev'
 export const DEV_AUDIENCE = 'madoguchi'
+
+const MIN_KEY_ENCRYPTION_SECRET_BYTES = 32
 
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
 
@@ -117,6 +143,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     production,
     port: env.PORT,
     host: env.HOST,
+    publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    metricsPort: metricsPort(env),
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
     dataDir,
@@ -125,7 +153,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === 'true',
     backgroundJobs: env.BACKGROUND_JOBS === 'true',
+    backgroundShutdownTimeoutMs: env.BACKGROUND_SHUTDOWN_TIMEOUT_MS,
     auditChainIntervalMs: env.AUDIT_CHAIN_INTERVAL_MS,
+    auditCheckpointIntervalMs: env.AUDIT_CHECKPOINT_INTERVAL_MS,
+    keyEncryption: keyEncryptionConfig(env, dataDir, production),
     corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',') : [],
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     overload: { maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxWaitingQueries: env.OVERLOAD_MAX_WAITING_QUERIES },
@@ -138,9 +169,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: env.WEBHOOK_RETRY_BASE_SECONDS * 1000,
       retryMaxMs: Math.max(env.WEBHOOK_RETRY_MAX_SECONDS, env.WEBHOOK_RETRY_BASE_SECONDS) * 1000,
+      parallelPerWebhook: env.WEBHOOK_PARALLEL_PER_WEBHOOK,
       privateNetworks: privateNetworks(env.WEBHOOK_PRIVATE_NETWORKS),
     },
   }
+}
+
+// Metrics never share the API's port: they are not for the public.
+function metricsPort(env: Env): number | null {
+  if (env.METRICS_PORT === undefined) return null
+  if (env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) throw new ConfigError(`METRICS_PORT: must differ from PORT (${env.PORT})`)
+  return env.METRICS_PORT
 }
 
 // Validated here so a typo stops the service at start rather than blocking deliveries later.
@@ -154,6 +193,18 @@ function privateNetworks(value: string | undefined): string[] {
     if (family === 0 || bits > (family === 4 ? 32 : 128)) throw new ConfigError(`WEBHOOK_PRIVATE_NETWORKS: ${network} is not an address or CIDR range`)
   }
   return networks
+}
+
+function keyEncryptionConfig(env: Env, dataDir: string, production: boolean): KeyEncryptionConfig {
+  const secret = env.KEY_ENCRYPTION_SECRET
+  if (secret === undefined) {
+    if (production) throw new ConfigError('KEY_ENCRYPTION_SECRET: required when NODE_ENV=production (at least 32 bytes, e.g. openssl rand -hex 32)')
+    return { mode: 'dev', secretFile: path.join(dataDir, 'dev-key-encryption-secret') }
+  }
+  if (Buffer.byteLength(secret, 'utf8') < MIN_KEY_ENCRYPTION_SECRET_BYTES) {
+    throw new ConfigError(`KEY_ENCRYPTION_SECRET: must be at least ${MIN_KEY_ENCRYPTION_SECRET_BYTES} bytes (e.g. openssl rand -hex 32)`)
+  }
+  return { mode: 'secret', secret }
 }
 
 function authConfig(env: Env, dataDir: string, production: boolean): AuthConfig {

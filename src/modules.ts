@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import auditRoutes from './audit/audit.routes.js'
+import checkpointRoutes, { checkpointJwksRoutes } from './audit/checkpoints.routes.js'
 import historyRoutes from './audit/history.routes.js'
 import changeRoutes from './changes/changes.routes.js'
 import type { DatabaseHandle } from './kernel/db.js'
@@ -7,6 +8,8 @@ import caseRoutes from './cases/cases.routes.js'
 import eventRoutes from './cases/events.routes.js'
 import healthRoutes from './health/health.routes.js'
 import meRoutes from './me/me.routes.js'
+import keyRoutes from './keys/keys.routes.js'
+import type { SigningKeys } from './keys/keys.service.js'
 import jwksRoutes from './media-grants/jwks.routes.js'
 import type { MediaGrantSettings } from './media-grants/media-grants.service.js'
 import orgUnitRoutes from './org-units/org-units.routes.js'
@@ -23,7 +26,12 @@ import webhookRoutes from './webhooks/webhooks.routes.js'
  */
 export async function registerModules(
   app: FastifyInstance,
-  { database, mediaGrants, webhookTargets }: { database: DatabaseHandle; mediaGrants: MediaGrantSettings; webhookTargets: TargetPolicy },
+  {
+    database,
+    mediaGrants,
+    keys,
+    webhookTargets,
+  }: { database: DatabaseHandle; mediaGrants: MediaGrantSettings; keys: SigningKeys; webhookTargets: TargetPolicy },
 ): Promise<void> {
   await app.register(healthRoutes, { database })
   await app.register(meRoutes, { prefix: '/v1/me' })
@@ -32,11 +40,14 @@ export async function registerModules(
   await app.register(eventRoutes, { prefix: '/v1/cases' })
   await app.register(policyRoutes, { prefix: '/v1/policies' })
   await app.register(calendarRoutes, { prefix: '/v1/calendar' })
-  await app.register(recordingRoutes, { prefix: '/v1/recordings', mediaGrants })
+  await app.register(recordingRoutes, { prefix: '/v1/recordings', mediaGrants, keys })
   await app.register(dispositionRoutes, { prefix: '/v1/dispositions' })
-  await app.register(jwksRoutes, { mediaGrants })
-  await app.register(auditRoutes, { prefix: '/v1/audit-events' })
+  await app.register(jwksRoutes, { keys })
+  await app.register(auditRoutes, { prefix: '/v1/audit-events', keys })
+  await app.register(checkpointRoutes, { prefix: '/v1/audit-events', keys })
+  await app.register(checkpointJwksRoutes, { keys })
   await app.register(historyRoutes, { prefix: '/v1/records' })
   await app.register(changeRoutes, { prefix: '/v1/changes' })
   await app.register(webhookRoutes, { prefix: '/v1/webhooks', targets: webhookTargets })
+  await app.register(keyRoutes, { prefix: '/v1/keys', keys })
 }

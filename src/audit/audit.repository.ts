@@ -123,3 +123,13 @@ export async function countUnlinked(q: Queryable): Promise<number> {
   const row = await q.selectFrom('audit_events').select(sql<number>`count(*)`.as('n')).where('chain_seq', 'is', null).executeTakeFirst()
   return Number(row?.n ?? 0)
 }
+
+/** How far linking is behind (metrics): entries not linked yet, and the age of the oldest in seconds. */
+export async function chainLinkingLag(q: Queryable): Promise<{ unlinked: number; oldestSeconds: number }> {
+  const row = await q
+    .selectFrom('audit_events')
+    .select([sql<number>`count(*)`.as('n'), sql<number>`coalesce(extract(epoch from now() - min(occurred_at)), 0)::float8`.as('age')])
+    .where('chain_seq', 'is', null)
+    .executeTakeFirst()
+  return { unlinked: Number(row?.n ?? 0), oldestSeconds: Number(row?.age ?? 0) }
+}

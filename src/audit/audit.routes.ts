@@ -5,12 +5,13 @@ import { Type } from 'typebox'
 import { HttpProblem } from '../kernel/errors.js'
 import { linkAllPendingEntries } from '../kernel/audit-chain.js'
 import { auditNow } from '../kernel/unit-of-work.plugin.js'
+import type { SigningKeys } from '../keys/keys.service.js'
 import { type ExportFormat, exportChain, resolveChainRange } from './audit.export.js'
-import { AuditEventPageSchema, AuditEventQuerySchema, ChainRangeQuerySchema, ChainVerificationSchema } from './audit.schemas.js'
+import { AuditEventPageSchema, AuditEventQuerySchema, ChainRangeQuerySchema, ChainVerificationSchema, ChainVerifyQuerySchema } from './audit.schemas.js'
 import { searchAuditTrail, verifyAuditChain } from './audit.service.js'
 
 /** The audit trail for auditors: queries, verification of the hash chain, exports. */
-const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const auditRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app, { keys }) => {
   app.get('', {
     config: { permission: 'audit:read' },
     schema: {
@@ -37,13 +38,15 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Recomputes every hash in the range from the entries as stored and checks each link to the entry before. Reports how many ' +
         'entries were checked and the first broken link: an entry changed after it was written (hash-mismatch), one whose link was ' +
         'rewritten (prev-hash-mismatch), or a removed one (missing-entry). `from`/`to` are chain positions or instants (see the README). ' +
+        'With `checkpoint` (a checkpoint JWS held outside the service) it verifies the signature and proves that the chain still holds ' +
+        'that position with that hash and is intact up to it: a cut tail or a rewritten chain fails, naming the checkpoint. ' +
         'Pages through the database: memory stays flat for any range.',
       tags: ['audit'],
-      querystring: ChainRangeQuerySchema,
+      querystring: ChainVerifyQuerySchema,
       response: { 200: ChainVerificationSchema },
     },
     handler: async (request) => {
-      const result = await verifyAuditChain(request.ctx, request.server.db, request.query)
+      const result = await verifyAuditChain(request.ctx, request.server.db, keys, request.query)
       await auditNow(request)
       return result
     },

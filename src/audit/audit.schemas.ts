@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox'
 import { PageQuery, pageOf } from '../kernel/pagination.js'
+import { CheckpointCheckSchema } from './checkpoints.schemas.js'
 
 const Nullable = <T extends TSchema>(schema: T, description?: string) => Type.Union([schema, Type.Null()], description ? { description } : {})
 
@@ -62,7 +63,23 @@ export const ChainRangeQuerySchema = Type.Object(
   },
   { additionalProperties: false },
 )
-export type ChainRangeQuery = Static<typeof ChainRangeQuerySchema>
+
+export const ChainVerifyQuerySchema = Type.Object(
+  {
+    ...ChainRangeQuerySchema.properties,
+    checkpoint: Type.Optional(
+      Type.String({
+        minLength: 5,
+        maxLength: 4000,
+        description:
+          'A checkpoint (its compact JWS) held outside the service: verifies its signature, then that the chain is intact from the first ' +
+          'entry up to its position and holds its hash there. Not together with from/to.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type ChainVerifyQuery = Static<typeof ChainVerifyQuerySchema>
 
 export const ChainVerificationSchema = Type.Object(
   {
@@ -85,6 +102,7 @@ export const ChainVerificationSchema = Type.Object(
       'The first broken link; null when none',
     ),
     unlinked: Type.Integer({ minimum: 0, description: 'Entries of transactions still running, not yet in the chain' }),
+    checkpoint: Nullable(CheckpointCheckSchema, 'With ?checkpoint=: whether the chain still holds it, and if not, why; null otherwise'),
   },
   { $id: 'ChainVerification', additionalProperties: false },
 )

@@ -1,4 +1,5 @@
 import { changesOfRecord } from '../changes/changes.repository.js'
+import type { SigningKeys } from '../keys/keys.service.js'
 import { linkAllPendingEntries } from '../kernel/audit-chain.js'
 import type { ServiceContext } from '../kernel/context.js'
 import type { Db } from '../kernel/db.js'
@@ -6,8 +7,9 @@ import { badRequest, notFound } from '../kernel/errors.js'
 import { decodeCursor, encodeCursor, paginate } from '../kernel/pagination.js'
 import { resolveChainRange } from './audit.export.js'
 import { type AuditFilters, auditEventsOfRecord, countUnlinked, type HistoryStart, listAuditEvents } from './audit.repository.js'
-import { ADMIN_RECORD_TYPES, type AuditEventQuery, type ChainRangeQuery, type ChainVerificationResult, type HistoryItem } from './audit.schemas.js'
+import { ADMIN_RECORD_TYPES, type AuditEventQuery, type ChainVerificationResult, type ChainVerifyQuery, type HistoryItem } from './audit.schemas.js'
 import { verifyChain } from './chain-verification.js'
+import { verifyAgainstCheckpoint } from './checkpoints.service.js'
 
 /**
  * The audit trail for auditors (and for admins, the entries about policies and org units): queries,
@@ -101,14 +103,29 @@ export async function recordHistory(ctx: ServiceContext, type: string, id: strin
 }
 
 /**
- * Verifies the chain over a range: everything committed so far is linked first, so the answer
- * covers it. Runs on the pool, outside any request transaction: a long range takes seconds.
+ * Verifies the chain over a range, or (with `checkpoint`, a checkpoint JWS held outside) from the
+ * first entry up to the checkpoint's position against what it signed. Everything committed so far
+ * is linked first, so the answer covers it. Runs on the pool, outside any request transaction: a
+ * long range takes seconds.
  */
-export async function verifyAuditChain(ctx: ServiceContext, db: Db, bounds: ChainRangeQuery): Promise<ChainVerificationResult> {
+export async function verifyAuditChain(ctx: ServiceContext, db: Db, keys: SigningKeys, query: ChainVerifyQuery): Promise<ChainVerificationResult> {
+  const { checkpoint, ...bounds } = query
+  if (checkpoint !== undefined && (bounds.from !== undefined || bounds.to !== undefined)) {
+    throw badRequest('a checkpoint fixes the range (from the first entry to its position): leave out from and to', [
+      { pointer: 'querystring/checkpoint', message: 'not together with from/to' },
+    ])
+  }
   await linkAllPendingEntries(db)
+  if (checkpoint !== undefined) {
+    const { chain, fromSeq, toSeq, check } = await verifyAgainstCheckpoint(db, keys, checkpoint)
+    const unlinked = await countUnlinked(db)
+    const valid = chain.broken === null && check.holds
+    ctx.audit.details = { checkpoint: check.checkpoint, chain_seq: check.chain_seq, kid: check.kid, checked: chain.checked, valid, failure: check.failure }
+    return { valid, from_seq: fromSeq, to_seq: toSeq, unlinked, ...chain, checkpoint: check }
+  }
   const range = await resolveChainRange(db, bounds)
   const result = range.toSeq >= range.fromSeq ? await verifyChain(db, range) : { checked: 0, first_seq: null, last_seq: null, last_hash: null, broken: null }
   const unlinked = await countUnlinked(db)
   ctx.audit.details = { from_seq: range.fromSeq, to_seq: range.toSeq, checked: result.checked, valid: result.broken === null }
-  return { valid: result.broken === null, from_seq: range.fromSeq, to_seq: range.toSeq, unlinked, ...result }
+  return { valid: result.broken === null, from_seq: range.fromSeq, to_seq: range.toSeq, unlinked, ...result, checkpoint: null }
 }

@@ -78,3 +78,13 @@ export async function changesAtPositions(q: Queryable, positions: number[]): Pro
     .execute()
   return rows.map(toChange)
 }
+
+/** How far the sequencer is behind (metrics): committed changes without a position, and the age of the oldest in seconds. */
+export async function feedLag(q: Queryable): Promise<{ unsequenced: number; oldestSeconds: number }> {
+  const row = await q
+    .selectFrom('changes')
+    .select([sql<number>`count(*)`.as('n'), sql<number>`coalesce(extract(epoch from now() - min(occurred_at)), 0)::float8`.as('age')])
+    .where('position', 'is', null)
+    .executeTakeFirst()
+  return { unsequenced: Number(row?.n ?? 0), oldestSeconds: Number(row?.age ?? 0) }
+}

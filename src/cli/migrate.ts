@@ -1,10 +1,11 @@
 import { ConfigError, loadConfig } from '../config.js'
+import { dataFolderProblem } from '../kernel/data-folder.js'
 import { openDatabase } from '../kernel/db.js'
 import { migrateToLatest } from '../kernel/migrations.js'
 
 /** Applies pending migrations to the configured database (the service also does this at start). */
 async function main(): Promise<void> {
-  const database = await openDatabase(loadConfig())
+  const database = await openDatabase(loadConfig(), 'npm run migrate')
   try {
     const applied = await migrateToLatest(database)
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n')
@@ -14,7 +15,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof ConfigError ? `configuration error: ${error.message}` : error instanceof Error ? error.message : String(error)
+  const message =
+    dataFolderProblem(error, 'command') ??
+    (error instanceof ConfigError ? `configuration error: ${error.message}` : error instanceof Error ? error.message : String(error))
   process.stderr.write(`migrate: ${message}\n`)
   process.exit(1)
 })

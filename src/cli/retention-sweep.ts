@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../config.js'
+import { dataFolderProblem } from '../kernel/data-folder.js'
 import { openDatabase } from '../kernel/db.js'
 import { pendingMigrations } from '../kernel/migrations.js'
 import { sweepRetention } from '../recordings/retention-sweep.js'
@@ -10,7 +11,7 @@ import { sweepRetention } from '../recordings/retention-sweep.js'
  * them is sweeping, this run does nothing ("skipped": true). Prints the result as JSON.
  */
 async function main(): Promise<void> {
-  const database = await openDatabase(loadConfig())
+  const database = await openDatabase(loadConfig(), 'npm run retention:sweep')
   try {
     const pending = await pendingMigrations(database)
     if (pending.length > 0) throw new Error(`migrations not yet applied (${pending.join(', ')}): run npm run migrate first`)
@@ -22,7 +23,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof ConfigError ? `configuration error: ${error.message}` : error instanceof Error ? error.message : String(error)
+  const message =
+    dataFolderProblem(error, 'command') ??
+    (error instanceof ConfigError ? `configuration error: ${error.message}` : error instanceof Error ? error.message : String(error))
   process.stderr.write(`retention:sweep: ${message}\n`)
   process.exit(1)
 })

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config.js'
 import type { Db } from '../kernel/db.js'
+import { dataFolderProblem } from '../kernel/data-folder.js'
 import { openDatabase } from '../kernel/db.js'
 import { migrateToLatest } from '../kernel/migrations.js'
 import { fiscalYear, todayInTokyo } from '../kernel/time.js'
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
   const recordings = Number(values.recordings)
   if (![options.cases, options.eventsPerCase, options.units].every((n) => Number.isInteger(n) && n > 0))
     throw new ConfigError('--cases, --events-per-case and --units take positive whole numbers')
-  const database = await openDatabase(loadConfig())
+  const database = await openDatabase(loadConfig(), 'npm run seed')
   try {
     await migrateToLatest(database)
     const result = await seedCases(database.db, options)
@@ -172,7 +173,7 @@ async function main(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((error: unknown) => {
-    process.stderr.write(`seed: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.stderr.write(`seed: ${dataFolderProblem(error, 'command') ?? (error instanceof Error ? error.message : String(error))}\n`)
     process.exit(1)
   })
 }

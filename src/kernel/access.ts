@@ -62,8 +62,17 @@ export const ACCESS = {
   /** own (admin): only entries about policies and org units. */
   'audit:read': { auditor: 'all', admin: 'own' },
   'audit:verify': { auditor: 'all' },
+  /**
+   * Ask for a signed checkpoint of the audit chain now. It changes no record (the service signs
+   * checkpoints on its own anyway), so auditors, who never change records, may ask; so may admins.
+   */
+  'audit:checkpoint': { auditor: 'all', admin: 'all' },
   'changes:read': { integration: 'unit', auditor: 'all' },
   'webhooks:manage': { admin: 'all' },
+
+  // Signing keys (media grants, audit checkpoints): their state without private parts, and rotation.
+  'keys:read': { admin: 'all', auditor: 'all' },
+  'keys:rotate': { admin: 'all' },
 } as const satisfies Record<string, Grants>
 
 export type Permission = keyof typeof ACCESS

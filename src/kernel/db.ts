@@ -1,10 +1,10 @@
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
+import { EmbeddedDatabaseUnreadable, lockDataFolder, type DataFolderLock } from './data-folder.js'
 import type { KernelTables } from './kernel.tables.js'
 
 /**
@@ -25,8 +25,14 @@ export interface DatabaseHandle {
   kind: 'postgres' | 'embedded'
   /** Queries waiting for a free connection (load shedding looks at it). */
   waitingQueries(): number
+  /** Connections checked out now (metrics). */
+  connectionsInUse(): number
+  /** Calls `listener` for every statement sent, BEGIN and COMMIT included (metrics count round trips with it). */
+  observeStatements(listener: (() => void) | null): void
   /** The embedded engine itself (snapshots in tests); absent for PostgreSQL. */
   pglite?: PGlite
+  /** The lock this process holds on the embedded database's folder (absent in memory and on PostgreSQL). */
+  dataFolderLock?: DataFolderLock
   /** Runs a multi-statement SQL script (migrations) on `on`, inside its transaction if it has one. */
   runScript(on: Queryable, script: string): Promise<void>
   close(): Promise<void>
@@ -55,7 +61,7 @@ function connectionFailure(error: unknown): unknown {
 }
 
 /** Wraps the pool so connection failures surface as DatabaseUnavailable and broken clients are dropped. */
-function classifyingPool(pool: pg.Pool) {
+function classifyingPool(pool: pg.Pool, sent: () => void) {
   return {
     async connect() {
       let client: pg.PoolClient
@@ -73,6 +79,7 @@ function classifyingPool(pool: pg.Pool) {
       client.on('error', onError)
       return {
         query: (async (...args: Parameters<pg.PoolClient['query']>) => {
+          sent()
           try {
             return await (client.query as (...a: unknown[]) => Promise<unknown>)(...args)
           } catch (error) {
@@ -109,11 +116,16 @@ export function connectPostgres(connectionString: string, poolSize = 10): Databa
   })
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {})
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: classifyingPool(pool) }) })
+  let onStatement: (() => void) | null = null
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: classifyingPool(pool, () => onStatement?.()) }) })
   return {
     db,
     kind: 'postgres',
     waitingQueries: () => pool.waitingCount,
+    connectionsInUse: () => pool.totalCount - pool.idleCount,
+    observeStatements: (listener) => {
+      onStatement = listener
+    },
     // Without parameters pg uses the simple query protocol, which takes several statements.
     runScript: async (on, script) => {
       await sql.raw(script).execute(on)
@@ -122,40 +134,100 @@ export function connectPostgres(connectionString: string, poolSize = 10): Databa
   }
 }
 
-/** The embedded PostgreSQL (PGlite): a folder on disk, or `memory://` for tests. */
-export async function openEmbedded(dataDir: string, options: { loadDataDir?: Blob } = {}): Promise<DatabaseHandle> {
-  if (!dataDir.startsWith('memory://')) await fs.mkdir(path.dirname(dataDir), { recursive: true })
-  const pglite = await PGlite.create(dataDir, {
+/**
+ * The embedded PostgreSQL (PGlite): a folder on disk, or `memory://` for tests. A folder is
+ * locked first (data-folder.ts) and stays locked until the handle is closed: a second process
+ * is refused with DataFolderInUse. A folder whose database does not open is reported as
+ * EmbeddedDatabaseUnreadable, naming the folder and the way back (restore a backup).
+ */
+export async function openEmbedded(dataDir: string, options: { loadDataDir?: Blob; holder?: string; lock?: DataFolderLock } = {}): Promise<DatabaseHandle> {
+  if (dataDir.startsWith('memory://')) return embeddedHandle(await createPGlite(dataDir, options.loadDataDir))
+  const folder = path.resolve(dataDir)
+  // A caller that already holds the folder (restore) hands its lock to the handle, which
+  // releases it on close; if opening fails, the caller still holds it.
+  const lock = options.lock ?? (await lockDataFolder(folder, options.holder ?? path.basename(process.argv[1] ?? 'node')))
+  try {
+    let pglite: PGlite
+    try {
+      pglite = await createPGlite(folder, options.loadDataDir)
+    } catch (error) {
+      throw new EmbeddedDatabaseUnreadable(folder, error)
+    }
+    return embeddedHandle(pglite, lock)
+  } catch (error) {
+    if (!options.lock) lock.release()
+    throw error
+  }
+}
+
+function createPGlite(dataDir: string, loadDataDir: Blob | undefined): Promise<PGlite> {
+  return PGlite.create(dataDir, {
     parsers: { [INT8]: (v: string) => Number(v), [DATE]: (v: string) => v },
     // Trigram indexes for text search in case summaries (Japanese included).
     extensions: { pg_trgm },
-    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+    ...(loadDataDir ? { loadDataDir } : {}),
   })
-  return embeddedHandle(pglite)
 }
 
-function embeddedHandle(pglite: PGlite): DatabaseHandle {
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+function embeddedHandle(pglite: PGlite, dataFolderLock?: DataFolderLock): DatabaseHandle {
+  // The dialect sends every statement through query(): counted here, for metrics.
+  let onStatement: (() => void) | null = null
+  let running = 0
+  const counted = {
+    query: async (...args: Parameters<PGlite['query']>) => {
+      onStatement?.()
+      running += 1
+      try {
+        return await pglite.query(...args)
+      } finally {
+        running -= 1
+      }
+    },
+    close: () => pglite.close(),
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(counted as unknown as PGlite) })
   return {
     db,
     kind: 'embedded',
     pglite,
+    ...(dataFolderLock ? { dataFolderLock } : {}),
     waitingQueries: () => 0,
+    // One session: in use while a statement runs.
+    connectionsInUse: () => running,
+    observeStatements: (listener) => {
+      onStatement = listener
+    },
     // PGlite has one session: BEGIN was issued on it by Kysely, so exec runs inside it.
     runScript: async (_on, script) => {
       await pglite.exec(script)
     },
     close: async () => {
-      await db.destroy()
-      // Kysely closes the driver only if a query ever went through it; an unclosed PGlite
-      // keeps timers running and the process alive.
-      if (!pglite.closed) await pglite.close()
+      try {
+        await db.destroy()
+        // Kysely closes the driver only if a query ever went through it; an unclosed PGlite
+        // keeps timers running and the process alive.
+        if (!pglite.closed) await pglite.close()
+      } finally {
+        // Only once the engine has written its last page may another process open the folder.
+        dataFolderLock?.release()
+      }
     },
   }
 }
 
-/** The database the configuration names: PostgreSQL with a URL, else embedded in DATA_DIR. */
-export async function openDatabase(config: { databaseUrl: string | undefined; databasePoolSize: number; dataDir: string }): Promise<DatabaseHandle> {
+/**
+ * The database the configuration names: PostgreSQL with a URL, else embedded in DATA_DIR/pgdata,
+ * locked for this process (`holder` names it to a process that finds the folder taken).
+ */
+export async function openDatabase(
+  config: { databaseUrl: string | undefined; databasePoolSize: number; dataDir: string },
+  holder?: string,
+): Promise<DatabaseHandle> {
   if (config.databaseUrl) return connectPostgres(config.databaseUrl, config.databasePoolSize)
-  return openEmbedded(path.join(config.dataDir, 'pgdata'))
+  return openEmbedded(embeddedFolder(config.dataDir), holder === undefined ? {} : { holder })
+}
+
+/** Where the embedded database lives in DATA_DIR. */
+export function embeddedFolder(dataDir: string): string {
+  return path.join(dataDir, 'pgdata')
 }

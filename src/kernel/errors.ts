@@ -125,3 +125,11 @@ export function problemBody(p: HttpProblem, instance: string, requestId: string)
     ...p.extra,
   }
 }
+
+/**
+ * A setting (an environment variable, a secret) that stops the service or a command before it
+ * starts; the message names the setting. Not an HTTP problem: nothing has been served yet.
+ */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}

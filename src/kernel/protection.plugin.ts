@@ -26,8 +26,8 @@ export interface ProtectionConfig {
  * - load shedding: when the event loop lags or too many queries wait for a database
  *   connection, new requests get 503 with Retry-After at once instead of queueing without bound.
  */
-export default fp<{ config: ProtectionConfig; database: DatabaseHandle }>(
-  async function protection(app: FastifyInstance, { config, database }) {
+export default fp<{ config: ProtectionConfig; database: DatabaseHandle; onShed?: (reason: string) => void }>(
+  async function protection(app: FastifyInstance, { config, database, onShed }) {
     await app.register(fastifyHelmet, {
       global: true,
       // A JSON API: nothing to load, nothing to frame.
@@ -78,6 +78,7 @@ export default fp<{ config: ProtectionConfig; database: DatabaseHandle }>(
       pressureHandler: async (request, _reply, type) => {
         // Liveness must not fail under load: a restart would only make it worse.
         if (request.url === '/healthz') return
+        onShed?.(type)
         throw serviceUnavailable(`the service is overloaded (${type}); try again shortly`, 2)
       },
     })

@@ -221,7 +221,10 @@ export async function recordFailure(request: FastifyRequest, status: number): Pr
   await appendAuditEntries(request.server.db, entriesFor(request, outcome, status))
 }
 
-/** For routes without a request transaction: write the request's entry now. */
-export async function auditNow(request: FastifyRequest, status = 200): Promise<void> {
-  await appendAuditEntries(request.server.db, entriesFor(request, 'allowed', status))
+/**
+ * For routes without a request transaction: write the request's entry now, on the pool or in a
+ * transaction the route opened itself (so the entry commits with what the route wrote).
+ */
+export async function auditNow(request: FastifyRequest, status = 200, q: Queryable = request.server.db): Promise<void> {
+  await appendAuditEntries(q, entriesFor(request, 'allowed', status))
 }

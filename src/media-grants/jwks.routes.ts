@@ -1,15 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { JwksSchema } from './media-grants.schemas.js'
-import { JWKS_PATH, mediaGrantJwks, type MediaGrantSettings } from './media-grants.service.js'
+import { JwksSchema } from '../keys/keys.schemas.js'
+import type { SigningKeys } from '../keys/keys.service.js'
+import { JWKS_PATH, mediaGrantJwks } from './media-grants.service.js'
 
 /** The public keys media servers verify media access grants with (RFC 7517). No token needed. */
-const jwksRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings }> = async (app, { mediaGrants }) => {
+const jwksRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app, { keys }) => {
   app.get(JWKS_PATH, {
     config: { permission: 'public' },
     schema: {
       operationId: 'getMediaGrantJwks',
       summary: 'Public keys that verify media access grants',
-      description: "For the municipality's media server: verify a grant's signature with these keys (by kid), and its typ (media-grant+jwt), iss, aud and exp.",
+      description:
+        "For the municipality's media server: verify a grant's signature with these keys (by kid), and its typ (media-grant+jwt), iss, aud and exp. " +
+        'After a rotation the superseded key stays here until every grant it signed has expired.',
       tags: ['recordings'],
       security: [],
       response: { 200: JwksSchema },
@@ -17,7 +20,7 @@ const jwksRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings }>
     handler: async (_request, reply) => {
       // Media servers may cache the set briefly; they refetch when a grant names a kid they lack.
       reply.header('cache-control', 'public, max-age=300')
-      return mediaGrantJwks(app.db, mediaGrants)
+      return mediaGrantJwks(app.db, keys)
     },
   })
 }

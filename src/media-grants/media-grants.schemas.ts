@@ -16,14 +16,3 @@ export const MediaGrantSchema = Type.Object(
   { $id: 'MediaAccessGrant', additionalProperties: false },
 )
 export type MediaGrantView = Static<typeof MediaGrantSchema>
-
-const JwkSchema = Type.Object(
-  {
-    kty: Type.String(),
-    kid: Type.String(),
-    alg: Type.String(),
-    use: Type.Literal('sig'),
-  },
-  { $id: 'Jwk', additionalProperties: true, description: 'A public JSON Web Key (RFC 7517)' },
-)
-export const JwksSchema = Type.Object({ keys: Type.Array(JwkSchema) }, { $id: 'Jwks', additionalProperties: false })

@@ -1,15 +1,15 @@
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose'
+import { SignJWT } from 'jose'
 import type { Queryable } from '../kernel/db.js'
 import { newId } from '../kernel/ids.js'
+import type { PublicJwk, SigningKeys } from '../keys/keys.service.js'
 import type { MediaGrantView } from './media-grants.schemas.js'
-import { activeSigningKey, insertSigningKeyIfNone, publishedKeys, type StoredKey } from './signing-keys.repository.js'
 
 /**
  * Media access grants: short-lived JWTs that let the municipality's media server open one
- * recording's media for one caller. The service signs them with a key pair kept in PostgreSQL
- * (every instance signs with the same key) and publishes the public keys at JWKS_PATH; the media
- * server verifies signature, `typ`, `iss`, `aud` and `exp`, then serves `storage_uri` after
- * checking the file against `sha256`.
+ * recording's media for one caller. The service signs them with the active media grant key
+ * (src/keys: sealed in PostgreSQL, the same on every instance, rotated by administrators) and
+ * publishes the public keys at JWKS_PATH; the media server verifies signature, `typ`, `iss`,
+ * `aud` and `exp`, then serves `storage_uri` after checking the file against `sha256`.
  */
 /** Media access grants: how long they live and whom they name as issuer and audience (MEDIA_GRANT_* settings). */
 export interface MediaGrantSettings {
@@ -23,42 +23,11 @@ export const MEDIA_GRANT_DEFAULTS: MediaGrantSettings = { ttlSeconds: 300, issue
 
 const MEDIA_GRANT_TYPE = 'media-grant+jwt'
 export const JWKS_PATH = '/.well-known/jwks.json'
-const ALG = 'ES256'
 
-async function generateKey(): Promise<StoredKey> {
-  const { publicKey, privateKey } = await generateKeyPair(ALG, { extractable: true })
-  const publicJwk = await exportJWK(publicKey)
-  const kid = await calculateJwkThumbprint(publicJwk)
-  return {
-    kid,
-    alg: ALG,
-    public_jwk: { ...publicJwk, kid, alg: ALG, use: 'sig' },
-    private_jwk: { ...(await exportJWK(privateKey)), kid, alg: ALG },
-  }
-}
-
-/**
- * The active signing key, created by the first instance that needs one. Concurrent creators
- * race on a unique index: one insert wins, the others do nothing and read the winner's key.
- */
-export async function ensureSigningKey(q: Queryable): Promise<StoredKey> {
-  const existing = await activeSigningKey(q)
-  if (existing) return existing
-  await insertSigningKeyIfNone(q, await generateKey())
-  const active = await activeSigningKey(q)
-  if (!active) throw new Error('no active media grant signing key after creating one')
-  return active
-}
-
-/** The JWKS the media server verifies grants with. */
-export async function mediaGrantJwks(
-  q: Queryable,
-  settings: MediaGrantSettings,
-): Promise<{ keys: Array<Record<string, unknown> & { kty: string; kid: string; alg: string; use: 'sig' }> }> {
-  await ensureSigningKey(q)
-  // A key retired now still verifies the grants it signed until they expire.
-  const keys = await publishedKeys(q, settings.ttlSeconds + 60)
-  return { keys: keys.map((k) => ({ ...(k.public_jwk as JWK), kid: k.kid, alg: k.alg, use: 'sig' as const, kty: String(k.public_jwk.kty) })) }
+/** The JWKS the media server verifies grants with: the signing key and superseded keys whose grants may still be valid. */
+export async function mediaGrantJwks(q: Queryable, keys: SigningKeys): Promise<{ keys: PublicJwk[] }> {
+  await keys.ensure(q, 'media_grant')
+  return keys.jwks(q, 'media_grant')
 }
 
 export interface GrantSubject {
@@ -70,9 +39,15 @@ export interface GrantSubject {
   purpose: string | null
 }
 
-export async function issueMediaGrant(q: Queryable, settings: MediaGrantSettings, subject: GrantSubject): Promise<MediaGrantView> {
-  const stored = await ensureSigningKey(q)
-  const key = await importJWK(stored.private_jwk as JWK, stored.alg)
+/** A signed grant, and the kid of the key that signed it (for the audit trail). */
+export async function issueMediaGrant(
+  q: Queryable,
+  settings: MediaGrantSettings,
+  keys: SigningKeys,
+  subject: GrantSubject,
+): Promise<{ grant: MediaGrantView; kid: string }> {
+  // Read from the database for every grant: a rotation on any instance applies to the next one.
+  const signer = await keys.signer(q, 'media_grant')
   const jti = newId()
   const issuedAt = Math.floor(Date.now() / 1000)
   const expiresAt = issuedAt + settings.ttlSeconds
@@ -83,7 +58,7 @@ export async function issueMediaGrant(q: Queryable, settings: MediaGrantSettings
     media_type: subject.mediaType,
     ...(subject.purpose ? { purpose: subject.purpose } : {}),
   })
-    .setProtectedHeader({ alg: stored.alg, kid: stored.kid, typ: MEDIA_GRANT_TYPE })
+    .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: MEDIA_GRANT_TYPE })
     .setIssuer(settings.issuer)
     .setAudience(settings.audience)
     .setSubject(subject.caller)
@@ -91,17 +66,20 @@ export async function issueMediaGrant(q: Queryable, settings: MediaGrantSettings
     .setNotBefore(issuedAt)
     .setExpirationTime(expiresAt)
     .setJti(jti)
-    .sign(key)
+    .sign(signer.key)
   return {
-    token,
-    token_type: MEDIA_GRANT_TYPE,
-    jti,
-    recording_id: subject.recordingId,
-    storage_uri: subject.storageUri,
-    sha256: subject.sha256,
-    issuer: settings.issuer,
-    audience: settings.audience,
-    expires_at: new Date(expiresAt * 1000).toISOString(),
-    jwks_uri: JWKS_PATH,
+    kid: signer.kid,
+    grant: {
+      token,
+      token_type: MEDIA_GRANT_TYPE,
+      jti,
+      recording_id: subject.recordingId,
+      storage_uri: subject.storageUri,
+      sha256: subject.sha256,
+      issuer: settings.issuer,
+      audience: settings.audience,
+      expires_at: new Date(expiresAt * 1000).toISOString(),
+      jwks_uri: JWKS_PATH,
+    },
   }
 }

@@ -3,6 +3,7 @@ import { IdempotencyKeyHeader, IfMatchHeader, OptionalIfMatchHeader } from '../k
 import { setEtag } from '../kernel/preconditions.js'
 import { todayInTokyo } from '../kernel/time.js'
 import { MediaGrantSchema } from '../media-grants/media-grants.schemas.js'
+import type { SigningKeys } from '../keys/keys.service.js'
 import type { MediaGrantSettings } from '../media-grants/media-grants.service.js'
 import { proposeDisposition } from './dispositions.service.js'
 import { listHolds, placeHold, recordHoldDecision, releaseHold } from './holds.service.js'
@@ -39,7 +40,7 @@ import {
 import { explainRetention } from './retention.service.js'
 
 /** Recordings (録音・録画): metadata, classification and retention, holds, disposition proposals, media access. */
-const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings }> = async (app, { mediaGrants }) => {
+const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings; keys: SigningKeys }> = async (app, { mediaGrants, keys }) => {
   app.post('', {
     config: { permission: 'recordings:create', idempotent: true },
     schema: {
@@ -267,7 +268,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       response: { 201: MediaGrantSchema },
     },
     handler: async (request, reply) => {
-      const grant = await grantMediaAccess(request.ctx, request.params.id, mediaGrants, request.body.purpose ?? null)
+      const grant = await grantMediaAccess(request.ctx, request.params.id, mediaGrants, keys, request.body.purpose ?? null)
       reply.code(201)
       return grant
     },

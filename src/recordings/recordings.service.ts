@@ -9,6 +9,7 @@ import type { DomainChange } from '../kernel/outbox.js'
 import { decodeCursor, paginate } from '../kernel/pagination.js'
 import { requireIfMatch } from '../kernel/preconditions.js'
 import { addDays, isInTheFuture, todayInTokyo, tokyoDate } from '../kernel/time.js'
+import type { SigningKeys } from '../keys/keys.service.js'
 import { issueMediaGrant, type MediaGrantSettings } from '../media-grants/media-grants.service.js'
 import { unitForNewRecord } from '../org-units/org-units.service.js'
 import type { PolicyBodies, PolicyVersion, RetentionRule } from '../policies/policies.schemas.js'
@@ -543,10 +544,10 @@ export async function classificationEntries(ctx: ServiceContext, id: string) {
  * A short-lived signed grant to open the recording's media (for the media server): supervisors
  * within their unit, the desk and records managers. 409 once the media is gone.
  */
-export async function grantMediaAccess(ctx: ServiceContext, id: string, settings: MediaGrantSettings, purpose: string | null) {
+export async function grantMediaAccess(ctx: ServiceContext, id: string, settings: MediaGrantSettings, keys: SigningKeys, purpose: string | null) {
   const row = await loadRecording(ctx, id)
   if (row.storage_uri === null) throw conflict(`the recording was ${row.status}: its media is no longer kept`)
-  const grant = await issueMediaGrant(ctx.db, settings, {
+  const { grant, kid } = await issueMediaGrant(ctx.db, settings, keys, {
     recordingId: row.id,
     storageUri: row.storage_uri,
     sha256: row.sha256,
@@ -554,6 +555,7 @@ export async function grantMediaAccess(ctx: ServiceContext, id: string, settings
     caller: ctx.caller.subject,
     purpose,
   })
-  ctx.audit.details = { jti: grant.jti, expires_at: grant.expires_at, purpose, audience: grant.audience }
+  // Which key signed which grant.
+  ctx.audit.details = { jti: grant.jti, expires_at: grant.expires_at, purpose, audience: grant.audience, kid }
   return grant
 }

@@ -3,7 +3,7 @@ import crypto from 'node:crypto'
 /**
  * Delivery signatures: `Madoguchi-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>`.
  * The receiver recomputes the HMAC over the raw body it received, compares in constant time and
- * refuses timestamps far from its clock (replays). The README shows the receiver's side.
+ * refuses timestamps far from its clock (replays). docs/webhooks.md shows the receiver's side.
  */
 export const SIGNATURE_HEADER = 'madoguchi-signature'
 

@@ -1,4 +1,4 @@
-import { sql, type Selectable } from 'kysely'
+import { sql, type RawBuilder, type Selectable } from 'kysely'
 import type { Db, Queryable } from '../kernel/db.js'
 import { newId } from '../kernel/ids.js'
 import type { Delivery, Webhook } from './webhooks.schemas.js'
@@ -198,22 +198,55 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims due deliveries for this worker: rows locked FOR UPDATE SKIP LOCKED (another worker's
- * claim in progress is skipped, not waited for), then leased by moving next_attempt_at past the
- * attempt's end, so no other worker takes them while this one delivers outside any transaction.
- * If this worker dies, the lease runs out and another worker retries: at-least-once delivery.
+ * Webhooks with a delivery to send now: one of their first `perWebhook` pending deliveries (by
+ * position) is due. With perWebhook 1 that is the oldest pending one: a later delivery never
+ * overtakes it, while it is in flight (leased) or waiting for its retry.
  */
-export async function claimDueDeliveries(db: Db, input: { limit: number; leaseMs: number }): Promise<ClaimedDelivery[]> {
+export async function webhooksWithDueDeliveries(db: Db, perWebhook: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('webhooks as w')
+    .select('w.id')
+    .where('w.active', '=', true)
+    .where('w.deleted_at', 'is', null)
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom(nextPending(db, sql.ref<string>('w.id'), perWebhook).select('h.next_attempt_at').as('head'))
+          .select('head.next_attempt_at')
+          .where('head.next_attempt_at', '<=', sql<Date>`now()`),
+      ),
+    )
+    .orderBy('w.created_at')
+    .execute()
+  return rows.map((r) => r.id)
+}
+
+// A webhook's first pending deliveries in feed order (served by the partial index of migration 0014).
+function nextPending(q: Queryable, webhookId: string | RawBuilder<string>, perWebhook: number) {
+  return q
+    .selectFrom('webhook_deliveries as h')
+    .where('h.webhook_id', '=', webhookId)
+    .where('h.status', '=', 'pending')
+    .orderBy('h.change_position')
+    .limit(perWebhook)
+}
+
+/**
+ * Claims up to `limit` deliveries of one webhook for this worker: among its first `perWebhook`
+ * pending deliveries by position, those due. The rows are locked FOR UPDATE SKIP LOCKED (another
+ * worker's claim in progress is skipped, not waited for; one that committed is no longer due),
+ * then leased by moving next_attempt_at past the attempt's end, so no other worker takes them
+ * while this one delivers outside any transaction. If this worker dies, the lease runs out and
+ * another worker retries: at-least-once delivery. Returned in feed order.
+ */
+export async function claimDueDeliveries(db: Db, input: { webhookId: string; perWebhook: number; limit: number; leaseMs: number }): Promise<ClaimedDelivery[]> {
+  if (input.limit <= 0) return []
   return db.transaction().execute(async (trx) => {
     const due = await trx
       .selectFrom('webhook_deliveries as d')
-      .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
       .select(['d.id'])
+      .where('d.id', 'in', nextPending(trx, input.webhookId, input.perWebhook).select('h.id'))
       .where('d.status', '=', 'pending')
       .where('d.next_attempt_at', '<=', sql<Date>`now()`)
-      .where('w.active', '=', true)
-      .where('w.deleted_at', 'is', null)
-      .orderBy('d.next_attempt_at')
       .orderBy('d.change_position')
       .limit(input.limit)
       .forUpdate('d')
@@ -228,6 +261,8 @@ export async function claimDueDeliveries(db: Db, input: { limit: number; leaseMs
         next_attempt_at: sql<Date>`now() + make_interval(secs => ${input.leaseMs / 1000})`,
       })
       .whereRef('w.id', '=', 'd.webhook_id')
+      .where('w.active', '=', true)
+      .where('w.deleted_at', 'is', null)
       .where(
         'd.id',
         'in',
@@ -235,8 +270,21 @@ export async function claimDueDeliveries(db: Db, input: { limit: number; leaseMs
       )
       .returning(['d.id', 'd.webhook_id', 'w.url', 'w.secret', 'd.change_position', 'd.attempts'])
       .execute()
-    return claimed.map((c) => ({ id: c.id, webhookId: c.webhook_id, url: c.url, secret: c.secret, changePosition: c.change_position, attempt: c.attempts }))
+    return claimed
+      .map((c) => ({ id: c.id, webhookId: c.webhook_id, url: c.url, secret: c.secret, changePosition: c.change_position, attempt: c.attempts }))
+      .sort((a, b) => a.changePosition - b.changePosition)
   })
+}
+
+/** Puts a claimed delivery back, unsent (shutdown came first): as it was before the claim, due now. */
+export async function releaseClaim(db: Db, claim: ClaimedDelivery): Promise<void> {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ attempts: sql<number>`attempts - 1`, next_attempt_at: sql<Date>`now()` })
+    .where('id', '=', claim.id)
+    .where('attempts', '=', claim.attempt)
+    .where('status', '=', 'pending')
+    .execute()
 }
 
 /**
@@ -246,7 +294,15 @@ export async function claimDueDeliveries(db: Db, input: { limit: number; leaseMs
 export async function recordAttempt(
   db: Db,
   claim: ClaimedDelivery,
-  outcome: { attemptedAt: Date; durationMs: number; httpStatus: number | null; error: string | null; delivered: boolean; retryAt: Date | null },
+  outcome: {
+    attemptedAt: Date
+    durationMs: number
+    httpStatus: number | null
+    error: string | null
+    delivered: boolean
+    /** When to try again: a time, 'now' (the attempt was cut short by shutdown), or null (dead). */
+    retryAt: Date | 'now' | null
+  },
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx
@@ -269,11 +325,28 @@ export async function recordAttempt(
         last_status: outcome.httpStatus,
         last_error: outcome.error,
         ...(outcome.delivered ? { delivered_at: new Date() } : {}),
-        ...(outcome.retryAt ? { next_attempt_at: outcome.retryAt } : {}),
+        ...(outcome.retryAt ? { next_attempt_at: outcome.retryAt === 'now' ? sql<Date>`now()` : outcome.retryAt } : {}),
       })
       .where('id', '=', claim.id)
       .where('attempts', '=', claim.attempt)
       .where('status', '=', 'pending')
       .execute()
   })
+}
+
+/**
+ * The delivery queue (metrics): pending deliveries, how late the most overdue one is (seconds),
+ * and dead ones (no attempts left). Pending ones come from the due index; dead ones are counted
+ * over the whole table.
+ */
+export async function deliveryBacklog(q: Queryable): Promise<{ pending: number; overdueSeconds: number; dead: number }> {
+  const [pending, dead] = await Promise.all([
+    q
+      .selectFrom('webhook_deliveries')
+      .select([sql<number>`count(*)`.as('n'), sql<number>`coalesce(extract(epoch from now() - min(next_attempt_at)), 0)::float8`.as('late')])
+      .where('status', '=', 'pending')
+      .executeTakeFirst(),
+    q.selectFrom('webhook_deliveries').select(sql<number>`count(*)`.as('n')).where('status', '=', 'dead').executeTakeFirst(),
+  ])
+  return { pending: Number(pending?.n ?? 0), overdueSeconds: Math.max(0, Number(pending?.late ?? 0)), dead: Number(dead?.n ?? 0) }
 }

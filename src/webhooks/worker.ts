@@ -14,7 +14,9 @@ import {
   enqueueDeliveries,
   lockDispatchPosition,
   recordAttempt,
+  releaseClaim,
   setDispatchPosition,
+  webhooksWithDueDeliveries,
   type ActiveWebhook,
   type ClaimedDelivery,
 } from './webhooks.repository.js'
@@ -28,12 +30,18 @@ import type { DeliveryPayload } from './webhooks.schemas.js'
  *    webhook subscribes to, in the same transaction that moves its position on: the feed is
  *    gap-free, so no change is skipped, and the unique (webhook, change) key means none is
  *    queued twice.
- * 2. Deliver: claims due deliveries with FOR UPDATE SKIP LOCKED and a lease (several instances
- *    share the queue, none delivers what another holds), POSTs them signed, and records each
- *    attempt. A failure (no 2xx in time) is retried with exponential backoff and jitter, capped;
- *    after the last attempt the delivery is dead (an admin can redeliver it). The queue is in
- *    PostgreSQL, so a restart loses nothing: what was due is delivered by whichever instance
- *    runs next.
+ * 2. Deliver: each webhook's deliveries go out one at a time in feed order (or up to
+ *    WEBHOOK_PARALLEL_PER_WEBHOOK at once, unordered), several webhooks in parallel. A delivery
+ *    is claimed only when it is among the first pending ones of its webhook (by position) and
+ *    due, with FOR UPDATE SKIP LOCKED and a lease, so across all instances a webhook never has
+ *    more in flight than allowed and none delivers what another holds. It is POSTed signed and
+ *    every attempt recorded. A failure (no 2xx in time) is retried with exponential backoff and
+ *    jitter, capped, and holds back the webhook's later deliveries until it is delivered or dead
+ *    (after the last attempt; an admin can redeliver it). The queue is in PostgreSQL, so a
+ *    restart loses nothing: what was due is delivered by whichever instance runs next.
+ * 3. Shutdown aborts attempts in flight (AbortSignal): each is recorded as aborted and its
+ *    delivery is due again at once, with the same delivery id, for the next instance; claimed
+ *    deliveries not yet sent are put back as they were. Nothing waits out a lease.
  */
 
 const DISPATCH_LOCK_KEY = 0x6d61_6403
@@ -44,11 +52,18 @@ export interface DeliveryOptions {
   retryBaseMs: number
   retryMaxMs: number
   targets: TargetPolicy
-  /** Deliveries claimed per round. */
+  /** Deliveries of one webhook in flight at once (WEBHOOK_PARALLEL_PER_WEBHOOK): 1, the default, keeps feed order. */
+  parallelPerWebhook?: number
+  /** Attempts per round at most; the next round goes on. */
   batchSize?: number
-  /** Deliveries in flight at once per worker. */
+  /** No new attempt starts after this long in a round, so dispatch and other webhooks get their turn. */
+  roundMs?: number
+  /** Webhooks served at once per worker. */
   concurrency?: number
 }
+
+/** What an attempt cut short by shutdown records as its error. */
+export const ABORTED_AT_SHUTDOWN = 'aborted: the service was shutting down'
 
 /** Queues deliveries for changes numbered since the last round. Returns how many changes it read. */
 export async function dispatchWebhookDeliveries(db: Db, batchSize = 1000): Promise<number> {
@@ -100,24 +115,58 @@ export function retryDelayMs(failedAttempts: number, options: Pick<DeliveryOptio
   return Math.round(Math.min(jittered, options.retryMaxMs))
 }
 
-/** Delivers what is due now. Returns how many attempts were made. */
-export async function deliverDueWebhooks(db: Db, options: DeliveryOptions): Promise<number> {
+/**
+ * Delivers what is due now: lanes (up to `concurrency`) take webhooks that have a due delivery,
+ * claim and send the next one(s) of that webhook, and come back to it while it has more, so a
+ * backlog drains within one round while every webhook keeps its order. A round ends when nothing
+ * is due, or after `batchSize` attempts or `roundMs` (then the next round dispatches what is new
+ * and serves webhooks that were not due at this round's start). Returns how many attempts were
+ * made (a claimed delivery put back unsent at shutdown is none).
+ */
+export async function deliverDueWebhooks(db: Db, options: DeliveryOptions, signal?: AbortSignal): Promise<number> {
   const concurrency = options.concurrency ?? 8
-  const claimed = await claimDueDeliveries(db, {
-    // Two waves at most per round, so a round (and a shutdown waiting for it) stays short.
-    limit: options.batchSize ?? concurrency * 2,
-    // Longer than an attempt can take, so a live worker never loses its claim.
-    leaseMs: options.timeoutMs + 60_000,
-  })
-  if (claimed.length === 0) return 0
-  const changes = new Map((await changesAtPositions(db, [...new Set(claimed.map((c) => c.changePosition))])).map((c) => [c.position, c]))
-  for (let i = 0; i < claimed.length; i += concurrency) {
-    await Promise.all(claimed.slice(i, i + concurrency).map((claim) => attempt(db, claim, changes.get(claim.changePosition), options)))
+  const perWebhook = options.parallelPerWebhook ?? 1
+  const budget = options.batchSize ?? 100
+  const deadline = Date.now() + (options.roundMs ?? 5000)
+  // Longer than an attempt can take, so a live worker never loses its claim.
+  const leaseMs = options.timeoutMs + 60_000
+  const waiting = await webhooksWithDueDeliveries(db, perWebhook)
+  let reserved = 0
+  let attempts = 0
+  const lane = async () => {
+    for (;;) {
+      if (signal?.aborted || reserved >= budget || Date.now() > deadline) return
+      const webhookId = waiting.shift()
+      if (webhookId === undefined) return
+      const room = Math.min(perWebhook, budget - reserved)
+      reserved += room
+      const claimed = await claimDueDeliveries(db, { webhookId, perWebhook, limit: room, leaseMs })
+      reserved -= room - claimed.length
+      // Nothing due for it now: in flight elsewhere, waiting for a retry, or done.
+      if (claimed.length === 0) continue
+      const changes = new Map(
+        (
+          await changesAtPositions(
+            db,
+            claimed.map((c) => c.changePosition),
+          )
+        ).map((c) => [c.position, c]),
+      )
+      const sent = await Promise.all(claimed.map((claim) => attempt(db, claim, changes.get(claim.changePosition), options, signal)))
+      attempts += sent.filter(Boolean).length
+      waiting.push(webhookId)
+    }
   }
-  return claimed.length
+  await Promise.all(Array.from({ length: concurrency }, lane))
+  return attempts
 }
 
-async function attempt(db: Db, claim: ClaimedDelivery, change: Change | undefined, options: DeliveryOptions): Promise<void> {
+/** One attempt, recorded. False if shutdown came first and the claim was put back unsent. */
+async function attempt(db: Db, claim: ClaimedDelivery, change: Change | undefined, options: DeliveryOptions, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) {
+    await releaseClaim(db, claim)
+    return false
+  }
   const attemptedAt = new Date()
   let result: { status: number | null; error: string | null }
   if (!change) {
@@ -138,18 +187,22 @@ async function attempt(db: Db, claim: ClaimedDelivery, change: Change | undefine
         'madoguchi-attempt': String(claim.attempt),
       },
       options,
+      signal,
     )
   }
   const delivered = result.status !== null && result.status >= 200 && result.status < 300
-  const retryAt = delivered || claim.attempt >= options.maxAttempts ? null : new Date(Date.now() + retryDelayMs(claim.attempt, options))
+  // Cut short by shutdown: not the receiver's failure, so due again at once and never the end of it.
+  const aborted = !delivered && result.status === null && signal?.aborted === true
+  const retryAt = aborted ? 'now' : delivered || claim.attempt >= options.maxAttempts ? null : new Date(Date.now() + retryDelayMs(claim.attempt, options))
   await recordAttempt(db, claim, {
     attemptedAt,
     durationMs: Date.now() - attemptedAt.getTime(),
     httpStatus: result.status,
-    error: delivered ? null : (result.error ?? `HTTP ${result.status}`),
+    error: delivered ? null : aborted ? ABORTED_AT_SHUTDOWN : (result.error ?? `HTTP ${result.status}`),
     delivered,
     retryAt,
   })
+  return true
 }
 
 /** One POST: the status, or why there was none. Redirects are not followed (a 3xx is a failure). */
@@ -158,6 +211,7 @@ function post(
   body: string,
   headers: Record<string, string>,
   options: DeliveryOptions,
+  signal?: AbortSignal,
 ): Promise<{ status: number | null; error: string | null }> {
   return new Promise((resolve) => {
     let url: URL
@@ -189,6 +243,8 @@ function post(
         lookup: options.targets.lookupFor(url.protocol),
         timeout: options.timeoutMs,
         agent: false,
+        // Shutdown destroys the request at once instead of waiting for the receiver.
+        ...(signal ? { signal } : {}),
       },
       (response) => {
         // The body is not needed; read it (bounded) so the socket can close cleanly.
@@ -211,9 +267,10 @@ function post(
 }
 
 /** One round of the background job: dispatch what is new, then deliver what is due. */
-export async function runWebhookRound(db: Db, options: DeliveryOptions): Promise<number> {
-  while ((await dispatchWebhookDeliveries(db)) > 0) {
+export async function runWebhookRound(db: Db, options: DeliveryOptions, signal?: AbortSignal): Promise<number> {
+  while (!signal?.aborted && (await dispatchWebhookDeliveries(db)) > 0) {
     // keep dispatching until caught up
   }
-  return deliverDueWebhooks(db, options)
+  if (signal?.aborted) return 0
+  return deliverDueWebhooks(db, options, signal)
 }

@@ -1,3 +1,5 @@
+import fs from 'node:fs/promises'
+import { sql } from 'kysely'
 import { countUnlinked } from '../../src/audit/audit.repository.js'
 import { linkAllPendingEntries } from '../../src/kernel/audit-chain.js'
 import type { Db } from '../../src/kernel/db.js'
@@ -16,4 +18,24 @@ export async function linkEverything(db: Db, timeoutMs = 60_000): Promise<void> 
     if (Date.now() > deadline) throw new Error(`${unlinked} audit entries still unlinked after ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 50))
   }
+}
+
+// An attacker with database rights switches the append-only guard off and edits history.
+export async function tamper(db: Db, statement: ReturnType<typeof sql>): Promise<void> {
+  await db.connection().execute(async (c) => {
+    await sql`set session_replication_role = replica`.execute(c)
+    try {
+      await statement.execute(c)
+    } finally {
+      await sql`set session_replication_role = origin`.execute(c)
+    }
+  })
+}
+
+/** A verification script of the README (the code block after `<!-- marker -->`), as an auditor would copy it. */
+export async function readmeScript(marker: string): Promise<string> {
+  const readme = await fs.readFile(new URL('../../docs/audit.md', import.meta.url), 'utf8')
+  const found = new RegExp(`<!-- ${marker} -->\\s*\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(readme)
+  if (!found?.[1]) throw new Error(`README has no script after <!-- ${marker} -->`)
+  return found[1]
 }

@@ -9,7 +9,7 @@ import { canonicalJson } from '../../src/kernel/canonical-json.js'
 import type { Db } from '../../src/kernel/db.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
-import { linkEverything } from './helpers.js'
+import { linkEverything, readmeScript, tamper } from './helpers.js'
 import { expectStatus } from '../helpers/expect.js'
 
 const entry = (i: number) => ({
@@ -33,26 +33,6 @@ async function seed(db: Db, n: number): Promise<void> {
     Array.from({ length: n }, (_, i) => entry(i + 1)),
   )
   await linkEverything(db)
-}
-
-// An attacker with database rights switches the append-only guard off and edits history.
-async function tamper(db: Db, statement: ReturnType<typeof sql>): Promise<void> {
-  await db.connection().execute(async (c) => {
-    await sql`set session_replication_role = replica`.execute(c)
-    try {
-      await statement.execute(c)
-    } finally {
-      await sql`set session_replication_role = origin`.execute(c)
-    }
-  })
-}
-
-/** The verification scripts of the README, run as an auditor would run them. */
-async function readmeScript(marker: string): Promise<string> {
-  const readme = await fs.readFile(new URL('../../README.md', import.meta.url), 'utf8')
-  const found = new RegExp(`<!-- ${marker} -->\\s*\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(readme)
-  if (!found?.[1]) throw new Error(`README has no script after <!-- ${marker} -->`)
-  return found[1]
 }
 
 async function runScript(
@@ -140,7 +120,7 @@ t.test('verify walks the chain: a range, an altered entry, a deleted entry; only
   )
 })
 
-t.test('export: NDJSON with the chain hashes, verified offline by the README scripts; tampering shows', async (t) => {
+t.test('export: NDJSON with the chain hashes, verified offline by the scripts in docs/audit.md; tampering shows', async (t) => {
   const { db, injectAs } = await buildTestApp(t)
   await seed(db, 25)
   // Real requests in the chain too (roles, details, nulls).

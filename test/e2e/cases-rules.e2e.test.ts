@@ -1,7 +1,8 @@
 import t from 'tap'
+import type { Schema } from '@madoguchi/sdk'
 import { startTestServer, type ApiClient, type Identity } from '../helpers/app.js'
 import { expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { validCase } from '../helpers/fixtures.js'
 
 /**
  * The rules from the seeds, through the SDK generated from the contract:
@@ -21,9 +22,9 @@ t.test('case rules through the generated client', async (t) => {
   const sup = await server.client(supervisor)
   const deskClient = await server.client(desk)
 
-  const newCase = async (client: ApiClient, body: Record<string, unknown> = {}) => {
+  const newCase = async (client: ApiClient, body: Partial<Schema<'CreateCase'>> = {}) => {
     const res = await client.POST('/v1/cases', {
-      body: caseBody({ channel: 'counter', occurred_at: minutesAgo(30), summary: '窓口で大声を出し続けた', ...body }) as never,
+      body: validCase({ channel: 'counter', occurred_at: minutesAgo(30), summary: '窓口で大声を出し続けた', ...body }),
     })
     if (!res.data) throw new Error(`create failed: ${res.response.status} ${JSON.stringify(res.error)}`)
     return res.data
@@ -85,10 +86,10 @@ t.test('case rules through the generated client', async (t) => {
 
   t.test('apology for discomfort by anyone; fault only by supervisor or desk after a fact check', async (t) => {
     const c = await newCase(a)
-    const event = (client: ApiClient, type: string) =>
+    const event = (client: ApiClient, type: Schema<'CreateCaseEvent'>['type']) =>
       client.POST('/v1/cases/{id}/events', {
         params: { path: { id: c.id } },
-        body: { type: type as never, occurred_at: minutesAgo(5), description: `${type} を記録` },
+        body: { type, occurred_at: minutesAgo(5), description: `${type} を記録` },
       })
 
     expectStatus(t, await event(a, 'limited_apology'), 201, 'staff may apologise for the discomfort caused')
@@ -103,8 +104,8 @@ t.test('case rules through the generated client', async (t) => {
 
   t.test('the status machine: transitions write events, illegal ones name the allowed, closing needs a resolution', async (t) => {
     const c = await newCase(a)
-    const move = (client: ApiClient, to: string) =>
-      client.POST('/v1/cases/{id}/transitions', { params: { path: { id: c.id } }, body: { to: to as never, reason: `to ${to}` } })
+    const move = (client: ApiClient, to: Schema<'CaseTransition'>['to']) =>
+      client.POST('/v1/cases/{id}/transitions', { params: { path: { id: c.id } }, body: { to, reason: `to ${to}` } })
 
     const illegal = await move(sup, 'closed')
     expectStatus(t, illegal, 409)
@@ -154,10 +155,10 @@ t.test('case rules through the generated client', async (t) => {
 
   t.test('the timeline: time order, corrections against the original, warnings before police, CSV', async (t) => {
     const c = await newCase(a, { categories: ['intimidation'] })
-    const post = (type: string, minutes: number, extra: Record<string, unknown> = {}) =>
+    const post = (type: Schema<'CreateCaseEvent'>['type'], minutes: number, extra: Partial<Schema<'CreateCaseEvent'>> = {}) =>
       a.POST('/v1/cases/{id}/events', {
         params: { path: { id: c.id } },
-        body: { type: type as never, occurred_at: minutesAgo(minutes), description: `${type}`, ...extra },
+        body: { type, occurred_at: minutesAgo(minutes), description: `${type}`, ...extra },
       })
     // Written out of order: the timeline sorts by when things happened.
     await post('stop_request', 20)

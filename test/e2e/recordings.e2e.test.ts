@@ -2,7 +2,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import t from 'tap'
 import { todayInTokyo } from '../../src/kernel/time.js'
 import { startTestServer, type Identity } from '../helpers/app.js'
-import { caseBody, recordingBody } from '../helpers/fixtures.js'
+import { validCase, validRecording } from '../helpers/fixtures.js'
 import { expectSome, expectStatus } from '../helpers/expect.js'
 
 /**
@@ -20,10 +20,10 @@ t.test('recordings and retention through the generated client', async (t) => {
   const [s, d, a, b, aud] = await Promise.all([staff, desk, rmA, rmB, { roles: ['auditor' as const], sub: 'aud-e' }].map((who) => server.client(who)))
 
   const kase = await s!.POST('/v1/cases', {
-    body: caseBody({ channel: 'counter', occurred_at: new Date(Date.now() - 3600_000).toISOString(), summary: '窓口で大声' }) as never,
+    body: validCase({ channel: 'counter', occurred_at: new Date(Date.now() - 3600_000).toISOString(), summary: '窓口で大声' }),
   })
   const registered = await s!.POST('/v1/recordings', {
-    body: recordingBody({ case_id: kase.data!.id, source: 'staff_device', notice: { given: false } }) as never,
+    body: validRecording({ case_id: kase.data!.id, source: 'staff_device', notice: { given: false } }),
   })
   expectStatus(t, registered, 201)
   const rec = registered.data!
@@ -53,7 +53,7 @@ t.test('recordings and retention through the generated client', async (t) => {
 
   // An old case recording whose retention ended long ago: two records managers dispose of it.
   const old = await a!.POST('/v1/recordings', {
-    body: recordingBody({ case_id: kase.data!.id, started_at: '2015-06-01T10:00:00+09:00', ended_at: '2015-06-01T10:30:00+09:00' }) as never,
+    body: validRecording({ case_id: kase.data!.id, started_at: '2015-06-01T10:00:00+09:00', ended_at: '2015-06-01T10:30:00+09:00' }),
   })
   t.equal(old.data?.status, 'due')
   const due = await a!.GET('/v1/dispositions/due', { params: { query: { action: 'dispose' } } })

@@ -28,6 +28,21 @@ t.test('configuration is validated, and one line names the wrong variable', asyn
   t.type(new ConfigError('x'), Error)
 })
 
+t.test('KEY_ENCRYPTION_SECRET: at least 32 bytes, never echoed; required in production; a development secret otherwise', async (t) => {
+  const short = 'too-short-a-secret'
+  const error = t.throws(() => loadConfig({ KEY_ENCRYPTION_SECRET: short })) as Error
+  t.match(error.message, /^KEY_ENCRYPTION_SECRET: must be at least 32 bytes/)
+  t.notMatch(error.message, short, 'the value is not repeated in the error')
+  const production = { NODE_ENV: 'production', AUTH_HS256_SECRET: SECRET, AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' }
+  t.throws(() => loadConfig(production), { name: 'ConfigError', message: /^KEY_ENCRYPTION_SECRET: required when NODE_ENV=production/ })
+  t.match(loadConfig({ ...production, KEY_ENCRYPTION_SECRET: SECRET }), { production: true, keyEncryption: { mode: 'secret', secret: SECRET } })
+  t.match(loadConfig({ DATA_DIR: '/tmp/m' }), {
+    keyEncryption: { mode: 'dev', secretFile: '/tmp/m/dev-key-encryption-secret' },
+    auditCheckpointIntervalMs: 300_000,
+  })
+  t.throws(() => loadConfig({ AUDIT_CHECKPOINT_INTERVAL_MS: '10' }), { message: /^AUDIT_CHECKPOINT_INTERVAL_MS: / })
+})
+
 t.test('the service refuses to start on a bad value, with one clear line', async (t) => {
   const result = spawnSync(process.execPath, ['--import=tsx', 'src/server.ts'], {
     env: { ...process.env, PORT: 'not-a-port', DATABASE_URL: '' },

@@ -1,19 +1,22 @@
 import crypto from 'node:crypto'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import createClient, { type Client } from 'openapi-fetch'
-import { buildApp } from '../../src/app.js'
-import type { ProtectionConfig } from '../../src/kernel/protection.plugin.js'
+import { createMadoguchiClient, type MadoguchiClient, type MadoguchiClientOptions } from '@madoguchi/sdk'
+import { buildApp, type AppDependencies } from '../../src/app.js'
 import type { Role } from '../../src/kernel/access.js'
 import { createTokenVerifier, signHs256Token } from '../../src/kernel/auth.js'
 import type { AuthConfig } from '../../src/kernel/auth.js'
 import type { Db } from '../../src/kernel/db.js'
+import { KeyEncryptionKey } from '../../src/keys/key-encryption.js'
+import { createMetrics, type Metrics } from '../../src/metrics/metrics.js'
 import { createOrgUnit, ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import type { paths } from '../../openapi/schema.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
 
 export const TEST_ISSUER = 'https://idp.test.example'
 export const TEST_AUDIENCE = 'madoguchi-test'
 export const TEST_SECRET = crypto.randomBytes(32).toString('hex')
+/** The key-encryption secret tests run with (the server takes it from KEY_ENCRYPTION_SECRET). */
+const TEST_KEY_ENCRYPTION_SECRET = crypto.randomBytes(32).toString('hex')
+export const testKeyEncryption = KeyEncryptionKey.fromSecret(TEST_KEY_ENCRYPTION_SECRET)
 
 export const testAuth: AuthConfig = {
   mode: 'hs256',
@@ -41,6 +44,8 @@ export interface TestApp {
   app: FastifyInstance
   db: Db
   database: TestDatabase
+  /** With `metrics: true`. */
+  metrics: Metrics | undefined
   /** A token for a role (in the root unit) or a full identity. */
   token(who: Role | Identity): Promise<string>
   /** app.inject with a bearer token for `who`. */
@@ -67,17 +72,22 @@ export async function tokenFor(who: Role | Identity, overrides: { expiresIn?: nu
 }
 
 export interface TestAppOptions {
-  /** Protection settings (rate limits, overload, CORS): off unless given. */
-  config?: Partial<ProtectionConfig>
+  /** Protection settings (rate limits, overload, CORS): off unless given; PUBLIC_BASE_URL, webhook targets. */
+  config?: Partial<AppDependencies['config']>
+  /** Prometheus metrics, with the database-derived ones read afresh on every scrape. */
+  metrics?: boolean
 }
 
 /** The service on a fresh database of its own, torn down with the test. */
 export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase()
+  const metrics = options.metrics ? createMetrics(database.handle, { databaseReadEveryMs: 0 }) : undefined
   const app = await buildApp({
     config: { logLevel: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent', logPretty: false, trustProxy: false, ...options.config },
     database: database.handle,
     verifyToken: await createTokenVerifier(testAuth),
+    metrics,
+    keyEncryption: testKeyEncryption,
   })
   t.teardown(async () => {
     await app.close()
@@ -89,6 +99,7 @@ export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): P
     app,
     db,
     database,
+    metrics,
     token: (who) => tokenFor(who),
     injectAs: async (who, options) => {
       const headers = { ...(options.headers ?? {}), authorization: `Bearer ${await tokenFor(who)}` }
@@ -102,20 +113,23 @@ export async function buildTestApp(t: Teardown, options: TestAppOptions = {}): P
   }
 }
 
-export type ApiClient = Client<paths>
+export type ApiClient = MadoguchiClient
 
 /**
- * The service on a real port, called through the SDK generated from the contract
- * (openapi/schema.d.ts with openapi-fetch), as a third-party front end would.
+ * The service on a real port, called through the SDK package (@madoguchi/sdk), as a third-party
+ * front end would: a token provider signs a token for `who` before every request.
  */
-export async function startTestServer(t: Teardown): Promise<TestApp & { baseUrl: string; client(who: Role | Identity): Promise<ApiClient> }> {
-  const test = await buildTestApp(t)
+export async function startTestServer(
+  t: Teardown,
+  options: TestAppOptions = {},
+): Promise<TestApp & { baseUrl: string; client(who: Role | Identity, options?: Partial<MadoguchiClientOptions>): Promise<ApiClient> }> {
+  const test = await buildTestApp(t, options)
   await test.app.listen({ port: 0, host: '127.0.0.1' })
   const address = test.app.server.address()
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
   return {
     ...test,
     baseUrl,
-    client: async (who) => createClient<paths>({ baseUrl, headers: { authorization: `Bearer ${await tokenFor(who)}` } }),
+    client: async (who, options = {}) => createMadoguchiClient({ baseUrl, token: () => tokenFor(who), ...options }),
   }
 }

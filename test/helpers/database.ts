@@ -66,6 +66,11 @@ export async function prepareTemplate(): Promise<void> {
     })
     return
   }
+  await prepareSnapshot()
+}
+
+/** The migrated embedded template as a data-folder dump (made once per migration set). */
+async function prepareSnapshot(): Promise<string> {
   const file = await snapshotFile()
   if (
     await fs.stat(file).then(
@@ -73,7 +78,7 @@ export async function prepareTemplate(): Promise<void> {
       () => false,
     )
   )
-    return
+    return file
   const handle = await openEmbedded('memory://')
   await migrateToLatest(handle)
   const dump = await handle.pglite!.dumpDataDir('gzip')
@@ -82,6 +87,18 @@ export async function prepareTemplate(): Promise<void> {
   const temporary = `${file}.${process.pid}`
   await fs.writeFile(temporary, Buffer.from(await dump.arrayBuffer()))
   await fs.rename(temporary, file)
+  return file
+}
+
+/**
+ * A DATA_DIR whose embedded database (DATA_DIR/pgdata) is a copy of the migrated template, for
+ * tests that start the service or a command as a process: it opens in a second instead of
+ * creating and migrating a database.
+ */
+export async function createEmbeddedDataDir(dataDir: string): Promise<void> {
+  const snapshot = await fs.readFile(await prepareSnapshot())
+  const handle = await openEmbedded(path.join(dataDir, 'pgdata'), { loadDataDir: new Blob([snapshot]) })
+  await handle.close()
 }
 
 export interface TestDatabase {

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto'
+import type { Schema } from '@madoguchi/sdk'
 import type { TestApp, Identity } from '../helpers/app.js'
 
 /**
@@ -8,8 +9,8 @@ import type { TestApp, Identity } from '../helpers/app.js'
 export const sha = (seed: string) => crypto.createHash('sha256').update(seed).digest('hex')
 let counter = 0
 
-/** POST /v1/cases: a phone case of moderate severity, an hour ago. */
-export function caseBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+/** POST /v1/cases: a phone case of moderate severity, an hour ago; typed as the contract has it (for calls through the SDK). */
+export function validCase(extra: Partial<Schema<'CreateCase'>> = {}): Schema<'CreateCase'> {
   return {
     channel: 'phone',
     occurred_at: new Date(Date.now() - 60 * 60_000).toISOString(),
@@ -20,10 +21,18 @@ export function caseBody(extra: Record<string, unknown> = {}): Record<string, un
   }
 }
 
-/** POST /v1/recordings: a phone-system recording an hour ago, with notice given. */
-export function recordingBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+/** A case body with fields replaced or added, invalid ones too (for the tests that send them). */
+export function caseBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...validCase(), ...extra }
+}
+
+/**
+ * POST /v1/recordings: a phone-system recording an hour ago, with notice given; typed as the
+ * contract has it (for calls through the SDK).
+ */
+export function validRecording(extra: Partial<Schema<'CreateRecording'>> = {}): Schema<'CreateRecording'> {
   counter += 1
-  const started = (extra.started_at as string | undefined) ?? new Date(Date.now() - 60 * 60_000).toISOString()
+  const started = extra.started_at ?? new Date(Date.now() - 60 * 60_000).toISOString()
   return {
     media_kind: 'audio',
     source: 'phone_system',
@@ -41,6 +50,11 @@ export function recordingBody(extra: Record<string, unknown> = {}): Record<strin
     caller_number: '03-1234-5678',
     ...extra,
   }
+}
+
+/** A registration with fields replaced or added, invalid ones too (for the tests that send them). */
+export function recordingBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...validRecording(typeof extra.started_at === 'string' ? { started_at: extra.started_at } : {}), ...extra }
 }
 
 export async function createCase(test: TestApp, who: Identity, extra: Record<string, unknown> = {}): Promise<{ id: string; org_unit_id: string }> {

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
 import t from 'tap'
-import { ensureSigningKey } from '../../src/media-grants/media-grants.service.js'
+import { SigningKeys } from '../../src/keys/keys.service.js'
 import { connectPostgres } from '../../src/kernel/db.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
 import { createCase, register } from '../helpers/fixtures.js'
@@ -116,7 +116,7 @@ t.test('media access grants: signed, verifiable with the published JWKS, audited
 t.test('grant lifetime is configurable; concurrent first use creates one key', async (t) => {
   const { buildApp } = await import('../../src/app.js')
   const { createTokenVerifier } = await import('../../src/kernel/auth.js')
-  const { testAuth, tokenFor } = await import('../helpers/app.js')
+  const { testAuth, testKeyEncryption, tokenFor } = await import('../helpers/app.js')
   const test = await buildTestApp(t)
   const app = await buildApp({
     config: {
@@ -127,6 +127,7 @@ t.test('grant lifetime is configurable; concurrent first use creates one key', a
     },
     database: test.database.handle,
     verifyToken: await createTokenVerifier(testAuth),
+    keyEncryption: testKeyEncryption,
   })
   t.teardown(() => app.close())
   const rm: Identity = { roles: ['records_manager'], sub: 'rm-ttl' }
@@ -135,7 +136,9 @@ t.test('grant lifetime is configurable; concurrent first use creates one key', a
   // Several instances asking for the key at once: one insert wins, all use its key.
   const pools = test.database.url ? Array.from({ length: 4 }, () => connectPostgres(test.database.url!, 1)) : []
   t.teardown(() => Promise.all(pools.map((p) => p.close())))
-  const keys = await Promise.all((pools.length ? pools.map((p) => p.db) : [test.db, test.db, test.db, test.db]).map((d) => ensureSigningKey(d)))
+  const keys = await Promise.all(
+    (pools.length ? pools.map((p) => p.db) : [test.db, test.db, test.db, test.db]).map((d) => new SigningKeys(testKeyEncryption).signer(d, 'media_grant')),
+  )
   t.equal(new Set(keys.map((k) => k.kid)).size, 1, 'one key for everyone')
   const count = await test.db
     .selectFrom('signing_keys')

@@ -7,7 +7,7 @@ import { createTokenVerifier } from '../../src/kernel/auth.js'
 import { connectPostgres, type DatabaseHandle } from '../../src/kernel/db.js'
 import { TargetPolicy } from '../../src/webhooks/targets.js'
 import type { DeliveryOptions } from '../../src/webhooks/worker.js'
-import { testAuth, tokenFor, type Identity } from '../helpers/app.js'
+import { testAuth, testKeyEncryption, tokenFor, type Identity } from '../helpers/app.js'
 import type { TestDatabase } from '../helpers/database.js'
 
 interface Teardown {
@@ -15,7 +15,7 @@ interface Teardown {
 }
 
 /** Tests deliver to a receiver on 127.0.0.1, so that address is allowed (WEBHOOK_PRIVATE_NETWORKS). */
-const LOOPBACK = ['127.0.0.1/32']
+export const LOOPBACK = ['127.0.0.1/32']
 
 export const workerOptions = (over: Partial<DeliveryOptions> = {}): DeliveryOptions => ({
   timeoutMs: 2000,
@@ -44,6 +44,7 @@ export async function startInstance(t: Teardown, database: TestDatabase): Promis
     config: { logLevel: 'silent', logPretty: false, trustProxy: false, webhooks: { privateNetworks: LOOPBACK } },
     database: handle,
     verifyToken: await createTokenVerifier(testAuth),
+    keyEncryption: testKeyEncryption,
   })
   await app.ready()
   let stopped = false
@@ -68,18 +69,21 @@ export interface Received {
   at: number
 }
 
-/** A webhook receiver on 127.0.0.1; `respond` decides each answer's status (or hangs with null). */
-export async function startReceiver(t: Teardown, respond: (request: Received, index: number) => number | null = () => 200, port = 0) {
+/**
+ * A webhook receiver on 127.0.0.1; `respond` decides each answer's status, now or later (a
+ * promise), or hangs with null.
+ */
+export async function startReceiver(t: Teardown, respond: (request: Received, index: number) => number | null | Promise<number | null> = () => 200, port = 0) {
   const received: Received[] = []
   const server = http.createServer((req, res) => {
     let body = ''
     req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')))
-    req.on('end', () => {
+    req.on('end', async () => {
       const entry = { headers: req.headers, body, at: Date.now() }
       received.push(entry)
-      const status = respond(entry, received.length - 1)
+      const status = await respond(entry, received.length - 1)
       if (status === null) return // hang: the sender's timeout has to end it
-      res.writeHead(status, { 'content-type': 'text/plain' }).end('ok')
+      if (!res.destroyed) res.writeHead(status, { 'content-type': 'text/plain' }).end('ok')
     })
   })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))

@@ -313,7 +313,7 @@ t.test('deliveries survive a restart of the service', async (t) => {
   ])
 })
 
-t.test('several workers share the queue (SKIP LOCKED) without delivering anything twice', async (t) => {
+t.test('several workers share the queue (SKIP LOCKED) without delivering anything twice or out of order', async (t) => {
   const { db, start } = await setup(t)
   const svc = await start()
   const receiver = await startReceiver(t, () => 200)
@@ -346,6 +346,12 @@ t.test('several workers share the queue (SKIP LOCKED) without delivering anythin
   const ids = receiver.received.map((r) => String(r.headers['madoguchi-delivery']))
   t.equal(ids.length, 40)
   t.equal(new Set(ids).size, 40, 'each delivery sent once')
+  const positions = receiver.received.map((r) => JSON.parse(r.body).change.position as number)
+  t.same(
+    positions,
+    [...positions].sort((a, b) => a - b),
+    'in feed order, though four workers took turns',
+  )
   const states = await sql<{ status: string; n: number }>`select status, count(*)::int as n from webhook_deliveries group by status`.execute(db)
   t.same(states.rows, [{ status: 'delivered', n: 40 }])
 })
@@ -353,7 +359,17 @@ t.test('several workers share the queue (SKIP LOCKED) without delivering anythin
 t.test('WEBHOOK_PRIVATE_NETWORKS is validated at start', async (t) => {
   const { loadConfig } = await import('../../src/config.js')
   t.same(loadConfig({ WEBHOOK_PRIVATE_NETWORKS: '10.20.0.0/16,127.0.0.1,fd00::/8' }).webhooks.privateNetworks, ['10.20.0.0/16', '127.0.0.1', 'fd00::/8'])
-  t.same(loadConfig({}).webhooks, { intervalMs: 1000, timeoutMs: 10000, maxAttempts: 12, retryBaseMs: 10000, retryMaxMs: 3600000, privateNetworks: [] })
+  t.same(loadConfig({}).webhooks, {
+    intervalMs: 1000,
+    timeoutMs: 10000,
+    maxAttempts: 12,
+    retryBaseMs: 10000,
+    retryMaxMs: 3600000,
+    parallelPerWebhook: 1,
+    privateNetworks: [],
+  })
+  t.equal(loadConfig({ WEBHOOK_PARALLEL_PER_WEBHOOK: '4' }).webhooks.parallelPerWebhook, 4)
+  t.throws(() => loadConfig({ WEBHOOK_PARALLEL_PER_WEBHOOK: '0' }), { name: 'ConfigError', message: /^WEBHOOK_PARALLEL_PER_WEBHOOK: / })
   t.throws(() => loadConfig({ WEBHOOK_PRIVATE_NETWORKS: '10.0.0.0/33' }), { name: 'ConfigError', message: /^WEBHOOK_PRIVATE_NETWORKS: / })
   t.throws(() => loadConfig({ WEBHOOK_PRIVATE_NETWORKS: 'intranet' }), { name: 'ConfigError', message: /^WEBHOOK_PRIVATE_NETWORKS: / })
   t.throws(() => loadConfig({ WEBHOOK_MAX_ATTEMPTS: '0' }), { name: 'ConfigError', message: /^WEBHOOK_MAX_ATTEMPTS: / })

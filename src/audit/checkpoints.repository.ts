@@ -1,0 +1,55 @@
+import { sql, type Selectable } from 'kysely'
+import type { Queryable, Trx } from '../kernel/db.js'
+import type { AuditCheckpointsTable } from './checkpoints.tables.js'
+
+export type CheckpointRow = Selectable<AuditCheckpointsTable>
+
+// Advisory lock key for checkpoint signing: one signer at a time, whichever instance it runs on.
+const CHECKPOINT_LOCK_KEY = 0x6d61_6404
+
+/** Takes the signing lock for the transaction: waits for it, or gives up at once when `wait` is false. */
+export async function takeCheckpointLock(trx: Trx, wait: boolean): Promise<boolean> {
+  if (wait) {
+    await sql`select pg_advisory_xact_lock(${CHECKPOINT_LOCK_KEY})`.execute(trx)
+    return true
+  }
+  const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${CHECKPOINT_LOCK_KEY}) as locked`.execute(trx)
+  return lock.rows[0]?.locked === true
+}
+
+/** The last linked entry of the chain: its position and hash. */
+export async function linkedHead(q: Queryable): Promise<{ chain_seq: number; hash: string } | undefined> {
+  const row = await q
+    .selectFrom('audit_events')
+    .select(['chain_seq', 'hash'])
+    .where('chain_seq', 'is not', null)
+    .orderBy('chain_seq', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  return row ? { chain_seq: row.chain_seq!, hash: row.hash! } : undefined
+}
+
+/** The hash the chain holds at a position now; undefined when there is no entry there. */
+export async function hashAt(q: Queryable, chainSeq: number): Promise<string | undefined> {
+  const row = await q.selectFrom('audit_events').select('hash').where('chain_seq', '=', chainSeq).executeTakeFirst()
+  return row?.hash ?? undefined
+}
+
+export async function lastCheckpoint(q: Queryable): Promise<CheckpointRow | undefined> {
+  return q.selectFrom('audit_checkpoints').selectAll().orderBy('number', 'desc').limit(1).executeTakeFirst()
+}
+
+export async function insertCheckpoint(q: Queryable, row: CheckpointRow): Promise<void> {
+  await q.insertInto('audit_checkpoints').values(row).execute()
+}
+
+/** A page of checkpoints by number, after the cursor's number. */
+export async function listCheckpoints(q: Queryable, page: { order: 'oldest' | 'newest'; afterNumber: number | null; limit: number }): Promise<CheckpointRow[]> {
+  const newest = page.order === 'newest'
+  let query = q.selectFrom('audit_checkpoints').selectAll()
+  if (page.afterNumber !== null) query = query.where('number', newest ? '<' : '>', page.afterNumber)
+  return query
+    .orderBy('number', newest ? 'desc' : 'asc')
+    .limit(page.limit)
+    .execute()
+}
