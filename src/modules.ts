@@ -6,6 +6,7 @@ import type { DatabaseHandle } from './kernel/db.js'
 import caseRoutes from './cases/cases.routes.js'
 import eventRoutes from './cases/events.routes.js'
 import healthRoutes from './health/health.routes.js'
+import incidentRoutes from './incidents/incidents.routes.js'
 import meRoutes from './me/me.routes.js'
 import jwksRoutes from './media-grants/jwks.routes.js'
 import type { MediaGrantSettings } from './media-grants/media-grants.service.js'
@@ -34,6 +35,7 @@ export async function registerModules(
   await app.register(calendarRoutes, { prefix: '/v1/calendar' })
   await app.register(recordingRoutes, { prefix: '/v1/recordings', mediaGrants })
   await app.register(dispositionRoutes, { prefix: '/v1/dispositions' })
+  await app.register(incidentRoutes, { prefix: '/v1/incidents' })
   await app.register(jwksRoutes, { mediaGrants })
   await app.register(auditRoutes, { prefix: '/v1/audit-events' })
   await app.register(historyRoutes, { prefix: '/v1/records' })

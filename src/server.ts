@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { openDatabase } from './kernel/db.js'
 import { migrateToLatest } from './kernel/migrations.js'
 import { startBackgroundJobs } from './kernel/background-jobs.js'
+import { warnIncidentDeadlines } from './incidents/deadline-warnings.js'
 import { sweepRetention } from './recordings/retention-sweep.js'
 import { sequenceAllPendingChanges } from './kernel/sequencer.js'
 import { TargetPolicy } from './webhooks/targets.js'
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
           { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
           { name: 'retention-sweep', intervalMs: config.retentionSweepIntervalMs, run: () => sweepRetention(database.db) },
           { name: 'change-feed', intervalMs: config.changeFeedIntervalMs, run: () => sequenceAllPendingChanges(database.db) },
+          { name: 'incident-deadlines', intervalMs: config.incidentDeadlinesIntervalMs, run: () => warnIncidentDeadlines(database.db) },
           {
             name: 'webhooks',
             intervalMs: config.webhooks.intervalMs,

@@ -5,6 +5,7 @@ import { buildApp } from '../../src/app.js'
 import type { ProtectionConfig } from '../../src/kernel/protection.plugin.js'
 import type { Role } from '../../src/kernel/access.js'
 import { createTokenVerifier, signHs256Token } from '../../src/kernel/auth.js'
+import { connectPostgres } from '../../src/kernel/db.js'
 import type { AuthConfig } from '../../src/kernel/auth.js'
 import type { Db } from '../../src/kernel/db.js'
 import { createOrgUnit, ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
@@ -115,6 +116,35 @@ export async function startTestServer(t: Teardown): Promise<TestApp & { baseUrl:
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
   return {
     ...test,
+    baseUrl,
+    client: async (who) => createClient<paths>({ baseUrl, headers: { authorization: `Bearer ${await tokenFor(who)}` } }),
+  }
+}
+
+/**
+ * Another instance of the service on the same database, on a real port: its own connection pool
+ * on PostgreSQL (the embedded database has one connection, which both share).
+ */
+export async function startSecondInstance(
+  t: Teardown,
+  first: TestApp,
+): Promise<{ app: FastifyInstance; db: Db; baseUrl: string; client(who: Role | Identity): Promise<ApiClient> }> {
+  const handle = first.database.url ? connectPostgres(first.database.url, 4) : first.database.handle
+  const app = await buildApp({
+    config: { logLevel: 'silent', logPretty: false, trustProxy: false },
+    database: handle,
+    verifyToken: await createTokenVerifier(testAuth),
+  })
+  t.teardown(async () => {
+    await app.close()
+    if (handle !== first.database.handle) await handle.close().catch(() => {})
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  return {
+    app,
+    db: handle.db,
     baseUrl,
     client: async (who) => createClient<paths>({ baseUrl, headers: { authorization: `Bearer ${await tokenFor(who)}` } }),
   }
