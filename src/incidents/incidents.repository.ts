@@ -486,15 +486,19 @@ export async function insertNotification(q: Queryable, row: Omit<Insertable<Inci
 export async function publishDeadlineWarnings(db: Db, today: string): Promise<number> {
   const result = await sql<{ n: number }>`
     with due as (
-      select i.id as incident_id, d.deadline, d.due_date,
-             case when ${today}::date > d.due_date then 'overdue' else 'due' end as warning
+      select i.id as incident_id, d.deadline, d.due_date, w.warning
       from incidents i
       cross join lateral (values ('first_report', i.first_report_due), ('final_report', i.final_report_due)) as d(deadline, due_date)
+      cross join lateral (select case when ${today}::date > d.due_date then 'overdue' else 'due' end as warning) as w
       where i.reportable and not i.drill and d.due_date is not null
         and ${today}::date >= d.due_date - coalesce((i.deadlines ->> 'warn_days_before')::int, 0)
         and not exists (
           select 1 from incident_reports r
           where r.incident_id = i.id and (r.kind = 'final' or (d.deadline = 'first_report' and r.kind = 'first')))
+        -- Already published: skip it here (the unique key still settles instances racing for it).
+        and not exists (
+          select 1 from incident_deadline_warnings p
+          where p.incident_id = i.id and p.deadline = d.deadline and p.due_date = d.due_date and p.warning = w.warning)
     ), claimed as (
       insert into incident_deadline_warnings (incident_id, deadline, due_date, warning)
       -- In key order, so instances inserting the same rows at once queue rather than deadlock.
