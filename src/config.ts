@@ -45,6 +45,7 @@ const EnvSchema = Type.Object({
   MEDIA_GRANT_ISSUER: Type.String({ minLength: 1, maxLength: 200, default: 'madoguchi' }),
   MEDIA_GRANT_AUDIENCE: Type.String({ minLength: 1, maxLength: 200, default: 'madoguchi-media' }),
   CHANGE_FEED_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 500 }),
+  INCIDENT_DEADLINES_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 300000 }),
   WEBHOOK_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 600000, default: 1000 }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000 }),
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 12 }),
@@ -96,6 +97,8 @@ export interface Config {
   mediaGrants: MediaGrantSettings
   /** How often committed changes get their feed positions (readers also do it on demand). */
   changeFeedIntervalMs: number
+  /** How often this instance looks for incident report deadlines to warn about (each warning goes out once). */
+  incidentDeadlinesIntervalMs: number
   webhooks: WebhookConfig
 }
 
@@ -163,6 +166,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     retentionSweepIntervalMs: env.RETENTION_SWEEP_INTERVAL_MS,
     mediaGrants: { ttlSeconds: env.MEDIA_GRANT_TTL_SECONDS, issuer: env.MEDIA_GRANT_ISSUER, audience: env.MEDIA_GRANT_AUDIENCE },
     changeFeedIntervalMs: env.CHANGE_FEED_INTERVAL_MS,
+    incidentDeadlinesIntervalMs: env.INCIDENT_DEADLINES_INTERVAL_MS,
     webhooks: {
       intervalMs: env.WEBHOOK_INTERVAL_MS,
       timeoutMs: env.WEBHOOK_TIMEOUT_MS,

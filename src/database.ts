@@ -2,6 +2,7 @@ import type { CheckpointTables } from './audit/checkpoints.tables.js'
 import type { CaseTables } from './cases/cases.tables.js'
 import type { EventTables } from './cases/events.tables.js'
 import type { KeyTables } from './keys/keys.tables.js'
+import type { IncidentTables } from './incidents/incidents.tables.js'
 import type { OrgUnitTables } from './org-units/org-units.tables.js'
 import type { PolicyTables } from './policies/policies.tables.js'
 import type { RecordingTables } from './recordings/recordings.tables.js'
@@ -14,5 +15,15 @@ import type { WebhookTables } from './webhooks/webhooks.tables.js'
  * module's repository; other modules reach them through its exported functions.
  */
 declare module './kernel/db.js' {
-  interface Database extends OrgUnitTables, PolicyTables, StaffTables, CaseTables, EventTables, RecordingTables, KeyTables, CheckpointTables, WebhookTables {}
+  interface Database
+    extends OrgUnitTables,
+      PolicyTables,
+      StaffTables,
+      CaseTables,
+      EventTables,
+      RecordingTables,
+      KeyTables,
+      CheckpointTables,
+      WebhookTables,
+      IncidentTables {}
 }

@@ -7,6 +7,7 @@ import type { DatabaseHandle } from './kernel/db.js'
 import caseRoutes from './cases/cases.routes.js'
 import eventRoutes from './cases/events.routes.js'
 import healthRoutes from './health/health.routes.js'
+import incidentRoutes from './incidents/incidents.routes.js'
 import meRoutes from './me/me.routes.js'
 import keyRoutes from './keys/keys.routes.js'
 import type { SigningKeys } from './keys/keys.service.js'
@@ -42,6 +43,7 @@ export async function registerModules(
   await app.register(calendarRoutes, { prefix: '/v1/calendar' })
   await app.register(recordingRoutes, { prefix: '/v1/recordings', mediaGrants, keys })
   await app.register(dispositionRoutes, { prefix: '/v1/dispositions' })
+  await app.register(incidentRoutes, { prefix: '/v1/incidents' })
   await app.register(jwksRoutes, { keys })
   await app.register(auditRoutes, { prefix: '/v1/audit-events', keys })
   await app.register(checkpointRoutes, { prefix: '/v1/audit-events', keys })

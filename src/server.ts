@@ -12,6 +12,7 @@ import { startBackgroundJobs, type BackgroundJob } from './kernel/background-job
 import { createMetrics, serveMetrics } from './metrics/metrics.js'
 import { loadKeyEncryptionKey } from './keys/key-encryption.js'
 import { checkKeyEncryption, SigningKeys } from './keys/keys.service.js'
+import { warnIncidentDeadlines } from './incidents/deadline-warnings.js'
 import { sweepRetention } from './recordings/retention-sweep.js'
 import { sequenceAllPendingChanges } from './kernel/sequencer.js'
 import { TargetPolicy } from './webhooks/targets.js'
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
         return result
       },
     },
+    { name: 'incident-deadlines', intervalMs: config.incidentDeadlinesIntervalMs, run: () => warnIncidentDeadlines(database.db) },
     { name: 'change-feed', intervalMs: config.changeFeedIntervalMs, run: () => sequenceAllPendingChanges(database.db) },
     {
       name: 'webhooks',

@@ -33,8 +33,11 @@ async function officeHolidays(q: Queryable, from: string, to: string): Promise<{
   return { items, calendarVersionIds: versions.map((v) => v.id) }
 }
 
-/** The due date of `days` calendar days from `start` (see `dueDate`), with the versions that decided it. */
-async function officeDueDate(q: Queryable, start: string, days: number, kind: DeadlineKind = 'filing'): Promise<Deadline> {
+/**
+ * The due date of `days` calendar days from `start` (see `dueDate`), with the versions that
+ * decided it. Throws CalendarError when the calendar does not cover the dates.
+ */
+export async function officeDueDate(q: Queryable, start: string, days: number, kind: DeadlineKind = 'filing'): Promise<Deadline> {
   assertInCalendar(start)
   const raw = addDays(start, days)
   assertInCalendar(raw)

@@ -81,6 +81,16 @@ export async function reachesCase(ctx: ServiceContext, id: string, permission: P
   return (await findCaseInReach(ctx.db, id, reach, ctx.caller)) !== undefined
 }
 
+/**
+ * For other modules that link a case to their records (incidents): its id and unit when the
+ * caller reaches it with cases:read; null otherwise (unknown or out of reach alike).
+ */
+export async function readableCase(ctx: ServiceContext, id: string): Promise<Pick<CaseRow, 'id' | 'org_unit_id'> | null> {
+  const reach = ctx.can('cases:read')
+  const found = reach ? await findCaseInReach(ctx.db, id, reach, ctx.caller) : undefined
+  return found ? { id: found.id, org_unit_id: found.org_unit_id } : null
+}
+
 /** A page of cases in reach matching the filters, as the list shows them. */
 export async function listCasesInReach(ctx: ServiceContext, filters: CaseFilters, limit: number, cursor: string | undefined) {
   const rows = await listCases(ctx.db, ctx.reach, ctx.caller, filters, limit + 1, cursor ? decodeCursor(cursor, 3) : null)

@@ -10,7 +10,8 @@ export type Role = (typeof ROLES)[number]
 /**
  * How far a grant reaches. The meaning per record kind:
  * - own:  records the caller is responsible for (a case they respond to, a recording of such
- *         a case); for creation, the caller's own org unit only.
+ *         a case; an incident they opened, own (窓口) or are on the team of); for creation, the
+ *         caller's own org unit only.
  * - unit: records of the caller's org unit and every unit below it.
  * - all:  every record.
  */
@@ -57,6 +58,20 @@ export const ACCESS = {
   /** Media access grants, and seeing storage_uri at all. */
   'recordings:media_access': { supervisor: 'unit', desk: 'all', records_manager: 'all' },
   'dispositions:read': { records_manager: 'all', auditor: 'all' },
+
+  // Leak incidents (漏えい等). Anyone who discovers a leak may open one; the desk, records managers
+  // and the incident's team handle it. own: read = incidents the caller opened, owns or is on the
+  // team of; handle = owns or is on the team of; hand over = owns. unit (supervisors): incidents
+  // touching records of their unit and below.
+  'incidents:create': { staff: 'own', supervisor: 'unit', desk: 'all', records_manager: 'all' },
+  'incidents:read': { staff: 'own', supervisor: 'unit', desk: 'all', records_manager: 'all', auditor: 'all' },
+  /** What happened and how it was found, the facts' text, reports' contents: redacted without it. */
+  'incidents:read_personal': { staff: 'own', supervisor: 'unit', desk: 'all', records_manager: 'all' },
+  'incidents:handle': { staff: 'own', supervisor: 'own', desk: 'all', records_manager: 'all' },
+  /** Hand the incident to a new owner (窓口): the owner, the desk, records managers. */
+  'incidents:hand_over': { staff: 'own', supervisor: 'own', desk: 'all', records_manager: 'all' },
+  /** Release an incident's holds once it is closed. */
+  'incidents:release_holds': { records_manager: 'all' },
 
   // Audit trail and integration.
   /** own (admin): only entries about policies and org units. */

@@ -28,6 +28,8 @@ export function policyBodyErrors<T extends PolicyType>(type: T, body: PolicyBodi
       return calendarErrors(body as PolicyBodies['calendar'], effectiveFrom)
     case 'escalation':
       return escalationErrors(body as PolicyBodies['escalation'])
+    case 'incident_response':
+      return incidentResponseErrors(body as PolicyBodies['incident_response'])
     default:
       return []
   }
@@ -104,5 +106,28 @@ function escalationErrors(body: PolicyBodies['escalation']): FieldError[] {
       })
     }
   }
+  return errors
+}
+
+/** The response plan: deadlines that fit together, one label per ordinance category. */
+function incidentResponseErrors(body: PolicyBodies['incident_response']): FieldError[] {
+  const errors: FieldError[] = []
+  const r = body.reporting
+  if (r.final_report_days < r.first_report_days) {
+    errors.push({ pointer: `${BODY}/reporting/final_report_days`, message: `must be at least first_report_days (${r.first_report_days})` })
+  }
+  if (r.final_report_days_wrongful_purpose < r.final_report_days) {
+    errors.push({
+      pointer: `${BODY}/reporting/final_report_days_wrongful_purpose`,
+      message: `must be at least final_report_days (${r.final_report_days}): a suspected wrongful purpose never shortens the period`,
+    })
+  }
+  const seen = new Map<string, number>()
+  body.ordinance_sensitive_categories.forEach((category, i) => {
+    const earlier = seen.get(category.code)
+    if (earlier !== undefined) {
+      errors.push({ pointer: `${BODY}/ordinance_sensitive_categories/${i}/code`, message: `repeats ordinance_sensitive_categories/${earlier}` })
+    } else seen.set(category.code, i)
+  })
   return errors
 }

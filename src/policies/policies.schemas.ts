@@ -5,7 +5,7 @@ import { CASE_CATEGORIES, CASE_CHANNELS } from './case-vocabulary.js'
  * Policy bodies, one schema per type. Municipal rules change on announced dates (施行日):
  * each type has versions, each in force from its effective date until the next one's.
  */
-export const POLICY_TYPES = ['recording', 'name_display', 'escalation', 'retention', 'calendar'] as const
+export const POLICY_TYPES = ['recording', 'name_display', 'escalation', 'retention', 'calendar', 'incident_response'] as const
 export type PolicyType = (typeof POLICY_TYPES)[number]
 
 const DateString = Type.String({ format: 'date', description: 'YYYY-MM-DD' })
@@ -135,12 +135,68 @@ const CalendarPolicySchema = Type.Object(
   { $id: 'CalendarPolicy', additionalProperties: false },
 )
 
+/**
+ * The response plan for leak incidents (漏えい等, 個人情報保護法第68条): who to tell, the reporting
+ * threshold, the ordinance's own sensitive categories (条例要配慮個人情報) and how report deadlines
+ * are counted. Prepared in advance (備えあれば憂いなし), versioned like every policy.
+ */
+const IncidentResponsePolicySchema = Type.Object(
+  {
+    point_of_contact: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Subject of the default owner (窓口) of a new incident; absent: whoever opens it' }),
+    ),
+    contacts: Type.Array(
+      Type.Object(
+        {
+          role: Type.String({ minLength: 1, maxLength: 100, description: 'e.g. 保護管理者, legal, public_relations, technical, records' }),
+          name: Type.String({ minLength: 1, maxLength: 200 }),
+          contact: Type.String({ minLength: 1, maxLength: 200, description: 'Extension, e-mail or phone' }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 100, description: 'Whom to notify when an incident is opened, with their roles' },
+    ),
+    persons_threshold: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'More persons affected than this makes an incident reportable (行政機関等: 100, so 100 is not and 101 is)',
+    }),
+    ordinance_sensitive_categories: Type.Array(
+      Type.Object(
+        {
+          code: Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }),
+          label: Type.String({ minLength: 1, maxLength: 200, description: 'e.g. LGBT等に関する情報' }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 100, description: 'Information the ordinance marks sensitive (条例要配慮個人情報): involving any makes an incident reportable' },
+    ),
+    reporting: Type.Object(
+      {
+        first_report_days: Type.Integer({ minimum: 1, maximum: 30, description: '速報 (「速やかに」, in practice 3–5 days)' }),
+        final_report_days: Type.Integer({ minimum: 1, maximum: 366, description: '確報: 30 days' }),
+        final_report_days_wrongful_purpose: Type.Integer({ minimum: 1, maximum: 366, description: '確報 where a wrongful purpose is suspected: 60 days' }),
+        day_one: Type.Enum(['awareness_date', 'day_after_awareness'], {
+          description: "Which day is day 1: the day of becoming aware (the Commission's guidelines) or the day after (民法第140条)",
+        }),
+        roll_forward_office_holidays: Type.Boolean({
+          description: 'Whether a deadline on an office holiday (weekend, national holiday, 12/29–1/3, closures) moves to the next office day',
+        }),
+        warn_days_before: Type.Integer({ minimum: 0, maximum: 30, description: 'incident.report_due is published this many days before a due date' }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { $id: 'IncidentResponsePolicy', additionalProperties: false },
+)
+
 export const POLICY_BODY_SCHEMAS = {
   recording: RecordingPolicySchema,
   name_display: NameDisplayPolicySchema,
   escalation: EscalationPolicySchema,
   retention: RetentionPolicySchema,
   calendar: CalendarPolicySchema,
+  incident_response: IncidentResponsePolicySchema,
 } as const
 
 export interface PolicyBodies {
@@ -149,6 +205,7 @@ export interface PolicyBodies {
   escalation: Static<typeof EscalationPolicySchema>
   retention: Static<typeof RetentionPolicySchema>
   calendar: Static<typeof CalendarPolicySchema>
+  incident_response: Static<typeof IncidentResponsePolicySchema>
 }
 
 /** One version of a policy, as decisions use it: they record `id` with what they decided. */
@@ -168,7 +225,9 @@ export interface PolicyVersion<T extends PolicyType = PolicyType> {
 export const POLICY_EPOCH = '1970-01-01'
 
 const PolicyTypeSchema = Type.Enum([...POLICY_TYPES], {
-  description: 'recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日)',
+  description:
+    'recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), ' +
+    'incident_response (漏えい等の対応計画)',
 })
 
 const VERSION_NAMES = {
@@ -177,6 +236,7 @@ const VERSION_NAMES = {
   escalation: 'Escalation',
   retention: 'Retention',
   calendar: 'Calendar',
+  incident_response: 'IncidentResponse',
 } as const satisfies Record<PolicyType, string>
 
 /** Shared component names, e.g. RecordingPolicyVersion, CreateRecordingPolicyVersion. */
@@ -205,6 +265,7 @@ const NameDisplayPolicyVersionSchema = versionSchema('name_display', NameDisplay
 const EscalationPolicyVersionSchema = versionSchema('escalation', EscalationPolicySchema)
 const RetentionPolicyVersionSchema = versionSchema('retention', RetentionPolicySchema)
 const CalendarPolicyVersionSchema = versionSchema('calendar', CalendarPolicySchema)
+const IncidentResponsePolicyVersionSchema = versionSchema('incident_response', IncidentResponsePolicySchema)
 
 export const POLICY_VERSION_SCHEMAS = {
   recording: RecordingPolicyVersionSchema,
@@ -212,11 +273,19 @@ export const POLICY_VERSION_SCHEMAS = {
   escalation: EscalationPolicyVersionSchema,
   retention: RetentionPolicyVersionSchema,
   calendar: CalendarPolicyVersionSchema,
+  incident_response: IncidentResponsePolicyVersionSchema,
 } as const
 
 /** A version of any type; `type` tells which body it has. */
 export const AnyPolicyVersionSchema = Type.Union(
-  [RecordingPolicyVersionSchema, NameDisplayPolicyVersionSchema, EscalationPolicyVersionSchema, RetentionPolicyVersionSchema, CalendarPolicyVersionSchema],
+  [
+    RecordingPolicyVersionSchema,
+    NameDisplayPolicyVersionSchema,
+    EscalationPolicyVersionSchema,
+    RetentionPolicyVersionSchema,
+    CalendarPolicyVersionSchema,
+    IncidentResponsePolicyVersionSchema,
+  ],
   { $id: 'AnyPolicyVersion' },
 )
 
@@ -233,6 +302,7 @@ export const PoliciesInForceSchema = Type.Object(
         escalation: EscalationPolicyVersionSchema,
         retention: RetentionPolicyVersionSchema,
         calendar: CalendarPolicyVersionSchema,
+        incident_response: IncidentResponsePolicyVersionSchema,
       },
       { additionalProperties: false, description: "Each type's version in force on that date" },
     ),
@@ -267,6 +337,7 @@ export const CREATE_POLICY_VERSION_SCHEMAS = {
   escalation: createVersionSchema('escalation', EscalationPolicySchema),
   retention: createVersionSchema('retention', RetentionPolicySchema),
   calendar: createVersionSchema('calendar', CalendarPolicySchema),
+  incident_response: createVersionSchema('incident_response', IncidentResponsePolicySchema),
 } as const
 
 export const AtQuerySchema = Type.Object(

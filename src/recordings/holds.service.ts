@@ -3,8 +3,9 @@ import { conflict, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import { todayInTokyo } from '../kernel/time.js'
 import { staffRefs } from '../staff/staff.repository.js'
-import { findHold, holdsOf, insertHold, refreshHoldSummary, updateHold, type HoldRow } from './recordings.repository.js'
+import { findHold, holdsOf, insertHold, openHoldsWithReference, refreshHoldSummary, updateHold, type HoldRow } from './recordings.repository.js'
 import type { HoldView, PlaceHold } from './recordings.schemas.js'
+import type { HoldType } from './recordings.tables.js'
 import { isTerminal, loadRecording, nameMode, recordingChange, settle } from './recordings.service.js'
 import { DECISION_HOLDS, holdEndAfterDecision, holdKeeps, type HoldState } from './retention.js'
 
@@ -54,13 +55,19 @@ export function keepingHolds(holds: readonly HoldRow[], today: string) {
   return holds.filter((h) => holdKeeps(holdState(h), today)).map((h) => ({ id: h.id, type: h.type, reference: h.reference, until: h.until }))
 }
 
-/** Re-summarises the holds onto the recording, settles its status, publishes the change. */
-async function afterHoldChange(ctx: ServiceContext, recordingId: string, kind: string, hold: HoldRow): Promise<void> {
+/**
+ * Re-summarises the holds onto the recording, settles its status, publishes the change. The
+ * request's audit entry names the hold; a request about another record (an incident) gets an
+ * extra entry per recording instead.
+ */
+async function afterHoldChange(ctx: ServiceContext, recordingId: string, kind: string, hold: HoldRow, auditAs?: string): Promise<void> {
   const today = todayInTokyo()
   const summarised = await refreshHoldSummary(ctx.db, recordingId)
   const { row, changes } = await settle(ctx.db, summarised, today)
   ctx.publish(recordingChange(kind, row, { hold_id: hold.id, hold_type: hold.type, effective_end: row.hold_open ? null : row.effective_end }), ...changes)
-  ctx.audit.details = { hold_id: hold.id, hold_type: hold.type }
+  const details = { hold_id: hold.id, hold_type: hold.type, reference: hold.reference }
+  if (auditAs) ctx.audit.also.push({ action: auditAs, resourceType: 'recording', resourceId: recordingId, details })
+  else ctx.audit.details = { hold_id: hold.id, hold_type: hold.type }
 }
 
 export async function placeHold(ctx: ServiceContext, recordingId: string, input: PlaceHold): Promise<HoldView> {
@@ -131,6 +138,9 @@ export async function recordHoldDecision(ctx: ServiceContext, recordingId: strin
 export async function releaseHold(ctx: ServiceContext, recordingId: string, holdId: string, reason: string): Promise<HoldView> {
   const hold = await loadHold(ctx, recordingId, holdId)
   if (hold.released_at) throw conflict('the hold was already released')
+  if (hold.type === 'incident') {
+    throw conflict(`an incident hold is released through its incident once the incident is closed: POST /v1/incidents/${hold.reference}/holds/release`)
+  }
   const updated = await updateHold(ctx.db, holdId, { released_at: new Date(), released_by: ctx.caller.subject, release_reason: reason })
   await afterHoldChange(ctx, recordingId, 'recording.hold_released', updated)
   return presentHold(ctx, updated)
@@ -139,4 +149,53 @@ export async function releaseHold(ctx: ServiceContext, recordingId: string, hold
 export async function listHolds(ctx: ServiceContext, recordingId: string): Promise<HoldView[]> {
   const row = await loadRecording(ctx, recordingId)
   return presentHolds(ctx, await holdsOf(ctx.db, row.id))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holds other modules place for their own records (incidents: 漏えい等)
+
+/**
+ * Places a hold of `type` naming `reference` on a live recording, for a module that keeps
+ * recordings for reasons of its own (an incident keeps the evidence of a leak). The calling
+ * module has checked the caller's reach to the recording; here it is locked and held whoever
+ * asks. Null when the recording is a tombstone (nothing left to hold). Each hold is an extra
+ * entry in the request's audit trail.
+ */
+export async function placeHoldFor(
+  ctx: ServiceContext,
+  recordingId: string,
+  hold: { type: HoldType; reference: string; note: string },
+): Promise<string | null> {
+  const row = await loadRecording(ctx, recordingId, { lock: true, reach: 'all' })
+  if (isTerminal(row.status)) return null
+  const placed = await insertHold(ctx.db, {
+    id: newId(),
+    recording_id: recordingId,
+    type: hold.type,
+    reference: hold.reference,
+    note: hold.note,
+    placed_by: ctx.caller.subject,
+    decision_date: null,
+    decision_recorded_by: null,
+    decision_recorded_at: null,
+    until: null,
+    released_at: null,
+    released_by: null,
+    release_reason: null,
+  })
+  await afterHoldChange(ctx, recordingId, 'recording.held', placed, 'placeRecordingHold')
+  return placed.id
+}
+
+/** Releases every unreleased hold of `type` naming `reference` (an incident's holds); returns the hold ids released. */
+export async function releaseHoldsFor(ctx: ServiceContext, hold: { type: HoldType; reference: string }, reason: string): Promise<string[]> {
+  const released: string[] = []
+  // In recording order, each recording locked before its hold changes (as every hold change does).
+  for (const open of await openHoldsWithReference(ctx.db, hold.type, hold.reference)) {
+    await loadRecording(ctx, open.recording_id, { lock: true, reach: 'all' })
+    const updated = await updateHold(ctx.db, open.id, { released_at: new Date(), released_by: ctx.caller.subject, release_reason: reason })
+    await afterHoldChange(ctx, open.recording_id, 'recording.hold_released', updated, 'releaseRecordingHold')
+    released.push(updated.id)
+  }
+  return released
 }

@@ -185,6 +185,19 @@ export async function updateHold(q: Queryable, id: string, changes: Updateable<R
   return q.updateTable('recording_holds').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow()
 }
 
+/** Unreleased holds of a type naming a reference (an incident's holds), in recording order. */
+export async function openHoldsWithReference(q: Queryable, type: HoldRow['type'], reference: string): Promise<HoldRow[]> {
+  return q
+    .selectFrom('recording_holds')
+    .selectAll()
+    .where('type', '=', type)
+    .where('reference', '=', reference)
+    .where('released_at', 'is', null)
+    .orderBy('recording_id')
+    .orderBy('id')
+    .execute()
+}
+
 export async function holdsOf(q: Queryable, recordingId: string): Promise<HoldRow[]> {
   return q.selectFrom('recording_holds').selectAll().where('recording_id', '=', recordingId).orderBy('placed_at').orderBy('id').execute()
 }

@@ -20,7 +20,9 @@ const RECORDED_BY = ['organisation', 'resident'] as const
 const NOTICE_METHODS = ['verbal', 'sign', 'automated_message', 'written', 'screen_display'] as const
 const RECORDING_STATUSES = ['active', 'due', 'disposed', 'transferred', 'purged'] as const
 const RECORDING_FLAGS = ['notice_missing', 'resident_recording_prohibited', 'resident_recording_without_permission'] as const
-const HOLD_TYPES = ['audit', 'litigation', 'appeal', 'disclosure_request', 'other'] as const
+/** Holds anyone with recordings:hold places; `incident` holds are placed and released through their incident (漏えい等). */
+const PLACEABLE_HOLD_TYPES = ['audit', 'litigation', 'appeal', 'disclosure_request', 'other'] as const
+const HOLD_TYPES = [...PLACEABLE_HOLD_TYPES, 'incident'] as const
 const HOLD_STATUSES = ['active', 'lapsed', 'released'] as const
 const DISPOSITION_ACTIONS = ['dispose', 'transfer', 'purge'] as const
 const DISPOSITION_STATUSES = ['proposed', 'executed', 'cancelled'] as const
@@ -116,7 +118,7 @@ export type Classify = Static<typeof ClassifySchema>
 
 export const PlaceHoldSchema = Type.Object(
   {
-    type: Type.Enum([...HOLD_TYPES], {
+    type: Type.Enum([...PLACEABLE_HOLD_TYPES], {
       description:
         'audit (監査・検査) and litigation (訴訟) last until released; appeal (不服申立て) and disclosure_request (開示請求) until one year after the day after their ' +
         'decision; other until released or its own date',
@@ -293,7 +295,7 @@ export const HoldSchema = Type.Object(
   {
     id: Uuid,
     recording_id: Uuid,
-    type: Type.Enum([...HOLD_TYPES]),
+    type: Type.Enum([...HOLD_TYPES], { description: 'incident: kept while a leak incident (漏えい等) is handled; its reference is the incident id' }),
     reference: Type.String(),
     note: Nullable(Type.String()),
     status: Type.Enum([...HOLD_STATUSES], { description: 'active: keeps the recording today; lapsed: its end has passed; released' }),

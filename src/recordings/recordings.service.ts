@@ -145,6 +145,16 @@ export async function loadRecording(ctx: ServiceContext, id: string, options: { 
   return found
 }
 
+/**
+ * For other modules that link a recording to their records (incidents): its id, unit and status
+ * when the caller reaches it with recordings:read; null otherwise (unknown or out of reach alike).
+ */
+export async function readableRecording(ctx: ServiceContext, id: string): Promise<Pick<RecordingRow, 'id' | 'org_unit_id' | 'status'> | null> {
+  const reach = ctx.can('recordings:read')
+  const found = reach ? await findRecordingInReach(ctx.db, id, reach, ctx.caller) : undefined
+  return found ? { id: found.id, org_unit_id: found.org_unit_id, status: found.status } : null
+}
+
 /** The recording as it is now, for the response to a change the caller made. */
 async function reloadRecording(ctx: ServiceContext, id: string): Promise<LoadedRecording> {
   return loadRecording(ctx, id, { reach: 'all' })

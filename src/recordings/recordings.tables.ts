@@ -7,7 +7,7 @@ type RecordedBy = 'organisation' | 'resident'
 type NoticeMethod = 'verbal' | 'sign' | 'automated_message' | 'written' | 'screen_display'
 export type RecordingStatus = 'active' | 'due' | 'disposed' | 'transferred' | 'purged'
 type RetentionAction = 'dispose' | 'transfer' | 'review'
-export type HoldType = 'audit' | 'litigation' | 'appeal' | 'disclosure_request' | 'other'
+export type HoldType = 'audit' | 'litigation' | 'appeal' | 'disclosure_request' | 'other' | 'incident'
 export type DispositionAction = 'dispose' | 'transfer' | 'purge'
 export type DispositionStatus = 'proposed' | 'executed' | 'cancelled'
 

@@ -54,7 +54,8 @@ export async function explainRetention(ctx: ServiceContext, id: string): Promise
     lines.push(
       h.until === null
         ? `Hold ${h.type} (${h.reference}) keeps it until ` +
-            `${h.type === 'appeal' || h.type === 'disclosure_request' ? 'one year after the day after its decision, once recorded' : 'released'} (施行令第9条).`
+            `${h.type === 'appeal' || h.type === 'disclosure_request' ? 'one year after the day after its decision, once recorded' : 'released'} ` +
+            `(${h.type === 'incident' ? 'the leak incident is closed first' : '施行令第9条'}).`
         : `Hold ${h.type} (${h.reference}) keeps it through ${h.until}` +
             `${h.decision_date ? `: one year from the day after the decision of ${h.decision_date}` : ''} (施行令第9条).`,
     )

@@ -3,14 +3,15 @@ import t from 'tap'
 import { ACCESS, ROLES, type Permission, type Role } from '../../src/kernel/access.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
 import { arbitraryOf, type JsonSchema } from '../helpers/arbitrary.js'
-import { createCase, register } from '../helpers/fixtures.js'
+import { createCase, incidentBody, register } from '../helpers/fixtures.js'
 import { expectStatus } from '../helpers/expect.js'
 
 /**
  * Broken object-level authorisation (BOLA/IDOR): on every route that takes a record id, a
  * caller whose reach does not include the record — another unit's supervisor or integration
- * client, a staff member who does not respond to the case — gets 404 (not 403: the id leaks
- * nothing), with a well-formed request, and the attempt is in the audit trail as denied.
+ * client, a staff member who does not respond to the case (nor opened, owns or is on the team
+ * of the incident) — gets 404 (not 403: the id leaks nothing), with a well-formed request, and
+ * the attempt is in the audit trail as denied.
  */
 t.test('records of another unit answer 404 on every route with an id, and are audited', async (t) => {
   const test = await buildTestApp(t)
@@ -24,6 +25,10 @@ t.test('records of another unit answer 404 on every route with an id, and are au
       { roles: ['records_manager'], sub: 'rm' },
       { method: 'POST', url: `/v1/recordings/${recording.id}/holds`, payload: { type: 'audit', reference: '監査 2025-1' } },
     )
+  ).json()
+
+  const incident = (
+    await test.injectAs(staffA, { method: 'POST', url: '/v1/incidents', payload: incidentBody({ records: [{ type: 'recording', id: recording.id }] }) })
   ).json()
 
   // Callers who reach some records, but not these: by unit, or by not responding to the case.
@@ -43,7 +48,8 @@ t.test('records of another unit answer 404 on every route with an id, and are au
   let probed = 0
   for (const route of routes) {
     const grants = ACCESS[route.permission as Permission] as Partial<Record<Role, string>>
-    const id = route.url.startsWith('/v1/recordings') ? recording.id : route.url.startsWith('/v1/cases') ? theCase.id : null
+    const byPrefix: Record<string, string> = { '/v1/recordings': recording.id, '/v1/cases': theCase.id, '/v1/incidents': incident.id }
+    const id = Object.entries(byPrefix).find(([prefix]) => route.url.startsWith(prefix))?.[1] ?? null
     if (!id) continue // dispositions, webhooks, policy versions, audit records: only roles that reach all
     for (const role of ROLES) {
       const who = outsiders[role]

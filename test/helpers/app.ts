@@ -4,6 +4,7 @@ import { createMadoguchiClient, type MadoguchiClient, type MadoguchiClientOption
 import { buildApp, type AppDependencies } from '../../src/app.js'
 import type { Role } from '../../src/kernel/access.js'
 import { createTokenVerifier, signHs256Token } from '../../src/kernel/auth.js'
+import { connectPostgres } from '../../src/kernel/db.js'
 import type { AuthConfig } from '../../src/kernel/auth.js'
 import type { Db } from '../../src/kernel/db.js'
 import { KeyEncryptionKey } from '../../src/keys/key-encryption.js'
@@ -131,5 +132,35 @@ export async function startTestServer(
     ...test,
     baseUrl,
     client: async (who, options = {}) => createMadoguchiClient({ baseUrl, token: () => tokenFor(who), ...options }),
+  }
+}
+
+/**
+ * Another instance of the service on the same database, on a real port: its own connection pool
+ * on PostgreSQL (the embedded database has one connection, which both share).
+ */
+export async function startSecondInstance(
+  t: Teardown,
+  first: TestApp,
+): Promise<{ app: FastifyInstance; db: Db; baseUrl: string; client(who: Role | Identity): Promise<ApiClient> }> {
+  const handle = first.database.url ? connectPostgres(first.database.url, 4) : first.database.handle
+  const app = await buildApp({
+    config: { logLevel: 'silent', logPretty: false, trustProxy: false },
+    database: handle,
+    verifyToken: await createTokenVerifier(testAuth),
+    keyEncryption: testKeyEncryption,
+  })
+  t.teardown(async () => {
+    await app.close()
+    if (handle !== first.database.handle) await handle.close().catch(() => {})
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  return {
+    app,
+    db: handle.db,
+    baseUrl,
+    client: async (who) => createMadoguchiClient({ baseUrl, token: () => tokenFor(who) }),
   }
 }

@@ -73,6 +73,20 @@ export async function register(test: TestApp, who: Identity | Parameters<TestApp
   return res.json()
 }
 
+/** POST /v1/incidents: a recording mailed to the wrong address, discovered an hour ago; no reporting facts. */
+export function incidentBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    kind: 'leak',
+    summary: '窓口応対の録音データを誤った宛先にメール送信した',
+    discovery: '受信者からの電話連絡で判明',
+    aware_at: new Date(Date.now() - 60 * 60_000).toISOString(),
+    data_items: ['氏名', '音声'],
+    persons_affected: 1,
+    persons_affected_basis: 'confirmed',
+    ...extra,
+  }
+}
+
 /** A Tokyo instant on a Tokyo date, e.g. at('2025-03-31', '23:30'). */
 export const at = (date: string, time = '10:00') => `${date}T${time}:00+09:00`
 

@@ -8,13 +8,14 @@ import { POLICY_TYPES } from '../../src/policies/policies.schemas.js'
 import { buildTestApp } from '../helpers/app.js'
 import { expectStatus } from '../helpers/expect.js'
 
-// The shipped defaults (migrations/0003_policies.sql), in force from 1970-01-01.
+// The shipped defaults (migrations/0003_policies.sql; the response plan 0013_incidents.sql), in force from 1970-01-01.
 const DEFAULT_IDS = {
   recording: '00000000-0000-7000-8000-0000000000a1',
   name_display: '00000000-0000-7000-8000-0000000000a2',
   escalation: '00000000-0000-7000-8000-0000000000a3',
   retention: '00000000-0000-7000-8000-0000000000a4',
   calendar: '00000000-0000-7000-8000-0000000000a5',
+  incident_response: '00000000-0000-7000-8000-0000000015a1',
 }
 
 const admin = { roles: ['admin' as const], sub: 'admin-1', name: '管理者' }
@@ -239,7 +240,7 @@ t.test('a back-dated version is refused', async (t) => {
     .selectFrom('policy_versions')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow()
-  t.equal(count.n, 5, 'nothing was written')
+  t.equal(count.n, POLICY_TYPES.length, 'nothing was written: the shipped default of each type')
   t.same(effectiveDateErrors('2026-01-01', '2026-01-01'), [], 'today is allowed')
 })
 
@@ -382,6 +383,32 @@ t.test('invalid bodies are refused, naming every failing field', async (t) => {
     })
     expectStatus(t, semantic, 422)
     t.same(pointers(semantic), ['body/body/closures/0/to', 'body/body/closures/1/from', 'body/body/closures/2/to'])
+  })
+
+  t.test('incident_response', async (t) => {
+    const reporting = {
+      first_report_days: 10,
+      final_report_days: 5,
+      final_report_days_wrongful_purpose: 4,
+      day_one: 'awareness_date',
+      roll_forward_office_holidays: true,
+      warn_days_before: 2,
+    }
+    const categories = [
+      { code: 'sexual_orientation', label: '性的指向' },
+      { code: 'sexual_orientation', label: '重複' },
+    ]
+    const res = await post('incident_response', {
+      effective_from: '2040-06-01',
+      body: { contacts: [], persons_threshold: 100, ordinance_sensitive_categories: categories, reporting },
+      note: 'x',
+    })
+    expectStatus(t, res, 422)
+    t.same(pointers(res), [
+      'body/body/ordinance_sensitive_categories/1/code',
+      'body/body/reporting/final_report_days',
+      'body/body/reporting/final_report_days_wrongful_purpose',
+    ])
   })
 
   t.test('a back-dated and broken body: every mistake at once', async (t) => {

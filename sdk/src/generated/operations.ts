@@ -14,4 +14,9 @@ export const operations: Readonly<Record<string, { readonly idempotencyKey?: tru
   'put /v1/recordings/{id}/classification': { etagFrom: '/v1/recordings/{id}' },
   'post /v1/recordings/{id}/holds': { idempotencyKey: true },
   'post /v1/recordings/{id}/disposition': { idempotencyKey: true },
+  'post /v1/incidents': { idempotencyKey: true },
+  'patch /v1/incidents/{id}': { etagFrom: '/v1/incidents/{id}' },
+  'post /v1/incidents/{id}/entries': { idempotencyKey: true },
+  'post /v1/incidents/{id}/actions': { idempotencyKey: true },
+  'patch /v1/incidents/{id}/actions/{actionId}': { etagFrom: '/v1/incidents/{id}/actions' },
 }

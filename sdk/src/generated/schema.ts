@@ -386,6 +386,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policies/incident_response/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a incident_response policy version taking effect today or later (administrators)
+         * @description The version supersedes the one before it from its effective date (Asia/Tokyo), until the next version takes effect. Versions never change once created. Refused: a date before today (422 body/effective_from), a body that breaks the type's rules (422 naming each field), a second version of the type on the same date (409). Honours Idempotency-Key.
+         */
+        post: operations["createIncidentResponsePolicyVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/calendar/holidays": {
         parameters: {
             query?: never;
@@ -729,6 +749,306 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List incidents in reach, most recently discovered first
+         * @description Drills are listed apart: drill=true lists only drills, otherwise only real incidents.
+         */
+        get: operations["listIncidents"];
+        put?: never;
+        /**
+         * Open a leak incident (漏えい等): anyone who discovers one may
+         * @description Judges the reporting duty from the facts (個人情報保護法第68条) under the incident_response plan in force on the awareness date, counts the report deadlines, and holds every linked recording (an incident hold) unless it is a drill.
+         */
+        post: operations["openIncident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read an incident
+         * @description Sets ETag. What happened, how it was found and the reports' contents are redacted for callers without incidents:read_personal.
+         */
+        get: operations["getIncident"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change what is known about an incident (If-Match)
+         * @description The judgement and deadlines follow the facts; every change of the judgement is recorded (GET …/judgements).
+         */
+        patch: operations["updateIncident"];
+        trace?: never;
+    };
+    "/v1/incidents/{id}/judgements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every change of the reporting judgement: who, when, on which facts */
+        get: operations["listIncidentJudgements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Link the recordings and cases a leak concerns
+         * @description Each must be in your reach. A linked recording gets an incident hold, unless the incident is a drill.
+         */
+        post: operations["linkIncidentRecords"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/handover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand the incident to a new owner (窓口の引継ぎ)
+         * @description By the owner, the desk or a records manager (incidents:hand_over); recorded and audited.
+         */
+        post: operations["handOverIncident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/handovers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every handover of the owner, oldest first */
+        get: operations["listIncidentHandovers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a team member with a role (legal, public_relations, technical, records) */
+        post: operations["addIncidentTeamMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/team/{memberId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take a member off the team (the history keeps them) */
+        delete: operations["removeIncidentTeamMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The incident's chronological record, in the order written */
+        get: operations["listIncidentEntries"];
+        put?: never;
+        /**
+         * Record a fact (confirmed or not), a correction, or a statement to the outside
+         * @description Append-only. A statement relies on confirmed facts not corrected since (409 otherwise).
+         */
+        post: operations["addIncidentEntry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Containment and recurrence-prevention actions */
+        get: operations["listIncidentActions"];
+        put?: never;
+        /** Add an action: containment (被害拡大防止) or recurrence prevention (再発防止) */
+        post: operations["addIncidentAction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/actions/{actionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change an action's status, owner, due date, title or note */
+        patch: operations["updateIncidentAction"];
+        trace?: never;
+    };
+    "/v1/incidents/{id}/disclosure-decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Decide to publish, or to withhold where publication would widen the damage */
+        post: operations["decideIncidentDisclosure"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a report to the Commission: first (速報) or final (確報) */
+        post: operations["fileIncidentReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record the notification of the persons affected (本人通知), or why it was not possible */
+        post: operations["recordIncidentNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close the incident
+         * @description 409 while an action is open, unless open_actions_reason says why. Its holds stay until a records manager releases them.
+         */
+        post: operations["closeIncident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/incidents/{id}/holds/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Release the incident's holds on its recordings (records manager, once it is closed) */
+        post: operations["releaseIncidentHolds"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/jwks.json": {
         parameters: {
             query?: never;
@@ -1032,7 +1352,7 @@ export interface components {
             /** @description A staff id (the JWT sub) */
             subject: string;
         };
-        AnyPolicyVersion: components["schemas"]["RecordingPolicyVersion"] | components["schemas"]["NameDisplayPolicyVersion"] | components["schemas"]["EscalationPolicyVersion"] | components["schemas"]["RetentionPolicyVersion"] | components["schemas"]["CalendarPolicyVersion"];
+        AnyPolicyVersion: components["schemas"]["RecordingPolicyVersion"] | components["schemas"]["NameDisplayPolicyVersion"] | components["schemas"]["EscalationPolicyVersion"] | components["schemas"]["RetentionPolicyVersion"] | components["schemas"]["CalendarPolicyVersion"] | components["schemas"]["IncidentResponsePolicyVersion"];
         AuditCheckpoint: {
             /** @description The checkpoint number: 1, 2, 3, … */
             checkpoint: number;
@@ -1333,6 +1653,11 @@ export interface components {
             record_category: string;
             reason: string;
         };
+        CloseIncident: {
+            reason: string;
+            /** @description Required to close while actions are still open: why */
+            open_actions_reason?: string;
+        };
         CreateCalendarPolicyVersion: {
             /**
              * Format: date
@@ -1411,6 +1736,111 @@ export interface components {
              */
             effective_from: string;
             body: components["schemas"]["EscalationPolicy"];
+            /** @description Why: the amendment, 規程 or 告示 this version implements */
+            note: string;
+        };
+        CreateIncident: {
+            /**
+             * @description leak (漏えい), loss (滅失), damage (毀損), unauthorised use (不正利用)
+             * @enum {unknown}
+             */
+            kind: "leak" | "loss" | "damage" | "unauthorised_use";
+            /** @description What happened */
+            summary: string;
+            /** @description How it was discovered, and by whom */
+            discovery: string;
+            /** Format: date-time */
+            occurred_at?: string;
+            /**
+             * Format: date-time
+             * @description 知った日時: when the office became aware; the reporting clock starts on its Tokyo date
+             */
+            aware_at: string;
+            /** @description 訓練: runs the whole workflow, never reportable, never holds records; listed apart */
+            drill?: boolean;
+            /**
+             * Format: uuid
+             * @description The unit opening it; default the caller's
+             */
+            org_unit_id?: string;
+            /** @description 窓口: default the response plan's point of contact, else the caller */
+            owner?: string;
+            /** @description The data items involved, e.g. 氏名, 住所, 電話番号, 音声 */
+            data_items?: string[];
+            persons_affected?: number | null;
+            /** @enum {unknown} */
+            persons_affected_basis?: "estimated" | "confirmed";
+            /** @description The facts known so far; those left out are false (none) */
+            reporting_facts?: {
+                /** @description 要配慮個人情報 involved (or possibly) */
+                sensitive_personal_information?: boolean;
+                /** @description Financial harm may result from misuse (財産的被害のおそれ) */
+                financial_harm_risk?: boolean;
+                /** @description A wrongful purpose is suspected (不正の目的のおそれ): the final report gets the longer period */
+                wrongful_purpose_suspected?: boolean;
+                /** @description Codes of the response plan's ordinance-sensitive categories (条例要配慮個人情報) involved */
+                ordinance_sensitive_categories?: string[];
+                /** @description The data was protected by strong encryption or equivalent measures (高度な暗号化等): exempts */
+                strongly_encrypted?: boolean;
+            };
+            records?: {
+                /** @enum {unknown} */
+                type: "recording" | "case";
+                /** Format: uuid */
+                id: string;
+            }[];
+            team?: components["schemas"]["IncidentTeamMemberInput"][];
+        };
+        CreateIncidentAction: {
+            /**
+             * @description containment (被害拡大防止) or recurrence prevention (再発防止)
+             * @enum {unknown}
+             */
+            kind: "containment" | "recurrence_prevention";
+            title: string;
+            /** @description A staff member (their subject, as in tokens) */
+            owner: string;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            due_on: string;
+            note?: string;
+        };
+        CreateIncidentEntry: {
+            /**
+             * @description fact; correction (names the entry it corrects); statement to the outside (relies on confirmed facts)
+             * @enum {unknown}
+             */
+            type: "fact" | "correction" | "statement";
+            text: string;
+            /**
+             * Format: date-time
+             * @description When it happened or was said; default now
+             */
+            occurred_at?: string;
+            /** @description Facts and corrections: confirmed (確認済) or not (未確認). Not for statements */
+            confirmed?: boolean;
+            /**
+             * Format: uuid
+             * @description Corrections: the fact or correction it corrects
+             */
+            corrects_entry_id?: string;
+            /** @description Statements: the confirmed, current facts it relies on */
+            relies_on?: string[];
+            /**
+             * @description Statements: to whom
+             * @enum {unknown}
+             */
+            audience?: "press" | "public" | "persons_affected" | "commission" | "partner_organisation" | "other";
+        };
+        CreateIncidentResponsePolicyVersion: {
+            /**
+             * Format: date
+             * @description 施行日 (Asia/Tokyo): today or later; one version per type and date
+             */
+            effective_from: string;
+            body: components["schemas"]["IncidentResponsePolicy"];
             /** @description Why: the amendment, 規程 or 告示 this version implements */
             note: string;
         };
@@ -1558,6 +1988,23 @@ export interface components {
         };
         DecideDisposition: {
             reason?: string;
+        };
+        DecideIncidentDisclosure: {
+            /** @enum {unknown} */
+            decision: "publish" | "withhold";
+            /**
+             * @description Required to withhold: the seed's only exception (情報公開により被害の拡大が見込まれるような特殊なケース)
+             * @enum {unknown}
+             */
+            exception?: "publication_would_widen_damage";
+            reason: string;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            published_on?: string;
+            /** @description e.g. the municipal website, a press release */
+            channel?: string;
         };
         DeliveryAttempt: {
             attempt: number;
@@ -1741,6 +2188,20 @@ export interface components {
             /** @description The id of the case in that system */
             ref: string;
         };
+        FileIncidentReport: {
+            /**
+             * @description first: 速報; final: 確報
+             * @enum {unknown}
+             */
+            kind: "first" | "final";
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            submitted_on: string;
+            content_summary: string;
+            reference_number?: string;
+        };
         HistoryItem: {
             /** Format: date-time */
             occurred_at: string;
@@ -1794,6 +2255,366 @@ export interface components {
             /** Format: date */
             to: string;
         };
+        Incident: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            org_unit_id: string;
+            /**
+             * @description leak (漏えい), loss (滅失), damage (毀損), unauthorised use (不正利用)
+             * @enum {unknown}
+             */
+            kind: "leak" | "loss" | "damage" | "unauthorised_use";
+            drill: boolean;
+            /** @enum {unknown} */
+            status: "open" | "closed";
+            summary: string | null;
+            discovery: string | null;
+            /** @description Free text withheld from this caller (auditors): what happened, facts, report contents */
+            personal_data_redacted: boolean;
+            occurred_at: string | null;
+            /** Format: date-time */
+            aware_at: string;
+            /**
+             * Format: date
+             * @description The Tokyo date of aware_at: 知った日
+             */
+            aware_date: string;
+            data_items: string[];
+            persons_affected: number | null;
+            persons_affected_basis: ("estimated" | "confirmed") | null;
+            reporting_facts: components["schemas"]["IncidentReportingFacts"];
+            judgement: components["schemas"]["IncidentJudgementSummary"];
+            deadlines: {
+                /** @enum {unknown} */
+                day_one_rule: "awareness_date" | "day_after_awareness";
+                roll_forward_office_holidays: boolean;
+                first_report: components["schemas"]["IncidentDeadline"];
+                final_report: components["schemas"]["IncidentDeadline"];
+            } | null;
+            owner: components["schemas"]["StaffRef"];
+            opened_by: components["schemas"]["StaffRef"];
+            /** @description Current members */
+            team: components["schemas"]["IncidentTeamMember"][];
+            records: components["schemas"]["IncidentRecord"][];
+            disclosure: components["schemas"]["IncidentDisclosureDecision"] | null;
+            reports: components["schemas"]["IncidentReport"][];
+            notifications: components["schemas"]["IncidentNotification"][];
+            /** @description Actions open or in progress */
+            open_actions: number;
+            /** @description Whom the response plan says to notify */
+            contacts: {
+                role: string;
+                name: string;
+                contact: string;
+            }[];
+            closed_at: string | null;
+            closed_by: components["schemas"]["StaffRef"] | null;
+            close_reason: string | null;
+            open_actions_reason: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            version: number;
+        };
+        IncidentAction: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            incident_id: string;
+            /** @enum {unknown} */
+            kind: "containment" | "recurrence_prevention";
+            title: string;
+            owner: components["schemas"]["StaffRef"];
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            due_on: string;
+            /** @enum {unknown} */
+            status: "open" | "in_progress" | "done" | "cancelled";
+            /** @description Open or in progress after its due date */
+            overdue: boolean;
+            note: string | null;
+            created_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            completed_at: string | null;
+            version: number;
+        };
+        IncidentActionList: {
+            items: components["schemas"]["IncidentAction"][];
+        };
+        IncidentDeadline: {
+            days: number;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            day_one: string;
+            /**
+             * Format: date
+             * @description Day `days`, counting day_one as day 1
+             */
+            raw_due_date: string;
+            /**
+             * Format: date
+             * @description After moving past office holidays where the plan says so
+             */
+            due_date: string;
+            /** @description Office holidays the due date moved over */
+            moved_over: string[];
+            calendar_version_ids: string[];
+            /**
+             * @description met: the report was filed (a final report meets the first-report deadline too); due: within the warning days; overdue: past
+             * @enum {unknown}
+             */
+            status: "pending" | "due" | "overdue" | "met";
+            filed_on: string | null;
+        };
+        IncidentDisclosureDecision: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {unknown} */
+            decision: "publish" | "withhold";
+            exception: "publication_would_widen_damage" | null;
+            reason: string;
+            published_on: string | null;
+            channel: string | null;
+            decided_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            decided_at: string;
+        };
+        IncidentEntry: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            incident_id: string;
+            seq: number;
+            /** @enum {unknown} */
+            type: "fact" | "correction" | "statement";
+            /** Format: date-time */
+            occurred_at: string;
+            /** Format: date-time */
+            recorded_at: string;
+            actor: components["schemas"]["StaffRef"];
+            text: string | null;
+            redacted: boolean;
+            confirmed: boolean | null;
+            corrects_entry_id: string | null;
+            /** @description Later corrections of this entry: a corrected fact is no longer current */
+            corrected_by: string[];
+            relies_on: string[];
+            audience: ("press" | "public" | "persons_affected" | "commission" | "partner_organisation" | "other") | null;
+        };
+        IncidentEntryPage: {
+            items: components["schemas"]["IncidentEntry"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        IncidentHandoverInput: {
+            /** @description A staff member (their subject, as in tokens) */
+            to: string;
+            reason: string;
+        };
+        IncidentHandoverList: {
+            items: {
+                /** Format: uuid */
+                id: string;
+                from: components["schemas"]["StaffRef"];
+                to: components["schemas"]["StaffRef"];
+                reason: string;
+                handed_over_by: components["schemas"]["StaffRef"];
+                /** Format: date-time */
+                handed_over_at: string;
+            }[];
+        };
+        IncidentHoldsReleased: {
+            /** Format: uuid */
+            incident_id: string;
+            released_hold_ids: string[];
+        };
+        IncidentJudgementHistory: {
+            /** @description Oldest first: every change of the judgement, who made it and on which facts */
+            items: {
+                seq: number;
+                reportable: boolean;
+                reasons: ("sensitive_personal_information" | "financial_harm_risk" | "wrongful_purpose" | "persons_over_threshold" | "ordinance_sensitive_information")[];
+                exemption: ("strong_encryption" | "drill") | null;
+                /** @description The facts it was judged on */
+                facts: {
+                    [key: string]: unknown;
+                };
+                /** @description What changed since the previous judgement */
+                changed_facts: string[];
+                /** Format: uuid */
+                policy_version_id: string;
+                first_report_due: string | null;
+                final_report_due: string | null;
+                judged_by: components["schemas"]["StaffRef"];
+                /** Format: date-time */
+                judged_at: string;
+            }[];
+        };
+        IncidentJudgementSummary: {
+            /** @description Whether the Commission must be told and the persons notified (第68条) */
+            reportable: boolean;
+            /** @description Every ground met (規則第43条), exempt or not */
+            reasons: ("sensitive_personal_information" | "financial_harm_risk" | "wrongful_purpose" | "persons_over_threshold" | "ordinance_sensitive_information")[];
+            exemption: ("strong_encryption" | "drill") | null;
+            /**
+             * Format: uuid
+             * @description The incident_response plan in force on the awareness date
+             */
+            policy_version_id: string;
+            /** Format: date-time */
+            judged_at: string;
+        };
+        IncidentNotification: {
+            /** Format: uuid */
+            id: string;
+            notified_on: string | null;
+            method: ("letter" | "email" | "phone" | "in_person" | "other") | null;
+            persons: number | null;
+            not_possible_reason: ("notification_difficult" | "non_disclosure_information") | null;
+            alternative: ("publication" | "inquiry_desk" | "other") | null;
+            alternative_detail: string | null;
+            note: string | null;
+            recorded_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            recorded_at: string;
+        };
+        IncidentPage: {
+            items: components["schemas"]["Incident"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        IncidentRecord: {
+            /** @enum {unknown} */
+            type: "recording" | "case";
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            org_unit_id: string;
+            hold_id: string | null;
+            linked_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            linked_at: string;
+        };
+        IncidentReport: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description first: 速報; final: 確報
+             * @enum {unknown}
+             */
+            kind: "first" | "final";
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            submitted_on: string;
+            content_summary: string | null;
+            reference_number: string | null;
+            recorded_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            recorded_at: string;
+        };
+        /** @description The facts the reporting duty turns on (規則第43条) */
+        IncidentReportingFacts: {
+            /** @description 要配慮個人情報 involved (or possibly) */
+            sensitive_personal_information: boolean;
+            /** @description Financial harm may result from misuse (財産的被害のおそれ) */
+            financial_harm_risk: boolean;
+            /** @description A wrongful purpose is suspected (不正の目的のおそれ): the final report gets the longer period */
+            wrongful_purpose_suspected: boolean;
+            /** @description Codes of the response plan's ordinance-sensitive categories (条例要配慮個人情報) involved */
+            ordinance_sensitive_categories: string[];
+            /** @description The data was protected by strong encryption or equivalent measures (高度な暗号化等): exempts */
+            strongly_encrypted: boolean;
+        };
+        IncidentResponsePolicy: {
+            /** @description Subject of the default owner (窓口) of a new incident; absent: whoever opens it */
+            point_of_contact?: string;
+            /** @description Whom to notify when an incident is opened, with their roles */
+            contacts: {
+                /** @description e.g. 保護管理者, legal, public_relations, technical, records */
+                role: string;
+                name: string;
+                /** @description Extension, e-mail or phone */
+                contact: string;
+            }[];
+            /** @description More persons affected than this makes an incident reportable (行政機関等: 100, so 100 is not and 101 is) */
+            persons_threshold: number;
+            /** @description Information the ordinance marks sensitive (条例要配慮個人情報): involving any makes an incident reportable */
+            ordinance_sensitive_categories: {
+                code: string;
+                /** @description e.g. LGBT等に関する情報 */
+                label: string;
+            }[];
+            reporting: {
+                /** @description 速報 (「速やかに」, in practice 3–5 days) */
+                first_report_days: number;
+                /** @description 確報: 30 days */
+                final_report_days: number;
+                /** @description 確報 where a wrongful purpose is suspected: 60 days */
+                final_report_days_wrongful_purpose: number;
+                /**
+                 * @description Which day is day 1: the day of becoming aware (the Commission's guidelines) or the day after (民法第140条)
+                 * @enum {unknown}
+                 */
+                day_one: "awareness_date" | "day_after_awareness";
+                /** @description Whether a deadline on an office holiday (weekend, national holiday, 12/29–1/3, closures) moves to the next office day */
+                roll_forward_office_holidays: boolean;
+                /** @description incident.report_due is published this many days before a due date */
+                warn_days_before: number;
+            };
+        };
+        IncidentResponsePolicyVersion: {
+            /**
+             * Format: uuid
+             * @description Decisions record this id with what they decided
+             */
+            id: string;
+            /** @enum {string} */
+            type: "incident_response";
+            /**
+             * Format: date
+             * @description 施行日: in force from this day (Asia/Tokyo)
+             */
+            effective_from: string;
+            /** @description The last day in force: the day before the next version takes effect; null while no later version exists */
+            effective_until: string | null;
+            body: components["schemas"]["IncidentResponsePolicy"];
+            /** @description Why this version exists (e.g. the 規程 or 告示 it implements) */
+            note: string;
+            /** @description Subject of the administrator who created it; system for shipped defaults */
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        IncidentTeamMember: {
+            /** Format: uuid */
+            id: string;
+            member: components["schemas"]["StaffRef"];
+            /** @enum {unknown} */
+            role: "legal" | "public_relations" | "technical" | "records";
+            added_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            added_at: string;
+        };
+        IncidentTeamMemberInput: {
+            /** @description A staff member (their subject, as in tokens) */
+            subject: string;
+            /**
+             * @description legal, public_relations (広報), technical, records
+             * @enum {unknown}
+             */
+            role: "legal" | "public_relations" | "technical" | "records";
+        };
         /** @description A public JSON Web Key (RFC 7517) */
         Jwk: {
             kty: string;
@@ -1822,6 +2643,14 @@ export interface components {
                 retires_at: string | null;
             } | null;
             current: components["schemas"]["SigningKey"];
+        };
+        LinkIncidentRecords: {
+            records: {
+                /** @enum {unknown} */
+                type: "recording" | "case";
+                /** Format: uuid */
+                id: string;
+            }[];
         };
         Me: {
             subject: string;
@@ -1880,6 +2709,18 @@ export interface components {
                 "recordings:media_access"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
                 "dispositions:read"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "incidents:create"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "incidents:read"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "incidents:read_personal"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "incidents:handle"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "incidents:hand_over"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "incidents:release_holds"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
                 "audit:read"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
@@ -2021,14 +2862,15 @@ export interface components {
                 escalation: components["schemas"]["EscalationPolicyVersion"];
                 retention: components["schemas"]["RetentionPolicyVersion"];
                 calendar: components["schemas"]["CalendarPolicyVersion"];
+                incident_response: components["schemas"]["IncidentResponsePolicyVersion"];
             };
         };
         PolicyVersionHistory: {
             /**
-             * @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日)
+             * @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画)
              * @enum {unknown}
              */
-            type: "recording" | "name_display" | "escalation" | "retention" | "calendar";
+            type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response";
             /**
              * Format: date
              * @description Today in Asia/Tokyo
@@ -2069,6 +2911,29 @@ export interface components {
              */
             action: "dispose" | "transfer";
             reason: string;
+        };
+        /** @description Either notified_on, method and persons; or not_possible_reason (with alternative when notification was difficult) */
+        RecordIncidentNotification: {
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            notified_on?: string;
+            /** @enum {unknown} */
+            method?: "letter" | "email" | "phone" | "in_person" | "other";
+            persons?: number;
+            /**
+             * @description 第68条第2項: notification difficult and an alternative taken (第1号), or the information is non-disclosable (第2号, 第78条第1項)
+             * @enum {unknown}
+             */
+            not_possible_reason?: "notification_difficult" | "non_disclosure_information";
+            /**
+             * @description What was done instead (e.g. 公表)
+             * @enum {unknown}
+             */
+            alternative?: "publication" | "inquiry_desk" | "other";
+            alternative_detail?: string;
+            note?: string;
         };
         Recording: {
             /** Format: uuid */
@@ -2197,8 +3062,11 @@ export interface components {
             id: string;
             /** Format: uuid */
             recording_id: string;
-            /** @enum {unknown} */
-            type: "audit" | "litigation" | "appeal" | "disclosure_request" | "other";
+            /**
+             * @description incident: kept while a leak incident (漏えい等) is handled; its reference is the incident id
+             * @enum {unknown}
+             */
+            type: "audit" | "litigation" | "appeal" | "disclosure_request" | "other" | "incident";
             reference: string;
             note: string | null;
             /**
@@ -2277,6 +3145,9 @@ export interface components {
             created_at: string;
         };
         ReleaseHold: {
+            reason: string;
+        };
+        ReleaseIncidentHolds: {
             reason: string;
         };
         ResponderShortfall: {
@@ -2492,6 +3363,49 @@ export interface components {
             summary?: string;
             /** @description Replaces the contact details; null removes them */
             customer?: components["schemas"]["Customer"] | null;
+        };
+        /** @description Descriptive fields and facts; the reporting judgement and deadlines follow. Owner, team and records change by their own requests. */
+        UpdateIncident: {
+            /**
+             * @description leak (漏えい), loss (滅失), damage (毀損), unauthorised use (不正利用)
+             * @enum {unknown}
+             */
+            kind?: "leak" | "loss" | "damage" | "unauthorised_use";
+            summary?: string;
+            discovery?: string;
+            occurred_at?: string | null;
+            /** Format: date-time */
+            aware_at?: string;
+            /** @description The data items involved, e.g. 氏名, 住所, 電話番号, 音声 */
+            data_items?: string[];
+            persons_affected?: number | null;
+            persons_affected_basis?: ("estimated" | "confirmed") | null;
+            /** @description The facts to change; the others stay as they are */
+            reporting_facts?: {
+                /** @description 要配慮個人情報 involved (or possibly) */
+                sensitive_personal_information?: boolean;
+                /** @description Financial harm may result from misuse (財産的被害のおそれ) */
+                financial_harm_risk?: boolean;
+                /** @description A wrongful purpose is suspected (不正の目的のおそれ): the final report gets the longer period */
+                wrongful_purpose_suspected?: boolean;
+                /** @description Codes of the response plan's ordinance-sensitive categories (条例要配慮個人情報) involved */
+                ordinance_sensitive_categories?: string[];
+                /** @description The data was protected by strong encryption or equivalent measures (高度な暗号化等): exempts */
+                strongly_encrypted?: boolean;
+            };
+        };
+        UpdateIncidentAction: {
+            title?: string;
+            /** @description A staff member (their subject, as in tokens) */
+            owner?: string;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            due_on?: string;
+            /** @enum {unknown} */
+            status?: "open" | "in_progress" | "done" | "cancelled";
+            note?: string | null;
         };
         /** @description Descriptive fields only; facts of the recording (times, media, notice) and its classification do not change here */
         UpdateRecording: {
@@ -3330,8 +4244,8 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日) */
-                type: "recording" | "name_display" | "escalation" | "retention" | "calendar";
+                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画) */
+                type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response";
             };
             cookie?: never;
         };
@@ -3371,8 +4285,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日) */
-                type: "recording" | "name_display" | "escalation" | "retention" | "calendar";
+                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画) */
+                type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response";
             };
             cookie?: never;
         };
@@ -3412,8 +4326,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日) */
-                type: "recording" | "name_display" | "escalation" | "retention" | "calendar";
+                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画) */
+                type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response";
                 id: string;
             };
             cookie?: never;
@@ -3637,6 +4551,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CalendarPolicyVersion"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createIncidentResponsePolicyVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateIncidentResponsePolicyVersion"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResponsePolicyVersion"];
                 };
             };
             /** @description A problem (RFC 9457) */
@@ -4529,6 +5485,895 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Disposition"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listIncidents: {
+        parameters: {
+            query?: {
+                /** @description true: drills only; default false: real incidents only (drills are listed apart) */
+                drill?: boolean;
+                status?: "open" | "closed";
+                /** @description leak (漏えい), loss (滅失), damage (毀損), unauthorised use (不正利用) */
+                kind?: "leak" | "loss" | "damage" | "unauthorised_use";
+                reportable?: boolean;
+                /** @description A staff member (their subject, as in tokens) */
+                owner?: string;
+                /** @description Incidents that link this recording or case */
+                record_id?: string;
+                aware_from?: string;
+                aware_to?: string;
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    openIncident: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateIncident"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getIncident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateIncident: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag from GET; required (428 without, 412 when stale) */
+                "if-match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Descriptive fields and facts; the reporting judgement and deadlines follow. Owner, team and records change by their own requests. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateIncident"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listIncidentJudgements: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentJudgementHistory"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    linkIncidentRecords: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkIncidentRecords"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    handOverIncident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentHandoverInput"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listIncidentHandovers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentHandoverList"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addIncidentTeamMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentTeamMemberInput"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeIncidentTeamMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listIncidentEntries: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentEntryPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addIncidentEntry: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateIncidentEntry"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentEntry"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listIncidentActions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentActionList"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addIncidentAction: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateIncidentAction"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentAction"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateIncidentAction: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag from GET; checked when sent (412 when stale) */
+                "if-match"?: string;
+            };
+            path: {
+                id: string;
+                actionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateIncidentAction"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentAction"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    decideIncidentDisclosure: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecideIncidentDisclosure"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    fileIncidentReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FileIncidentReport"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recordIncidentNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Either notified_on, method and persons; or not_possible_reason (with alternative when notification was difficult) */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordIncidentNotification"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    closeIncident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CloseIncident"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    releaseIncidentHolds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReleaseIncidentHolds"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentHoldsReleased"];
                 };
             };
             /** @description A problem (RFC 9457) */
