@@ -1,5 +1,6 @@
 import type { CaseTables } from './cases/cases.tables.js'
 import type { EventTables } from './cases/events.tables.js'
+import type { DisclosureRequestTables } from './disclosure-requests/disclosure-requests.tables.js'
 import type { MediaGrantTables } from './media-grants/media-grants.tables.js'
 import type { OrgUnitTables } from './org-units/org-units.tables.js'
 import type { PolicyTables } from './policies/policies.tables.js'
@@ -13,5 +14,14 @@ import type { WebhookTables } from './webhooks/webhooks.tables.js'
  * module's repository; other modules reach them through its exported functions.
  */
 declare module './kernel/db.js' {
-  interface Database extends OrgUnitTables, PolicyTables, StaffTables, CaseTables, EventTables, RecordingTables, MediaGrantTables, WebhookTables {}
+  interface Database
+    extends OrgUnitTables,
+      PolicyTables,
+      StaffTables,
+      CaseTables,
+      EventTables,
+      RecordingTables,
+      MediaGrantTables,
+      WebhookTables,
+      DisclosureRequestTables {}
 }

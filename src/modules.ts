@@ -12,6 +12,8 @@ import type { MediaGrantSettings } from './media-grants/media-grants.service.js'
 import orgUnitRoutes from './org-units/org-units.routes.js'
 import policyRoutes from './policies/policies.routes.js'
 import calendarRoutes from './calendar/calendar.routes.js'
+import disclosureRequestRoutes from './disclosure-requests/disclosure-requests.routes.js'
+import derivativeRoutes from './recordings/derivatives.routes.js'
 import dispositionRoutes from './recordings/dispositions.routes.js'
 import recordingRoutes from './recordings/recordings.routes.js'
 import type { TargetPolicy } from './webhooks/targets.js'
@@ -33,7 +35,9 @@ export async function registerModules(
   await app.register(policyRoutes, { prefix: '/v1/policies' })
   await app.register(calendarRoutes, { prefix: '/v1/calendar' })
   await app.register(recordingRoutes, { prefix: '/v1/recordings', mediaGrants })
+  await app.register(derivativeRoutes, { prefix: '/v1/recordings' })
   await app.register(dispositionRoutes, { prefix: '/v1/dispositions' })
+  await app.register(disclosureRequestRoutes, { prefix: '/v1/disclosure-requests', mediaGrants })
   await app.register(jwksRoutes, { mediaGrants })
   await app.register(auditRoutes, { prefix: '/v1/audit-events' })
   await app.register(historyRoutes, { prefix: '/v1/records' })

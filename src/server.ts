@@ -8,6 +8,7 @@ import { openDatabase } from './kernel/db.js'
 import { migrateToLatest } from './kernel/migrations.js'
 import { startBackgroundJobs } from './kernel/background-jobs.js'
 import { sweepRetention } from './recordings/retention-sweep.js'
+import { runDeadlineRound } from './disclosure-requests/deadline-notices.js'
 import { sequenceAllPendingChanges } from './kernel/sequencer.js'
 import { TargetPolicy } from './webhooks/targets.js'
 import { runWebhookRound } from './webhooks/worker.js'
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
           { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: () => linkPendingEntries(database.db) },
           { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
           { name: 'retention-sweep', intervalMs: config.retentionSweepIntervalMs, run: () => sweepRetention(database.db) },
+          { name: 'disclosure-deadlines', intervalMs: config.disclosureDeadlineIntervalMs, run: () => runDeadlineRound(database.db) },
           { name: 'change-feed', intervalMs: config.changeFeedIntervalMs, run: () => sequenceAllPendingChanges(database.db) },
           {
             name: 'webhooks',

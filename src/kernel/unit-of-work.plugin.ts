@@ -66,6 +66,7 @@ const RESOURCE_TYPES: Record<string, string> = {
   events: 'case',
   recordings: 'recording',
   dispositions: 'disposition',
+  disclosure_requests: 'disclosure_request',
   audit: 'audit_event',
   changes: 'change',
   webhooks: 'webhook',

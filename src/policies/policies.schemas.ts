@@ -5,7 +5,7 @@ import { CASE_CATEGORIES, CASE_CHANNELS } from './case-vocabulary.js'
  * Policy bodies, one schema per type. Municipal rules change on announced dates (施行日):
  * each type has versions, each in force from its effective date until the next one's.
  */
-export const POLICY_TYPES = ['recording', 'name_display', 'escalation', 'retention', 'calendar'] as const
+export const POLICY_TYPES = ['recording', 'name_display', 'escalation', 'retention', 'calendar', 'disclosure'] as const
 export type PolicyType = (typeof POLICY_TYPES)[number]
 
 const DateString = Type.String({ format: 'date', description: 'YYYY-MM-DD' })
@@ -135,12 +135,58 @@ const CalendarPolicySchema = Type.Object(
   { $id: 'CalendarPolicy', additionalProperties: false },
 )
 
+export const DISCLOSURE_KINDS = ['personal_information', 'information_disclosure'] as const
+export type DisclosureKind = (typeof DISCLOSURE_KINDS)[number]
+
+/** How one kind of disclosure request is decided in time. */
+const DisclosureKindRulesSchema = Type.Object(
+  {
+    decision_period_days: Type.Integer({
+      minimum: 1,
+      maximum: 60,
+      description: 'Days to decide, counted from the day after receipt (national law: 30; many ordinances 14 or 15)',
+    }),
+    max_extension_days: Type.Integer({
+      minimum: 0,
+      maximum: 60,
+      description: 'The longest single extension (national law: 30; 0: none)',
+    }),
+    warning_days: Type.Integer({ minimum: 0, maximum: 59, description: 'Days before the deadline when deadline_approaching is published' }),
+    roll_forward_off_holidays: Type.Optional(
+      Type.Boolean({
+        description:
+          'Whether a deadline on an office holiday moves to the next working day. Absent: as the calendar policy says for the ' +
+          "office's own decisions (office_decisions_roll_forward)",
+      }),
+    ),
+  },
+  { $id: 'DisclosureKindRules', additionalProperties: false },
+)
+
+/** 開示請求: decision periods, extensions and warnings per kind of request. */
+const DisclosurePolicySchema = Type.Object(
+  {
+    kinds: Type.Object(
+      {
+        personal_information: DisclosureKindRulesSchema,
+        information_disclosure: DisclosureKindRulesSchema,
+      },
+      {
+        additionalProperties: false,
+        description: 'personal_information: 保有個人情報開示請求 (個人情報保護法第76条); information_disclosure: 情報公開請求 (情報公開法・条例)',
+      },
+    ),
+  },
+  { $id: 'DisclosurePolicy', additionalProperties: false },
+)
+
 export const POLICY_BODY_SCHEMAS = {
   recording: RecordingPolicySchema,
   name_display: NameDisplayPolicySchema,
   escalation: EscalationPolicySchema,
   retention: RetentionPolicySchema,
   calendar: CalendarPolicySchema,
+  disclosure: DisclosurePolicySchema,
 } as const
 
 export interface PolicyBodies {
@@ -149,6 +195,7 @@ export interface PolicyBodies {
   escalation: Static<typeof EscalationPolicySchema>
   retention: Static<typeof RetentionPolicySchema>
   calendar: Static<typeof CalendarPolicySchema>
+  disclosure: Static<typeof DisclosurePolicySchema>
 }
 
 /** One version of a policy, as decisions use it: they record `id` with what they decided. */
@@ -168,7 +215,8 @@ export interface PolicyVersion<T extends PolicyType = PolicyType> {
 export const POLICY_EPOCH = '1970-01-01'
 
 const PolicyTypeSchema = Type.Enum([...POLICY_TYPES], {
-  description: 'recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日)',
+  description:
+    'recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), disclosure (開示請求の期限)',
 })
 
 const VERSION_NAMES = {
@@ -177,6 +225,7 @@ const VERSION_NAMES = {
   escalation: 'Escalation',
   retention: 'Retention',
   calendar: 'Calendar',
+  disclosure: 'Disclosure',
 } as const satisfies Record<PolicyType, string>
 
 /** Shared component names, e.g. RecordingPolicyVersion, CreateRecordingPolicyVersion. */
@@ -205,6 +254,7 @@ const NameDisplayPolicyVersionSchema = versionSchema('name_display', NameDisplay
 const EscalationPolicyVersionSchema = versionSchema('escalation', EscalationPolicySchema)
 const RetentionPolicyVersionSchema = versionSchema('retention', RetentionPolicySchema)
 const CalendarPolicyVersionSchema = versionSchema('calendar', CalendarPolicySchema)
+const DisclosurePolicyVersionSchema = versionSchema('disclosure', DisclosurePolicySchema)
 
 export const POLICY_VERSION_SCHEMAS = {
   recording: RecordingPolicyVersionSchema,
@@ -212,11 +262,19 @@ export const POLICY_VERSION_SCHEMAS = {
   escalation: EscalationPolicyVersionSchema,
   retention: RetentionPolicyVersionSchema,
   calendar: CalendarPolicyVersionSchema,
+  disclosure: DisclosurePolicyVersionSchema,
 } as const
 
 /** A version of any type; `type` tells which body it has. */
 export const AnyPolicyVersionSchema = Type.Union(
-  [RecordingPolicyVersionSchema, NameDisplayPolicyVersionSchema, EscalationPolicyVersionSchema, RetentionPolicyVersionSchema, CalendarPolicyVersionSchema],
+  [
+    RecordingPolicyVersionSchema,
+    NameDisplayPolicyVersionSchema,
+    EscalationPolicyVersionSchema,
+    RetentionPolicyVersionSchema,
+    CalendarPolicyVersionSchema,
+    DisclosurePolicyVersionSchema,
+  ],
   { $id: 'AnyPolicyVersion' },
 )
 
@@ -233,6 +291,7 @@ export const PoliciesInForceSchema = Type.Object(
         escalation: EscalationPolicyVersionSchema,
         retention: RetentionPolicyVersionSchema,
         calendar: CalendarPolicyVersionSchema,
+        disclosure: DisclosurePolicyVersionSchema,
       },
       { additionalProperties: false, description: "Each type's version in force on that date" },
     ),
@@ -267,6 +326,7 @@ export const CREATE_POLICY_VERSION_SCHEMAS = {
   escalation: createVersionSchema('escalation', EscalationPolicySchema),
   retention: createVersionSchema('retention', RetentionPolicySchema),
   calendar: createVersionSchema('calendar', CalendarPolicySchema),
+  disclosure: createVersionSchema('disclosure', DisclosurePolicySchema),
 } as const
 
 export const AtQuerySchema = Type.Object(

@@ -59,6 +59,7 @@ export async function policiesInForceOn(ctx: ServiceContext, at: string) {
       escalation: view(versions.escalation, next.escalation),
       retention: view(versions.retention, next.retention),
       calendar: view(versions.calendar, next.calendar),
+      disclosure: view(versions.disclosure, next.disclosure),
     },
   }
 }

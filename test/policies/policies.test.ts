@@ -8,13 +8,14 @@ import { POLICY_TYPES } from '../../src/policies/policies.schemas.js'
 import { buildTestApp } from '../helpers/app.js'
 import { expectStatus } from '../helpers/expect.js'
 
-// The shipped defaults (migrations/0003_policies.sql), in force from 1970-01-01.
+// The shipped defaults (migrations/0003_policies.sql, 0012 for disclosure), in force from 1970-01-01.
 const DEFAULT_IDS = {
   recording: '00000000-0000-7000-8000-0000000000a1',
   name_display: '00000000-0000-7000-8000-0000000000a2',
   escalation: '00000000-0000-7000-8000-0000000000a3',
   retention: '00000000-0000-7000-8000-0000000000a4',
   calendar: '00000000-0000-7000-8000-0000000000a5',
+  disclosure: '00000000-0000-7000-8000-0000000000d1',
 }
 
 const admin = { roles: ['admin' as const], sub: 'admin-1', name: '管理者' }
@@ -239,7 +240,7 @@ t.test('a back-dated version is refused', async (t) => {
     .selectFrom('policy_versions')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow()
-  t.equal(count.n, 5, 'nothing was written')
+  t.equal(Number(count.n), POLICY_TYPES.length, 'nothing was written: one default version per type')
   t.same(effectiveDateErrors('2026-01-01', '2026-01-01'), [], 'today is allowed')
 })
 
