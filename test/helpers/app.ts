@@ -6,7 +6,7 @@ import type { ProtectionConfig } from '../../src/kernel/protection.plugin.js'
 import type { Role } from '../../src/kernel/access.js'
 import { createTokenVerifier, signHs256Token } from '../../src/kernel/auth.js'
 import type { AuthConfig } from '../../src/kernel/auth.js'
-import type { Db } from '../../src/kernel/db.js'
+import { connectPostgres, type Db } from '../../src/kernel/db.js'
 import { createOrgUnit, ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import type { paths } from '../../openapi/schema.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
@@ -118,4 +118,24 @@ export async function startTestServer(t: Teardown): Promise<TestApp & { baseUrl:
     baseUrl,
     client: async (who) => createClient<paths>({ baseUrl, headers: { authorization: `Bearer ${await tokenFor(who)}` } }),
   }
+}
+
+/**
+ * A second instance of the service on a test app's database, as another process behind the load
+ * balancer would be: on PostgreSQL with a connection pool of its own; on the embedded database
+ * sharing its one engine. Its `db` is what that instance's background jobs would run on.
+ */
+export async function anotherInstance(t: Teardown, test: TestApp): Promise<{ app: FastifyInstance; db: Db }> {
+  const handle = test.database.url ? connectPostgres(test.database.url, 5) : test.database.handle
+  const app = await buildApp({
+    config: { logLevel: 'silent', logPretty: false, trustProxy: false },
+    database: handle,
+    verifyToken: await createTokenVerifier(testAuth),
+  })
+  await app.ready()
+  t.teardown(async () => {
+    await app.close()
+    if (test.database.url) await handle.close()
+  })
+  return { app, db: handle.db }
 }
