@@ -1026,7 +1026,7 @@ export interface paths {
         put?: never;
         /**
          * Record a hand-over to the requester (開示の実施)
-         * @description What the decision discloses (the original, or the redacted copy it names), by a media grant issued now (its token shown once) or on a medium, on a date. The first one makes the request disclosed.
+         * @description What the decision discloses (the original, or the redacted copy it names), by a media grant issued now (its token shown once) or on a medium, on a date. The first one makes the request disclosed. Honours Idempotency-Key (a retry answers the same grant).
          */
         post: operations["handOverDisclosure"];
         delete?: never;
@@ -6087,7 +6087,10 @@ export interface operations {
     handOverDisclosure: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
             };

@@ -3,12 +3,12 @@ import { appendAuditEntries } from '../kernel/audit.js'
 import type { Db, Trx } from '../kernel/db.js'
 import { HttpProblem } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
-import { publishChanges } from '../kernel/outbox.js'
+import { type DomainChange, publishChanges } from '../kernel/outbox.js'
 import { todayInTokyo } from '../kernel/time.js'
 import type { PolicyVersion } from '../policies/policies.schemas.js'
 import { policyInForce } from '../policies/policies.repository.js'
 import { SYSTEM_ACTOR } from '../staff/staff.repository.js'
-import { computeDeadline, deadlineColumns } from './disclosure-deadline.service.js'
+import { type ComputedDeadline, computeDeadline, deadlineColumns } from './disclosure-deadline.service.js'
 import { moveDeadline, publishDeadlineNotices, runningRequests } from './disclosure-requests.repository.js'
 import { requestChange } from './disclosure-requests.service.js'
 
@@ -41,28 +41,37 @@ export interface DeadlineRound {
 
 async function refreshDeadlines(trx: Trx, today: string): Promise<number> {
   const policies = new Map<string, PolicyVersion<'disclosure'>>()
-  let moved = 0
+  // Requests received on one day, of one kind, without corrections or extension share a deadline.
+  const counted = new Map<string, Promise<ComputedDeadline | null>>()
+  const changes: DomainChange[] = []
   for (const request of await runningRequests(trx)) {
     let policy = policies.get(request.received_date)
     if (!policy) {
       policy = await policyInForce(trx, 'disclosure', request.received_date)
       policies.set(request.received_date, policy)
     }
-    // A calendar that cannot answer (dates beyond its data) leaves the deadline as it was.
-    const computed = await computeDeadline(trx, request, policy).catch((error: unknown) => {
-      if (error instanceof HttpProblem) return null
-      throw error
-    })
+    const facts = { kind: request.kind, received_date: request.received_date, corrections: request.corrections, extension_days: request.extension_days }
+    const key = JSON.stringify([policy.id, facts])
+    let computing = counted.get(key)
+    if (!computing) {
+      // A calendar that cannot answer (dates beyond its data) leaves the deadline as it was.
+      computing = computeDeadline(trx, facts, policy).catch((error: unknown) => {
+        if (error instanceof HttpProblem) return null
+        throw error
+      })
+      counted.set(key, computing)
+    }
+    const computed = await computing
     if (!computed) continue
     const columns = deadlineColumns(computed)
     if (columns.due_date === request.due_date && columns.warn_from === request.warn_from && columns.disclosure_policy_id === request.disclosure_policy_id)
       continue
     const row = await moveDeadline(trx, request.id, request.version, columns)
     if (!row) continue
-    moved += 1
-    await publishChanges(trx, [requestChange('deadline_moved', row, { previous_due_date: request.due_date, due_date: row.due_date, today })])
+    changes.push(requestChange('deadline_moved', row, { previous_due_date: request.due_date, due_date: row.due_date, today }))
   }
-  return moved
+  for (let i = 0; i < changes.length; i += 1000) await publishChanges(trx, changes.slice(i, i + 1000))
+  return changes.length
 }
 
 export async function runDeadlineRound(db: Db, options: { today?: string } = {}): Promise<DeadlineRound> {

@@ -245,15 +245,16 @@ const disclosureRequestRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGra
   })
 
   app.post('/:id/handovers', {
-    config: { permission: 'disclosure_requests:handle' },
+    config: { permission: 'disclosure_requests:handle', idempotent: true },
     schema: {
       operationId: 'handOverDisclosure',
       summary: 'Record a hand-over to the requester (開示の実施)',
       description:
         'What the decision discloses (the original, or the redacted copy it names), by a media grant issued now (its token shown once) or on a ' +
-        'medium, on a date. The first one makes the request disclosed.',
+        'medium, on a date. The first one makes the request disclosed. Honours Idempotency-Key (a retry answers the same grant).',
       tags: TAGS,
       params: DisclosureRequestIdParams,
+      headers: IdempotencyKeyHeader,
       body: HandOverSchema,
       response: { 201: HandoverResultSchema },
     },

@@ -7,6 +7,7 @@ import { decodeCursor, paginate } from '../kernel/pagination.js'
 import { requireIfMatch } from '../kernel/preconditions.js'
 import { todayInTokyo } from '../kernel/time.js'
 import { requireOrgUnit, unitForNewRecord } from '../org-units/org-units.service.js'
+import { POLICY_EPOCH } from '../policies/policies.schemas.js'
 import { policiesToday, policyOn } from '../policies/policies.service.js'
 import { placeHold, releaseHold } from '../recordings/holds.service.js'
 import { isTerminal, recordingStatusInReach } from '../recordings/recordings.service.js'
@@ -266,7 +267,10 @@ function identityErrors(kind: CreateDisclosureRequest['kind'], requester: Create
 }
 
 export async function createRequest(ctx: ServiceContext, input: CreateDisclosureRequest): Promise<LoadedRequest> {
-  refuseIf([...dateErrors(input.received_date, 'body/received_date'), ...identityErrors(input.kind, input.requester, 'body/requester')])
+  refuseIf([
+    ...dateErrors(input.received_date, 'body/received_date', [[POLICY_EPOCH, 'the first day any policy is in force']]),
+    ...identityErrors(input.kind, input.requester, 'body/requester'),
+  ])
   const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'handle disclosure requests' })
   // The version in force on the received date governs the request.
   const policy = await policyOn(ctx, 'disclosure', input.received_date)

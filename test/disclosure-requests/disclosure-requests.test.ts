@@ -65,6 +65,8 @@ t.test('creating a request: its checks, its deadline, who sees the requester', a
   t.same(pointers(needless), ['body/requester/identity_confirmation'], 'anyone may ask for administrative documents')
   const future = await post(test, desk, '/v1/disclosure-requests', disclosureRequestBody({ received_date: addDays(todayInTokyo(), 1) }))
   t.same(pointers(future), ['body/received_date'])
+  const ancient = await post(test, desk, '/v1/disclosure-requests', disclosureRequestBody({ received_date: '1969-12-31' }))
+  t.same(pointers(ancient), ['body/received_date'], 'before any policy is in force')
 
   const forAuditor = await test.injectAs(auditor, { method: 'GET', url: `/v1/disclosure-requests/${created.id}` })
   expectStatus(t, forAuditor, 200)
