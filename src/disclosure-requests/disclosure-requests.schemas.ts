@@ -90,6 +90,7 @@ export const RequestCorrectionSchema = Type.Object(
   { requested_on: PastDate('The day the office asked for the correction (補正を求めた日)'), reason: Reason },
   { $id: 'RequestCorrection', additionalProperties: false },
 )
+export type RequestCorrection = Static<typeof RequestCorrectionSchema>
 export const ReceiveCorrectionSchema = Type.Object(
   {
     corrected_on: PastDate('The day the corrected request arrived (補正がなされた日)'),
@@ -97,6 +98,7 @@ export const ReceiveCorrectionSchema = Type.Object(
   },
   { $id: 'ReceiveCorrection', additionalProperties: false },
 )
+export type ReceiveCorrection = Static<typeof ReceiveCorrectionSchema>
 export const ExtendSchema = Type.Object(
   {
     days: Type.Integer({ minimum: 1, maximum: 60, description: "Added to the period; at most the policy's maximum for the kind" }),
@@ -162,10 +164,12 @@ export const WithdrawSchema = Type.Object(
   { withdrawn_on: PastDate('The day the requester withdrew the request (取下げ)'), reason: Reason },
   { $id: 'WithdrawDisclosureRequest', additionalProperties: false },
 )
+export type Withdraw = Static<typeof WithdrawSchema>
 export const AppealSchema = Type.Object(
   { filed_on: PastDate('The day the appeal (審査請求) was filed'), reason: Reason },
   { $id: 'DisclosureAppeal', additionalProperties: false },
 )
+export type Appeal = Static<typeof AppealSchema>
 export const AppealOutcomeSchema = Type.Object(
   {
     outcome: Type.Enum([...APPEAL_OUTCOMES], { description: 'dismissed (却下), rejected (棄却), granted (認容), partially_granted (一部認容)' }),
@@ -174,6 +178,7 @@ export const AppealOutcomeSchema = Type.Object(
   },
   { $id: 'DisclosureAppealOutcome', additionalProperties: false },
 )
+export type AppealOutcome = Static<typeof AppealOutcomeSchema>
 
 // ---------------------------------------------------------------------------------------------
 // Views

@@ -18,16 +18,7 @@ import {
   setAppealHold,
   updateRequest,
 } from './disclosure-requests.repository.js'
-import type {
-  AppealSchema,
-  AppealOutcomeSchema,
-  Decide,
-  Extend,
-  HandOver,
-  RequestCorrectionSchema,
-  ReceiveCorrectionSchema,
-  WithdrawSchema,
-} from './disclosure-requests.schemas.js'
+import type { Appeal, AppealOutcome, Decide, Extend, HandOver, ReceiveCorrection, RequestCorrection, Withdraw } from './disclosure-requests.schemas.js'
 import {
   dateErrors,
   holdReference,
@@ -41,7 +32,6 @@ import {
 } from './disclosure-requests.service.js'
 import type { DisclosureRequestsTable } from './disclosure-requests.tables.js'
 import { type DecisionItem, type DisclosureStatus, type DisclosureStep, stepTarget, stepsFrom } from './disclosure-status.js'
-import type { Static } from 'typebox'
 
 /**
  * The steps of a disclosure request's state machine (disclosure-status.ts), each recorded with
@@ -101,7 +91,7 @@ const facts = (request: LoadedRequest, changes: { extension_days?: number | null
 // 補正
 
 /** The office asks the requester to correct the request: the clock stands still until the corrected request arrives. */
-export async function requestCorrection(ctx: ServiceContext, id: string, input: Static<typeof RequestCorrectionSchema>) {
+export async function requestCorrection(ctx: ServiceContext, id: string, input: RequestCorrection) {
   const { request, to } = await beginStep(ctx, id, 'request_correction')
   const lastAnswered = request.corrections.at(-1)?.corrected_on ?? null
   refuseIf(
@@ -121,7 +111,7 @@ export async function requestCorrection(ctx: ServiceContext, id: string, input: 
 }
 
 /** The corrected request arrived: its days from the day after the request up to this day do not count. */
-export async function receiveCorrection(ctx: ServiceContext, id: string, input: Static<typeof ReceiveCorrectionSchema>) {
+export async function receiveCorrection(ctx: ServiceContext, id: string, input: ReceiveCorrection) {
   const { request, to } = await beginStep(ctx, id, 'receive_correction')
   const open = request.corrections.find((c) => c.corrected_on === null)
   if (!open) throw new Error(`request ${id} is correction_requested without an open round`)
@@ -385,7 +375,7 @@ export async function handOver(ctx: ServiceContext, id: string, input: HandOver,
 // 取下げ
 
 /** The requester withdrew the request: no decision follows, so the holds it placed are released with the reason. */
-export async function withdraw(ctx: ServiceContext, id: string, input: Static<typeof WithdrawSchema>) {
+export async function withdraw(ctx: ServiceContext, id: string, input: Withdraw) {
   const { request, to } = await beginStep(ctx, id, 'withdraw')
   refuseIf(dateErrors(input.withdrawn_on, 'body/withdrawn_on', [[request.received_date, 'the received date']]))
   const held = request.records.filter((e) => e.removed_at === null && e.hold_id !== null)
@@ -409,7 +399,7 @@ export async function withdraw(ctx: ServiceContext, id: string, input: Static<ty
  * An appeal against the decision (審査請求): an `appeal` hold on every covered recording still
  * kept (施行令第9条第1項第3号), ended by the appeal's outcome date plus the same year.
  */
-export async function appeal(ctx: ServiceContext, id: string, input: Static<typeof AppealSchema>) {
+export async function appeal(ctx: ServiceContext, id: string, input: Appeal) {
   const { request, to } = await beginStep(ctx, id, 'appeal')
   refuseIf(dateErrors(input.filed_on, 'body/filed_on', [[request.decided_on, 'the decision']]))
   const recordings = request.records.filter((e) => e.removed_at === null && e.record_type === 'recording')
@@ -441,7 +431,7 @@ export async function appeal(ctx: ServiceContext, id: string, input: Static<type
 }
 
 /** The appeal's outcome (裁決): its date ends the appeal holds a year after the day after it. */
-export async function decideAppeal(ctx: ServiceContext, id: string, input: Static<typeof AppealOutcomeSchema>) {
+export async function decideAppeal(ctx: ServiceContext, id: string, input: AppealOutcome) {
   const { request, to } = await beginStep(ctx, id, 'decide_appeal')
   refuseIf(dateErrors(input.decided_on, 'body/decided_on', [[request.appeal_filed_on, 'the day the appeal was filed']]))
   const held = request.records.filter((e) => e.removed_at === null && e.appeal_hold_id !== null)
