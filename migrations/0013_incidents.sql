@@ -8,7 +8,7 @@
 -- The response plan is a policy type of its own (incident_response), versioned like the others.
 ALTER TABLE policy_versions DROP CONSTRAINT policy_versions_type_check;
 ALTER TABLE policy_versions ADD CONSTRAINT policy_versions_type_check
-  CHECK (type IN ('recording', 'name_display', 'escalation', 'retention', 'calendar', 'incident_response'));
+  CHECK (type IN ('recording', 'name_display', 'escalation', 'retention', 'calendar', 'disclosure', 'incident_response'));
 
 -- The shipped response plan (DOMAIN.md; 個人情報保護委員会規則第43条・第44条 for 行政機関等):
 -- more than 100 persons is reportable; the first report (速報) within 5 days and the final report

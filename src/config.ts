@@ -41,6 +41,7 @@ const EnvSchema = Type.Object({
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
   OVERLOAD_MAX_WAITING_QUERIES: Type.Integer({ minimum: 0, maximum: 100000, default: 200 }),
   RETENTION_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 3600000 }),
+  DISCLOSURE_DEADLINE_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 60000 }),
   MEDIA_GRANT_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 3600, default: 300 }),
   MEDIA_GRANT_ISSUER: Type.String({ minLength: 1, maxLength: 200, default: 'madoguchi' }),
   MEDIA_GRANT_AUDIENCE: Type.String({ minLength: 1, maxLength: 200, default: 'madoguchi-media' }),
@@ -94,6 +95,8 @@ export interface Config {
   overload: NonNullable<ProtectionConfig['overload']>
   /** How often this instance runs the retention sweep (every instance may; one sweeps at a time). */
   retentionSweepIntervalMs: number
+  /** How often this instance publishes due disclosure-deadline notices (every instance may; each notice goes out once). */
+  disclosureDeadlineIntervalMs: number
   mediaGrants: MediaGrantSettings
   /** How often committed changes get their feed positions (readers also do it on demand). */
   changeFeedIntervalMs: number
@@ -164,6 +167,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     overload: { maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxWaitingQueries: env.OVERLOAD_MAX_WAITING_QUERIES },
     retentionSweepIntervalMs: env.RETENTION_SWEEP_INTERVAL_MS,
+    disclosureDeadlineIntervalMs: env.DISCLOSURE_DEADLINE_INTERVAL_MS,
     mediaGrants: { ttlSeconds: env.MEDIA_GRANT_TTL_SECONDS, issuer: env.MEDIA_GRANT_ISSUER, audience: env.MEDIA_GRANT_AUDIENCE },
     changeFeedIntervalMs: env.CHANGE_FEED_INTERVAL_MS,
     incidentDeadlinesIntervalMs: env.INCIDENT_DEADLINES_INTERVAL_MS,

@@ -3,6 +3,7 @@ import type { CaseTables } from './cases/cases.tables.js'
 import type { EventTables } from './cases/events.tables.js'
 import type { KeyTables } from './keys/keys.tables.js'
 import type { IncidentTables } from './incidents/incidents.tables.js'
+import type { DisclosureRequestTables } from './disclosure-requests/disclosure-requests.tables.js'
 import type { OrgUnitTables } from './org-units/org-units.tables.js'
 import type { PolicyTables } from './policies/policies.tables.js'
 import type { RecordingTables } from './recordings/recordings.tables.js'
@@ -25,5 +26,6 @@ declare module './kernel/db.js' {
       KeyTables,
       CheckpointTables,
       WebhookTables,
-      IncidentTables {}
+      IncidentTables,
+      DisclosureRequestTables {}
 }

@@ -16,6 +16,8 @@ import type { MediaGrantSettings } from './media-grants/media-grants.service.js'
 import orgUnitRoutes from './org-units/org-units.routes.js'
 import policyRoutes from './policies/policies.routes.js'
 import calendarRoutes from './calendar/calendar.routes.js'
+import disclosureRequestRoutes from './disclosure-requests/disclosure-requests.routes.js'
+import derivativeRoutes from './recordings/derivatives.routes.js'
 import dispositionRoutes from './recordings/dispositions.routes.js'
 import recordingRoutes from './recordings/recordings.routes.js'
 import type { TargetPolicy } from './webhooks/targets.js'
@@ -42,7 +44,9 @@ export async function registerModules(
   await app.register(policyRoutes, { prefix: '/v1/policies' })
   await app.register(calendarRoutes, { prefix: '/v1/calendar' })
   await app.register(recordingRoutes, { prefix: '/v1/recordings', mediaGrants, keys })
+  await app.register(derivativeRoutes, { prefix: '/v1/recordings' })
   await app.register(dispositionRoutes, { prefix: '/v1/dispositions' })
+  await app.register(disclosureRequestRoutes, { prefix: '/v1/disclosure-requests', mediaGrants, keys })
   await app.register(incidentRoutes, { prefix: '/v1/incidents' })
   await app.register(jwksRoutes, { keys })
   await app.register(auditRoutes, { prefix: '/v1/audit-events', keys })

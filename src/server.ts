@@ -14,6 +14,7 @@ import { loadKeyEncryptionKey } from './keys/key-encryption.js'
 import { checkKeyEncryption, SigningKeys } from './keys/keys.service.js'
 import { warnIncidentDeadlines } from './incidents/deadline-warnings.js'
 import { sweepRetention } from './recordings/retention-sweep.js'
+import { runDeadlineRound } from './disclosure-requests/deadline-notices.js'
 import { sequenceAllPendingChanges } from './kernel/sequencer.js'
 import { TargetPolicy } from './webhooks/targets.js'
 import { runWebhookRound } from './webhooks/worker.js'
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
       },
     },
     { name: 'incident-deadlines', intervalMs: config.incidentDeadlinesIntervalMs, run: () => warnIncidentDeadlines(database.db) },
+    { name: 'disclosure-deadlines', intervalMs: config.disclosureDeadlineIntervalMs, run: () => runDeadlineRound(database.db) },
     { name: 'change-feed', intervalMs: config.changeFeedIntervalMs, run: () => sequenceAllPendingChanges(database.db) },
     {
       name: 'webhooks',

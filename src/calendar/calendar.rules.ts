@@ -131,17 +131,24 @@ export function holidaysBetween(from: string, to: string, versions: readonly Cal
  * start (民法第140条, 初日不算入), so the period ends on start + days; an end on an office
  * holiday moves to the next working day (行政機関の休日に関する法律第2条). Holidays inside the
  * period do not extend it. For the office's own decisions the move happens only when the calendar
- * version in force on the raw due date says so (`office_decisions_roll_forward`, default true).
+ * version in force on the raw due date says so (`office_decisions_roll_forward`, default true),
+ * unless the caller's own rule says (`rollForward`: a domain policy that settles the question).
  *
  * `versions` must include the version in force on start + days and every later one.
  */
-export function dueDate(start: string, days: number, versions: readonly CalendarVersion[], kind: DeadlineKind = 'filing'): Deadline {
+export function dueDate(
+  start: string,
+  days: number,
+  versions: readonly CalendarVersion[],
+  kind: DeadlineKind = 'filing',
+  rollForwardOverride?: boolean,
+): Deadline {
   if (!Number.isInteger(days) || days < 0) throw new RangeError(`days must be a whole number ≥ 0, not ${days}`)
   assertInCalendar(start)
   const raw = addDays(start, days)
   assertInCalendar(raw)
   const rawCalendar = calendarVersionOn(versions, raw)
-  const rollForward = kind === 'filing' || rawCalendar.body.office_decisions_roll_forward !== false
+  const rollForward = rollForwardOverride ?? (kind === 'filing' || rawCalendar.body.office_decisions_roll_forward !== false)
   const used = new Set<string>([rawCalendar.id])
   const skipped: OfficeHoliday[] = []
   let due = raw

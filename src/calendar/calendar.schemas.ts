@@ -34,7 +34,7 @@ const HolidayReasonSchema = Type.Union(
   { $id: 'HolidayReason' },
 )
 
-const OfficeHolidaySchema = Type.Object(
+export const OfficeHolidaySchema = Type.Object(
   {
     date: Type.String({ format: 'date' }),
     reasons: Type.Array(HolidayReasonSchema, { minItems: 1, description: 'Every reason the office is closed that day' }),

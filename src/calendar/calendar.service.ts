@@ -34,16 +34,18 @@ async function officeHolidays(q: Queryable, from: string, to: string): Promise<{
 }
 
 /**
- * The due date of `days` calendar days from `start` (see `dueDate`), with the versions that
- * decided it. Throws CalendarError when the calendar does not cover the dates.
+ * The due date of `days` calendar days from `start` (see `dueDate`), with the versions that decided
+ * it. Other domains count their deadlines with it; `rollForward` is their own policy's answer to
+ * whether a deadline on an office holiday moves (absent: the calendar policy's, for `kind`).
+ * Throws CalendarError when the calendar cannot answer.
  */
-export async function officeDueDate(q: Queryable, start: string, days: number, kind: DeadlineKind = 'filing'): Promise<Deadline> {
+export async function officeDueDate(q: Queryable, start: string, days: number, kind: DeadlineKind = 'filing', rollForward?: boolean): Promise<Deadline> {
   assertInCalendar(start)
   const raw = addDays(start, days)
   assertInCalendar(raw)
   // Every version from the one in force on the raw due date on: rolling forward may cross into later ones.
   const versions = await policyVersionsGoverning(q, 'calendar', raw, null)
-  return dueDate(start, days, versions, kind)
+  return dueDate(start, days, versions, kind, rollForward)
 }
 
 /** 400 naming the query parameter when a date lies outside the dates the calendar covers. */

@@ -47,6 +47,14 @@ export function casesRespondedBy(q: Queryable, subject: string) {
   return q.selectFrom('case_responders').select('case_responders.case_id').where('case_responders.subject', '=', subject)
 }
 
+/**
+ * Ids of the cases of a unit and the units below it, as a subquery for other domains' reach
+ * filters (disclosure requests that cover a unit's cases).
+ */
+export function caseIdsInUnit(q: Queryable, unitId: string) {
+  return q.selectFrom('cases').select('cases.id').where('cases.org_unit_id', 'in', unitSubtree(q, unitId))
+}
+
 /** Who responds to a case and who recorded it, with their names, fetched with the case itself. */
 interface CasePeople {
   responder_profiles: Array<{ subject: string; profile: Profile | null }>

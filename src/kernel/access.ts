@@ -55,6 +55,8 @@ export const ACCESS = {
   'recordings:hold': { supervisor: 'unit', desk: 'all', records_manager: 'all' },
   'recordings:release_hold': { records_manager: 'all' },
   'recordings:dispose': { records_manager: 'all' },
+  /** Register redaction derivatives (partial disclosure) of a recording. */
+  'recordings:derive': { desk: 'all', records_manager: 'all' },
   /** Media access grants, and seeing storage_uri at all. */
   'recordings:media_access': { supervisor: 'unit', desk: 'all', records_manager: 'all' },
   'dispositions:read': { records_manager: 'all', auditor: 'all' },
@@ -72,6 +74,12 @@ export const ACCESS = {
   'incidents:hand_over': { staff: 'own', supervisor: 'own', desk: 'all', records_manager: 'all' },
   /** Release an incident's holds once it is closed. */
   'incidents:release_holds': { records_manager: 'all' },
+  // Disclosure requests (開示請求): the desk and records managers handle them; supervisors read
+  // those that cover records of their unit (and below); auditors read all, requester redacted.
+  'disclosure_requests:handle': { desk: 'all', records_manager: 'all' },
+  'disclosure_requests:read': { supervisor: 'unit', desk: 'all', records_manager: 'all', auditor: 'all' },
+  /** The requester's details (個人情報). Without it they are redacted, never dropped. */
+  'disclosure_requests:read_personal': { desk: 'all', records_manager: 'all' },
 
   // Audit trail and integration.
   /** own (admin): only entries about policies and org units. */

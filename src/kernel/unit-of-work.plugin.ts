@@ -67,6 +67,7 @@ const RESOURCE_TYPES: Record<string, string> = {
   recordings: 'recording',
   dispositions: 'disposition',
   incidents: 'incident',
+  disclosure_requests: 'disclosure_request',
   audit: 'audit_event',
   changes: 'change',
   webhooks: 'webhook',

@@ -6,6 +6,7 @@ export const MediaGrantSchema = Type.Object(
     token_type: Type.Literal('media-grant+jwt'),
     jti: Type.String({ format: 'uuid', description: 'The grant id, also in the audit trail' }),
     recording_id: Type.String({ format: 'uuid' }),
+    derivative_id: Type.Optional(Type.String({ format: 'uuid', description: 'Present when the grant opens a redacted copy of the recording' })),
     storage_uri: Type.String(),
     sha256: Type.String({ description: 'The media server checks the file against it' }),
     issuer: Type.String(),

@@ -32,6 +32,8 @@ export async function mediaGrantJwks(q: Queryable, keys: SigningKeys): Promise<{
 
 export interface GrantSubject {
   recordingId: string
+  /** A redacted copy of the recording whose media the grant opens (storageUri, sha256, mediaType are the copy's). */
+  derivativeId?: string
   storageUri: string
   sha256: string
   mediaType: string
@@ -53,6 +55,7 @@ export async function issueMediaGrant(
   const expiresAt = issuedAt + settings.ttlSeconds
   const token = await new SignJWT({
     recording_id: subject.recordingId,
+    ...(subject.derivativeId ? { derivative_id: subject.derivativeId } : {}),
     storage_uri: subject.storageUri,
     sha256: subject.sha256,
     media_type: subject.mediaType,
@@ -74,6 +77,7 @@ export async function issueMediaGrant(
       token_type: MEDIA_GRANT_TYPE,
       jti,
       recording_id: subject.recordingId,
+      ...(subject.derivativeId ? { derivative_id: subject.derivativeId } : {}),
       storage_uri: subject.storageUri,
       sha256: subject.sha256,
       issuer: settings.issuer,

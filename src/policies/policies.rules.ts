@@ -1,6 +1,6 @@
 import type { FieldError } from '../kernel/errors.js'
 import { addDays, todayInTokyo } from '../kernel/time.js'
-import { CLASSIFICATIONS, type PolicyBodies, type PolicyType } from './policies.schemas.js'
+import { CLASSIFICATIONS, DISCLOSURE_KINDS, type PolicyBodies, type PolicyType } from './policies.schemas.js'
 
 /**
  * What a new policy version must satisfy beyond its JSON schema. Each rule answers with the
@@ -30,6 +30,8 @@ export function policyBodyErrors<T extends PolicyType>(type: T, body: PolicyBodi
       return escalationErrors(body as PolicyBodies['escalation'])
     case 'incident_response':
       return incidentResponseErrors(body as PolicyBodies['incident_response'])
+    case 'disclosure':
+      return disclosureErrors(body as PolicyBodies['disclosure'])
     default:
       return []
   }
@@ -129,5 +131,28 @@ function incidentResponseErrors(body: PolicyBodies['incident_response']): FieldE
       errors.push({ pointer: `${BODY}/ordinance_sensitive_categories/${i}/code`, message: `repeats ordinance_sensitive_categories/${earlier}` })
     } else seen.set(category.code, i)
   })
+  return errors
+}
+
+/**
+ * 開示請求: a warning comes before the deadline, inside the period. For personal information the
+ * law's 30 days are a ceiling that an ordinance may shorten, and an extension may not exceed the
+ * law's 30 days (個人情報保護法第83条, 第108条; 個人情報保護委員会 Q&A 行政機関等編 5-6-1).
+ */
+function disclosureErrors(body: PolicyBodies['disclosure']): FieldError[] {
+  const errors: FieldError[] = []
+  for (const kind of DISCLOSURE_KINDS) {
+    const rules = body.kinds[kind]
+    const at = `${BODY}/kinds/${kind}`
+    if (rules.warning_days >= rules.decision_period_days) {
+      errors.push({ pointer: `${at}/warning_days`, message: `must be less than decision_period_days (${rules.decision_period_days})` })
+    }
+    if (kind === 'personal_information') {
+      if (rules.decision_period_days > 30)
+        errors.push({ pointer: `${at}/decision_period_days`, message: 'may not exceed the 30 days of 個人情報保護法第83条第1項' })
+      if (rules.max_extension_days > 30)
+        errors.push({ pointer: `${at}/max_extension_days`, message: 'may not exceed the 30 days of 個人情報保護法第83条第2項' })
+    }
+  }
   return errors
 }

@@ -5,7 +5,7 @@ import { CASE_CATEGORIES, CASE_CHANNELS } from './case-vocabulary.js'
  * Policy bodies, one schema per type. Municipal rules change on announced dates (施行日):
  * each type has versions, each in force from its effective date until the next one's.
  */
-export const POLICY_TYPES = ['recording', 'name_display', 'escalation', 'retention', 'calendar', 'incident_response'] as const
+export const POLICY_TYPES = ['recording', 'name_display', 'escalation', 'retention', 'calendar', 'incident_response', 'disclosure'] as const
 export type PolicyType = (typeof POLICY_TYPES)[number]
 
 const DateString = Type.String({ format: 'date', description: 'YYYY-MM-DD' })
@@ -190,6 +190,51 @@ const IncidentResponsePolicySchema = Type.Object(
   { $id: 'IncidentResponsePolicy', additionalProperties: false },
 )
 
+export const DISCLOSURE_KINDS = ['personal_information', 'information_disclosure'] as const
+export type DisclosureKind = (typeof DISCLOSURE_KINDS)[number]
+
+/** How one kind of disclosure request is decided in time. */
+const DisclosureKindRulesSchema = Type.Object(
+  {
+    decision_period_days: Type.Integer({
+      minimum: 1,
+      maximum: 60,
+      description: 'Days to decide, counted from the day after receipt (national law: 30; many ordinances 14 or 15)',
+    }),
+    max_extension_days: Type.Integer({
+      minimum: 0,
+      maximum: 60,
+      description: 'The longest single extension (national law: 30; 0: none)',
+    }),
+    warning_days: Type.Integer({ minimum: 0, maximum: 59, description: 'Days before the deadline when deadline_approaching is published' }),
+    roll_forward_off_holidays: Type.Optional(
+      Type.Boolean({
+        description:
+          'Whether a deadline on an office holiday moves to the next working day. Absent: as the calendar policy says for the ' +
+          "office's own decisions (office_decisions_roll_forward)",
+      }),
+    ),
+  },
+  { $id: 'DisclosureKindRules', additionalProperties: false },
+)
+
+/** 開示請求: decision periods, extensions and warnings per kind of request. */
+const DisclosurePolicySchema = Type.Object(
+  {
+    kinds: Type.Object(
+      {
+        personal_information: DisclosureKindRulesSchema,
+        information_disclosure: DisclosureKindRulesSchema,
+      },
+      {
+        additionalProperties: false,
+        description: 'personal_information: 保有個人情報開示請求 (個人情報保護法第76条); information_disclosure: 情報公開請求 (情報公開法・条例)',
+      },
+    ),
+  },
+  { $id: 'DisclosurePolicy', additionalProperties: false },
+)
+
 export const POLICY_BODY_SCHEMAS = {
   recording: RecordingPolicySchema,
   name_display: NameDisplayPolicySchema,
@@ -197,6 +242,7 @@ export const POLICY_BODY_SCHEMAS = {
   retention: RetentionPolicySchema,
   calendar: CalendarPolicySchema,
   incident_response: IncidentResponsePolicySchema,
+  disclosure: DisclosurePolicySchema,
 } as const
 
 export interface PolicyBodies {
@@ -206,6 +252,7 @@ export interface PolicyBodies {
   retention: Static<typeof RetentionPolicySchema>
   calendar: Static<typeof CalendarPolicySchema>
   incident_response: Static<typeof IncidentResponsePolicySchema>
+  disclosure: Static<typeof DisclosurePolicySchema>
 }
 
 /** One version of a policy, as decisions use it: they record `id` with what they decided. */
@@ -227,7 +274,7 @@ export const POLICY_EPOCH = '1970-01-01'
 const PolicyTypeSchema = Type.Enum([...POLICY_TYPES], {
   description:
     'recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), ' +
-    'incident_response (漏えい等の対応計画)',
+    'incident_response (漏えい等の対応計画), disclosure (開示請求の期限)',
 })
 
 const VERSION_NAMES = {
@@ -237,6 +284,7 @@ const VERSION_NAMES = {
   retention: 'Retention',
   calendar: 'Calendar',
   incident_response: 'IncidentResponse',
+  disclosure: 'Disclosure',
 } as const satisfies Record<PolicyType, string>
 
 /** Shared component names, e.g. RecordingPolicyVersion, CreateRecordingPolicyVersion. */
@@ -266,6 +314,7 @@ const EscalationPolicyVersionSchema = versionSchema('escalation', EscalationPoli
 const RetentionPolicyVersionSchema = versionSchema('retention', RetentionPolicySchema)
 const CalendarPolicyVersionSchema = versionSchema('calendar', CalendarPolicySchema)
 const IncidentResponsePolicyVersionSchema = versionSchema('incident_response', IncidentResponsePolicySchema)
+const DisclosurePolicyVersionSchema = versionSchema('disclosure', DisclosurePolicySchema)
 
 export const POLICY_VERSION_SCHEMAS = {
   recording: RecordingPolicyVersionSchema,
@@ -274,6 +323,7 @@ export const POLICY_VERSION_SCHEMAS = {
   retention: RetentionPolicyVersionSchema,
   calendar: CalendarPolicyVersionSchema,
   incident_response: IncidentResponsePolicyVersionSchema,
+  disclosure: DisclosurePolicyVersionSchema,
 } as const
 
 /** A version of any type; `type` tells which body it has. */
@@ -285,6 +335,7 @@ export const AnyPolicyVersionSchema = Type.Union(
     RetentionPolicyVersionSchema,
     CalendarPolicyVersionSchema,
     IncidentResponsePolicyVersionSchema,
+    DisclosurePolicyVersionSchema,
   ],
   { $id: 'AnyPolicyVersion' },
 )
@@ -303,6 +354,7 @@ export const PoliciesInForceSchema = Type.Object(
         retention: RetentionPolicyVersionSchema,
         calendar: CalendarPolicyVersionSchema,
         incident_response: IncidentResponsePolicyVersionSchema,
+        disclosure: DisclosurePolicyVersionSchema,
       },
       { additionalProperties: false, description: "Each type's version in force on that date" },
     ),
@@ -338,6 +390,7 @@ export const CREATE_POLICY_VERSION_SCHEMAS = {
   retention: createVersionSchema('retention', RetentionPolicySchema),
   calendar: createVersionSchema('calendar', CalendarPolicySchema),
   incident_response: createVersionSchema('incident_response', IncidentResponsePolicySchema),
+  disclosure: createVersionSchema('disclosure', DisclosurePolicySchema),
 } as const
 
 export const AtQuerySchema = Type.Object(

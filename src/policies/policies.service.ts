@@ -60,6 +60,7 @@ export async function policiesInForceOn(ctx: ServiceContext, at: string) {
       retention: view(versions.retention, next.retention),
       calendar: view(versions.calendar, next.calendar),
       incident_response: view(versions.incident_response, next.incident_response),
+      disclosure: view(versions.disclosure, next.disclosure),
     },
   }
 }

@@ -5,6 +5,7 @@ import { decodeCursor, paginate } from '../kernel/pagination.js'
 import { addDays, todayInTokyo } from '../kernel/time.js'
 import type { RetentionRule } from '../policies/policies.schemas.js'
 import { staffRefs } from '../staff/staff.repository.js'
+import { disposeDerivativesWith } from './derivatives.repository.js'
 import { keepingHolds } from './holds.service.js'
 import {
   type DispositionFilters,
@@ -126,13 +127,19 @@ export async function approveDisposition(ctx: ServiceContext, dispositionId: str
     pending_disposition_id: null,
     disposition_id: dispositionId,
   })
+  // Redacted copies go with their original, but for those a decision keeps longer.
+  const derivatives = await disposeDerivativesWith(ctx.db, recording.id, dispositionId, todayInTokyo())
   ctx.publish(
     recordingChange(disposition.action === 'transfer' ? 'recording.transferred' : 'recording.disposed', updated, {
       disposition_id: dispositionId,
       action: disposition.action,
       sha256: disposition.sha256,
     }),
+    ...derivatives.map((d) =>
+      recordingChange('recording.derivative_disposed', updated, { derivative_id: d.id, disposition_id: dispositionId, sha256: d.sha256 }),
+    ),
   )
+  if (derivatives.length > 0) ctx.audit.details = { ...ctx.audit.details, derivatives_disposed: derivatives.map((d) => d.id) }
   return presentDisposition(ctx, decided)
 }
 

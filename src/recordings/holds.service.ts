@@ -1,3 +1,4 @@
+import type { Reach } from '../kernel/access.js'
 import type { ServiceContext } from '../kernel/context.js'
 import { conflict, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
@@ -70,8 +71,12 @@ async function afterHoldChange(ctx: ServiceContext, recordingId: string, kind: s
   else ctx.audit.details = { hold_id: hold.id, hold_type: hold.type }
 }
 
-export async function placeHold(ctx: ServiceContext, recordingId: string, input: PlaceHold): Promise<HoldView> {
-  const row = await loadRecording(ctx, recordingId, { lock: true })
+/**
+ * Places a hold. Another module holding recordings for a purpose of its own (a disclosure request,
+ * an appeal) passes its caller's reach for recordings (`reach`) and keeps the hold's id.
+ */
+export async function placeHold(ctx: ServiceContext, recordingId: string, input: PlaceHold, options: { reach?: Reach } = {}): Promise<HoldView> {
+  const row = await loadRecording(ctx, recordingId, { lock: true, reach: options.reach })
   if (isTerminal(row.status)) throw conflict(`the recording was ${row.status}; there is nothing left to hold`)
   const today = todayInTokyo()
   if (input.until !== undefined) {
@@ -106,9 +111,9 @@ async function presentHold(ctx: ServiceContext, hold: HoldRow): Promise<HoldView
   return (await presentHolds(ctx, [hold]))[0]!
 }
 
-async function loadHold(ctx: ServiceContext, recordingId: string, holdId: string): Promise<HoldRow> {
+async function loadHold(ctx: ServiceContext, recordingId: string, holdId: string, reach?: Reach): Promise<HoldRow> {
   // The recording is locked first: every change to its holds is serialised on it.
-  await loadRecording(ctx, recordingId, { lock: true })
+  await loadRecording(ctx, recordingId, { lock: true, reach })
   const hold = await findHold(ctx.db, recordingId, holdId)
   if (!hold) throw notFound('hold')
   return hold
@@ -118,8 +123,14 @@ async function loadHold(ctx: ServiceContext, recordingId: string, holdId: string
  * Records the decision on an appeal or disclosure request: the hold then keeps the recording
  * through one year from the day after the decision (「決定の日の翌日から起算して一年間」).
  */
-export async function recordHoldDecision(ctx: ServiceContext, recordingId: string, holdId: string, decisionDate: string): Promise<HoldView> {
-  const hold = await loadHold(ctx, recordingId, holdId)
+export async function recordHoldDecision(
+  ctx: ServiceContext,
+  recordingId: string,
+  holdId: string,
+  decisionDate: string,
+  options: { reach?: Reach } = {},
+): Promise<HoldView> {
+  const hold = await loadHold(ctx, recordingId, holdId, options.reach)
   if (!DECISION_HOLDS.includes(hold.type)) throw conflict(`a ${hold.type} hold takes no decision date; it lasts until released`)
   if (hold.released_at) throw conflict('the hold was released')
   if (hold.decision_date) throw conflict(`the decision of ${hold.decision_date} is already recorded; a new appeal or request takes a new hold`)
@@ -135,8 +146,14 @@ export async function recordHoldDecision(ctx: ServiceContext, recordingId: strin
   return presentHold(ctx, updated)
 }
 
-export async function releaseHold(ctx: ServiceContext, recordingId: string, holdId: string, reason: string): Promise<HoldView> {
-  const hold = await loadHold(ctx, recordingId, holdId)
+export async function releaseHold(
+  ctx: ServiceContext,
+  recordingId: string,
+  holdId: string,
+  reason: string,
+  options: { reach?: Reach } = {},
+): Promise<HoldView> {
+  const hold = await loadHold(ctx, recordingId, holdId, options.reach)
   if (hold.released_at) throw conflict('the hold was already released')
   if (hold.type === 'incident') {
     throw conflict(`an incident hold is released through its incident once the incident is closed: POST /v1/incidents/${hold.reference}/holds/release`)

@@ -76,6 +76,14 @@ export async function findRecordingInReach(
   return query.executeTakeFirst()
 }
 
+/**
+ * Ids of the recordings of a unit and the units below it, as a subquery for other domains'
+ * reach filters (disclosure requests that cover a unit's recordings).
+ */
+export function recordingIdsInUnit(q: Queryable, unitId: string) {
+  return q.selectFrom('recordings').select('recordings.id').where('recordings.org_unit_id', 'in', unitSubtree(q, unitId))
+}
+
 export async function insertRecording(q: Queryable, row: Insertable<RecordingsTable>): Promise<RecordingRow> {
   return q.insertInto('recordings').values(row).returningAll().executeTakeFirstOrThrow()
 }

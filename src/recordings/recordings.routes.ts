@@ -261,14 +261,17 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       summary: "Get a short-lived signed grant to open the recording's media",
       description:
         "For the municipality's media server: a JWT naming the recording, storage_uri, sha256 and the caller, signed by this service (verify with " +
-        '/.well-known/jwks.json). Supervisors within their unit, the desk and records managers. Every grant is audited. Send {} when no purpose is given.',
+        '/.well-known/jwks.json). Supervisors within their unit, the desk and records managers. Every grant is audited. Send {} when no purpose is given; ' +
+        "with derivative_id, the grant opens that redacted copy's media instead of the original's.",
       tags: ['recordings'],
       params: RecordingIdParams,
       body: GrantRequestSchema,
       response: { 201: MediaGrantSchema },
     },
     handler: async (request, reply) => {
-      const grant = await grantMediaAccess(request.ctx, request.params.id, mediaGrants, keys, request.body.purpose ?? null)
+      const grant = await grantMediaAccess(request.ctx, request.params.id, mediaGrants, keys, request.body.purpose ?? null, {
+        derivativeId: request.body.derivative_id,
+      })
       reply.code(201)
       return grant
     },

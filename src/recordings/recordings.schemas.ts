@@ -150,7 +150,10 @@ export const DecideDispositionSchema = Type.Object({ reason: Type.Optional(Reaso
 export const CancelDispositionSchema = Type.Object({ reason: Reason }, { $id: 'CancelDisposition', additionalProperties: false })
 
 export const GrantRequestSchema = Type.Object(
-  { purpose: Type.Optional(Type.Enum([...ACCESS_PURPOSES], { description: 'Why the media is opened; recorded in the audit trail and the grant' })) },
+  {
+    purpose: Type.Optional(Type.Enum([...ACCESS_PURPOSES], { description: 'Why the media is opened; recorded in the audit trail and the grant' })),
+    derivative_id: Type.Optional(Type.String({ format: 'uuid', description: "A redacted copy of this recording: the grant opens the copy's media" })),
+  },
   { $id: 'MediaAccessRequest', additionalProperties: false },
 )
 

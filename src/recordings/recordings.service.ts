@@ -15,6 +15,7 @@ import { unitForNewRecord } from '../org-units/org-units.service.js'
 import type { PolicyBodies, PolicyVersion, RetentionRule } from '../policies/policies.schemas.js'
 import { policiesToday, policyOn } from '../policies/policies.service.js'
 import { type StaffRef, staffRefs, SYSTEM_ACTOR } from '../staff/staff.repository.js'
+import { findDerivative } from './derivatives.repository.js'
 import {
   classificationHistory,
   findRecordingInReach,
@@ -153,6 +154,22 @@ export async function readableRecording(ctx: ServiceContext, id: string): Promis
   const reach = ctx.can('recordings:read')
   const found = reach ? await findRecordingInReach(ctx.db, id, reach, ctx.caller) : undefined
   return found ? { id: found.id, org_unit_id: found.org_unit_id, status: found.status } : null
+}
+
+/**
+ * For other modules that refer to recordings (disclosure requests): the status of a recording the
+ * caller reaches with `reach`, or null when it is unknown or out of reach.
+ */
+export async function recordingStatusInReach(ctx: ServiceContext, id: string, reach: Reach | null): Promise<RecordingStatus | null> {
+  if (!reach) return null
+  const found = await findRecordingInReach(ctx.db, id, reach, ctx.caller)
+  return found?.status ?? null
+}
+
+/** For other modules that name redacted copies (a disclosure decision): a derivative of the recording, with its status, or null. */
+export async function derivativeOfRecording(ctx: ServiceContext, recordingId: string, derivativeId: string): Promise<{ status: 'active' | 'disposed' } | null> {
+  const found = await findDerivative(ctx.db, recordingId, derivativeId)
+  return found ? { status: found.status } : null
 }
 
 /** The recording as it is now, for the response to a change the caller made. */
@@ -551,21 +568,37 @@ export async function classificationEntries(ctx: ServiceContext, id: string) {
 }
 
 /**
- * A short-lived signed grant to open the recording's media (for the media server): supervisors
- * within their unit, the desk and records managers. 409 once the media is gone.
+ * A short-lived signed grant to open the recording's media (for the media server), or a redacted
+ * copy's (`derivativeId`): supervisors within their unit, the desk and records managers; another
+ * module handing media over passes the caller's reach for recordings:media_access. 409 once the
+ * media is gone.
  */
-export async function grantMediaAccess(ctx: ServiceContext, id: string, settings: MediaGrantSettings, keys: SigningKeys, purpose: string | null) {
-  const row = await loadRecording(ctx, id)
-  if (row.storage_uri === null) throw conflict(`the recording was ${row.status}: its media is no longer kept`)
+export async function grantMediaAccess(
+  ctx: ServiceContext,
+  id: string,
+  settings: MediaGrantSettings,
+  keys: SigningKeys,
+  purpose: string | null,
+  options: { derivativeId?: string; reach?: Reach } = {},
+) {
+  const row = await loadRecording(ctx, id, { reach: options.reach })
+  let media = { storageUri: row.storage_uri, sha256: row.sha256, mediaType: row.media_type, what: `the recording was ${row.status}` }
+  if (options.derivativeId) {
+    const derivative = await findDerivative(ctx.db, row.id, options.derivativeId)
+    if (!derivative) throw notFound('derivative')
+    media = { storageUri: derivative.storage_uri, sha256: derivative.sha256, mediaType: derivative.media_type, what: 'the derivative was disposed of' }
+  }
+  if (media.storageUri === null) throw conflict(`${media.what}: its media is no longer kept`)
   const { grant, kid } = await issueMediaGrant(ctx.db, settings, keys, {
     recordingId: row.id,
-    storageUri: row.storage_uri,
-    sha256: row.sha256,
-    mediaType: row.media_type,
+    derivativeId: options.derivativeId,
+    storageUri: media.storageUri,
+    sha256: media.sha256,
+    mediaType: media.mediaType,
     caller: ctx.caller.subject,
     purpose,
   })
   // Which key signed which grant.
-  ctx.audit.details = { jti: grant.jti, expires_at: grant.expires_at, purpose, audience: grant.audience, kid }
+  ctx.audit.details = { jti: grant.jti, expires_at: grant.expires_at, purpose, audience: grant.audience, kid, derivative_id: options.derivativeId ?? null }
   return grant
 }

@@ -127,8 +127,42 @@ export interface DispositionsTable {
   effective_end: string
 }
 
+type RedactionTreatment = 'muted' | 'bleeped' | 'blurred' | 'cut'
+
+interface Redaction {
+  start_seconds: number
+  end_seconds: number
+  treatment: RedactionTreatment
+  ground: string
+  note?: string
+}
+
+export interface RecordingDerivativesTable {
+  id: string
+  recording_id: string
+  storage_uri: string | null
+  sha256: string
+  size_bytes: number
+  media_type: string
+  original_sha256: string
+  redactions: Json<Redaction[]>
+  made_by: string
+  checked_by: string
+  note: string | null
+  status: Generated<'active' | 'disposed'>
+  kept_until: string | null
+  keep_reason: string | null
+  keep_decided_by: string | null
+  keep_decided_at: Date | null
+  disposed_at: Date | null
+  disposition_id: string | null
+  registered_by: string
+  created_at: Generated<Date>
+}
+
 export interface RecordingTables {
   recordings: RecordingsTable
+  recording_derivatives: RecordingDerivativesTable
   recording_classifications: RecordingClassificationsTable
   recording_holds: RecordingHoldsTable
   dispositions: DispositionsTable

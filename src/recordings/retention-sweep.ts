@@ -17,6 +17,8 @@ import { SYSTEM_ACTOR } from '../staff/staff.repository.js'
  *    `recording.purged` change, in the same statement.
  * 2. Mark due: every other live recording whose effective end has passed and that no hold
  *    keeps becomes `due` (awaiting a two-person disposition), with a `recording.due` change.
+ * 3. Redaction derivatives go with their original (in the purge statement, and on approval of a
+ *    disposition); those a decision kept longer are disposed of once that day has passed.
  *
  * Safe on every instance at once: a batch runs only under a transaction-scoped advisory lock
  * (another sweeper finds it taken and stops: no double work), skips rows that requests hold
@@ -37,6 +39,8 @@ export interface SweepResult {
   today: string
   purged: number
   marked_due: number
+  /** Derivatives kept past their original's disposal whose day has passed. */
+  derivatives_disposed: number
   batches: number
   /** true when another instance was sweeping: this one did nothing. */
   skipped: boolean
@@ -76,13 +80,52 @@ async function purgeBatch(trx: Trx, today: string, limit: number): Promise<numbe
         p.org_unit_id, p.case_id, p.media_kind, p.media_type, p.sha256, p.size_bytes, p.started_at, p.record_category, p.classification,
         p.retention_policy_id, k.retention_rule, p.retention_start, p.retention_end, p.effective_end
       from purged p join recording_classifications k on k.id = p.classification_id
+    ), derivatives as (
+      -- Redacted copies go with their original, but for those a decision keeps longer.
+      update recording_derivatives d
+      set status = 'disposed', storage_uri = null, disposed_at = now(), disposition_id = p.disposition_id
+      from purged p
+      where d.recording_id = p.id and d.status = 'active' and (d.kept_until is null or d.kept_until < ${today}::date)
+      returning d.id, d.sha256, p.id as recording_id, p.org_unit_id, p.status, p.version, p.disposition_id
     ), feed as (
       ${insertChangesFrom(sql`
         select 'recording.purged', 'recording', p.id::text, p.org_unit_id,
           jsonb_build_object('status', p.status, 'version', p.version, 'disposition_id', p.disposition_id, 'sha256', p.sha256)
-        from purged p`)}
+        from purged p
+        union all
+        select 'recording.derivative_disposed', 'recording', d.recording_id::text, d.org_unit_id,
+          jsonb_build_object('status', d.status, 'version', d.version, 'derivative_id', d.id, 'disposition_id', d.disposition_id, 'sha256', d.sha256)
+        from derivatives d`)}
     )
     select count(*)::int as n from purged`.execute(trx)
+  return Number(result.rows[0]?.n ?? 0)
+}
+
+/**
+ * Derivatives a decision kept past their original's disposal, once that day has passed: their
+ * media address goes too. The original's disposition record stays the record of both.
+ */
+async function disposeKeptDerivatives(trx: Trx, today: string, limit: number): Promise<number> {
+  const result = await sql<{ n: number }>`
+    with candidates as (
+      select d.id from recording_derivatives d join recordings r on r.id = d.recording_id
+      where d.status = 'active' and d.kept_until < ${today}::date and r.status in ('disposed', 'transferred', 'purged')
+      order by d.kept_until, d.id
+      limit ${limit}
+      for update of d skip locked
+    ), disposed as (
+      update recording_derivatives d
+      set status = 'disposed', storage_uri = null, disposed_at = now(), disposition_id = r.disposition_id
+      from candidates c, recordings r
+      where d.id = c.id and r.id = d.recording_id
+      returning d.id, d.sha256, d.disposition_id, r.id as recording_id, r.org_unit_id, r.status, r.version
+    ), feed as (
+      ${insertChangesFrom(sql`
+        select 'recording.derivative_disposed', 'recording', d.recording_id::text, d.org_unit_id,
+          jsonb_build_object('status', d.status, 'version', d.version, 'derivative_id', d.id, 'disposition_id', d.disposition_id, 'sha256', d.sha256)
+        from disposed d`)}
+    )
+    select count(*)::int as n from disposed`.execute(trx)
   return Number(result.rows[0]?.n ?? 0)
 }
 
@@ -112,7 +155,12 @@ async function markDueBatch(trx: Trx, today: string, limit: number): Promise<num
 }
 
 /** One batch under the sweep lock; null when another sweeper holds it. */
-async function sweepBatch(db: Db, today: string, limit: number, runId: string): Promise<{ purged: number; markedDue: number } | null> {
+async function sweepBatch(
+  db: Db,
+  today: string,
+  limit: number,
+  runId: string,
+): Promise<{ purged: number; markedDue: number; derivativesDisposed: number } | null> {
   return db.transaction().execute(async (trx) => {
     const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx)
     if (!lock.rows[0]?.locked) return null
@@ -120,7 +168,8 @@ async function sweepBatch(db: Db, today: string, limit: number, runId: string): 
     await sql`set local jit = off`.execute(trx)
     const purged = await purgeBatch(trx, today, limit)
     const markedDue = await markDueBatch(trx, today, limit)
-    if (purged + markedDue > 0) {
+    const derivativesDisposed = await disposeKeptDerivatives(trx, today, limit)
+    if (purged + markedDue + derivativesDisposed > 0) {
       // One entry per batch in the audit trail; the disposition records name every recording.
       await appendAuditEntries(trx, [
         {
@@ -135,11 +184,11 @@ async function sweepBatch(db: Db, today: string, limit: number, runId: string): 
           status: 200,
           requestId: runId,
           clientAddress: null,
-          details: { today, purged, marked_due: markedDue },
+          details: { today, purged, marked_due: markedDue, derivatives_disposed: derivativesDisposed },
         },
       ])
     }
-    return { purged, markedDue }
+    return { purged, markedDue, derivativesDisposed }
   })
 }
 
@@ -148,7 +197,7 @@ export async function sweepRetention(db: Db, options: SweepOptions = {}): Promis
   const today = options.today ?? todayInTokyo()
   const batchSize = options.batchSize ?? 10_000
   const runId = newId()
-  const result: SweepResult = { today, purged: 0, marked_due: 0, batches: 0, skipped: false, elapsed_ms: 0 }
+  const result: SweepResult = { today, purged: 0, marked_due: 0, derivatives_disposed: 0, batches: 0, skipped: false, elapsed_ms: 0 }
   for (;;) {
     const batch = await sweepBatch(db, today, batchSize, runId)
     if (batch === null) {
@@ -158,7 +207,8 @@ export async function sweepRetention(db: Db, options: SweepOptions = {}): Promis
     result.batches += 1
     result.purged += batch.purged
     result.marked_due += batch.markedDue
-    if (batch.purged < batchSize && batch.markedDue < batchSize) break
+    result.derivatives_disposed += batch.derivativesDisposed
+    if (batch.purged < batchSize && batch.markedDue < batchSize && batch.derivativesDisposed < batchSize) break
   }
   result.elapsed_ms = Math.round(performance.now() - started)
   return result

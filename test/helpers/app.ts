@@ -4,9 +4,8 @@ import { createMadoguchiClient, type MadoguchiClient, type MadoguchiClientOption
 import { buildApp, type AppDependencies } from '../../src/app.js'
 import type { Role } from '../../src/kernel/access.js'
 import { createTokenVerifier, signHs256Token } from '../../src/kernel/auth.js'
-import { connectPostgres } from '../../src/kernel/db.js'
+import { connectPostgres, type Db } from '../../src/kernel/db.js'
 import type { AuthConfig } from '../../src/kernel/auth.js'
-import type { Db } from '../../src/kernel/db.js'
 import { KeyEncryptionKey } from '../../src/keys/key-encryption.js'
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js'
 import { createOrgUnit, ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
@@ -136,8 +135,9 @@ export async function startTestServer(
 }
 
 /**
- * Another instance of the service on the same database, on a real port: its own connection pool
- * on PostgreSQL (the embedded database has one connection, which both share).
+ * Another instance of the service on the same database, on a real port, as another process behind
+ * the load balancer would be: its own connection pool on PostgreSQL (the embedded database has one
+ * connection, which both share). Its `db` is what that instance's background jobs would run on.
  */
 export async function startSecondInstance(
   t: Teardown,

@@ -91,3 +91,35 @@ export function incidentBody(extra: Record<string, unknown> = {}): Record<string
 export const at = (date: string, time = '10:00') => `${date}T${time}:00+09:00`
 
 export const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString()
+
+/** POST /v1/disclosure-requests: a resident asks for the recording of their own call (保有個人情報開示請求). */
+export function disclosureRequestBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const kind = (extra.kind as string | undefined) ?? 'personal_information'
+  return {
+    kind,
+    received_date: '2025-06-02',
+    subject_matter: '2025年5月20日の電話応対の録音',
+    requester: {
+      name: '開示 花子',
+      address: '東京都千代田区丸の内1-1-1',
+      contact: '090-1234-5678',
+      ...(kind === 'personal_information' ? { identity_confirmation: { method: 'driving_licence', note: '窓口で確認' } } : {}),
+    },
+    ...extra,
+  }
+}
+
+/** POST /v1/recordings/{id}/derivatives: a copy with a third party's voice bleeped. */
+export function derivativeBody(original: { sha256: string }, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    storage_uri: `s3://city-media/derivatives/${crypto.randomUUID()}.m4a`,
+    sha256: sha(`derivative ${crypto.randomUUID()}`),
+    size_bytes: 1_000_000,
+    media_type: 'audio/mp4',
+    original_sha256: original.sha256,
+    redactions: [{ start_seconds: 30, end_seconds: 45.5, treatment: 'bleeped', ground: '個人情報保護法第78条第1項第2号', note: '第三者の氏名' }],
+    made_by: 'staff-editor',
+    checked_by: 'rm-checker',
+    ...extra,
+  }
+}

@@ -406,6 +406,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policies/disclosure/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a disclosure policy version taking effect today or later (administrators)
+         * @description The version supersedes the one before it from its effective date (Asia/Tokyo), until the next version takes effect. Versions never change once created. Refused: a date before today (422 body/effective_from), a body that breaks the type's rules (422 naming each field), a second version of the type on the same date (409). Honours Idempotency-Key.
+         */
+        post: operations["createDisclosurePolicyVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/calendar/holidays": {
         parameters: {
             query?: never;
@@ -643,9 +663,70 @@ export interface paths {
         put?: never;
         /**
          * Get a short-lived signed grant to open the recording's media
-         * @description For the municipality's media server: a JWT naming the recording, storage_uri, sha256 and the caller, signed by this service (verify with /.well-known/jwks.json). Supervisors within their unit, the desk and records managers. Every grant is audited. Send {} when no purpose is given.
+         * @description For the municipality's media server: a JWT naming the recording, storage_uri, sha256 and the caller, signed by this service (verify with /.well-known/jwks.json). Supervisors within their unit, the desk and records managers. Every grant is audited. Send {} when no purpose is given; with derivative_id, the grant opens that redacted copy's media instead of the original's.
          */
         post: operations["grantMediaAccess"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}/derivatives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The redacted copies of a recording
+         * @description storage_uri is redacted where the caller lacks media access to the original.
+         */
+        get: operations["listDerivatives"];
+        put?: never;
+        /**
+         * Register a redacted copy of a recording (for partial disclosure)
+         * @description Metadata of media the municipality's tools produced: its own storage_uri, sha256 and media type, the original's sha256 when it was made (409 when it is not the recording's), and each time range changed, how and on which ground for withholding. The original's record and hash are never touched. The derivative follows the original: its holds keep it, its disposal disposes of it.
+         */
+        post: operations["registerDerivative"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}/derivatives/{derivativeId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One redacted copy of a recording */
+        get: operations["getDerivative"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recordings/{id}/derivatives/{derivativeId}/keep": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide that a redacted copy outlives its original (records manager)
+         * @description Without this decision a derivative is disposed of with its original. With it, the derivative stays through until, then the retention sweep disposes of it. Once per derivative.
+         */
+        post: operations["keepDerivative"];
         delete?: never;
         options?: never;
         head?: never;
@@ -743,6 +824,291 @@ export interface paths {
          * @description By the proposer (withdrawal) or another records manager (rejection). The record stays, cancelled.
          */
         post: operations["cancelDisposition"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List disclosure requests in reach, or the due list (due_before)
+         * @description Newest received first; with due_before, the undecided requests whose deadline falls before that date, soonest first.
+         */
+        get: operations["listDisclosureRequests"];
+        put?: never;
+        /**
+         * Record a disclosure request that reached the office
+         * @description The disclosure policy in force on received_date gives the decision period for the kind; the deadline counts from the day after receipt. personal_information requests name how the identity was confirmed. Honours Idempotency-Key.
+         */
+        post: operations["createDisclosureRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a disclosure request
+         * @description Sets ETag (the request's version). The requester is redacted for callers without disclosure_requests:read_personal.
+         */
+        get: operations["getDisclosureRequest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the descriptive fields of a request
+         * @description What is asked for, the handling unit, the requester. The kind and the received date never change. Needs If-Match.
+         */
+        patch: operations["updateDisclosureRequest"];
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/deadline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How the decision deadline is counted
+         * @description The rule and the disclosure policy version used, the correction days excluded, the extension, the office holidays moved over, the warning date, and where the request stands.
+         */
+        get: operations["explainDisclosureDeadline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every step of a request: who, when, on which date and why */
+        get: operations["listDisclosureRequestSteps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a recording or case the request covers
+         * @description While the request awaits its decision. A recording gets a disclosure_request hold referencing the request (施行令第9条), which the decision dates. 422 for a record outside your reach; 409 when already covered or the request is decided.
+         */
+        post: operations["addDisclosureRecord"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/records/{entryId}/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove a covered record, with a reason
+         * @description While the request awaits its decision; a recording's hold is released with the reason. The entry stays, marked removed.
+         */
+        post: operations["removeDisclosureRecord"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/request-correction": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the requester to correct the request (補正)
+         * @description received → correction_requested. The clock stands still until the corrected request arrives.
+         */
+        post: operations["requestDisclosureCorrection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/receive-correction": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The corrected request arrived
+         * @description correction_requested → received. The days from the day after the correction was asked for through this day do not count.
+         */
+        post: operations["receiveDisclosureCorrection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extend the decision period once (延長)
+         * @description received → extended. At most the policy's maximum for the kind (422), decided on or before the original deadline (409 after it), with the reasons and the day the requester was notified. A second extension is 409.
+         */
+        post: operations["extendDisclosureDeadline"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/decide": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record the decision (開示決定等)
+         * @description received | extended → decided. Names what was disclosed of each covered record (the original or a redacted copy) and the grounds for what was withheld; dates every hold the request placed, which then keep their recordings through one year from the day after.
+         */
+        post: operations["decideDisclosureRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/handovers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record a hand-over to the requester (開示の実施)
+         * @description What the decision discloses (the original, or the redacted copy it names), by a media grant issued now (its token shown once) or on a medium, on a date. The first one makes the request disclosed. Honours Idempotency-Key (a retry answers the same grant).
+         */
+        post: operations["handOverDisclosure"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The requester withdrew the request (取下げ)
+         * @description Before the decision. The holds the request placed are released with the reason.
+         */
+        post: operations["withdrawDisclosureRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/appeal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An appeal against the decision was filed (審査請求)
+         * @description decided | disclosed → under_appeal. Places an appeal hold on every covered recording still kept.
+         */
+        post: operations["appealDisclosureDecision"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/disclosure-requests/{id}/appeal-outcome": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record the appeal's outcome (裁決)
+         * @description under_appeal → appeal_decided. The outcome's date ends the appeal holds one year from the day after.
+         */
+        post: operations["decideDisclosureAppeal"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1348,11 +1714,21 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AddDisclosureRecord: {
+            /** @enum {unknown} */
+            type: "recording" | "case";
+            /**
+             * Format: uuid
+             * @description The recording or case (in your reach)
+             */
+            id: string;
+            note?: string;
+        };
         AddResponder: {
             /** @description A staff id (the JWT sub) */
             subject: string;
         };
-        AnyPolicyVersion: components["schemas"]["RecordingPolicyVersion"] | components["schemas"]["NameDisplayPolicyVersion"] | components["schemas"]["EscalationPolicyVersion"] | components["schemas"]["RetentionPolicyVersion"] | components["schemas"]["CalendarPolicyVersion"] | components["schemas"]["IncidentResponsePolicyVersion"];
+        AnyPolicyVersion: components["schemas"]["RecordingPolicyVersion"] | components["schemas"]["NameDisplayPolicyVersion"] | components["schemas"]["EscalationPolicyVersion"] | components["schemas"]["RetentionPolicyVersion"] | components["schemas"]["CalendarPolicyVersion"] | components["schemas"]["IncidentResponsePolicyVersion"] | components["schemas"]["DisclosurePolicyVersion"];
         AuditCheckpoint: {
             /** @description The checkpoint number: 1, 2, 3, … */
             checkpoint: number;
@@ -1710,6 +2086,57 @@ export interface components {
             corrects_event_id?: string;
             details?: components["schemas"]["EventDetails"];
         };
+        CreateDerivative: {
+            /**
+             * Format: uri
+             * @description Where the redacted media is in the municipality's storage
+             */
+            storage_uri: string;
+            /** @description SHA-256, hex (stored lower-case) */
+            sha256: string;
+            size_bytes: number;
+            /** @description e.g. audio/mp4, video/mp4 */
+            media_type: string;
+            /** @description The original's SHA-256 when the derivative was made from it: must be the recording's */
+            original_sha256: string;
+            /** @description Each time range changed, how and on which ground */
+            redactions: components["schemas"]["Redaction"][];
+            /** @description A staff id (the JWT sub) */
+            made_by: string;
+            /** @description Who checked the redaction (a staff id); not the one who made it */
+            checked_by: string;
+            note?: string;
+        };
+        CreateDisclosurePolicyVersion: {
+            /**
+             * Format: date
+             * @description 施行日 (Asia/Tokyo): today or later; one version per type and date
+             */
+            effective_from: string;
+            body: components["schemas"]["DisclosurePolicy"];
+            /** @description Why: the amendment, 規程 or 告示 this version implements */
+            note: string;
+        };
+        CreateDisclosureRequest: {
+            /**
+             * @description personal_information: the requester asks for information about themselves (保有個人情報開示請求); information_disclosure: anyone asks for administrative documents (情報公開請求)
+             * @enum {unknown}
+             */
+            kind: "personal_information" | "information_disclosure";
+            /**
+             * Format: date
+             * @description The day the request reached the office; the period counts from the day after (YYYY-MM-DD, Asia/Tokyo; not after today)
+             */
+            received_date: string;
+            /** @description What is asked for, as the request says it */
+            subject_matter: string;
+            /**
+             * Format: uuid
+             * @description The handling unit; default yours
+             */
+            org_unit_id?: string;
+            requester: components["schemas"]["DisclosureRequesterInput"];
+        };
         CreatedWebhook: {
             /** Format: uuid */
             id: string;
@@ -1986,6 +2413,18 @@ export interface components {
             /** @description The calendar policy versions that decided the dates from the raw due date to the due date */
             calendar_version_ids: string[];
         };
+        DecideDisclosureRequest: {
+            /** @enum {unknown} */
+            decision: "full_disclosure" | "partial_disclosure" | "non_disclosure" | "no_such_record" | "existence_neither_confirmed_nor_denied";
+            /**
+             * Format: date
+             * @description The date of the decision (開示決定等の日) (YYYY-MM-DD, Asia/Tokyo; not after today)
+             */
+            decided_on: string;
+            reason: string;
+            /** @description What the decision says of each covered record: every covered record once for full, partial and non-disclosure; none for no_such_record and existence_neither_confirmed_nor_denied (naming a record would answer whether it exists) */
+            items: components["schemas"]["DisclosureDecisionItemInput"][];
+        };
         DecideDisposition: {
             reason?: string;
         };
@@ -2014,6 +2453,425 @@ export interface components {
             /** @description null: no response (refused, timed out, unreachable) */
             http_status: number | null;
             error: string | null;
+        };
+        Derivative: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The original
+             */
+            recording_id: string;
+            storage_uri: string | null;
+            /** @description storage_uri is withheld: the caller lacks recordings:media_access on the original */
+            redacted: boolean;
+            sha256: string;
+            size_bytes: number;
+            media_type: string;
+            /** @description The original's SHA-256 when it was made */
+            original_sha256: string;
+            redactions: components["schemas"]["Redaction"][];
+            made_by: components["schemas"]["StaffRef"];
+            checked_by: components["schemas"]["StaffRef"];
+            note: string | null;
+            /**
+             * @description disposed: its media went with the original (or after the date it was kept to)
+             * @enum {unknown}
+             */
+            status: "active" | "disposed";
+            kept_beyond_original: {
+                /** Format: date */
+                until: string;
+                reason: string;
+                decided_by: components["schemas"]["StaffRef"];
+                /** Format: date-time */
+                decided_at: string;
+            } | null;
+            disposed_at: string | null;
+            disposition_id: string | null;
+            registered_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            created_at: string;
+        };
+        DerivativeList: {
+            /** @description Oldest first */
+            items: components["schemas"]["Derivative"][];
+        };
+        DisclosureAppeal: {
+            /**
+             * Format: date
+             * @description The day the appeal (審査請求) was filed (YYYY-MM-DD, Asia/Tokyo; not after today)
+             */
+            filed_on: string;
+            reason: string;
+        };
+        DisclosureAppealOutcome: {
+            /**
+             * @description dismissed (却下), rejected (棄却), granted (認容), partially_granted (一部認容)
+             * @enum {unknown}
+             */
+            outcome: "dismissed" | "rejected" | "granted" | "partially_granted";
+            /**
+             * Format: date
+             * @description The date of the decision on the appeal (裁決) (YYYY-MM-DD, Asia/Tokyo; not after today)
+             */
+            decided_on: string;
+            reason: string;
+        };
+        DisclosureCorrection: {
+            round: number;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            requested_on: string;
+            reason: string;
+            requested_by: components["schemas"]["StaffRef"];
+            corrected_on: string | null;
+            received_by: components["schemas"]["StaffRef"] | null;
+            excluded_days: number | null;
+        };
+        DisclosureCoveredRecord: {
+            /**
+             * Format: uuid
+             * @description This entry (for removal)
+             */
+            id: string;
+            /** @enum {unknown} */
+            type: "recording" | "case";
+            /** Format: uuid */
+            record_id: string;
+            hold_id: string | null;
+            appeal_hold_id: string | null;
+            note: string | null;
+            added_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            added_at: string;
+            removed_at: string | null;
+            removed_by: components["schemas"]["StaffRef"] | null;
+            removal_reason: string | null;
+        };
+        DisclosureDeadline: {
+            /** Format: uuid */
+            request_id: string;
+            /**
+             * @description personal_information: the requester asks for information about themselves (保有個人情報開示請求); information_disclosure: anyone asks for administrative documents (情報公開請求)
+             * @enum {unknown}
+             */
+            kind: "personal_information" | "information_disclosure";
+            /** @enum {unknown} */
+            status: "received" | "correction_requested" | "extended" | "decided" | "disclosed" | "withdrawn" | "under_appeal" | "appeal_decided";
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            received_date: string;
+            /**
+             * Format: date
+             * @description The day after receipt (初日不算入, 民法第140条)
+             */
+            counted_from: string;
+            /** @description The disclosure policy in force on the received date */
+            policy_version: {
+                /** Format: uuid */
+                id: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                effective_from: string;
+            };
+            rule: {
+                decision_period_days: number;
+                max_extension_days: number;
+                warning_days: number;
+                /**
+                 * @description Who decides whether a deadline on an office holiday moves: the disclosure policy, or (absent there) the calendar policy
+                 * @enum {unknown}
+                 */
+                holidays: "disclosure_policy" | "calendar_policy";
+            };
+            corrections: components["schemas"]["DisclosureCorrection"][];
+            /** @description Days of finished correction rounds, not counted */
+            excluded_days: number;
+            /** @description A correction is outstanding: the deadline is unknown until the corrected request arrives */
+            suspended: boolean;
+            original_due_date: string | null;
+            extension: {
+                days: number;
+                reason: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                decided_on: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                notified_on: string;
+            } | null;
+            period_days: number | null;
+            raw_due_date: string | null;
+            raw_due_date_is_holiday: boolean | null;
+            roll_forward: boolean | null;
+            due_date: string | null;
+            /** @description The office holidays the due date moved over */
+            skipped: components["schemas"]["OfficeHoliday"][];
+            calendar_version_ids: string[];
+            warn_from: string | null;
+            decided_on: string | null;
+            /**
+             * @description running (undecided, due date ahead), overdue (undecided, passed), decided in time or late, suspended, closed (withdrawn)
+             * @enum {unknown}
+             */
+            state: "running" | "suspended" | "decided_in_time" | "decided_late" | "overdue" | "closed";
+            /** @description The reasoning, one step a line */
+            explanation: string[];
+        };
+        DisclosureDecisionItem: {
+            /** @enum {unknown} */
+            record_type: "recording" | "case";
+            /** Format: uuid */
+            record_id: string;
+            /** @enum {unknown} */
+            outcome: "disclosed" | "partially_disclosed" | "withheld";
+            derivative_id: string | null;
+            grounds: string[];
+            note: string | null;
+        };
+        DisclosureDecisionItemInput: {
+            /** @enum {unknown} */
+            record_type: "recording" | "case";
+            /** Format: uuid */
+            record_id: string;
+            /**
+             * @description disclosed, partially_disclosed (a redacted copy) or withheld
+             * @enum {unknown}
+             */
+            outcome: "disclosed" | "partially_disclosed" | "withheld";
+            /**
+             * Format: uuid
+             * @description The redacted copy disclosed instead of the original (required for a partially disclosed recording)
+             */
+            derivative_id?: string;
+            /** @description Grounds for what was withheld (不開示事由, e.g. 個人情報保護法第78条第1項第2号); required unless disclosed */
+            grounds?: string[];
+            note?: string;
+        };
+        DisclosureHandover: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {unknown} */
+            record_type: "recording" | "case";
+            /** Format: uuid */
+            record_id: string;
+            derivative_id: string | null;
+            /** @enum {unknown} */
+            method: "media_grant" | "medium";
+            medium: string | null;
+            grant_jti: string | null;
+            grant_expires_at: string | null;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            handed_over_on: string;
+            recorded_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            recorded_at: string;
+        };
+        DisclosureHandOverInput: {
+            /** @enum {unknown} */
+            record_type: "recording" | "case";
+            /** Format: uuid */
+            record_id: string;
+            /**
+             * Format: uuid
+             * @description The redacted copy handed over, when the decision names one
+             */
+            derivative_id?: string;
+            /**
+             * @description media_grant: a short-lived signed grant for the municipality's media server (recordings; issued now); medium: a copy on a medium
+             * @enum {unknown}
+             */
+            method: "media_grant" | "medium";
+            /** @description For medium: what was handed over, e.g. DVD-R 1枚, 写し (紙) 3枚 */
+            medium?: string;
+            /**
+             * Format: date
+             * @description For medium: the day it was handed over or sent; a grant is issued today (YYYY-MM-DD, Asia/Tokyo; not after today)
+             */
+            handed_over_on?: string;
+        };
+        DisclosureHandoverResult: {
+            handover: components["schemas"]["DisclosureHandover"];
+            grant: components["schemas"]["MediaAccessGrant"] | null;
+            request: components["schemas"]["DisclosureRequest"];
+        };
+        DisclosureKindRules: {
+            /** @description Days to decide, counted from the day after receipt (national law: 30; many ordinances 14 or 15) */
+            decision_period_days: number;
+            /** @description The longest single extension (national law: 30; 0: none) */
+            max_extension_days: number;
+            /** @description Days before the deadline when deadline_approaching is published */
+            warning_days: number;
+            /** @description Whether a deadline on an office holiday moves to the next working day. Absent: as the calendar policy says for the office's own decisions (office_decisions_roll_forward) */
+            roll_forward_off_holidays?: boolean;
+        };
+        DisclosurePolicy: {
+            /** @description personal_information: 保有個人情報開示請求 (個人情報保護法第76条); information_disclosure: 情報公開請求 (情報公開法・条例) */
+            kinds: {
+                personal_information: components["schemas"]["DisclosureKindRules"];
+                information_disclosure: components["schemas"]["DisclosureKindRules"];
+            };
+        };
+        DisclosurePolicyVersion: {
+            /**
+             * Format: uuid
+             * @description Decisions record this id with what they decided
+             */
+            id: string;
+            /** @enum {string} */
+            type: "disclosure";
+            /**
+             * Format: date
+             * @description 施行日: in force from this day (Asia/Tokyo)
+             */
+            effective_from: string;
+            /** @description The last day in force: the day before the next version takes effect; null while no later version exists */
+            effective_until: string | null;
+            body: components["schemas"]["DisclosurePolicy"];
+            /** @description Why this version exists (e.g. the 規程 or 告示 it implements) */
+            note: string;
+            /** @description Subject of the administrator who created it; system for shipped defaults */
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        DisclosureRequest: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description personal_information: the requester asks for information about themselves (保有個人情報開示請求); information_disclosure: anyone asks for administrative documents (情報公開請求)
+             * @enum {unknown}
+             */
+            kind: "personal_information" | "information_disclosure";
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            received_date: string;
+            subject_matter: string;
+            /**
+             * Format: uuid
+             * @description The handling unit
+             */
+            org_unit_id: string;
+            /** @enum {unknown} */
+            status: "received" | "correction_requested" | "extended" | "decided" | "disclosed" | "withdrawn" | "under_appeal" | "appeal_decided";
+            requester: components["schemas"]["DisclosureRequester"] | null;
+            /** @description The requester is withheld: the caller lacks disclosure_requests:read_personal */
+            requester_redacted: boolean;
+            /** @description GET …/deadline explains it */
+            deadline: {
+                due_date: string | null;
+                warn_from: string | null;
+                /** @description A correction is outstanding: the clock stands still */
+                suspended: boolean;
+                /**
+                 * Format: uuid
+                 * @description The disclosure policy in force on the received date
+                 */
+                policy_version_id: string;
+            };
+            corrections: components["schemas"]["DisclosureCorrection"][];
+            extension: {
+                days: number;
+                reason: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                decided_on: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                notified_on: string;
+            } | null;
+            /** @description Every record the request covers or covered (removed ones with why) */
+            records: components["schemas"]["DisclosureCoveredRecord"][];
+            decision: {
+                /** @enum {unknown} */
+                decision: "full_disclosure" | "partial_disclosure" | "non_disclosure" | "no_such_record" | "existence_neither_confirmed_nor_denied";
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                decided_on: string;
+                reason: string;
+                items: components["schemas"]["DisclosureDecisionItem"][];
+            } | null;
+            handovers: components["schemas"]["DisclosureHandover"][];
+            disclosed_on: string | null;
+            withdrawn_on: string | null;
+            appeal: {
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                filed_on: string;
+                outcome: ("dismissed" | "rejected" | "granted" | "partially_granted") | null;
+                decided_on: string | null;
+            } | null;
+            /** @description The steps the state machine allows from here */
+            allowed_steps: ("request_correction" | "receive_correction" | "extend" | "decide" | "hand_over" | "withdraw" | "appeal" | "decide_appeal")[];
+            created_by: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            version: number;
+        };
+        DisclosureRequester: {
+            name: string;
+            address: string | null;
+            contact: string | null;
+            identity_confirmation: components["schemas"]["IdentityConfirmation"] | null;
+        };
+        /** @description The requester (個人情報): kept apart, redacted for roles without the right. identity_confirmation is required for personal_information requests, and only for them */
+        DisclosureRequesterInput: {
+            name: string;
+            address?: string;
+            /** @description Phone or e-mail */
+            contact?: string;
+            identity_confirmation?: components["schemas"]["IdentityConfirmation"];
+        };
+        DisclosureRequestPage: {
+            items: components["schemas"]["DisclosureRequest"][];
+            /** @description Pass as cursor to get the next page; null on the last page */
+            next_cursor: string | null;
+        };
+        DisclosureRequestStep: {
+            seq: number;
+            /** @description A step of the state machine, or record_added / record_removed / created / updated */
+            action: string;
+            from_status: ("received" | "correction_requested" | "extended" | "decided" | "disclosed" | "withdrawn" | "under_appeal" | "appeal_decided") | null;
+            /** @enum {unknown} */
+            to_status: "received" | "correction_requested" | "extended" | "decided" | "disclosed" | "withdrawn" | "under_appeal" | "appeal_decided";
+            on_date: string | null;
+            reason: string | null;
+            details: {
+                [key: string]: unknown;
+            };
+            actor: components["schemas"]["StaffRef"];
+            /** Format: date-time */
+            recorded_at: string;
+        };
+        DisclosureRequestSteps: {
+            /** @description Oldest first */
+            items: components["schemas"]["DisclosureRequestStep"][];
         };
         Disposition: {
             /** Format: uuid */
@@ -2182,6 +3040,21 @@ export interface components {
             /** @description For conversation_ended: staff ids of those who decided (several, incl. a supervisor) */
             decided_by?: string[];
         };
+        ExtendDisclosureDeadline: {
+            /** @description Added to the period; at most the policy's maximum for the kind */
+            days: number;
+            reason: string;
+            /**
+             * Format: date
+             * @description The day the extension was decided; on or before the original deadline (YYYY-MM-DD, Asia/Tokyo; not after today)
+             */
+            decided_on: string;
+            /**
+             * Format: date
+             * @description The day the requester was notified in writing of the new period and the reasons (YYYY-MM-DD, Asia/Tokyo; not after today)
+             */
+            notified_on: string;
+        };
         ExternalRef: {
             /** @description The other system's name, e.g. kikan-soudan */
             system: string;
@@ -2254,6 +3127,15 @@ export interface components {
             from: string;
             /** Format: date */
             to: string;
+        };
+        IdentityConfirmation: {
+            /**
+             * @description The document the identity was confirmed with (本人確認)
+             * @enum {unknown}
+             */
+            method: "my_number_card" | "driving_licence" | "passport" | "residence_card" | "health_insurance_card" | "other";
+            /** @description e.g. confirmed at the counter, or copies sent by post */
+            note?: string;
         };
         Incident: {
             /** Format: uuid */
@@ -2628,6 +3510,15 @@ export interface components {
         Jwks: {
             keys: components["schemas"]["Jwk"][];
         };
+        KeepDerivative: {
+            /**
+             * Format: date
+             * @description The last day it is kept, even after the original is disposed of
+             */
+            until: string;
+            /** @description Why it outlives its original (e.g. it is part of a disclosure file) */
+            reason: string;
+        };
         KeyRotation: {
             /**
              * @description media_grant: signs media access grants (JWKS /.well-known/jwks.json); audit_checkpoint: signs audit checkpoints (JWKS /.well-known/audit-checkpoint-jwks.json)
@@ -2706,6 +3597,8 @@ export interface components {
                 /** @enum {unknown} */
                 "recordings:dispose"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
+                "recordings:derive"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
                 "recordings:media_access"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
                 "dispositions:read"?: "own" | "unit" | "all";
@@ -2721,6 +3614,12 @@ export interface components {
                 "incidents:hand_over"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
                 "incidents:release_holds"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "disclosure_requests:handle"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "disclosure_requests:read"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "disclosure_requests:read_personal"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
                 "audit:read"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
@@ -2749,6 +3648,11 @@ export interface components {
             jti: string;
             /** Format: uuid */
             recording_id: string;
+            /**
+             * Format: uuid
+             * @description Present when the grant opens a redacted copy of the recording
+             */
+            derivative_id?: string;
             storage_uri: string;
             /** @description The media server checks the file against it */
             sha256: string;
@@ -2765,6 +3669,11 @@ export interface components {
              * @enum {unknown}
              */
             purpose?: "case_handling" | "fact_check" | "disclosure_request" | "police_request" | "litigation" | "audit" | "other";
+            /**
+             * Format: uuid
+             * @description A redacted copy of this recording: the grant opens the copy's media
+             */
+            derivative_id?: string;
         };
         NameDisplayPolicy: {
             /**
@@ -2863,14 +3772,15 @@ export interface components {
                 retention: components["schemas"]["RetentionPolicyVersion"];
                 calendar: components["schemas"]["CalendarPolicyVersion"];
                 incident_response: components["schemas"]["IncidentResponsePolicyVersion"];
+                disclosure: components["schemas"]["DisclosurePolicyVersion"];
             };
         };
         PolicyVersionHistory: {
             /**
-             * @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画)
+             * @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画), disclosure (開示請求の期限)
              * @enum {unknown}
              */
-            type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response";
+            type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response" | "disclosure";
             /**
              * Format: date
              * @description Today in Asia/Tokyo
@@ -2911,6 +3821,14 @@ export interface components {
              */
             action: "dispose" | "transfer";
             reason: string;
+        };
+        ReceiveCorrection: {
+            /**
+             * Format: date
+             * @description The day the corrected request arrived (補正がなされた日) (YYYY-MM-DD, Asia/Tokyo; not after today)
+             */
+            corrected_on: string;
+            note?: string;
         };
         /** @description Either notified_on, method and persons; or not_possible_reason (with alternative when notification was difficult) */
         RecordIncidentNotification: {
@@ -3144,10 +4062,36 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        Redaction: {
+            /** @description From this offset into the original (seconds) */
+            start_seconds: number;
+            /** @description To this offset (seconds); after start, within the original */
+            end_seconds: number;
+            /**
+             * @description What was done: muted, bleeped, blurred (video) or cut out
+             * @enum {unknown}
+             */
+            treatment: "muted" | "bleeped" | "blurred" | "cut";
+            /** @description The ground for withholding (不開示事由), e.g. 個人情報保護法第78条第1項第2号 or 情報公開法第5条第1号 (a third party) */
+            ground: string;
+            /** @description What was withheld, in words that name no one */
+            note?: string;
+        };
         ReleaseHold: {
             reason: string;
         };
         ReleaseIncidentHolds: {
+            reason: string;
+        };
+        RemoveDisclosureRecord: {
+            reason: string;
+        };
+        RequestCorrection: {
+            /**
+             * Format: date
+             * @description The day the office asked for the correction (補正を求めた日) (YYYY-MM-DD, Asia/Tokyo; not after today)
+             */
+            requested_on: string;
             reason: string;
         };
         ResponderShortfall: {
@@ -3364,6 +4308,16 @@ export interface components {
             /** @description Replaces the contact details; null removes them */
             customer?: components["schemas"]["Customer"] | null;
         };
+        /** @description Descriptive fields; the kind and the received date govern the deadline and do not change */
+        UpdateDisclosureRequest: {
+            subject_matter?: string;
+            /**
+             * Format: uuid
+             * @description Another handling unit
+             */
+            org_unit_id?: string;
+            requester?: components["schemas"]["DisclosureRequesterInput"];
+        };
         /** @description Descriptive fields and facts; the reporting judgement and deadlines follow. Owner, team and records change by their own requests. */
         UpdateIncident: {
             /**
@@ -3517,6 +4471,14 @@ export interface components {
         };
         WebhookList: {
             items: components["schemas"]["Webhook"][];
+        };
+        WithdrawDisclosureRequest: {
+            /**
+             * Format: date
+             * @description The day the requester withdrew the request (取下げ) (YYYY-MM-DD, Asia/Tokyo; not after today)
+             */
+            withdrawn_on: string;
+            reason: string;
         };
     };
     responses: never;
@@ -4244,8 +5206,8 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画) */
-                type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response";
+                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画), disclosure (開示請求の期限) */
+                type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response" | "disclosure";
             };
             cookie?: never;
         };
@@ -4285,8 +5247,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画) */
-                type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response";
+                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画), disclosure (開示請求の期限) */
+                type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response" | "disclosure";
             };
             cookie?: never;
         };
@@ -4326,8 +5288,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画) */
-                type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response";
+                /** @description recording (録音・録画), name_display (名札), escalation (複数名対応・即時エスカレーション), retention (保存期間表), calendar (閉庁日), incident_response (漏えい等の対応計画), disclosure (開示請求の期限) */
+                type: "recording" | "name_display" | "escalation" | "retention" | "calendar" | "incident_response" | "disclosure";
                 id: string;
             };
             cookie?: never;
@@ -4593,6 +5555,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentResponsePolicyVersion"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createDisclosurePolicyVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDisclosurePolicyVersion"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosurePolicyVersion"];
                 };
             };
             /** @description A problem (RFC 9457) */
@@ -5287,6 +6291,179 @@ export interface operations {
             };
         };
     };
+    listDerivatives: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DerivativeList"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    registerDerivative: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDerivative"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Derivative"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDerivative: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                derivativeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Derivative"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    keepDerivative: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                derivativeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeepDerivative"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Derivative"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listDueRecordings: {
         parameters: {
             query?: {
@@ -5485,6 +6662,719 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Disposition"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDisclosureRequests: {
+        parameters: {
+            query?: {
+                status?: "received" | "correction_requested" | "extended" | "decided" | "disclosed" | "withdrawn" | "under_appeal" | "appeal_decided";
+                /** @description personal_information: the requester asks for information about themselves (保有個人情報開示請求); information_disclosure: anyone asks for administrative documents (情報公開請求) */
+                kind?: "personal_information" | "information_disclosure";
+                /** @description Handled by that unit or a unit below it */
+                org_unit_id?: string;
+                /** @description Received on or after */
+                received_from?: string;
+                /** @description Received on or before */
+                received_to?: string;
+                /** @description Covering this recording or case */
+                record_id?: string;
+                /** @description The due list: undecided requests whose deadline runs and falls before this date, soonest first (others are left out) */
+                due_before?: string;
+                /** @description Page size (1–200, default 50) */
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequestPage"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createDisclosureRequest: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDisclosureRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDisclosureRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateDisclosureRequest: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag from GET; required (428 without, 412 when stale) */
+                "if-match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Descriptive fields; the kind and the received date govern the deadline and do not change */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateDisclosureRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    explainDisclosureDeadline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureDeadline"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDisclosureRequestSteps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequestSteps"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addDisclosureRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddDisclosureRecord"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeDisclosureRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                entryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RemoveDisclosureRecord"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    requestDisclosureCorrection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestCorrection"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveDisclosureCorrection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReceiveCorrection"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    extendDisclosureDeadline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExtendDisclosureDeadline"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    decideDisclosureRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecideDisclosureRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    handOverDisclosure: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the first response */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisclosureHandOverInput"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureHandoverResult"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    withdrawDisclosureRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WithdrawDisclosureRequest"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    appealDisclosureDecision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisclosureAppeal"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    decideDisclosureAppeal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisclosureAppealOutcome"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
             /** @description A problem (RFC 9457) */
