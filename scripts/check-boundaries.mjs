@@ -3,9 +3,11 @@
 // files: an import from module A to module B while B (through any of its files) imports A is a
 // cycle between modules even when no file imports itself back. Exits 1 on any finding.
 //   npx depcruise src --config .dependency-cruiser.cjs --output-type json | node scripts/check-boundaries.mjs
-import { readFileSync } from 'node:fs'
-
-const cruise = JSON.parse(readFileSync(0, 'utf8'))
+// stdin is read as a stream: a synchronous read of a pipe while depcruise still writes it
+// crashed Node 24 now and then ("double free or corruption").
+const chunks = []
+for await (const chunk of process.stdin) chunks.push(chunk)
+const cruise = JSON.parse(Buffer.concat(chunks).toString('utf8'))
 let failed = false
 
 for (const v of cruise.summary.violations) {

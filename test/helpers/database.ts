@@ -113,7 +113,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await prepareTemplate()
   if (testDatabaseUrl) {
     const name = `madoguchi_t_${process.pid}_${crypto.randomBytes(4).toString('hex')}`
-    await admin(testDatabaseUrl, async (c) => c.query(`create database "${name}" template "${await templateName()}"`))
+    await admin(testDatabaseUrl, async (c) => {
+      await c.query(`create database "${name}" template "${await templateName()}"`)
+      // A test database is thrown away: its commits need not wait for the disk, which keeps the
+      // suite's time on the machine's CPU rather than on fsync (the server's durability is not
+      // what these tests check, and production settings are untouched).
+      await c.query(`alter database "${name}" set synchronous_commit = off`)
+    })
     const url = withDatabase(testDatabaseUrl, name)
     const handle = connectPostgres(url, 10)
     return {
