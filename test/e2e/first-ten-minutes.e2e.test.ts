@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
+import { startServiceProcess } from '../helpers/process.js'
 
 /**
  * The README's "First ten minutes", run from its own code blocks against the service on a real
@@ -69,19 +70,8 @@ t.test("the README's first ten minutes run as written", { skip: hasTools || proc
     // Several test files share two cores: a slow event loop here is the machine, not overload.
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '60000',
   }
-  const server = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  server.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)))
-  t.teardown(() => {
-    if (server.exitCode === null) server.kill('SIGKILL')
-  })
-  const deadline = Date.now() + 60_000
-  while (!/listening on (http:\/\/\S+)/.test(stderr)) {
-    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${stderr}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  const base = /listening on (http:\/\/\S+)/.exec(stderr)![1]!
+  const server = await startServiceProcess(t, env)
+  const base = server.base
 
   // One shell for the whole journey (variables carry over), a marker after each step.
   const script = ['set -euo pipefail', ...steps.flatMap((step, i) => [step.script.replaceAll(README_BASE, base), `echo "@@step ${i}@@"`])].join('\n')
@@ -98,9 +88,13 @@ t.test("the README's first ten minutes run as written", { skip: hasTools || proc
   steps.forEach((step, i) => {
     const printed = (outputs[i] ?? '').trimEnd()
     const wanted = pattern(step.expected)
-    t.ok(wanted.test(printed), `step ${i + 1} prints what the README shows`, { found: printed, wanted: step.expected.trimEnd(), log: stderr.slice(-4000) })
+    t.ok(wanted.test(printed), `step ${i + 1} prints what the README shows`, {
+      found: printed,
+      wanted: step.expected.trimEnd(),
+      log: server.stderr().slice(-4000),
+    })
   })
 
-  server.kill('SIGTERM')
-  t.equal(await exited, 0)
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
 })

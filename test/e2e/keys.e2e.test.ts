@@ -1,44 +1,16 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { startServiceProcess } from '../helpers/process.js'
 
 /**
  * The key-encryption secret as an operator meets it: a trial on the development secret, a
  * restart with another secret refused in one line, `npm run keys:reencrypt` to a configured
  * secret, and a start with it signing with the same keys.
  */
-interface Started {
-  base: string
-  stderr: () => string
-  stop(): Promise<number | null>
-}
-
-async function start(t: Tap, env: NodeJS.ProcessEnv): Promise<Started> {
-  const server = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  server.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)))
-  t.teardown(() => {
-    if (server.exitCode === null) server.kill('SIGKILL')
-  })
-  const deadline = Date.now() + 60_000
-  while (!/listening on (http:\/\/\S+)/.test(stderr)) {
-    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${stderr}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return {
-    base: /listening on (http:\/\/\S+)/.exec(stderr)![1]!,
-    stderr: () => stderr,
-    stop: async () => {
-      server.kill('SIGTERM')
-      return exited
-    },
-  }
-}
-type Tap = { teardown(fn: () => unknown): void }
 
 const kids = async (url: string) => ((await (await fetch(url)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid).sort()
 
@@ -47,7 +19,7 @@ t.test('development secret, a wrong secret refused at start, re-encryption to a 
   t.teardown(() => fs.rm(dataDir, { recursive: true, force: true }))
   const env = { ...process.env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: '', KEY_ENCRYPTION_SECRET: '', BACKGROUND_JOBS: 'false' }
 
-  const trial = await start(t, env)
+  const trial = await startServiceProcess(t, env)
   t.match(trial.stderr(), /Keys: +signing keys encrypted with a development key-encryption secret in \S+dev-key-encryption-secret \(key id [0-9a-f]{16}\)/)
   t.match(trial.stderr(), /a database dump alone is useless, but DATA_DIR holds both/)
   const secretFile = path.join(dataDir, 'dev-key-encryption-secret')
@@ -79,7 +51,7 @@ t.test('development secret, a wrong secret refused at start, re-encryption to a 
   t.match(JSON.parse(done.stdout), { already: [], to_kek_id: /^[0-9a-f]{16}$/ })
   t.same(JSON.parse(done.stdout).reencrypted.sort(), [...grantKeys, ...checkpointKeys].sort(), 'from the development secret in DATA_DIR to the new one')
 
-  const configured = await start(t, { ...env, KEY_ENCRYPTION_SECRET: next })
+  const configured = await startServiceProcess(t, { ...env, KEY_ENCRYPTION_SECRET: next })
   t.match(configured.stderr(), new RegExp(`Keys: +signing keys encrypted with KEY_ENCRYPTION_SECRET \\(key id ${JSON.parse(done.stdout).to_kek_id}\\)`))
   t.same(await kids(`${configured.base}/.well-known/jwks.json`), grantKeys, 'the same keys, now sealed with the configured secret')
   t.equal(await configured.stop(), 0)

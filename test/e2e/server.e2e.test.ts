@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { expectStatus } from '../helpers/expect.js'
+import { startServiceProcess } from '../helpers/process.js'
 
 /**
  * What a new user does: `npm start` (embedded database, no configuration), then a token from
@@ -14,22 +15,10 @@ t.test('start on the embedded database, get a token, call the API, stop on SIGTE
   t.teardown(() => fs.rm(dataDir, { recursive: true, force: true }))
   const env = { ...process.env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: '', AUTH_HS256_SECRET: '', AUTH_ISSUER: '', AUTH_AUDIENCE: '' }
 
-  const server = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  server.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)))
-  t.teardown(() => {
-    if (server.exitCode === null) server.kill('SIGKILL')
-  })
-
-  const deadline = Date.now() + 60_000
-  while (!/listening on (http:\/\/\S+)/.test(stderr)) {
-    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${stderr}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  const base = /listening on (http:\/\/\S+)/.exec(stderr)![1]!
-  t.match(stderr, /API docs: +http:\/\/\S+\/docs/, 'the banner names the docs page')
-  t.match(stderr, /npm run token -- --role supervisor/, 'the banner says how to get a token')
+  const server = await startServiceProcess(t, env)
+  const base = server.base
+  t.match(server.stderr(), /API docs: +http:\/\/\S+\/docs/, 'the banner names the docs page')
+  t.match(server.stderr(), /npm run token -- --role supervisor/, 'the banner says how to get a token')
 
   expectStatus(t, await fetch(`${base}/readyz`), 200, '/readyz answers')
 
@@ -39,6 +28,6 @@ t.test('start on the embedded database, get a token, call the API, stop on SIGTE
   expectStatus(t, me, 200)
   t.match(await me.json(), { subject: 'dev-supervisor', roles: ['supervisor'] })
 
-  server.kill('SIGTERM')
-  t.equal(await exited, 0, 'exit 0 after SIGTERM')
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0, 'exit 0 after SIGTERM')
 })

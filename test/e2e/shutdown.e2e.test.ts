@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -9,6 +8,7 @@ import { openEmbedded, connectPostgres, type DatabaseHandle } from '../../src/ke
 import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
 import { expectEvery } from '../helpers/expect.js'
 import { caseBody } from '../helpers/fixtures.js'
+import { startServiceProcess } from '../helpers/process.js'
 
 /**
  * SIGTERM while requests are in flight: those the service accepted finish and are stored, new
@@ -33,21 +33,8 @@ t.test('SIGTERM during load', async (t) => {
     LOG_LEVEL: process.env.SHUTDOWN_LOG ?? 'warn',
     RATE_LIMIT_PER_MINUTE: '0',
   }
-  const server = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  server.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  let stderr = ''
-  server.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)))
-  t.teardown(() => {
-    if (server.exitCode === null) server.kill('SIGKILL')
-  })
-  const deadline = Date.now() + 60_000
-  while (!/listening on (http:\/\/\S+)/.test(stderr)) {
-    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${stderr}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  const base = /listening on (http:\/\/\S+)/.exec(stderr)![1]!
+  const server = await startServiceProcess(t, env)
+  const base = server.base
   const token = await signHs256Token(new TextEncoder().encode(secret), 'shutdown-test', 'madoguchi', {
     subject: 'desk-1',
     roles: ['desk'],
@@ -61,29 +48,33 @@ t.test('SIGTERM during load', async (t) => {
   })
   const caseId = ((await created.json()) as { id: string }).id
 
+  let sigtermAt = Number.POSITIVE_INFINITY
   const append = (i: number) =>
     fetch(`${base}/v1/cases/${caseId}/events`, {
       method: 'POST',
       headers,
       body: JSON.stringify({ type: 'note', occurred_at: new Date().toISOString(), description: `note ${i}` }),
     }).then(
-      async (res) => ({ status: res.status, body: await res.text() }),
-      () => ({ status: 0, body: 'connection refused or closed' }),
+      async (res) => ({ status: res.status, body: await res.text(), at: performance.now() }),
+      () => ({ status: 0, body: 'connection refused or closed', at: performance.now() }),
     )
 
-  // A wave in flight, SIGTERM, and a second wave while the service is closing.
+  // A wave in flight, SIGTERM as soon as the service answers its first request (so the rest of the
+  // wave is surely in its hands, however loaded the machine), and a second wave while it closes.
   const first = Array.from({ length: 40 }, (_, i) => append(i))
-  await new Promise((r) => setTimeout(r, 20))
-  server.kill('SIGTERM')
+  await Promise.race(first)
+  sigtermAt = performance.now()
+  server.child.kill('SIGTERM')
   const second = Array.from({ length: 20 }, (_, i) => append(100 + i))
   const results = await Promise.all([...first, ...second])
-  t.equal(await exited, 0, 'exit 0')
-  if (process.env.SHUTDOWN_LOG) await fs.writeFile(process.env.SHUTDOWN_LOG_FILE ?? '/tmp/shutdown.log', stdout + stderr)
+  t.equal(await server.exited, 0, 'exit 0')
+  if (process.env.SHUTDOWN_LOG) await fs.writeFile(process.env.SHUTDOWN_LOG_FILE ?? '/tmp/shutdown.log', server.stdout() + server.stderr())
 
   const statuses = results.map((r) => r.status)
   expectEvery(t, statuses, (s) => s === 201 || s === 503 || s === 0, `only 201, 503 or a refused connection (${[...new Set(statuses)].join(', ')})`)
   const stored = statuses.filter((s) => s === 201).length
-  t.ok(stored > 0, `${stored} requests in flight at SIGTERM finished`)
+  const finishedAfterSigterm = results.slice(0, first.length).filter((r) => r.status === 201 && r.at > sigtermAt).length
+  t.ok(finishedAfterSigterm > 0, `${finishedAfterSigterm} requests in flight at SIGTERM finished`)
 
   // Every acknowledged write is stored, and only those.
   const handle: DatabaseHandle = database ? connectPostgres(database.url!, 1) : await openEmbedded(path.join(dataDir, 'pgdata'))

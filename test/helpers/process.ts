@@ -15,6 +15,8 @@ export interface ServiceProcess {
   stdout(): string
   /** The time of its first log entry with this message (pino's JSON lines on stdout). */
   loggedAt(msg: string): number | undefined
+  /** SIGTERM, then its exit status. */
+  stop(): Promise<number | null>
 }
 
 /** `npm start` as a process (as in production), once its banner says it listens; killed with the test. */
@@ -41,6 +43,10 @@ export async function startServiceProcess(t: Teardown, env: NodeJS.ProcessEnv): 
     port: Number(new URL(base).port),
     stderr: () => stderr,
     stdout: () => stdout,
+    stop: () => {
+      child.kill('SIGTERM')
+      return exited
+    },
     loggedAt: (msg) =>
       stdout
         .split('\n')

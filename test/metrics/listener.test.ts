@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -7,6 +6,7 @@ import t from 'tap'
 import { signHs256Token } from '../../src/kernel/auth.js'
 import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
 import { expectStatus } from '../helpers/expect.js'
+import { startServiceProcess } from '../helpers/process.js'
 
 /**
  * The service as deployed (`src/server.ts`) with METRICS_PORT: Prometheus metrics answer on that
@@ -34,20 +34,9 @@ t.test('/metrics on METRICS_PORT, never on the API port', async (t) => {
     // Several test files share two cores: a slow event loop here is the machine, not overload.
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '60000',
   }
-  const server = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  server.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)))
-  t.teardown(() => {
-    if (server.exitCode === null) server.kill('SIGKILL')
-  })
-  const deadline = Date.now() + 60_000
-  while (!/listening on (http:\/\/\S+)/.test(stderr)) {
-    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${stderr}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  const api = /listening on (http:\/\/\S+)/.exec(stderr)![1]!
-  const metricsUrl = /Metrics: +(http:\/\/\S+\/metrics)/.exec(stderr)?.[1]
+  const server = await startServiceProcess(t, env)
+  const api = server.base
+  const metricsUrl = /Metrics: +(http:\/\/\S+\/metrics)/.exec(server.stderr())?.[1]
   t.ok(metricsUrl, 'the banner names the metrics address')
   t.not(new URL(metricsUrl!).port, new URL(api).port, 'a port of its own')
 
@@ -97,6 +86,6 @@ t.test('/metrics on METRICS_PORT, never on the API port', async (t) => {
   t.match(text, /^madoguchi_change_feed_lag_seconds [\d.e+-]+$/m)
   t.match(text, /^madoguchi_webhook_deliveries_dead 0$/m)
 
-  server.kill('SIGTERM')
-  t.equal(await exited, 0, 'stops cleanly, the metrics listener with it')
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0, 'stops cleanly, the metrics listener with it')
 })
