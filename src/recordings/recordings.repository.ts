@@ -291,3 +291,15 @@ export async function dueRecordings(
   }
   return query.orderBy('effective_end').orderBy('id').limit(limit).execute()
 }
+
+/**
+ * For statistics: per case with recordings, whether any of them lacks the notice the recording
+ * policy required (告知なし), as a subquery with the columns case_id and notice_missing.
+ */
+export function recordingFactsByCase(q: Queryable) {
+  return q
+    .selectFrom('recordings')
+    .select(['recordings.case_id', sql<boolean>`bool_or(recordings.notice_missing)`.as('notice_missing')])
+    .where('recordings.case_id', 'is not', null)
+    .groupBy('recordings.case_id')
+}
