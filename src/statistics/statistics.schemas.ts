@@ -87,3 +87,88 @@ export const CaseStatisticsSchema = Type.Object(
   { $id: 'CaseStatistics', additionalProperties: false },
 )
 export type CaseStatistics = Static<typeof CaseStatisticsSchema>
+
+const RECORDING_DIMENSIONS = ['classification', 'status', 'org_unit'] as const
+export type RecordingDimension = (typeof RECORDING_DIMENSIONS)[number]
+export const HOLD_TYPES = ['audit', 'litigation', 'appeal', 'disclosure_request', 'incident', 'other'] as const
+
+export const RecordingStatisticsQuerySchema = Type.Object(
+  {
+    org_unit_id: Type.Optional(Type.String({ format: 'uuid', description: 'This unit and every unit below it' })),
+    group_by: Type.Optional(
+      Type.String({
+        pattern: `^(${RECORDING_DIMENSIONS.join('|')})(,(${RECORDING_DIMENSIONS.join('|')}))*$`,
+        maxLength: 100,
+        description: `Comma-separated, any of: ${RECORDING_DIMENSIONS.join(', ')}`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type RecordingStatisticsQuery = Static<typeof RecordingStatisticsQuerySchema>
+
+export const RECORDING_COUNT_MEASURES = [
+  'recordings',
+  'active',
+  'on_hold',
+  ...HOLD_TYPES.map((h) => `on_hold_${h}` as const),
+  'due',
+  'disposed',
+  'transferred',
+  'purged',
+  'disclosure_requests_holding',
+  'incidents_holding',
+] as const
+
+const RecordingMeasuresSchema = Type.Object(
+  {
+    recordings: count('Recordings (any status)'),
+    active: count('Kept, retention running'),
+    on_hold: count('Kept by at least one hold today'),
+    on_hold_audit: count('Kept by an audit or inspection hold (監査・検査)'),
+    on_hold_litigation: count('Kept by a litigation hold (訴訟)'),
+    on_hold_appeal: count('Kept by an appeal hold (不服申立て)'),
+    on_hold_disclosure_request: count('Kept by a disclosure request hold (開示請求)'),
+    on_hold_incident: count('Kept by an incident hold (漏えい等)'),
+    on_hold_other: count('Kept by another hold'),
+    due: count('Retention over: awaiting disposal or transfer'),
+    disposed: count('Disposed of (廃棄)'),
+    transferred: count('Transferred to the archives (移管)'),
+    purged: count('Purged automatically (personal information only, not a document)'),
+    disclosure_requests_holding: count('Disclosure requests holding recordings of the group today'),
+    incidents_holding: count('Incidents holding recordings of the group today'),
+  },
+  { $id: 'RecordingStatisticsMeasures', additionalProperties: false },
+)
+export type RecordingMeasures = Static<typeof RecordingMeasuresSchema>
+
+export const RecordingStatisticsSchema = Type.Object(
+  {
+    as_of: DateString,
+    group_by: Type.Array(Type.Enum([...RECORDING_DIMENSIONS])),
+    suppressed: Type.Boolean(),
+    rule: Nullable(Type.String()),
+    rows: Type.Array(
+      Type.Object(
+        {
+          group: Type.Object(
+            {
+              classification: Type.Optional(Type.Enum(['administrative_document', 'personal_information', 'both', 'neither'])),
+              status: Type.Optional(Type.Enum(['active', 'due', 'disposed', 'transferred', 'purged'])),
+              org_unit_id: Type.Optional(Type.String({ format: 'uuid' })),
+            },
+            { additionalProperties: false },
+          ),
+          measures: RecordingMeasuresSchema,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    total: RecordingMeasuresSchema,
+    upcoming_disposals: Type.Array(Type.Object({ month: Type.String({ pattern: '^\\d{4}-\\d{2}$' }), recordings: count() }, { additionalProperties: false }), {
+      description: 'Active recordings whose retention runs out, per month, this month and the 11 after (Tokyo); open-ended holds excluded',
+    }),
+  },
+  { $id: 'RecordingStatistics', additionalProperties: false },
+)
+export type RecordingStatistics = Static<typeof RecordingStatisticsSchema>

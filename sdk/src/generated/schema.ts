@@ -1435,6 +1435,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/statistics/recordings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The retention programme at a glance
+         * @description Recordings by classification, status and org unit today: active, on hold by hold type, due, disposed by action, purged; the disposals of the next 12 months; the disclosure requests and incidents holding them. Exact within reach, or suppressed as for cases.
+         */
+        get: operations["getRecordingStatistics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/jwks.json": {
         parameters: {
             query?: never;
@@ -4158,6 +4178,65 @@ export interface components {
             created_by: string;
             /** Format: date-time */
             created_at: string;
+        };
+        RecordingStatistics: {
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            as_of: string;
+            group_by: ("classification" | "status" | "org_unit")[];
+            suppressed: boolean;
+            rule: string | null;
+            rows: {
+                group: {
+                    /** @enum {unknown} */
+                    classification?: "administrative_document" | "personal_information" | "both" | "neither";
+                    /** @enum {unknown} */
+                    status?: "active" | "due" | "disposed" | "transferred" | "purged";
+                    /** Format: uuid */
+                    org_unit_id?: string;
+                };
+                measures: components["schemas"]["RecordingStatisticsMeasures"];
+            }[];
+            total: components["schemas"]["RecordingStatisticsMeasures"];
+            /** @description Active recordings whose retention runs out, per month, this month and the 11 after (Tokyo); open-ended holds excluded */
+            upcoming_disposals: {
+                month: string;
+                recordings: number | "<3";
+            }[];
+        };
+        RecordingStatisticsMeasures: {
+            /** @description Recordings (any status) */
+            recordings: number | "<3";
+            /** @description Kept, retention running */
+            active: number | "<3";
+            /** @description Kept by at least one hold today */
+            on_hold: number | "<3";
+            /** @description Kept by an audit or inspection hold (監査・検査) */
+            on_hold_audit: number | "<3";
+            /** @description Kept by a litigation hold (訴訟) */
+            on_hold_litigation: number | "<3";
+            /** @description Kept by an appeal hold (不服申立て) */
+            on_hold_appeal: number | "<3";
+            /** @description Kept by a disclosure request hold (開示請求) */
+            on_hold_disclosure_request: number | "<3";
+            /** @description Kept by an incident hold (漏えい等) */
+            on_hold_incident: number | "<3";
+            /** @description Kept by another hold */
+            on_hold_other: number | "<3";
+            /** @description Retention over: awaiting disposal or transfer */
+            due: number | "<3";
+            /** @description Disposed of (廃棄) */
+            disposed: number | "<3";
+            /** @description Transferred to the archives (移管) */
+            transferred: number | "<3";
+            /** @description Purged automatically (personal information only, not a document) */
+            purged: number | "<3";
+            /** @description Disclosure requests holding recordings of the group today */
+            disclosure_requests_holding: number | "<3";
+            /** @description Incidents holding recordings of the group today */
+            incidents_holding: number | "<3";
         };
         Redaction: {
             /** @description From this offset into the original (seconds) */
@@ -8414,6 +8493,49 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CaseStatistics"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRecordingStatistics: {
+        parameters: {
+            query?: {
+                /** @description This unit and every unit below it */
+                org_unit_id?: string;
+                /** @description Comma-separated, any of: classification, status, org_unit */
+                group_by?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingStatistics"];
                 };
             };
             /** @description A problem (RFC 9457) */
