@@ -204,5 +204,36 @@ t.test('case statistics', async (t) => {
     t.ok(entry, 'an audit entry')
     t.match(entry?.details, { period: { from: '2024-04-01', to: '2025-03-31' }, group_by: ['severity'], filters: { channel: 'counter' }, suppressed: true })
   })
+  t.test('CSV: UTF-8 with BOM, Japanese column headers with Accept-Language: ja, Tokyo dates', async (t) => {
+    const csv = async (language: string | undefined) => {
+      const res = await injectAs(desk, {
+        method: 'GET',
+        url: '/v1/statistics/cases?fiscal_year=2024&group_by=month,channel',
+        headers: { accept: 'text/csv', ...(language ? { 'accept-language': language } : {}) },
+      })
+      expectStatus(t, res, 200)
+      t.match(res.headers['content-type'], /^text\/csv; charset=utf-8/)
+      t.ok(res.rawPayload.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])), 'starts with the UTF-8 byte-order mark')
+      return res.rawPayload.subarray(3).toString('utf8').split('\r\n')
+    }
+    const ja = await csv('ja,en;q=0.8')
+    t.equal(
+      ja[0],
+      '期間開始,期間終了,月,経路,件数,一人で対応しない事案,うち対応者不足あり,エスカレーション,中止要求,退去命令,最終警告,警察通報,警察相談,限定的な謝罪,' +
+        '非を認めた謝罪,終結,録音・録画あり,告知なしの録音・録画あり,終結までの日数（中央値）,終結までの日数（90パーセンタイル）',
+    )
+    t.match(ja[1], /^2024-04-01,2025-03-31,2024-05,counter,1,1,1,1,2,1,1,1,0,0,0,1,/)
+    t.ok(
+      ja.some((l) => l.startsWith('2024-04-01,2025-03-31,2025-01,counter,1,')),
+      'the case of 2024-12-31T16:00Z falls in January, Tokyo time',
+    )
+    t.match(ja[ja.length - 2], /^2024-04-01,2025-03-31,合計,,4,2,1,2,2,1,1,1,0,1,1,1,/)
+    t.equal(ja[ja.length - 1], '', 'CRLF after the last line')
+    const en = await csv('en-GB')
+    t.match(en[0], /^period_from,period_to,month,channel,cases,not_handled_alone,/)
+    t.match(en[en.length - 2], /,total,,4,/)
+    const json = await injectAs(desk, { method: 'GET', url: '/v1/statistics/cases?fiscal_year=2024', headers: { 'accept-language': 'ja' } })
+    t.match(json.headers['content-type'], /application\/json/, 'JSON unless CSV is asked for')
+  })
   void c5
 })

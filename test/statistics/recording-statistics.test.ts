@@ -110,6 +110,22 @@ t.test('recording statistics', async (t) => {
     void due
   })
 
+  t.test('CSV with Japanese column headers', async (t) => {
+    const res = await injectAs(sup, {
+      method: 'GET',
+      url: '/v1/statistics/recordings?group_by=status',
+      headers: { accept: 'text/csv', 'accept-language': 'ja-JP' },
+    })
+    expectStatus(t, res, 200)
+    const lines = res.body.replace(/^\uFEFF/, '').split('\r\n')
+    t.match(lines[0], /^基準日,状態,録音・録画,保存中,保存延長中,延長（監査・検査）,/)
+    t.match(lines[0], new RegExp(`廃棄予定 ${todayInTokyo().slice(0, 7)}`))
+    t.match(
+      lines.find((l) => l.includes('合計')),
+      new RegExp(`^${todayInTokyo()},合計,7,4,3,1,`),
+    )
+  })
+
   t.test('auditors: suppressed', async (t) => {
     const s = await get({ roles: ['auditor'] }, 'group_by=status')
     t.equal(s.suppressed, true)

@@ -1424,7 +1424,7 @@ export interface paths {
         };
         /**
          * Case figures for a period, filtered and grouped
-         * @description Counts of cases and of what was done (escalations, the escalation ladder, apologies), days to close, recordings. Exact within reach for roles that read cases; over all units with small cells suppressed for auditors and admins (`rule` states how).
+         * @description JSON, or CSV with Accept: text/csv (UTF-8 with BOM; Japanese column headers with Accept-Language: ja). Counts of cases and of what was done (escalations, the escalation ladder, apologies), days to close, recordings. Exact within reach for roles that read cases; over all units with small cells suppressed for auditors and admins (`rule` states how).
          */
         get: operations["getCaseStatistics"];
         put?: never;
@@ -8486,13 +8486,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description The figures */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CaseStatistics"];
+                    "text/csv": string;
                 };
             };
             /** @description A problem (RFC 9457) */
@@ -8529,13 +8530,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description The figures */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingStatistics"];
+                    "text/csv": string;
                 };
             };
             /** @description A problem (RFC 9457) */
