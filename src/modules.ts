@@ -20,6 +20,7 @@ import disclosureRequestRoutes from './disclosure-requests/disclosure-requests.r
 import derivativeRoutes from './recordings/derivatives.routes.js'
 import dispositionRoutes from './recordings/dispositions.routes.js'
 import recordingRoutes from './recordings/recordings.routes.js'
+import statisticsRoutes from './statistics/statistics.routes.js'
 import type { TargetPolicy } from './webhooks/targets.js'
 import webhookRoutes from './webhooks/webhooks.routes.js'
 
@@ -48,6 +49,7 @@ export async function registerModules(
   await app.register(dispositionRoutes, { prefix: '/v1/dispositions' })
   await app.register(disclosureRequestRoutes, { prefix: '/v1/disclosure-requests', mediaGrants, keys })
   await app.register(incidentRoutes, { prefix: '/v1/incidents' })
+  await app.register(statisticsRoutes, { prefix: '/v1/statistics' })
   await app.register(jwksRoutes, { keys })
   await app.register(auditRoutes, { prefix: '/v1/audit-events', keys })
   await app.register(checkpointRoutes, { prefix: '/v1/audit-events', keys })

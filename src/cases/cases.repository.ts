@@ -209,6 +209,15 @@ export async function addResponders(q: Queryable, caseId: string, subjects: read
   return rows.map((r) => r.subject)
 }
 
+export async function countResponders(q: Queryable, caseId: string): Promise<number> {
+  const row = await q
+    .selectFrom('case_responders')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('case_id', '=', caseId)
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
+}
+
 export interface CaseFilters {
   status?: CaseStatus
   severity?: Severity

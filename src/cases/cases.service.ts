@@ -16,6 +16,7 @@ import { findTransition, transitionsFrom, type CaseStatus } from './case-status.
 import {
   addResponders,
   advisoryLockExternalRef,
+  countResponders,
   customerOf,
   findCaseByExternalRef,
   findCaseInReach,
@@ -32,6 +33,7 @@ import {
 } from './cases.repository.js'
 import type { CaseSummaryView, CaseView, CreateCase, Customer, UpdateCase, UpsertCase } from './cases.schemas.js'
 import { appendEvent, caseHasEvent } from './events.repository.js'
+import { noteResponderShortfall } from './case-statistics.repository.js'
 
 /**
  * The rules of a case, from the seeds:
@@ -59,6 +61,15 @@ function responderShortfall(row: Pick<CaseRow, 'channel' | 'severity' | 'status'
   if (row.status === 'resolved' || row.status === 'closed') return null
   const { min_responders: required, policy_version_id } = escalationFor(policy, row)
   return responders < required ? { required, actual: responders, policy_version_id } : null
+}
+
+/**
+ * Statistics count the cases that lacked responders at any time while handled: every write that
+ * can open a shortfall (a new case, a changed header, a reopening) checks it in its transaction.
+ */
+async function rememberShortfall(ctx: ServiceContext, row: CaseRow): Promise<void> {
+  const { escalation } = await casePolicies(ctx)
+  if (responderShortfall(row, await countResponders(ctx.db, row.id), escalation)) await noteResponderShortfall(ctx.db, row.id)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,6 +225,7 @@ export async function createCase(ctx: ServiceContext, input: CreateCase | (Upser
   const escalated = await applyEscalationRule(ctx, row, escalation, new Date())
   ctx.publish(changeOf('case.created', row), ...escalated.changes)
   row = escalated.row
+  await rememberShortfall(ctx, row)
   ctx.audit.resourceId = row.id
   return row
 }
@@ -258,6 +270,7 @@ async function applyUpdate(ctx: ServiceContext, row: CaseRow, input: UpdateCase 
     updated = escalated.row
     ctx.publish(...escalated.changes)
   }
+  await rememberShortfall(ctx, updated)
   return { row: updated, changed: true }
 }
 
@@ -324,6 +337,7 @@ export async function transitionCase(ctx: ServiceContext, id: string, to: CaseSt
     details: { from: row.status, to },
   })
   ctx.publish(changeOf('case.transitioned', updated, { from: row.status, to }))
+  await rememberShortfall(ctx, updated)
   return updated
 }
 

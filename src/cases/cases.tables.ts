@@ -45,9 +45,36 @@ interface CaseNumberCountersTable {
   last_number: number
 }
 
+/** One row of facts per case for statistics, kept by triggers (migrations/0016_case_statistics.sql). */
+interface CaseStatisticsTable {
+  case_id: string
+  org_unit_id: string
+  channel: CaseChannel
+  categories: CaseCategory[]
+  severity: Severity
+  status: CaseStatus
+  occurred_at: Date
+  occurred_on: string
+  fiscal_year: number
+  handled_alone_forbidden: boolean
+  responder_shortfall_seen: Generated<boolean>
+  escalations: Generated<number>
+  conversations_ended: Generated<number>
+  stop_requests: Generated<number>
+  exit_orders: Generated<number>
+  final_warnings: Generated<number>
+  police_calls: Generated<number>
+  police_consultations: Generated<number>
+  entry_bans: Generated<number>
+  limited_apologies: Generated<number>
+  faults_acknowledged: Generated<number>
+  closed_at: Date | null
+}
+
 export interface CaseTables {
   cases: CasesTable
   case_customers: CaseCustomersTable
   case_responders: CaseRespondersTable
   case_number_counters: CaseNumberCountersTable
+  case_statistics: CaseStatisticsTable
 }

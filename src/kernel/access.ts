@@ -81,6 +81,12 @@ export const ACCESS = {
   /** The requester's details (個人情報). Without it they are redacted, never dropped. */
   'disclosure_requests:read_personal': { desk: 'all', records_manager: 'all' },
 
+  // Statistics (統計). Everyone who reads cases, and auditors and admins; figures are exact only
+  // within statistics:exact (the roles that read the cases themselves, within that reach).
+  // Without it, figures cover every unit with small cells suppressed (src/statistics/suppression.ts).
+  'statistics:read': { staff: 'own', supervisor: 'unit', desk: 'all', records_manager: 'all', integration: 'unit', auditor: 'all', admin: 'all' },
+  'statistics:exact': { staff: 'own', supervisor: 'unit', desk: 'all', records_manager: 'all', integration: 'unit' },
+
   // Audit trail and integration.
   /** own (admin): only entries about policies and org units. */
   'audit:read': { auditor: 'all', admin: 'own' },

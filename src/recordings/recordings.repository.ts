@@ -291,3 +291,52 @@ export async function dueRecordings(
   }
   return query.orderBy('effective_end').orderBy('id').limit(limit).execute()
 }
+
+/**
+ * For statistics: per case with recordings, whether any of them lacks the notice the recording
+ * policy required (告知なし), as a subquery with the columns case_id and notice_missing.
+ */
+export function recordingFactsByCase(q: Queryable) {
+  return q
+    .selectFrom('recordings')
+    .select(['recordings.case_id', sql<boolean>`bool_or(recordings.notice_missing)`.as('notice_missing')])
+    .where('recordings.case_id', 'is not', null)
+    .groupBy('recordings.case_id')
+}
+
+/**
+ * For statistics (統計): per recording in reach, its unit, classification and status, the types of
+ * the holds keeping it on `today` (Tokyo), and the month (YYYY-MM) its retention runs out in —
+ * the month after its effective end's last day — when it is active and no open-ended hold keeps it.
+ */
+export function recordingFacts(q: Queryable, reach: Reach, caller: Caller, today: string) {
+  return q
+    .selectFrom('recordings')
+    .select([
+      'recordings.id',
+      'recordings.org_unit_id',
+      'recordings.classification',
+      'recordings.status',
+      sql<string[]>`array(select distinct h.type from recording_holds h where h.recording_id = recordings.id and h.released_at is null
+        and (h.until is null or h.until >= ${today}::date))`.as('hold_types'),
+      sql<string | null>`case when recordings.status = 'active' and not recordings.hold_open
+        then to_char(recordings.effective_end + 1, 'YYYY-MM') end`.as('disposal_month'),
+    ])
+    .where(recordingInReach(q, reach, caller))
+}
+
+/**
+ * For statistics: the disclosure requests (開示請求) and incidents (漏えい等) that hold recordings in
+ * reach on `today`, by the reference their hold carries, with the recording's unit, classification
+ * and status: columns org_unit_id, classification, status, type, reference.
+ */
+export function holdingReferences(q: Queryable, reach: Reach, caller: Caller, today: string) {
+  return q
+    .selectFrom('recording_holds as h')
+    .innerJoin('recordings', 'recordings.id', 'h.recording_id')
+    .select(['recordings.org_unit_id', 'recordings.classification', 'recordings.status', 'h.type', 'h.reference'])
+    .where('h.type', 'in', ['disclosure_request', 'incident'])
+    .where('h.released_at', 'is', null)
+    .where((eb) => eb.or([eb('h.until', 'is', null), eb('h.until', '>=', today)]))
+    .where(recordingInReach(q, reach, caller))
+}

@@ -1415,6 +1415,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/statistics/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Case figures for a period, filtered and grouped
+         * @description JSON, or CSV with Accept: text/csv (UTF-8 with BOM; Japanese column headers with Accept-Language: ja). Counts of cases and of what was done (escalations, the escalation ladder, apologies), days to close, recordings. Exact within reach for roles that read cases; over all units with small cells suppressed for auditors and admins (`rule` states how).
+         */
+        get: operations["getCaseStatistics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/statistics/recordings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The retention programme at a glance
+         * @description Recordings by classification, status and org unit today: active, on hold by hold type, due, disposed by action, purged; the disposals of the next 12 months; the disclosure requests and incidents holding them. Exact within reach, or suppressed as for cases.
+         */
+        get: operations["getRecordingStatistics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/jwks.json": {
         parameters: {
             query?: never;
@@ -1909,6 +1949,79 @@ export interface components {
             items: components["schemas"]["CaseSummary"][];
             /** @description Pass as cursor to get the next page; null on the last page */
             next_cursor: string | null;
+        };
+        CaseStatistics: {
+            period: {
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                from: string;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD (Asia/Tokyo)
+                 */
+                to: string;
+            };
+            group_by: ("month" | "fiscal_year" | "org_unit" | "channel" | "category" | "severity" | "status" | "outcome")[];
+            /** @description Whether small cells are suppressed (auditors, admins); `rule` says how */
+            suppressed: boolean;
+            rule: string | null;
+            rows: {
+                group: {
+                    /** @description YYYY-MM (Tokyo) */
+                    month?: string;
+                    fiscal_year?: number;
+                    /** Format: uuid */
+                    org_unit_id?: string;
+                    /** @enum {unknown} */
+                    channel?: "counter" | "phone" | "email" | "letter" | "visit" | "online";
+                    /** @enum {unknown} */
+                    category?: "verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other";
+                    /** @enum {unknown} */
+                    severity?: "low" | "medium" | "high" | "critical";
+                    /** @enum {unknown} */
+                    status?: "open" | "escalated" | "in_review" | "resolved" | "closed";
+                    /**
+                     * @description The furthest step of the escalation ladder the case reached
+                     * @enum {unknown}
+                     */
+                    outcome?: "entry_ban" | "police" | "final_warning" | "exit_order" | "stop_request" | "conversation_ended" | "none";
+                };
+                measures: components["schemas"]["CaseStatisticsMeasures"];
+            }[];
+            total: components["schemas"]["CaseStatisticsMeasures"];
+        };
+        CaseStatisticsMeasures: {
+            cases: number | "<3";
+            /** @description 一人で対応しない: cases nobody may handle alone */
+            not_handled_alone: number | "<3";
+            /** @description Of those, cases that lacked responders at any time while handled */
+            not_handled_alone_with_shortfall: number | "<3";
+            /** @description Cases escalated (an escalation event, automatic or a hand-over) */
+            escalated: number | "<3";
+            /** @description Requests to stop (中止要求), events */
+            stop_requests: number | "<3";
+            /** @description Exit orders under 庁舎管理権, events */
+            exit_orders: number | "<3";
+            /** @description Final warnings (最終警告), events */
+            final_warnings: number | "<3";
+            /** @description Police called (110), events */
+            police_calls: number | "<3";
+            /** @description Police consulted (#9110, local station), events */
+            police_consultations: number | "<3";
+            /** @description Apologies limited to the discomfort caused, events */
+            limited_apologies: number | "<3";
+            /** @description Faults acknowledged after a fact check, events */
+            faults_acknowledged: number | "<3";
+            /** @description Cases closed */
+            closed: number | "<3";
+            days_to_close_median: number | null;
+            days_to_close_p90: number | null;
+            /** @description Cases with at least one recording */
+            with_recordings: number | "<3";
+            /** @description Cases with a recording made without the notice the policy required */
+            with_notice_missing: number | "<3";
         };
         CaseSummary: {
             /** Format: uuid */
@@ -3621,6 +3734,10 @@ export interface components {
                 /** @enum {unknown} */
                 "disclosure_requests:read_personal"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
+                "statistics:read"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
+                "statistics:exact"?: "own" | "unit" | "all";
+                /** @enum {unknown} */
                 "audit:read"?: "own" | "unit" | "all";
                 /** @enum {unknown} */
                 "audit:verify"?: "own" | "unit" | "all";
@@ -4061,6 +4178,65 @@ export interface components {
             created_by: string;
             /** Format: date-time */
             created_at: string;
+        };
+        RecordingStatistics: {
+            /**
+             * Format: date
+             * @description YYYY-MM-DD (Asia/Tokyo)
+             */
+            as_of: string;
+            group_by: ("classification" | "status" | "org_unit")[];
+            suppressed: boolean;
+            rule: string | null;
+            rows: {
+                group: {
+                    /** @enum {unknown} */
+                    classification?: "administrative_document" | "personal_information" | "both" | "neither";
+                    /** @enum {unknown} */
+                    status?: "active" | "due" | "disposed" | "transferred" | "purged";
+                    /** Format: uuid */
+                    org_unit_id?: string;
+                };
+                measures: components["schemas"]["RecordingStatisticsMeasures"];
+            }[];
+            total: components["schemas"]["RecordingStatisticsMeasures"];
+            /** @description Active recordings whose retention runs out, per month, this month and the 11 after (Tokyo); open-ended holds excluded */
+            upcoming_disposals: {
+                month: string;
+                recordings: number | "<3";
+            }[];
+        };
+        RecordingStatisticsMeasures: {
+            /** @description Recordings (any status) */
+            recordings: number | "<3";
+            /** @description Kept, retention running */
+            active: number | "<3";
+            /** @description Kept by at least one hold today */
+            on_hold: number | "<3";
+            /** @description Kept by an audit or inspection hold (監査・検査) */
+            on_hold_audit: number | "<3";
+            /** @description Kept by a litigation hold (訴訟) */
+            on_hold_litigation: number | "<3";
+            /** @description Kept by an appeal hold (不服申立て) */
+            on_hold_appeal: number | "<3";
+            /** @description Kept by a disclosure request hold (開示請求) */
+            on_hold_disclosure_request: number | "<3";
+            /** @description Kept by an incident hold (漏えい等) */
+            on_hold_incident: number | "<3";
+            /** @description Kept by another hold */
+            on_hold_other: number | "<3";
+            /** @description Retention over: awaiting disposal or transfer */
+            due: number | "<3";
+            /** @description Disposed of (廃棄) */
+            disposed: number | "<3";
+            /** @description Transferred to the archives (移管) */
+            transferred: number | "<3";
+            /** @description Purged automatically (personal information only, not a document) */
+            purged: number | "<3";
+            /** @description Disclosure requests holding recordings of the group today */
+            disclosure_requests_holding: number | "<3";
+            /** @description Incidents holding recordings of the group today */
+            incidents_holding: number | "<3";
         };
         Redaction: {
             /** @description From this offset into the original (seconds) */
@@ -8264,6 +8440,104 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentHoldsReleased"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCaseStatistics: {
+        parameters: {
+            query?: {
+                /** @description First day of the period (Tokyo date of occurrence); with `to` */
+                from?: string;
+                /** @description Last day of the period, inclusive; with `from` */
+                to?: string;
+                /** @description 年度: April 1 to March 31; instead of from/to */
+                fiscal_year?: number;
+                /** @description This unit and every unit below it */
+                org_unit_id?: string;
+                channel?: "counter" | "phone" | "email" | "letter" | "visit" | "online";
+                category?: "verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other";
+                severity?: "low" | "medium" | "high" | "critical";
+                status?: "open" | "escalated" | "in_review" | "resolved" | "closed";
+                /** @description Comma-separated, any of: month, fiscal_year, org_unit, channel, category, severity, status, outcome. A case counts once in each of its categories. */
+                group_by?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseStatistics"];
+                    "text/csv": string;
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem (RFC 9457) */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRecordingStatistics: {
+        parameters: {
+            query?: {
+                /** @description This unit and every unit below it */
+                org_unit_id?: string;
+                /** @description Comma-separated, any of: classification, status, org_unit */
+                group_by?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingStatistics"];
+                    "text/csv": string;
                 };
             };
             /** @description A problem (RFC 9457) */
