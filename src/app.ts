@@ -20,7 +20,7 @@ import { MEDIA_GRANT_DEFAULTS } from './media-grants/media-grants.service.js'
 import { registerModules } from './modules.js'
 import { rememberStaff } from './staff/staff.repository.js'
 import { TargetPolicy } from './webhooks/targets.js'
-import { markSharedSchemas, namedComponents } from './kernel/openapi-components.js'
+import { markedRequiredParameters, markSharedSchemas, namedComponents } from './kernel/openapi-components.js'
 import { metricsPlugin, type Metrics } from './metrics/metrics.js'
 
 export interface AppDependencies {
@@ -138,7 +138,8 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
       security: [{ bearer: [] }],
     },
     // Schemas with an $id become named components.schemas, referenced wherever they appear.
-    transformObject: (documentObject) => namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject),
+    transformObject: (documentObject) =>
+      markedRequiredParameters(namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject)),
   })
   // The docs page sets its own Content-Security-Policy for its scripts and styles.
   await app.register(fastifySwaggerUi, {

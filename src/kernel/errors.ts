@@ -11,9 +11,15 @@ export const ProblemSchema = Type.Object(
     title: Type.String(),
     status: Type.Integer({ minimum: 400, maximum: 599 }),
     detail: Type.Optional(Type.String()),
-    instance: Type.Optional(Type.String({ description: 'The request path and request id' })),
+    instance: Type.Optional(
+      Type.String({
+        format: 'uri-reference',
+        description: "The path of the request that met the problem, without its query string (the request's id is request_id)",
+        examples: ['/v1/cases/01936f2e-8a4b-7c3d-9e5f-0a1b2c3d4e5f'],
+      }),
+    ),
     code: Type.String(),
-    request_id: Type.Optional(Type.String()),
+    request_id: Type.Optional(Type.String({ description: 'The request id, as in the x-request-id response header and the audit trail' })),
     errors: Type.Optional(
       Type.Array(
         Type.Object({

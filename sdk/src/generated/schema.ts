@@ -3800,9 +3800,14 @@ export interface components {
             title: string;
             status: number;
             detail?: string;
-            /** @description The request path and request id */
+            /**
+             * Format: uri-reference
+             * @description The path of the request that met the problem, without its query string (the request's id is request_id)
+             * @example /v1/cases/01936f2e-8a4b-7c3d-9e5f-0a1b2c3d4e5f
+             */
             instance?: string;
             code: string;
+            /** @description The request id, as in the x-request-id response header and the audit trail */
             request_id?: string;
             errors?: {
                 /** @description JSON Pointer (RFC 6901) to the failing value, prefixed by where it was: body, query, params or headers */
@@ -4749,7 +4754,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -4833,9 +4841,12 @@ export interface operations {
     updateCase: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The ETag from GET; required (428 without, 412 when stale) */
-                "if-match"?: string;
+            header: {
+                /**
+                 * @description The ETag from GET; required (428 without, 412 when stale)
+                 * @example "v3"
+                 */
+                "if-match": string;
             };
             path: {
                 id: string;
@@ -4881,7 +4892,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag from GET; checked when sent (412 when stale) */
+                /**
+                 * @description The ETag from GET; checked when sent (412 when stale)
+                 * @example "v3"
+                 */
                 "if-match"?: string;
             };
             path: {
@@ -5073,7 +5087,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -5767,7 +5784,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -5851,9 +5871,12 @@ export interface operations {
     updateRecording: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The ETag from GET; required (428 without, 412 when stale) */
-                "if-match"?: string;
+            header: {
+                /**
+                 * @description The ETag from GET; required (428 without, 412 when stale)
+                 * @example "v3"
+                 */
+                "if-match": string;
             };
             path: {
                 id: string;
@@ -5900,7 +5923,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag from GET; checked when sent (412 when stale) */
+                /**
+                 * @description The ETag from GET; checked when sent (412 when stale)
+                 * @example "v3"
+                 */
                 "if-match"?: string;
             };
             path: {
@@ -6067,7 +6093,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -6204,7 +6233,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -6335,7 +6367,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -6744,7 +6779,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -6828,9 +6866,12 @@ export interface operations {
     updateDisclosureRequest: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The ETag from GET; required (428 without, 412 when stale) */
-                "if-match"?: string;
+            header: {
+                /**
+                 * @description The ETag from GET; required (428 without, 412 when stale)
+                 * @example "v3"
+                 */
+                "if-match": string;
             };
             path: {
                 id: string;
@@ -7222,7 +7263,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -7456,7 +7500,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -7540,9 +7587,12 @@ export interface operations {
     updateIncident: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The ETag from GET; required (428 without, 412 when stale) */
-                "if-match"?: string;
+            header: {
+                /**
+                 * @description The ETag from GET; required (428 without, 412 when stale)
+                 * @example "v3"
+                 */
+                "if-match": string;
             };
             path: {
                 id: string;
@@ -7887,7 +7937,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -7974,7 +8027,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -8021,7 +8077,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag from GET; checked when sent (412 when stale) */
+                /**
+                 * @description The ETag from GET; checked when sent (412 when stale)
+                 * @example "v3"
+                 */
                 "if-match"?: string;
             };
             path: {
