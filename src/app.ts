@@ -7,7 +7,7 @@ import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './kernel/auth.js'
 import { DEFAULT_PUBLIC_BASE_URL, type Config, type WebhookConfig } from './config.js'
 import type { DatabaseHandle } from './kernel/db.js'
-import { ProblemSchema } from './kernel/errors.js'
+import { problemResponsesOf, declaredResponseHeaders, SUCCESS_HEADERS, successHeadersOf } from './kernel/contract-responses.js'
 import { strictValidatorCompiler } from './kernel/validation.js'
 import { newId } from './kernel/ids.js'
 import accessPlugin from './kernel/access.plugin.js'
@@ -109,11 +109,13 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.schema || route.schema.hide) return
-    // Every API operation documents its problem responses, so the SDK types errors too.
-    const problem = { description: 'A problem (RFC 9457)', content: { 'application/problem+json': { schema: ProblemSchema } } }
+    // Every operation documents the problems it can answer, one status at a time, derived from
+    // what the route declares (contract-responses.ts), so the SDK types each error; and the
+    // headers its answers carry.
     route.schema = markSharedSchemas({
       ...route.schema,
-      response: { ...(route.schema.response as object), '4xx': problem, '5xx': problem },
+      response: { ...(route.schema.response as object), ...problemResponsesOf(route) },
+      [SUCCESS_HEADERS]: successHeadersOf(route),
     }) as RouteOptions['schema']
   })
 
@@ -139,7 +141,7 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
     },
     // Schemas with an $id become named components.schemas, referenced wherever they appear.
     transformObject: (documentObject) =>
-      markedRequiredParameters(namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject)),
+      declaredResponseHeaders(markedRequiredParameters(namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject))),
   })
   // The docs page sets its own Content-Security-Policy for its scripts and styles.
   await app.register(fastifySwaggerUi, {

@@ -246,7 +246,7 @@ const disclosureRequestRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGra
   })
 
   app.post('/:id/handovers', {
-    config: { permission: 'disclosure_requests:handle', idempotent: true },
+    config: { permission: 'disclosure_requests:handle', idempotent: true, location: false },
     schema: {
       operationId: 'handOverDisclosure',
       summary: 'Record a hand-over to the requester (開示の実施)',

@@ -253,7 +253,7 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/:id/entries', {
-    config: { permission: 'incidents:handle', idempotent: true },
+    config: { permission: 'incidents:handle', idempotent: true, location: false },
     schema: {
       operationId: 'addIncidentEntry',
       summary: 'Record a fact (confirmed or not), a correction, or a statement to the outside',
@@ -284,7 +284,7 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/:id/actions', {
-    config: { permission: 'incidents:handle', idempotent: true },
+    config: { permission: 'incidents:handle', idempotent: true, location: false },
     schema: {
       operationId: 'addIncidentAction',
       summary: 'Add an action: containment (被害拡大防止) or recurrence prevention (再発防止)',

@@ -255,7 +255,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
   })
 
   app.post('/:id/access-grants', {
-    config: { permission: 'recordings:media_access' },
+    config: { permission: 'recordings:media_access', location: false },
     schema: {
       operationId: 'grantMediaAccess',
       summary: "Get a short-lived signed grant to open the recording's media",

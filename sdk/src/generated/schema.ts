@@ -3806,7 +3806,11 @@ export interface components {
              * @example /v1/cases/01936f2e-8a4b-7c3d-9e5f-0a1b2c3d4e5f
              */
             instance?: string;
-            code: string;
+            /**
+             * @description What went wrong, for programs: stable across versions
+             * @enum {string}
+             */
+            code: "bad-request" | "validation-failed" | "unauthorized" | "forbidden" | "not-found" | "method-not-allowed" | "conflict" | "precondition-failed" | "precondition-required" | "payload-too-large" | "unsupported-media-type" | "not-acceptable" | "too-many-requests" | "unprocessable" | "service-unavailable" | "internal";
             /** @description The request id, as in the x-request-id response header and the audit trail */
             request_id?: string;
             errors?: {
@@ -4506,6 +4510,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4515,18 +4523,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
-                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4547,6 +4550,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4556,18 +4563,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
-                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4588,24 +4590,49 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4626,24 +4653,60 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OrgUnitList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description None of the caller's roles grants org_units:read. Codes: `forbidden` */
+            403: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4668,24 +4731,117 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OrgUnit"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON. Codes: `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants org_units:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4724,24 +4880,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CasePage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4772,24 +4975,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:create. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4812,24 +5110,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4862,24 +5218,148 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:update. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is missing. Codes: `precondition-required` */
+            428: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4912,24 +5392,137 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:escalate. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4956,24 +5549,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:add_responder. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5003,6 +5698,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5012,24 +5711,128 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:upsert_external. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5057,24 +5860,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CaseEventPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants events:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5107,24 +5968,130 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CaseEvent"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants events:create. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5147,6 +6114,10 @@ export interface operations {
             /** @description The timeline */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5154,18 +6125,72 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants events:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5189,24 +6214,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PoliciesInForce"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5233,24 +6305,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AnyPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5274,24 +6404,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PolicyVersionHistory"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5316,24 +6504,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AnyPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5358,24 +6604,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5400,24 +6741,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["NameDisplayPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5442,24 +6878,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EscalationPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5484,24 +7015,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RetentionPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5526,24 +7152,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CalendarPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5568,24 +7289,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentResponsePolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5610,24 +7426,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosurePolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5653,24 +7564,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OfficeHolidays"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants calendar:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5698,24 +7656,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Deadline"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants calendar:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5754,24 +7759,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5802,24 +7854,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:create. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5842,24 +7989,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5893,24 +8098,148 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:update. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is missing. Codes: `precondition-required` */
+            428: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5943,24 +8272,137 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:classify. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5983,24 +8425,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingClassificationHistory"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6023,24 +8523,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RetentionExplanation"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6063,24 +8621,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingHoldList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6113,24 +8729,130 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingHold"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:hold. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6158,24 +8880,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingHold"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:hold. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6203,24 +9027,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingHold"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:release_hold. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6253,24 +9179,130 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:dispose. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6297,24 +9329,126 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["MediaAccessGrant"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:media_access. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6337,24 +9471,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DerivativeList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6387,24 +9579,130 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Derivative"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:derive. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6428,24 +9726,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Derivative"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6473,24 +9829,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Derivative"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:dispose. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6519,24 +9977,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DueRecordingPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants dispositions:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6565,24 +10070,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DispositionPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants dispositions:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6605,24 +10157,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants dispositions:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6649,24 +10259,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:dispose. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6693,24 +10405,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:dispose. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6749,24 +10563,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequestPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6797,24 +10658,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6837,24 +10793,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6888,24 +10902,148 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is missing. Codes: `precondition-required` */
+            428: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6928,24 +11066,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureDeadline"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6968,24 +11164,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequestSteps"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7012,24 +11266,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7057,24 +11413,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7101,24 +11559,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7145,24 +11705,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7189,24 +11851,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7233,24 +11997,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7283,24 +12149,128 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureHandoverResult"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7327,24 +12297,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7371,24 +12443,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7415,24 +12589,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7470,24 +12746,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7518,24 +12841,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:create. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7558,24 +12976,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7609,24 +13085,148 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is missing. Codes: `precondition-required` */
+            428: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7649,24 +13249,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentJudgementHistory"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7693,24 +13351,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7737,24 +13497,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7777,24 +13639,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentHandoverList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7821,24 +13741,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7862,24 +13884,104 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rule of the domain refuses the values. Codes: `unprocessable`, `validation-failed` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7907,24 +14009,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentEntryPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7957,24 +14117,128 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentEntry"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7997,24 +14261,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentActionList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8047,24 +14369,128 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentAction"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8098,24 +14524,137 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentAction"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8142,24 +14681,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8186,24 +14827,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8231,24 +14974,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8275,24 +15120,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8319,24 +15266,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentHoldsReleased"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:release_holds. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8357,24 +15406,23 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
-                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8413,24 +15461,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuditEventPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants audit:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8458,24 +15553,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ChainVerification"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants audit:verify. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8501,6 +15643,10 @@ export interface operations {
             /** @description One entry per line, in chain order */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8508,18 +15654,72 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants audit:verify. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Declared by the route. Codes: `not-acceptable` */
+            406: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8547,24 +15747,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuditCheckpointPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants audit:verify. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8585,6 +15832,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8594,24 +15845,84 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuditCheckpoint"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description None of the caller's roles grants audit:checkpoint. Codes: `forbidden` */
+            403: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rule of the domain refuses the values. Codes: `unprocessable`, `validation-failed` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8632,24 +15943,23 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
-                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8679,24 +15989,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HistoryPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants audit:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8724,24 +16092,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ChangePage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants changes:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8762,24 +16177,60 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8804,24 +16255,117 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CreatedWebhook"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON. Codes: `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8844,24 +16388,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8884,22 +16486,100 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rule of the domain refuses the values. Codes: `unprocessable`, `validation-failed` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8926,24 +16606,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8972,24 +16754,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9013,24 +16853,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryDetail"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9054,24 +16952,104 @@ export interface operations {
             /** @description Default Response */
             202: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rule of the domain refuses the values. Codes: `unprocessable`, `validation-failed` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9092,24 +17070,60 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SigningKeyList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description None of the caller's roles grants keys:read. Codes: `forbidden` */
+            403: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9142,24 +17156,115 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["KeyRotation"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON. Codes: `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants keys:rotate. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
