@@ -42,7 +42,31 @@ export interface AppDependencies {
   keyEncryption?: KeyEncryptionKey
 }
 
-const API_VERSION = '0.1.0'
+// Bumped when the contract breaks (src/cli/openapi.ts refuses a breaking change within a version).
+const API_VERSION = '0.2.0'
+
+/** Every tag an operation uses, described once (the docs page groups operations by them). */
+const CONTRACT_TAGS = [
+  { name: 'session', description: 'The caller as the token says: subject, roles, org unit and the permissions they grant' },
+  { name: 'org-units', description: 'Org units (所属): the tree that scopes what supervisors and integrations reach' },
+  { name: 'cases', description: 'Customer-harassment cases (カスハラ事案): intake, changes, status, responders' },
+  { name: 'events', description: "A case's chronological record (時系列): append-only events and the timeline report" },
+  { name: 'integration', description: "Operations for the municipality's own systems: upserts by their ids" },
+  {
+    name: 'policies',
+    description: 'Versioned policies with effective dates (施行日): recording, names, escalation, retention, calendar, incidents, disclosure',
+  },
+  { name: 'calendar', description: 'Office holidays and deadlines counted the way the law counts them (初日不算入, holidays move a deadline)' },
+  { name: 'recordings', description: 'Recordings (録音・録画): metadata, classification, retention, holds, media grants, redacted derivatives' },
+  { name: 'dispositions', description: 'Disposal (廃棄) and transfer (移管) when retention ends: proposals, approvals, the permanent records' },
+  { name: 'disclosure-requests', description: 'Disclosure requests (開示請求): deadlines, records covered, decisions, hand-overs, appeals' },
+  { name: 'incidents', description: 'Leak incidents (漏えい等): facts, one owner and a team, actions, reports and notifications with their deadlines' },
+  { name: 'audit', description: 'The tamper-evident audit trail: queries, verification, export, signed checkpoints, record histories' },
+  { name: 'changes', description: 'The ordered feed of domain changes for integrating systems' },
+  { name: 'webhooks', description: 'Webhooks that push the change feed to other systems, with their deliveries' },
+  { name: 'keys', description: 'Signing keys for media grants and audit checkpoints: their state and rotation' },
+  { name: 'health', description: 'Liveness and readiness probes for the load balancer and the orchestrator' },
+]
 const BODY_LIMIT_BYTES = 1024 * 1024
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -130,7 +154,9 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
           'chronological record, recordings and their retention, policies with effective dates, audit trail. ' +
           'Errors are RFC 9457 problem+json.',
         license: { name: 'MIT', identifier: 'MIT' },
+        contact: { name: 'The office that operates this Madoguchi service (see its docs page)' },
       },
+      tags: CONTRACT_TAGS,
       // The committed contract names the default listening address; the served copies name
       // PUBLIC_BASE_URL, or the address the service listens on (servedContract below).
       servers: [{ url: DEFAULT_PUBLIC_BASE_URL, description: 'This service' }],

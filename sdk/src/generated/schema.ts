@@ -7,7 +7,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process is up */
+        /**
+         * Liveness: the process is up
+         * @description Answers 200 while the process runs, even under load (never shed), so an orchestrator restarts it only when it is stuck. No token needed.
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -24,7 +27,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers and every migration is applied */
+        /**
+         * Readiness: the database answers and every migration is applied
+         * @description Answers 200 when the database answers and every migration is applied, 503 otherwise, so a load balancer sends traffic only to instances that can serve it. No token needed.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -41,7 +47,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller: subject, name, roles, org unit and permissions */
+        /**
+         * The caller: subject, name, roles, org unit and permissions
+         * @description What the token says about the caller, and every permission their roles grant with its reach (own, unit, all), from the access table. Any valid token.
+         */
         get: operations["getMe"];
         put?: never;
         post?: never;
@@ -64,7 +73,10 @@ export interface paths {
          */
         get: operations["listOrgUnits"];
         put?: never;
-        /** Create an org unit under an existing one */
+        /**
+         * Create an org unit under an existing one
+         * @description Admins only. The code is unique; the parent must exist. Supervisors reach their unit and every unit below it, so where a unit sits decides who sees its cases.
+         */
         post: operations["createOrgUnit"];
         delete?: never;
         options?: never;
@@ -149,7 +161,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add a responder to a case (複数名で対応) */
+        /**
+         * Add a responder to a case (複数名で対応)
+         * @description Supervisors and the desk, or a responder bringing in a colleague. The answer is the case as it now is, with its ETag.
+         */
         post: operations["addCaseResponder"];
         delete?: never;
         options?: never;
@@ -184,7 +199,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The events of a case in the order they were written */
+        /**
+         * The events of a case in the order they were written
+         * @description Paged with cursor. Corrections are events of their own that point at the event they correct; nothing is updated or deleted.
+         */
         get: operations["listCaseEvents"];
         put?: never;
         /**
@@ -225,7 +243,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Each policy type's version in force today, or on ?at= */
+        /**
+         * Each policy type's version in force today, or on ?at=
+         * @description For every policy type, the version whose effective date (施行日) is the latest on or before the day asked (today by default).
+         */
         get: operations["getPoliciesInForce"];
         put?: never;
         post?: never;
@@ -242,7 +263,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One policy type's version in force today, or on ?at= */
+        /**
+         * One policy type's version in force today, or on ?at=
+         * @description The version whose effective date (施行日) is the latest on or before the day asked (today by default).
+         */
         get: operations["getPolicyInForce"];
         put?: never;
         post?: never;
@@ -259,7 +283,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A policy type's versions, oldest first, with the one in force today */
+        /**
+         * A policy type's versions, oldest first, with the one in force today
+         * @description Every version ever published for the type, oldest first. A version never changes once in force; a later one supersedes it from its own date.
+         */
         get: operations["listPolicyVersions"];
         put?: never;
         post?: never;
@@ -276,7 +303,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One version by id (decisions record the id of the version they followed) */
+        /**
+         * One version by id (decisions record the id of the version they followed)
+         * @description Decisions (retention, deadlines, escalation) record the id of the policy version they followed: this reads that version as it was.
+         */
         get: operations["getPolicyVersion"];
         put?: never;
         post?: never;
@@ -541,7 +571,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every classification of a recording, with the retention each gave */
+        /**
+         * Every classification of a recording, with the retention each gave
+         * @description Every classification a records manager made (行政文書, 個人情報, record category), oldest first, each with the retention it gave.
+         */
         get: operations["listRecordingClassifications"];
         put?: never;
         post?: never;
@@ -578,7 +611,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every hold ever placed on a recording */
+        /**
+         * Every hold ever placed on a recording
+         * @description Active and released holds, oldest first, with who placed and released each and why.
+         */
         get: operations["listRecordingHolds"];
         put?: never;
         /**
@@ -703,7 +739,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One redacted copy of a recording */
+        /**
+         * One redacted copy of a recording
+         * @description A redacted copy (for partial disclosure) with its redactions and who made and checked it; the original recording never changes.
+         */
         get: operations["getDerivative"];
         put?: never;
         post?: never;
@@ -780,7 +819,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A disposition record */
+        /**
+         * A disposition record
+         * @description Records managers and auditors. A disposal or transfer: proposed, approved, cancelled or done, with who decided and when. Done dispositions are permanent.
+         */
         get: operations["getDisposition"];
         put?: never;
         post?: never;
@@ -905,7 +947,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every step of a request: who, when, on which date and why */
+        /**
+         * Every step of a request: who, when, on which date and why
+         * @description The request's history, oldest first: every step with who took it, when, the date it counts from and why.
+         */
         get: operations["listDisclosureRequestSteps"];
         put?: never;
         post?: never;
@@ -1170,7 +1215,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every change of the reporting judgement: who, when, on which facts */
+        /**
+         * Every change of the reporting judgement: who, when, on which facts
+         * @description Every change of whether the incident must be reported to the Commission, oldest first, with who changed it and the facts it rested on.
+         */
         get: operations["listIncidentJudgements"];
         put?: never;
         post?: never;
@@ -1227,7 +1275,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every handover of the owner, oldest first */
+        /**
+         * Every handover of the owner, oldest first
+         * @description Every change of the incident's owner (窓口), oldest first, with who handed it to whom and why.
+         */
         get: operations["listIncidentHandovers"];
         put?: never;
         post?: never;
@@ -1246,7 +1297,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add a team member with a role (legal, public_relations, technical, records) */
+        /**
+         * Add a team member with a role (legal, public_relations, technical, records)
+         * @description The owner, the team, the desk and records managers. The member can then read and handle the incident; the answer is the incident as it now is.
+         */
         post: operations["addIncidentTeamMember"];
         delete?: never;
         options?: never;
@@ -1264,7 +1318,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Take a member off the team (the history keeps them) */
+        /**
+         * Take a member off the team (the history keeps them)
+         * @description The member no longer reaches the incident; the team history keeps that they were on it. The answer is the incident as it now is.
+         */
         delete: operations["removeIncidentTeamMember"];
         options?: never;
         head?: never;
@@ -1278,7 +1335,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The incident's chronological record, in the order written */
+        /**
+         * The incident's chronological record, in the order written
+         * @description Paged with cursor. The incident's record in the order written: facts, notes and what the service recorded itself.
+         */
         get: operations["listIncidentEntries"];
         put?: never;
         /**
@@ -1299,10 +1359,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Containment and recurrence-prevention actions */
+        /**
+         * Containment and recurrence-prevention actions
+         * @description Every containment and recurrence-prevention action with its status, owner and due date.
+         */
         get: operations["listIncidentActions"];
         put?: never;
-        /** Add an action: containment (被害拡大防止) or recurrence prevention (再発防止) */
+        /**
+         * Add an action: containment (被害拡大防止) or recurrence prevention (再発防止)
+         * @description Honours Idempotency-Key. The answer carries the action's ETag for later changes.
+         */
         post: operations["addIncidentAction"];
         delete?: never;
         options?: never;
@@ -1323,7 +1389,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change an action's status, owner, due date, title or note */
+        /**
+         * Change an action's status, owner, due date, title or note
+         * @description If-Match with the action's ETag is checked when sent (412 when stale). The answer carries the next ETag.
+         */
         patch: operations["updateIncidentAction"];
         trace?: never;
     };
@@ -1336,7 +1405,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Decide to publish, or to withhold where publication would widen the damage */
+        /**
+         * Decide to publish, or to withhold where publication would widen the damage
+         * @description Records whether the incident is published, or withheld where publication would widen the damage, with the reason. The answer is the incident as it now is.
+         */
         post: operations["decideIncidentDisclosure"];
         delete?: never;
         options?: never;
@@ -1353,7 +1425,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Record a report to the Commission: first (速報) or final (確報) */
+        /**
+         * Record a report to the Commission: first (速報) or final (確報)
+         * @description Records a report to the Personal Information Protection Commission: the first report (速報) or the final one (確報), which clears the deadline it meets.
+         */
         post: operations["fileIncidentReport"];
         delete?: never;
         options?: never;
@@ -1370,7 +1445,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Record the notification of the persons affected (本人通知), or why it was not possible */
+        /**
+         * Record the notification of the persons affected (本人通知), or why it was not possible
+         * @description Records that the persons affected were notified (本人通知), when and how, or why notifying them was not possible and what was done instead.
+         */
         post: operations["recordIncidentNotification"];
         delete?: never;
         options?: never;
@@ -1407,7 +1485,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Release the incident's holds on its recordings (records manager, once it is closed) */
+        /**
+         * Release the incident's holds on its recordings (records manager, once it is closed)
+         * @description Records managers only, once the incident is closed: the holds the incident placed on its recordings are released; other holds stay.
+         */
         post: operations["releaseIncidentHolds"];
         delete?: never;
         options?: never;
@@ -1586,7 +1667,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List webhooks */
+        /**
+         * List webhooks
+         * @description Admins only. Every webhook with its URL, kinds, unit and state; never its secret.
+         */
         get: operations["listWebhooks"];
         put?: never;
         /**
@@ -1607,15 +1691,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a webhook (never its secret) */
+        /**
+         * Get a webhook (never its secret)
+         * @description Admins only. The signing secret is shown once, in the answer that creates the webhook, and never again.
+         */
         get: operations["getWebhook"];
         put?: never;
         post?: never;
-        /** Delete a webhook; queued deliveries are cancelled, past ones stay on record */
+        /**
+         * Delete a webhook; queued deliveries are cancelled, past ones stay on record
+         * @description Admins only. Deliveries still queued are cancelled; past deliveries stay on record.
+         */
         delete: operations["deleteWebhook"];
         options?: never;
         head?: never;
-        /** Change a webhook: URL, kinds, unit, description, active, or a new secret */
+        /**
+         * Change a webhook: URL, kinds, unit, description, active, or a new secret
+         * @description Admins only. A new URL is checked against the allowed targets as on creation. A new secret is the one you send: it is not echoed.
+         */
         patch: operations["updateWebhook"];
         trace?: never;
     };
@@ -1626,7 +1719,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A webhook's deliveries and their outcome, newest change first */
+        /**
+         * A webhook's deliveries and their outcome, newest change first
+         * @description Admins only. Paged with cursor, newest change first: each delivery of a change with its outcome.
+         */
         get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
@@ -1643,7 +1739,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A delivery with every attempt */
+        /**
+         * A delivery with every attempt
+         * @description Admins only. A delivery with every attempt: when, the status the target answered, and the error if any.
+         */
         get: operations["getWebhookDelivery"];
         put?: never;
         post?: never;
@@ -1662,7 +1761,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Queue a delivery again now (for one more attempt) */
+        /**
+         * Queue a delivery again now (for one more attempt)
+         * @description Admins only. Queues the delivery for one more attempt now (202); the outcome shows in its attempts.
+         */
         post: operations["redeliverWebhookDelivery"];
         delete?: never;
         options?: never;
@@ -1725,7 +1827,10 @@ export interface components {
             note?: string;
         };
         AddResponder: {
-            /** @description A staff id (the JWT sub) */
+            /**
+             * @description A staff id (the JWT sub)
+             * @example staff-0042
+             */
             subject: string;
         };
         AnyPolicyVersion: components["schemas"]["RecordingPolicyVersion"] | components["schemas"]["NameDisplayPolicyVersion"] | components["schemas"]["EscalationPolicyVersion"] | components["schemas"]["RetentionPolicyVersion"] | components["schemas"]["CalendarPolicyVersion"] | components["schemas"]["IncidentResponsePolicyVersion"] | components["schemas"]["DisclosurePolicyVersion"];
@@ -2025,7 +2130,10 @@ export interface components {
             administrative_document: boolean;
             /** @description 個人情報: a person can be identified from it */
             personal_information: boolean;
-            /** @description A record category of the retention schedule (保存期間表), e.g. case_recording */
+            /**
+             * @description A record category of the retention schedule (保存期間表)
+             * @example case_recording
+             */
             record_category: string;
             reason: string;
         };
@@ -2092,18 +2200,33 @@ export interface components {
              * @description Where the redacted media is in the municipality's storage
              */
             storage_uri: string;
-            /** @description SHA-256, hex (stored lower-case) */
+            /**
+             * @description SHA-256, hex (stored lower-case)
+             * @example 9b1c8e4d2f7a6b5c3d0e1f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c
+             */
             sha256: string;
             size_bytes: number;
-            /** @description e.g. audio/mp4, video/mp4 */
+            /**
+             * @description audio/* or video/*
+             * @example audio/mp4
+             */
             media_type: string;
-            /** @description The original's SHA-256 when the derivative was made from it: must be the recording's */
+            /**
+             * @description The original's SHA-256 when the derivative was made from it: must be the recording's
+             * @example 3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7
+             */
             original_sha256: string;
             /** @description Each time range changed, how and on which ground */
             redactions: components["schemas"]["Redaction"][];
-            /** @description A staff id (the JWT sub) */
+            /**
+             * @description A staff id (the JWT sub)
+             * @example staff-0042
+             */
             made_by: string;
-            /** @description Who checked the redaction (a staff id); not the one who made it */
+            /**
+             * @description Who checked the redaction (a staff id); not the one who made it
+             * @example staff-0107
+             */
             checked_by: string;
             note?: string;
         };
@@ -2190,7 +2313,10 @@ export interface components {
              * @description The unit opening it; default the caller's
              */
             org_unit_id?: string;
-            /** @description 窓口: default the response plan's point of contact, else the caller */
+            /**
+             * @description 窓口: default the response plan's point of contact, else the caller
+             * @example staff-0042
+             */
             owner?: string;
             /** @description The data items involved, e.g. 氏名, 住所, 電話番号, 音声 */
             data_items?: string[];
@@ -2225,7 +2351,10 @@ export interface components {
              */
             kind: "containment" | "recurrence_prevention";
             title: string;
-            /** @description A staff member (their subject, as in tokens) */
+            /**
+             * @description A staff member (their subject, as in tokens)
+             * @example staff-0042
+             */
             owner: string;
             /**
              * Format: date
@@ -2287,6 +2416,7 @@ export interface components {
              * @description The unit this one belongs to
              */
             parent_id: string;
+            /** @example shimin-ka */
             code: string;
             name: string;
         };
@@ -2310,7 +2440,10 @@ export interface components {
              * @enum {unknown}
              */
             recorded_by: "organisation" | "resident";
-            /** @description A staff id (the JWT sub) */
+            /**
+             * @description A staff id (the JWT sub)
+             * @example staff-0042
+             */
             recorder?: string;
             /**
              * Format: date-time
@@ -2327,17 +2460,26 @@ export interface components {
              * @description Where the media is in the municipality's storage
              */
             storage_uri: string;
-            /** @description SHA-256 of the media, hex (stored lower-case) */
+            /**
+             * @description SHA-256 of the media, hex (stored lower-case)
+             * @example 3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7
+             */
             sha256: string;
             size_bytes: number;
-            /** @description e.g. audio/mpeg, video/mp4; audio/* for audio, video/* for video */
+            /**
+             * @description audio/* for audio, video/* for video
+             * @example audio/mp4
+             */
             media_type: string;
             notice: components["schemas"]["RecordingNoticeInput"];
             /** @description For recordings by a resident: whether the office permitted it (庁舎管理権) */
             resident_permission?: boolean;
             /** @description For recordings by a resident: made on the office's premises, where 庁舎管理権 applies (default true) */
             on_premises?: boolean;
-            /** @description A record category of the retention schedule (保存期間表), e.g. case_recording */
+            /**
+             * @description A record category of the retention schedule (保存期間表)
+             * @example case_recording
+             */
             record_category?: string;
             title?: string | null;
             location?: string | null;
@@ -3056,9 +3198,15 @@ export interface components {
             notified_on: string;
         };
         ExternalRef: {
-            /** @description The other system's name, e.g. kikan-soudan */
+            /**
+             * @description The other system's name
+             * @example kikan-soudan
+             */
             system: string;
-            /** @description The id of the case in that system */
+            /**
+             * @description The id of the case in that system
+             * @example SOU-2025-000123
+             */
             ref: string;
         };
         FileIncidentReport: {
@@ -3298,7 +3446,10 @@ export interface components {
             next_cursor: string | null;
         };
         IncidentHandoverInput: {
-            /** @description A staff member (their subject, as in tokens) */
+            /**
+             * @description A staff member (their subject, as in tokens)
+             * @example staff-0042
+             */
             to: string;
             reason: string;
         };
@@ -3433,6 +3584,7 @@ export interface components {
             persons_threshold: number;
             /** @description Information the ordinance marks sensitive (条例要配慮個人情報): involving any makes an incident reportable */
             ordinance_sensitive_categories: {
+                /** @example sexual_orientation */
                 code: string;
                 /** @description e.g. LGBT等に関する情報 */
                 label: string;
@@ -3489,7 +3641,10 @@ export interface components {
             added_at: string;
         };
         IncidentTeamMemberInput: {
-            /** @description A staff member (their subject, as in tokens) */
+            /**
+             * @description A staff member (their subject, as in tokens)
+             * @example staff-0042
+             */
             subject: string;
             /**
              * @description legal, public_relations (広報), technical, records
@@ -4201,7 +4356,11 @@ export interface components {
             created_at: string;
         };
         RetentionRule: {
-            /** @description A record category, or '*' for any category without a rule of its own */
+            /**
+             * @description A record category, or '*' for any category without a rule of its own
+             * @example case_recording
+             * @example *
+             */
             record_category: string;
             /**
              * @description Administrative document (行政文書/公文書), personal information (個人情報), both or neither
@@ -4359,7 +4518,10 @@ export interface components {
         };
         UpdateIncidentAction: {
             title?: string;
-            /** @description A staff member (their subject, as in tokens) */
+            /**
+             * @description A staff member (their subject, as in tokens)
+             * @example staff-0042
+             */
             owner?: string;
             /**
              * Format: date
@@ -4858,7 +5020,10 @@ export interface operations {
                 category?: "verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other";
                 /** @description That unit and the units below it */
                 org_unit_id?: string;
-                /** @description A staff id (the JWT sub) */
+                /**
+                 * @description A staff id (the JWT sub)
+                 * @example staff-0042
+                 */
                 responder?: string;
                 occurred_from?: string;
                 /** @description Exclusive */
@@ -4968,6 +5133,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "channel": "counter",
+                 *       "occurred_at": "2025-06-02T10:15:00+09:00",
+                 *       "location": "市民課 2番窓口",
+                 *       "categories": [
+                 *         "verbal_abuse",
+                 *         "prolonged_detention"
+                 *       ],
+                 *       "severity": "medium",
+                 *       "summary": "転居届の不備を伝えたところ大声で職員を罵倒し、約90分にわたり窓口に居座った。",
+                 *       "customer": {
+                 *         "name": "窓口 太郎",
+                 *         "phone": "03-1234-5678"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateCase"];
             };
         };
@@ -5682,9 +5864,15 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The other system's name, e.g. kikan-soudan */
+                /**
+                 * @description The other system's name
+                 * @example kikan-soudan
+                 */
                 system: string;
-                /** @description The id of the case in that system */
+                /**
+                 * @description The id of the case in that system
+                 * @example SOU-2025-000123
+                 */
                 ref: string;
             };
             cookie?: never;
@@ -7736,7 +7924,10 @@ export interface operations {
                 /** @description That unit and the units below it */
                 org_unit_id?: string;
                 classification?: "administrative_document" | "personal_information" | "both" | "neither";
-                /** @description A record category of the retention schedule (保存期間表), e.g. case_recording */
+                /**
+                 * @description A record category of the retention schedule (保存期間表)
+                 * @example case_recording
+                 */
                 record_category?: string;
                 status?: "active" | "due" | "disposed" | "transferred" | "purged";
                 /** @description Effective end of retention before this date (recordings a hold keeps without an end never match) */
@@ -8722,6 +8913,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "type": "litigation",
+                 *       "reference": "令和7年(ワ)第123号",
+                 *       "note": "損害賠償請求訴訟の証拠として保全"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PlaceHold"];
             };
         };
@@ -12726,7 +12924,10 @@ export interface operations {
                 /** @description leak (漏えい), loss (滅失), damage (毀損), unauthorised use (不正利用) */
                 kind?: "leak" | "loss" | "damage" | "unauthorised_use";
                 reportable?: boolean;
-                /** @description A staff member (their subject, as in tokens) */
+                /**
+                 * @description A staff member (their subject, as in tokens)
+                 * @example staff-0042
+                 */
                 owner?: string;
                 /** @description Incidents that link this recording or case */
                 record_id?: string;
