@@ -7,7 +7,7 @@ import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './kernel/auth.js'
 import { DEFAULT_PUBLIC_BASE_URL, type Config, type WebhookConfig } from './config.js'
 import type { DatabaseHandle } from './kernel/db.js'
-import { ProblemSchema } from './kernel/errors.js'
+import { problemResponsesOf, declaredResponseHeaders, SUCCESS_HEADERS, successHeadersOf } from './kernel/contract-responses.js'
 import { strictValidatorCompiler } from './kernel/validation.js'
 import { newId } from './kernel/ids.js'
 import accessPlugin from './kernel/access.plugin.js'
@@ -20,7 +20,7 @@ import { MEDIA_GRANT_DEFAULTS } from './media-grants/media-grants.service.js'
 import { registerModules } from './modules.js'
 import { rememberStaff } from './staff/staff.repository.js'
 import { TargetPolicy } from './webhooks/targets.js'
-import { markSharedSchemas, namedComponents } from './kernel/openapi-components.js'
+import { markedRequiredParameters, markSharedSchemas, namedComponents } from './kernel/openapi-components.js'
 import { metricsPlugin, type Metrics } from './metrics/metrics.js'
 
 export interface AppDependencies {
@@ -42,7 +42,31 @@ export interface AppDependencies {
   keyEncryption?: KeyEncryptionKey
 }
 
-const API_VERSION = '0.1.0'
+// Bumped when the contract breaks (src/cli/openapi.ts refuses a breaking change within a version).
+const API_VERSION = '0.2.0'
+
+/** Every tag an operation uses, described once (the docs page groups operations by them). */
+const CONTRACT_TAGS = [
+  { name: 'session', description: 'The caller as the token says: subject, roles, org unit and the permissions they grant' },
+  { name: 'org-units', description: 'Org units (所属): the tree that scopes what supervisors and integrations reach' },
+  { name: 'cases', description: 'Customer-harassment cases (カスハラ事案): intake, changes, status, responders' },
+  { name: 'events', description: "A case's chronological record (時系列): append-only events and the timeline report" },
+  { name: 'integration', description: "Operations for the municipality's own systems: upserts by their ids" },
+  {
+    name: 'policies',
+    description: 'Versioned policies with effective dates (施行日): recording, names, escalation, retention, calendar, incidents, disclosure',
+  },
+  { name: 'calendar', description: 'Office holidays and deadlines counted the way the law counts them (初日不算入, holidays move a deadline)' },
+  { name: 'recordings', description: 'Recordings (録音・録画): metadata, classification, retention, holds, media grants, redacted derivatives' },
+  { name: 'dispositions', description: 'Disposal (廃棄) and transfer (移管) when retention ends: proposals, approvals, the permanent records' },
+  { name: 'disclosure-requests', description: 'Disclosure requests (開示請求): deadlines, records covered, decisions, hand-overs, appeals' },
+  { name: 'incidents', description: 'Leak incidents (漏えい等): facts, one owner and a team, actions, reports and notifications with their deadlines' },
+  { name: 'audit', description: 'The tamper-evident audit trail: queries, verification, export, signed checkpoints, record histories' },
+  { name: 'changes', description: 'The ordered feed of domain changes for integrating systems' },
+  { name: 'webhooks', description: 'Webhooks that push the change feed to other systems, with their deliveries' },
+  { name: 'keys', description: 'Signing keys for media grants and audit checkpoints: their state and rotation' },
+  { name: 'health', description: 'Liveness and readiness probes for the load balancer and the orchestrator' },
+]
 const BODY_LIMIT_BYTES = 1024 * 1024
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -109,11 +133,13 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.schema || route.schema.hide) return
-    // Every API operation documents its problem responses, so the SDK types errors too.
-    const problem = { description: 'A problem (RFC 9457)', content: { 'application/problem+json': { schema: ProblemSchema } } }
+    // Every operation documents the problems it can answer, one status at a time, derived from
+    // what the route declares (contract-responses.ts), so the SDK types each error; and the
+    // headers its answers carry.
     route.schema = markSharedSchemas({
       ...route.schema,
-      response: { ...(route.schema.response as object), '4xx': problem, '5xx': problem },
+      response: { ...(route.schema.response as object), ...problemResponsesOf(route) },
+      [SUCCESS_HEADERS]: successHeadersOf(route),
     }) as RouteOptions['schema']
   })
 
@@ -128,7 +154,9 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
           'chronological record, recordings and their retention, policies with effective dates, audit trail. ' +
           'Errors are RFC 9457 problem+json.',
         license: { name: 'MIT', identifier: 'MIT' },
+        contact: { name: 'The office that operates this Madoguchi service (see its docs page)' },
       },
+      tags: CONTRACT_TAGS,
       // The committed contract names the default listening address; the served copies name
       // PUBLIC_BASE_URL, or the address the service listens on (servedContract below).
       servers: [{ url: DEFAULT_PUBLIC_BASE_URL, description: 'This service' }],
@@ -138,7 +166,8 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
       security: [{ bearer: [] }],
     },
     // Schemas with an $id become named components.schemas, referenced wherever they appear.
-    transformObject: (documentObject) => namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject),
+    transformObject: (documentObject) =>
+      declaredResponseHeaders(markedRequiredParameters(namedComponents((documentObject as { openapiObject: Record<string, unknown> }).openapiObject))),
   })
   // The docs page sets its own Content-Security-Policy for its scripts and styles.
   await app.register(fastifySwaggerUi, {

@@ -1,7 +1,6 @@
 import createClient, { type ClientOptions, type MaybeOptionalInit, type Middleware } from 'openapi-fetch'
 import { operations } from './generated/operations.js'
-import type { paths } from './generated/schema.js'
-import type { ClientMethod, DataOf, InitParam, PagedPath, Problem } from './types.js'
+import type { ClientMethod, ClientPaths as paths, DataOf, InitParam, PagedPath, Problem } from './types.js'
 
 /** A bearer token, or a function that gives one (called before every request, so tokens can refresh). */
 export type TokenProvider = string | (() => string | Promise<string>)

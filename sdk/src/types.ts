@@ -1,10 +1,23 @@
 import type { FetchResponse, MaybeOptionalInit } from 'openapi-fetch'
-import type { components, paths } from './generated/schema.js'
+import type { components, paths as contractPaths } from './generated/schema.js'
 
 /**
  * Types derived from the contract (generated/schema.ts). Nothing here names a route, a status or
  * a problem code by hand: when the contract declares more precise errors, these types follow.
  */
+
+/**
+ * The contract's paths as the client takes them: If-Match, which the contract declares required
+ * where the server answers 428 without it, is optional in a call because the client sends the
+ * ETag of the last read by itself (a call without one, and without a read, still gets 428).
+ */
+type WithOptionalIfMatch<O> = O extends { parameters: { header: infer H } }
+  ? H extends { 'if-match': infer V }
+    ? Omit<O, 'parameters'> & { parameters: Omit<O['parameters'], 'header'> & { header?: Omit<H, 'if-match'> & { 'if-match'?: V } } }
+    : O
+  : O
+export type ClientPaths = { [P in keyof contractPaths]: { [M in keyof contractPaths[P]]: WithOptionalIfMatch<contractPaths[P][M]> } }
+type paths = ClientPaths
 
 export type HttpMethod = 'get' | 'put' | 'post' | 'delete' | 'options' | 'head' | 'patch' | 'trace'
 type MediaType = `${string}/${string}`

@@ -53,7 +53,8 @@ const auditRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app
   })
 
   app.get('/export', {
-    config: { permission: 'audit:verify', transaction: false },
+    // 406 when the Accept header takes neither NDJSON nor CSV.
+    config: { permission: 'audit:verify', transaction: false, problems: { 406: ['not-acceptable'] } },
     schema: {
       operationId: 'exportAuditChain',
       summary: 'Export a range of the audit chain with its hashes (NDJSON or CSV)',

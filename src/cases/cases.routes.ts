@@ -143,6 +143,7 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'addCaseResponder',
       summary: 'Add a responder to a case (複数名で対応)',
+      description: 'Supervisors and the desk, or a responder bringing in a colleague. The answer is the case as it now is, with its ETag.',
       tags: ['cases'],
       params: CaseIdParams,
       body: AddResponderSchema,

@@ -6,7 +6,7 @@ import { CASE_CATEGORIES, CASE_CHANNELS, SEVERITIES } from '../policies/case-voc
 
 const Uuid = Type.String({ format: 'uuid' })
 const Instant = Type.String({ format: 'date-time', description: 'RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00' })
-const Subject = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$', description: 'A staff id (the JWT sub)' })
+const Subject = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$', description: 'A staff id (the JWT sub)', examples: ['staff-0042'] })
 
 const ChannelSchema = Type.Enum([...CASE_CHANNELS])
 const CategorySchema = Type.Enum([...CASE_CATEGORIES])
@@ -19,7 +19,7 @@ const CustomerSchema = Type.Object(
   {
     name: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()])),
     address: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 500 }), Type.Null()])),
-    phone: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 50, pattern: '^[0-9+()\\-\\s]+$' }), Type.Null()])),
+    phone: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 50, pattern: '^[0-9+()\\-\\s]+$', examples: ['03-1234-5678'] }), Type.Null()])),
     email: Type.Optional(Type.Union([Type.String({ format: 'email', maxLength: 254 }), Type.Null()])),
   },
   { $id: 'Customer', additionalProperties: false },
@@ -28,8 +28,14 @@ export type Customer = Static<typeof CustomerSchema>
 
 const ExternalRefSchema = Type.Object(
   {
-    system: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: "The other system's name, e.g. kikan-soudan" }),
-    ref: Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'The id of the case in that system' }),
+    system: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: "The other system's name", examples: ['kikan-soudan'] }),
+    ref: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: '^[\\x21-\\x7e]+$',
+      description: 'The id of the case in that system',
+      examples: ['SOU-2025-000123'],
+    }),
   },
   { $id: 'ExternalRef', additionalProperties: false },
 )
@@ -47,7 +53,21 @@ export const CreateCaseSchema = Type.Object(
     customer: Type.Optional(CustomerSchema),
     external_ref: Type.Optional(ExternalRefSchema),
   },
-  { $id: 'CreateCase', additionalProperties: false },
+  {
+    $id: 'CreateCase',
+    additionalProperties: false,
+    examples: [
+      {
+        channel: 'counter',
+        occurred_at: '2025-06-02T10:15:00+09:00',
+        location: '市民課 2番窓口',
+        categories: ['verbal_abuse', 'prolonged_detention'],
+        severity: 'medium',
+        summary: '転居届の不備を伝えたところ大声で職員を罵倒し、約90分にわたり窓口に居座った。',
+        customer: { name: '窓口 太郎', phone: '03-1234-5678' },
+      },
+    ],
+  },
 )
 export type CreateCase = Static<typeof CreateCaseSchema>
 

@@ -33,6 +33,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'listCaseEvents',
       summary: 'The events of a case in the order they were written',
+      description: 'Paged with cursor. Corrections are events of their own that point at the event they correct; nothing is updated or deleted.',
       tags: ['events'],
       params: CaseIdParams,
       querystring: EventListQuerySchema,

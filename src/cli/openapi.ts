@@ -5,16 +5,24 @@ import openapiTS, { astToString } from 'openapi-typescript'
 import { buildApp } from '../app.js'
 import { TokenRejected } from '../kernel/auth.js'
 import { connectPostgres } from '../kernel/db.js'
+import { breakingChanges } from './contract-versions.js'
 
 /**
  * The contract pipeline.
  *   write: generate openapi/openapi.json from the routes, and the SDK's generated code from it
- *   check: fail when a committed file differs from what the code generates, or the document
- *          is not valid OpenAPI 3.1
+ *   check: fail when a committed file differs from what the code generates, the document is not
+ *          valid OpenAPI 3.1, or it breaks the contract of its own version (below)
  *   sdk:   regenerate the SDK's generated code from the committed openapi/openapi.json
  * The SDK's generated code (sdk/src/generated/) is the contract's types (openapi-typescript,
  * used through openapi-fetch) and a small table of what each operation accepts, which the
  * client reads at run time (Idempotency-Key, If-Match).
+ *
+ * Breaking changes: a version (info.version) is a promise to integrators, so within one version
+ * the contract may only grow compatibly. The document is compared (api-smart-diff, which classifies
+ * every change as breaking or not) with the first committed contract of the same version, found in
+ * git's first-parent history of openapi/openapi.json; a breaking change is reported by `write` and
+ * refused by `check` until info.version (API_VERSION in src/app.ts) is bumped. With a new version
+ * there is no such contract yet, so anything goes until the first commit of that version.
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const DOCUMENT = 'openapi/openapi.json'
@@ -111,6 +119,16 @@ async function writeAll(files: Record<string, string>): Promise<void> {
   process.stdout.write(`wrote ${Object.keys(files).join(', ')}\n`)
 }
 
+function reportBreaking(document: string): boolean {
+  const found = breakingChanges(ROOT, DOCUMENT, document)
+  if (!found || found.changes.length === 0) return false
+  process.stderr.write(
+    `${found.changes.length} breaking change(s) against the contract of ${found.baseline}; bump info.version (API_VERSION in src/app.ts):\n  ` +
+      `${found.changes.slice(0, 40).join('\n  ')}${found.changes.length > 40 ? '\n  …' : ''}\n`,
+  )
+  return true
+}
+
 async function main(mode: string | undefined): Promise<number> {
   if (mode === 'sdk') {
     await writeAll(await generated(await readOrEmpty(DOCUMENT)))
@@ -125,6 +143,8 @@ async function main(mode: string | undefined): Promise<number> {
   const files = { [DOCUMENT]: document, ...(await generated(document)) }
   if (mode === 'write') {
     await writeAll(files)
+    // Reported, not refused, while the work is in progress: `check` (CI) refuses it.
+    reportBreaking(document)
     return 0
   }
   if (mode === 'check') {
@@ -134,7 +154,8 @@ async function main(mode: string | undefined): Promise<number> {
       process.stderr.write(`stale contract: ${stale.join(', ')} differ from the routes; run \`npm run openapi\` and commit the result\n`)
       return 1
     }
-    process.stdout.write(`${Object.keys(files).join(', ')} are current; the document is valid OpenAPI 3.1\n`)
+    if (reportBreaking(document)) return 1
+    process.stdout.write(`${Object.keys(files).join(', ')} are current; the document is valid OpenAPI 3.1 and keeps its version's contract\n`)
     return 0
   }
   process.stderr.write('usage: openapi.ts write | check | sdk\n')

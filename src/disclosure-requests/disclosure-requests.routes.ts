@@ -148,6 +148,7 @@ const disclosureRequestRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGra
     schema: {
       operationId: 'listDisclosureRequestSteps',
       summary: 'Every step of a request: who, when, on which date and why',
+      description: "The request's history, oldest first: every step with who took it, when, the date it counts from and why.",
       tags: TAGS,
       params: DisclosureRequestIdParams,
       response: { 200: StepListSchema },
@@ -246,7 +247,7 @@ const disclosureRequestRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGra
   })
 
   app.post('/:id/handovers', {
-    config: { permission: 'disclosure_requests:handle', idempotent: true },
+    config: { permission: 'disclosure_requests:handle', idempotent: true, location: false },
     schema: {
       operationId: 'handOverDisclosure',
       summary: 'Record a hand-over to the requester (開示の実施)',

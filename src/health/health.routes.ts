@@ -14,6 +14,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = as
     schema: {
       operationId: 'getHealth',
       summary: 'Liveness: the process is up',
+      description: 'Answers 200 while the process runs, even under load (never shed), so an orchestrator restarts it only when it is stuck. No token needed.',
       tags: ['health'],
       security: [],
       response: { 200: HealthSchema },
@@ -26,6 +27,9 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = as
     schema: {
       operationId: 'getReadiness',
       summary: 'Readiness: the database answers and every migration is applied',
+      description:
+        'Answers 200 when the database answers and every migration is applied, 503 otherwise, so a load balancer sends traffic only to ' +
+        'instances that can serve it. No token needed.',
       tags: ['health'],
       security: [],
       response: { 200: HealthSchema },

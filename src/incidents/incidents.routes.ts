@@ -155,6 +155,7 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'listIncidentJudgements',
       summary: 'Every change of the reporting judgement: who, when, on which facts',
+      description: 'Every change of whether the incident must be reported to the Commission, oldest first, with who changed it and the facts it rested on.',
       tags,
       params: IncidentIdParams,
       response: { 200: JudgementHistorySchema },
@@ -201,6 +202,7 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'listIncidentHandovers',
       summary: 'Every handover of the owner, oldest first',
+      description: "Every change of the incident's owner (窓口), oldest first, with who handed it to whom and why.",
       tags,
       params: IncidentIdParams,
       response: { 200: HandoverListSchema },
@@ -213,6 +215,8 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'addIncidentTeamMember',
       summary: 'Add a team member with a role (legal, public_relations, technical, records)',
+      description:
+        'The owner, the team, the desk and records managers. The member can then read and handle the incident; the answer is the incident as it now is.',
       tags,
       params: IncidentIdParams,
       body: AddTeamMemberSchema,
@@ -229,6 +233,7 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'removeIncidentTeamMember',
       summary: 'Take a member off the team (the history keeps them)',
+      description: 'The member no longer reaches the incident; the team history keeps that they were on it. The answer is the incident as it now is.',
       tags,
       params: MemberParams,
       response: { 200: IncidentSchema },
@@ -244,6 +249,7 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'listIncidentEntries',
       summary: "The incident's chronological record, in the order written",
+      description: "Paged with cursor. The incident's record in the order written: facts, notes and what the service recorded itself.",
       tags,
       params: IncidentIdParams,
       querystring: EntryListQuerySchema,
@@ -253,7 +259,7 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/:id/entries', {
-    config: { permission: 'incidents:handle', idempotent: true },
+    config: { permission: 'incidents:handle', idempotent: true, location: false },
     schema: {
       operationId: 'addIncidentEntry',
       summary: 'Record a fact (confirmed or not), a correction, or a statement to the outside',
@@ -276,6 +282,7 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'listIncidentActions',
       summary: 'Containment and recurrence-prevention actions',
+      description: 'Every containment and recurrence-prevention action with its status, owner and due date.',
       tags,
       params: IncidentIdParams,
       response: { 200: ActionListSchema },
@@ -284,10 +291,11 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/:id/actions', {
-    config: { permission: 'incidents:handle', idempotent: true },
+    config: { permission: 'incidents:handle', idempotent: true, location: false },
     schema: {
       operationId: 'addIncidentAction',
       summary: 'Add an action: containment (被害拡大防止) or recurrence prevention (再発防止)',
+      description: "Honours Idempotency-Key. The answer carries the action's ETag for later changes.",
       tags,
       params: IncidentIdParams,
       headers: IdempotencyKeyHeader,
@@ -307,6 +315,7 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'updateIncidentAction',
       summary: "Change an action's status, owner, due date, title or note",
+      description: "If-Match with the action's ETag is checked when sent (412 when stale). The answer carries the next ETag.",
       tags,
       params: ActionParams,
       headers: OptionalIfMatchHeader,
@@ -325,6 +334,9 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'decideIncidentDisclosure',
       summary: 'Decide to publish, or to withhold where publication would widen the damage',
+      description:
+        'Records whether the incident is published, or withheld where publication would widen the damage, with the reason. ' +
+        'The answer is the incident as it now is.',
       tags,
       params: IncidentIdParams,
       body: DecideDisclosureSchema,
@@ -341,6 +353,8 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'fileIncidentReport',
       summary: 'Record a report to the Commission: first (速報) or final (確報)',
+      description:
+        'Records a report to the Personal Information Protection Commission: the first report (速報) or the final one (確報), which clears the deadline it meets.',
       tags,
       params: IncidentIdParams,
       body: FileReportSchema,
@@ -357,6 +371,8 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'recordIncidentNotification',
       summary: 'Record the notification of the persons affected (本人通知), or why it was not possible',
+      description:
+        'Records that the persons affected were notified (本人通知), when and how, or why notifying them was not possible and what was done instead.',
       tags,
       params: IncidentIdParams,
       body: RecordNotificationSchema,
@@ -390,6 +406,7 @@ const incidentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'releaseIncidentHolds',
       summary: "Release the incident's holds on its recordings (records manager, once it is closed)",
+      description: 'Records managers only, once the incident is closed: the holds the incident placed on its recordings are released; other holds stay.',
       tags,
       params: IncidentIdParams,
       body: ReleaseIncidentHoldsSchema,

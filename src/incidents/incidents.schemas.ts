@@ -12,7 +12,7 @@ const DateString = Type.String({ format: 'date', description: 'YYYY-MM-DD (Asia/
 const Instant = Type.String({ format: 'date-time' })
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 const subject = (description = 'A staff member (their subject, as in tokens)') =>
-  Type.String({ minLength: 1, maxLength: 200, pattern: '^\\S(.*\\S)?$', description })
+  Type.String({ minLength: 1, maxLength: 200, pattern: '^\\S(.*\\S)?$', description, examples: ['staff-0042'] })
 const Subject = subject()
 const reason = (description?: string) => Type.String({ minLength: 1, maxLength: 2000, ...(description ? { description } : {}) })
 const Reason = reason()
@@ -43,7 +43,7 @@ const ReportingFactsFields = {
   sensitive_personal_information: Type.Boolean({ description: '要配慮個人情報 involved (or possibly)' }),
   financial_harm_risk: Type.Boolean({ description: 'Financial harm may result from misuse (財産的被害のおそれ)' }),
   wrongful_purpose_suspected: Type.Boolean({ description: 'A wrongful purpose is suspected (不正の目的のおそれ): the final report gets the longer period' }),
-  ordinance_sensitive_categories: Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }), {
+  ordinance_sensitive_categories: Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$', examples: ['sexual_orientation'] }), {
     maxItems: 100,
     uniqueItems: true,
     description: "Codes of the response plan's ordinance-sensitive categories (条例要配慮個人情報) involved",

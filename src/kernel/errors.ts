@@ -1,6 +1,30 @@
 import { Type, type Static } from 'typebox'
 
 /**
+ * Every problem code the API answers, in one list: the contract's Problem `code` enum is this
+ * list, so a code added here is documented at once. Clients narrow problems by status and code.
+ */
+export const PROBLEM_CODES = [
+  'bad-request',
+  'validation-failed',
+  'unauthorized',
+  'forbidden',
+  'not-found',
+  'method-not-allowed',
+  'conflict',
+  'precondition-failed',
+  'precondition-required',
+  'payload-too-large',
+  'unsupported-media-type',
+  'not-acceptable',
+  'too-many-requests',
+  'unprocessable',
+  'service-unavailable',
+  'internal',
+] as const
+export type ProblemCode = (typeof PROBLEM_CODES)[number]
+
+/**
  * RFC 9457 problem details. Every error the API returns has this shape, served as
  * application/problem+json. `code` is a stable machine-readable name for the problem;
  * `errors` lists failing fields for validation problems.
@@ -11,9 +35,15 @@ export const ProblemSchema = Type.Object(
     title: Type.String(),
     status: Type.Integer({ minimum: 400, maximum: 599 }),
     detail: Type.Optional(Type.String()),
-    instance: Type.Optional(Type.String({ description: 'The request path and request id' })),
-    code: Type.String(),
-    request_id: Type.Optional(Type.String()),
+    instance: Type.Optional(
+      Type.String({
+        format: 'uri-reference',
+        description: "The path of the request that met the problem, without its query string (the request's id is request_id)",
+        examples: ['/v1/cases/01936f2e-8a4b-7c3d-9e5f-0a1b2c3d4e5f'],
+      }),
+    ),
+    code: Type.Unsafe<ProblemCode>({ type: 'string', enum: [...PROBLEM_CODES], description: 'What went wrong, for programs: stable across versions' }),
+    request_id: Type.Optional(Type.String({ description: 'The request id, as in the x-request-id response header and the audit trail' })),
     errors: Type.Optional(
       Type.Array(
         Type.Object({
@@ -27,24 +57,6 @@ export const ProblemSchema = Type.Object(
   { $id: 'Problem', additionalProperties: true },
 )
 export type Problem = Static<typeof ProblemSchema>
-
-export type ProblemCode =
-  | 'bad-request'
-  | 'validation-failed'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not-found'
-  | 'method-not-allowed'
-  | 'conflict'
-  | 'precondition-failed'
-  | 'precondition-required'
-  | 'payload-too-large'
-  | 'unsupported-media-type'
-  | 'not-acceptable'
-  | 'too-many-requests'
-  | 'unprocessable'
-  | 'service-unavailable'
-  | 'internal'
 
 const TITLES: Record<ProblemCode, string> = {
   'bad-request': 'Bad request',

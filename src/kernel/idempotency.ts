@@ -4,10 +4,12 @@ import { sql } from 'kysely'
 import { canonicalJson } from './canonical-json.js'
 import type { Db, Trx } from './db.js'
 import { badRequest, HttpProblem } from './errors.js'
+import { IDEMPOTENCY_KEY_PATTERN } from './http-headers.js'
 
 /** How long a key is remembered. */
 const IDEMPOTENCY_KEY_TTL_HOURS = 24
-const KEY = /^[\x21-\x7e]{1,200}$/
+// The pattern the contract declares (routes validate it too; this guards any route that forgets).
+const KEY = new RegExp(IDEMPOTENCY_KEY_PATTERN)
 
 export interface StoredResponse {
   status: number

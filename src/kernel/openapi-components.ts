@@ -1,3 +1,5 @@
+import { REQUIRED_IN_CONTRACT } from './http-headers.js'
+
 /**
  * Schemas are written once in TypeBox and used inline by routes, so handlers are typed by
  * them. Those that carry an `$id` are shared types that the published document names: each
@@ -49,4 +51,23 @@ export function namedComponents(document: Json): Json {
   const schemas = { ...(components.schemas as Json | undefined), ...named }
   out.components = { ...components, schemas: Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b))) }
   return out
+}
+
+/**
+ * Parameters whose schema carries the REQUIRED_IN_CONTRACT marker (http-headers.ts) are declared
+ * required: the route checks them itself (If-Match: 428 without), but a client must send them.
+ */
+export function markedRequiredParameters(document: Json): Json {
+  const paths = (document.paths ?? {}) as Record<string, Record<string, { parameters?: Json[] }>>
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations)) {
+      for (const parameter of operation.parameters ?? []) {
+        const schema = parameter.schema as Json | undefined
+        if (schema?.[REQUIRED_IN_CONTRACT] !== true) continue
+        delete schema[REQUIRED_IN_CONTRACT]
+        parameter.required = true
+      }
+    }
+  }
+  return document
 }

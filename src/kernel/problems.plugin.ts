@@ -28,11 +28,27 @@ export default fp(
     })
 
     app.setNotFoundHandler(async (request, reply) => {
-      return sendProblem(request, reply, new HttpProblem(404, 'not-found', `no route for ${request.method} ${request.url.split('?')[0]}`))
+      const path = request.url.split('?')[0] ?? request.url
+      // A known path called with a method it lacks is 405 with the methods it has (RFC 9110 §15.5.6).
+      const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null)
+      if (allowed.length > 0) {
+        const problem = new HttpProblem(
+          405,
+          'method-not-allowed',
+          `${path} answers ${allowed.join(', ')}, not ${request.method}`,
+          {},
+          { allow: allowed.join(', ') },
+        )
+        return sendProblem(request, reply, problem)
+      }
+      return sendProblem(request, reply, new HttpProblem(404, 'not-found', `no route for ${request.method} ${path}`))
     })
   },
   { name: 'problems' },
 )
+
+/** The methods the API's routes use (HEAD routes are not exposed; OPTIONS is CORS preflight only). */
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
 
 function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: HttpProblem) {
   const body = problemBody(problem, request.url.split('?')[0] ?? request.url, request.id)

@@ -19,7 +19,7 @@ const keyRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app, 
   })
 
   app.post('/rotate', {
-    config: { permission: 'keys:rotate', resourceType: 'signing_key' },
+    config: { permission: 'keys:rotate', resourceType: 'signing_key', location: false },
     schema: {
       operationId: 'rotateSigningKey',
       summary: 'Rotate the signing key of a purpose',

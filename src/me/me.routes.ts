@@ -25,6 +25,8 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getMe',
       summary: 'The caller: subject, name, roles, org unit and permissions',
+      description:
+        'What the token says about the caller, and every permission their roles grant with its reach (own, unit, all), from the access table. Any valid token.',
       tags: ['session'],
       response: { 200: MeSchema },
     },

@@ -21,6 +21,9 @@ const orgUnitRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'createOrgUnit',
       summary: 'Create an org unit under an existing one',
+      description:
+        'Admins only. The code is unique; the parent must exist. Supervisors reach their unit and every unit below it, so where a unit ' +
+        'sits decides who sees its cases.',
       tags: ['org-units'],
       body: CreateOrgUnitSchema,
       response: { 201: OrgUnitSchema },

@@ -16,7 +16,7 @@ export type OrgUnit = Static<typeof OrgUnitSchema>
 export const CreateOrgUnitSchema = Type.Object(
   {
     parent_id: Type.String({ format: 'uuid', description: 'The unit this one belongs to' }),
-    code: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
+    code: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', examples: ['shimin-ka'] }),
     name: Type.String({ minLength: 1, maxLength: 200 }),
   },
   { $id: 'CreateOrgUnit', additionalProperties: false },

@@ -26,6 +26,7 @@ const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getPoliciesInForce',
       summary: "Each policy type's version in force today, or on ?at=",
+      description: 'For every policy type, the version whose effective date (施行日) is the latest on or before the day asked (today by default).',
       tags: ['policies'],
       querystring: AtQuerySchema,
       response: { 200: PoliciesInForceSchema },
@@ -38,6 +39,7 @@ const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getPolicyInForce',
       summary: "One policy type's version in force today, or on ?at=",
+      description: 'The version whose effective date (施行日) is the latest on or before the day asked (today by default).',
       tags: ['policies'],
       params: PolicyTypeParamsSchema,
       querystring: AtQuerySchema,
@@ -51,6 +53,8 @@ const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'listPolicyVersions',
       summary: "A policy type's versions, oldest first, with the one in force today",
+      description:
+        'Every version ever published for the type, oldest first. A version never changes once in force; a later one supersedes it from its own date.',
       tags: ['policies'],
       params: PolicyTypeParamsSchema,
       response: { 200: PolicyVersionHistorySchema },
@@ -63,6 +67,7 @@ const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getPolicyVersion',
       summary: 'One version by id (decisions record the id of the version they followed)',
+      description: 'Decisions (retention, deadlines, escalation) record the id of the policy version they followed: this reads that version as it was.',
       tags: ['policies'],
       params: PolicyVersionParamsSchema,
       response: { 200: AnyPolicyVersionSchema },

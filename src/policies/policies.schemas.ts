@@ -83,6 +83,7 @@ export const RetentionRuleSchema = Type.Object(
     record_category: Type.String({
       pattern: '^(\\*|[a-z][a-z0-9_]{0,63})$',
       description: "A record category, or '*' for any category without a rule of its own",
+      examples: ['case_recording', '*'],
     }),
     classification: Type.Enum([...CLASSIFICATIONS], {
       description: 'Administrative document (行政文書/公文書), personal information (個人情報), both or neither',
@@ -164,7 +165,7 @@ const IncidentResponsePolicySchema = Type.Object(
     ordinance_sensitive_categories: Type.Array(
       Type.Object(
         {
-          code: Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }),
+          code: Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$', examples: ['sexual_orientation'] }),
           label: Type.String({ minLength: 1, maxLength: 200, description: 'e.g. LGBT等に関する情報' }),
         },
         { additionalProperties: false },

@@ -46,6 +46,7 @@ const derivativeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getDerivative',
       summary: 'One redacted copy of a recording',
+      description: 'A redacted copy (for partial disclosure) with its redactions and who made and checked it; the original recording never changes.',
       tags: ['recordings'],
       params: DerivativeParams,
       response: { 200: DerivativeSchema },

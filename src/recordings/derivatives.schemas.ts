@@ -3,8 +3,12 @@ import { StaffRefSchema } from '../staff/staff.repository.js'
 
 const Uuid = Type.String({ format: 'uuid' })
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
-const Subject = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$', description: 'A staff id (the JWT sub)' })
-const Sha256 = Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'SHA-256, hex (stored lower-case)' })
+const Subject = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$', description: 'A staff id (the JWT sub)', examples: ['staff-0042'] })
+const Sha256 = Type.String({
+  pattern: '^[0-9a-fA-F]{64}$',
+  description: 'SHA-256, hex (stored lower-case)',
+  examples: ['9b1c8e4d2f7a6b5c3d0e1f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c'],
+})
 /** A week of media at most: far beyond any counter or phone recording. */
 const MAX_SECONDS = 7 * 24 * 3600
 
@@ -30,10 +34,11 @@ export const CreateDerivativeSchema = Type.Object(
     storage_uri: Type.String({ format: 'uri', maxLength: 2000, description: "Where the redacted media is in the municipality's storage" }),
     sha256: Sha256,
     size_bytes: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
-    media_type: Type.String({ pattern: '^(audio|video)/[a-z0-9][a-z0-9.+-]{0,99}$', description: 'e.g. audio/mp4, video/mp4' }),
+    media_type: Type.String({ pattern: '^(audio|video)/[a-z0-9][a-z0-9.+-]{0,99}$', description: 'audio/* or video/*', examples: ['audio/mp4'] }),
     original_sha256: Type.String({
       pattern: '^[0-9a-fA-F]{64}$',
       description: "The original's SHA-256 when the derivative was made from it: must be the recording's",
+      examples: ['3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7'],
     }),
     redactions: Type.Array(RedactionSchema, { minItems: 1, maxItems: 500, description: 'Each time range changed, how and on which ground' }),
     made_by: Subject,
@@ -42,6 +47,7 @@ export const CreateDerivativeSchema = Type.Object(
       maxLength: 200,
       pattern: '^[^\\s]+$',
       description: 'Who checked the redaction (a staff id); not the one who made it',
+      examples: ['staff-0107'],
     }),
     note: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
   },

@@ -52,6 +52,9 @@ const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getDisposition',
       summary: 'A disposition record',
+      description:
+        'Records managers and auditors. A disposal or transfer: proposed, approved, cancelled or done, with who decided and when. ' +
+        'Done dispositions are permanent.',
       tags: ['dispositions'],
       params: DispositionIdParams,
       response: { 200: DispositionSchema },

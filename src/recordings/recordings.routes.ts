@@ -152,6 +152,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
     schema: {
       operationId: 'listRecordingClassifications',
       summary: 'Every classification of a recording, with the retention each gave',
+      description: 'Every classification a records manager made (行政文書, 個人情報, record category), oldest first, each with the retention it gave.',
       tags: ['recordings'],
       params: RecordingIdParams,
       response: { 200: ClassificationHistorySchema },
@@ -198,6 +199,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
     schema: {
       operationId: 'listRecordingHolds',
       summary: 'Every hold ever placed on a recording',
+      description: 'Active and released holds, oldest first, with who placed and released each and why.',
       tags: ['recordings'],
       params: RecordingIdParams,
       response: { 200: HoldListSchema },
@@ -255,7 +257,7 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
   })
 
   app.post('/:id/access-grants', {
-    config: { permission: 'recordings:media_access' },
+    config: { permission: 'recordings:media_access', location: false },
     schema: {
       operationId: 'grantMediaAccess',
       summary: "Get a short-lived signed grant to open the recording's media",

@@ -7,12 +7,14 @@ const Uuid = Type.String({ format: 'uuid' })
 const Instant = Type.String({ format: 'date-time', description: 'RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00' })
 const DateString = Type.String({ format: 'date', description: 'YYYY-MM-DD (Asia/Tokyo)' })
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
-const Subject = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$', description: 'A staff id (the JWT sub)' })
+const Subject = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$', description: 'A staff id (the JWT sub)', examples: ['staff-0042'] })
 const RecordCategory = Type.String({
   pattern: '^[a-z][a-z0-9_]{0,63}$',
-  description: 'A record category of the retention schedule (保存期間表), e.g. case_recording',
+  description: 'A record category of the retention schedule (保存期間表)',
+  examples: ['case_recording'],
 })
 const Reason = Type.String({ minLength: 1, maxLength: 2000 })
+const SHA256_EXAMPLE = '3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7'
 
 const MEDIA_KINDS = ['audio', 'video'] as const
 const SOURCES = ['staff_device', 'fixed_camera', 'phone_system', 'resident_provided'] as const
@@ -47,6 +49,7 @@ const personalFields = {
         maxLength: 50,
         pattern: '^[0-9+()\\-\\s]+$',
         description: "The other party's number, for phone-system recordings (personal field)",
+        examples: ['03-1234-5678'],
       }),
     ),
   ),
@@ -79,11 +82,12 @@ export const CreateRecordingSchema = Type.Object(
     started_at: Instant,
     ended_at: Instant,
     storage_uri: Type.String({ format: 'uri', maxLength: 2000, description: "Where the media is in the municipality's storage" }),
-    sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'SHA-256 of the media, hex (stored lower-case)' }),
+    sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'SHA-256 of the media, hex (stored lower-case)', examples: [SHA256_EXAMPLE] }),
     size_bytes: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
     media_type: Type.String({
       pattern: '^(audio|video)/[a-z0-9][a-z0-9.+-]{0,99}$',
-      description: 'e.g. audio/mpeg, video/mp4; audio/* for audio, video/* for video',
+      description: 'audio/* for audio, video/* for video',
+      examples: ['audio/mp4'],
     }),
     notice: NoticeInputSchema,
     resident_permission: Type.Optional(Type.Boolean({ description: 'For recordings by a resident: whether the office permitted it (庁舎管理権)' })),
@@ -127,7 +131,11 @@ export const PlaceHoldSchema = Type.Object(
     note: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
     until: Type.Optional(Type.String({ format: 'date', description: 'Only for type other (施行令第9条第2項): the last day it keeps the recording' })),
   },
-  { $id: 'PlaceHold', additionalProperties: false },
+  {
+    $id: 'PlaceHold',
+    additionalProperties: false,
+    examples: [{ type: 'litigation', reference: '令和7年(ワ)第123号', note: '損害賠償請求訴訟の証拠として保全' }],
+  },
 )
 export type PlaceHold = Static<typeof PlaceHoldSchema>
 

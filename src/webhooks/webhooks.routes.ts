@@ -46,6 +46,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     schema: {
       operationId: 'listWebhooks',
       summary: 'List webhooks',
+      description: 'Admins only. Every webhook with its URL, kinds, unit and state; never its secret.',
       tags: ['webhooks'],
       response: { 200: WebhookListSchema },
     },
@@ -57,6 +58,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     schema: {
       operationId: 'getWebhook',
       summary: 'Get a webhook (never its secret)',
+      description: 'Admins only. The signing secret is shown once, in the answer that creates the webhook, and never again.',
       tags: ['webhooks'],
       params: WebhookParamsSchema,
       response: { 200: WebhookSchema },
@@ -69,6 +71,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     schema: {
       operationId: 'updateWebhook',
       summary: 'Change a webhook: URL, kinds, unit, description, active, or a new secret',
+      description: 'Admins only. A new URL is checked against the allowed targets as on creation. A new secret is the one you send: it is not echoed.',
       tags: ['webhooks'],
       params: WebhookParamsSchema,
       body: UpdateWebhookSchema,
@@ -82,6 +85,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     schema: {
       operationId: 'deleteWebhook',
       summary: 'Delete a webhook; queued deliveries are cancelled, past ones stay on record',
+      description: 'Admins only. Deliveries still queued are cancelled; past deliveries stay on record.',
       tags: ['webhooks'],
       params: WebhookParamsSchema,
       response: { 204: Type.Null({ description: 'Deleted' }) },
@@ -98,6 +102,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     schema: {
       operationId: 'listWebhookDeliveries',
       summary: "A webhook's deliveries and their outcome, newest change first",
+      description: 'Admins only. Paged with cursor, newest change first: each delivery of a change with its outcome.',
       tags: ['webhooks'],
       params: WebhookParamsSchema,
       querystring: DeliveryQuerySchema,
@@ -111,6 +116,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     schema: {
       operationId: 'getWebhookDelivery',
       summary: 'A delivery with every attempt',
+      description: 'Admins only. A delivery with every attempt: when, the status the target answered, and the error if any.',
       tags: ['webhooks'],
       params: DeliveryParamsSchema,
       response: { 200: DeliveryDetailSchema },
@@ -123,6 +129,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     schema: {
       operationId: 'redeliverWebhookDelivery',
       summary: 'Queue a delivery again now (for one more attempt)',
+      description: 'Admins only. Queues the delivery for one more attempt now (202); the outcome shows in its attempts.',
       tags: ['webhooks'],
       params: DeliveryParamsSchema,
       response: { 202: DeliverySchema },

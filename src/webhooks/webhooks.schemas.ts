@@ -4,7 +4,7 @@ import { PageQuery, pageOf } from '../kernel/pagination.js'
 
 // An event kind (case.created), every kind of a resource (case.*), or every kind (*).
 const KIND_PATTERN = '^(\\*|[a-z][a-z0-9_]*\\.\\*|[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*)$'
-const Kinds = Type.Array(Type.String({ pattern: KIND_PATTERN, maxLength: 100 }), {
+const Kinds = Type.Array(Type.String({ pattern: KIND_PATTERN, maxLength: 100, examples: ['case.*'] }), {
   minItems: 1,
   maxItems: 50,
   uniqueItems: true,

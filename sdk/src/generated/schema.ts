@@ -7,7 +7,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process is up */
+        /**
+         * Liveness: the process is up
+         * @description Answers 200 while the process runs, even under load (never shed), so an orchestrator restarts it only when it is stuck. No token needed.
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -24,7 +27,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers and every migration is applied */
+        /**
+         * Readiness: the database answers and every migration is applied
+         * @description Answers 200 when the database answers and every migration is applied, 503 otherwise, so a load balancer sends traffic only to instances that can serve it. No token needed.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -41,7 +47,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller: subject, name, roles, org unit and permissions */
+        /**
+         * The caller: subject, name, roles, org unit and permissions
+         * @description What the token says about the caller, and every permission their roles grant with its reach (own, unit, all), from the access table. Any valid token.
+         */
         get: operations["getMe"];
         put?: never;
         post?: never;
@@ -64,7 +73,10 @@ export interface paths {
          */
         get: operations["listOrgUnits"];
         put?: never;
-        /** Create an org unit under an existing one */
+        /**
+         * Create an org unit under an existing one
+         * @description Admins only. The code is unique; the parent must exist. Supervisors reach their unit and every unit below it, so where a unit sits decides who sees its cases.
+         */
         post: operations["createOrgUnit"];
         delete?: never;
         options?: never;
@@ -149,7 +161,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add a responder to a case (複数名で対応) */
+        /**
+         * Add a responder to a case (複数名で対応)
+         * @description Supervisors and the desk, or a responder bringing in a colleague. The answer is the case as it now is, with its ETag.
+         */
         post: operations["addCaseResponder"];
         delete?: never;
         options?: never;
@@ -184,7 +199,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The events of a case in the order they were written */
+        /**
+         * The events of a case in the order they were written
+         * @description Paged with cursor. Corrections are events of their own that point at the event they correct; nothing is updated or deleted.
+         */
         get: operations["listCaseEvents"];
         put?: never;
         /**
@@ -225,7 +243,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Each policy type's version in force today, or on ?at= */
+        /**
+         * Each policy type's version in force today, or on ?at=
+         * @description For every policy type, the version whose effective date (施行日) is the latest on or before the day asked (today by default).
+         */
         get: operations["getPoliciesInForce"];
         put?: never;
         post?: never;
@@ -242,7 +263,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One policy type's version in force today, or on ?at= */
+        /**
+         * One policy type's version in force today, or on ?at=
+         * @description The version whose effective date (施行日) is the latest on or before the day asked (today by default).
+         */
         get: operations["getPolicyInForce"];
         put?: never;
         post?: never;
@@ -259,7 +283,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A policy type's versions, oldest first, with the one in force today */
+        /**
+         * A policy type's versions, oldest first, with the one in force today
+         * @description Every version ever published for the type, oldest first. A version never changes once in force; a later one supersedes it from its own date.
+         */
         get: operations["listPolicyVersions"];
         put?: never;
         post?: never;
@@ -276,7 +303,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One version by id (decisions record the id of the version they followed) */
+        /**
+         * One version by id (decisions record the id of the version they followed)
+         * @description Decisions (retention, deadlines, escalation) record the id of the policy version they followed: this reads that version as it was.
+         */
         get: operations["getPolicyVersion"];
         put?: never;
         post?: never;
@@ -541,7 +571,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every classification of a recording, with the retention each gave */
+        /**
+         * Every classification of a recording, with the retention each gave
+         * @description Every classification a records manager made (行政文書, 個人情報, record category), oldest first, each with the retention it gave.
+         */
         get: operations["listRecordingClassifications"];
         put?: never;
         post?: never;
@@ -578,7 +611,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every hold ever placed on a recording */
+        /**
+         * Every hold ever placed on a recording
+         * @description Active and released holds, oldest first, with who placed and released each and why.
+         */
         get: operations["listRecordingHolds"];
         put?: never;
         /**
@@ -703,7 +739,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One redacted copy of a recording */
+        /**
+         * One redacted copy of a recording
+         * @description A redacted copy (for partial disclosure) with its redactions and who made and checked it; the original recording never changes.
+         */
         get: operations["getDerivative"];
         put?: never;
         post?: never;
@@ -780,7 +819,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A disposition record */
+        /**
+         * A disposition record
+         * @description Records managers and auditors. A disposal or transfer: proposed, approved, cancelled or done, with who decided and when. Done dispositions are permanent.
+         */
         get: operations["getDisposition"];
         put?: never;
         post?: never;
@@ -905,7 +947,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every step of a request: who, when, on which date and why */
+        /**
+         * Every step of a request: who, when, on which date and why
+         * @description The request's history, oldest first: every step with who took it, when, the date it counts from and why.
+         */
         get: operations["listDisclosureRequestSteps"];
         put?: never;
         post?: never;
@@ -1170,7 +1215,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every change of the reporting judgement: who, when, on which facts */
+        /**
+         * Every change of the reporting judgement: who, when, on which facts
+         * @description Every change of whether the incident must be reported to the Commission, oldest first, with who changed it and the facts it rested on.
+         */
         get: operations["listIncidentJudgements"];
         put?: never;
         post?: never;
@@ -1227,7 +1275,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every handover of the owner, oldest first */
+        /**
+         * Every handover of the owner, oldest first
+         * @description Every change of the incident's owner (窓口), oldest first, with who handed it to whom and why.
+         */
         get: operations["listIncidentHandovers"];
         put?: never;
         post?: never;
@@ -1246,7 +1297,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add a team member with a role (legal, public_relations, technical, records) */
+        /**
+         * Add a team member with a role (legal, public_relations, technical, records)
+         * @description The owner, the team, the desk and records managers. The member can then read and handle the incident; the answer is the incident as it now is.
+         */
         post: operations["addIncidentTeamMember"];
         delete?: never;
         options?: never;
@@ -1264,7 +1318,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Take a member off the team (the history keeps them) */
+        /**
+         * Take a member off the team (the history keeps them)
+         * @description The member no longer reaches the incident; the team history keeps that they were on it. The answer is the incident as it now is.
+         */
         delete: operations["removeIncidentTeamMember"];
         options?: never;
         head?: never;
@@ -1278,7 +1335,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The incident's chronological record, in the order written */
+        /**
+         * The incident's chronological record, in the order written
+         * @description Paged with cursor. The incident's record in the order written: facts, notes and what the service recorded itself.
+         */
         get: operations["listIncidentEntries"];
         put?: never;
         /**
@@ -1299,10 +1359,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Containment and recurrence-prevention actions */
+        /**
+         * Containment and recurrence-prevention actions
+         * @description Every containment and recurrence-prevention action with its status, owner and due date.
+         */
         get: operations["listIncidentActions"];
         put?: never;
-        /** Add an action: containment (被害拡大防止) or recurrence prevention (再発防止) */
+        /**
+         * Add an action: containment (被害拡大防止) or recurrence prevention (再発防止)
+         * @description Honours Idempotency-Key. The answer carries the action's ETag for later changes.
+         */
         post: operations["addIncidentAction"];
         delete?: never;
         options?: never;
@@ -1323,7 +1389,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change an action's status, owner, due date, title or note */
+        /**
+         * Change an action's status, owner, due date, title or note
+         * @description If-Match with the action's ETag is checked when sent (412 when stale). The answer carries the next ETag.
+         */
         patch: operations["updateIncidentAction"];
         trace?: never;
     };
@@ -1336,7 +1405,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Decide to publish, or to withhold where publication would widen the damage */
+        /**
+         * Decide to publish, or to withhold where publication would widen the damage
+         * @description Records whether the incident is published, or withheld where publication would widen the damage, with the reason. The answer is the incident as it now is.
+         */
         post: operations["decideIncidentDisclosure"];
         delete?: never;
         options?: never;
@@ -1353,7 +1425,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Record a report to the Commission: first (速報) or final (確報) */
+        /**
+         * Record a report to the Commission: first (速報) or final (確報)
+         * @description Records a report to the Personal Information Protection Commission: the first report (速報) or the final one (確報), which clears the deadline it meets.
+         */
         post: operations["fileIncidentReport"];
         delete?: never;
         options?: never;
@@ -1370,7 +1445,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Record the notification of the persons affected (本人通知), or why it was not possible */
+        /**
+         * Record the notification of the persons affected (本人通知), or why it was not possible
+         * @description Records that the persons affected were notified (本人通知), when and how, or why notifying them was not possible and what was done instead.
+         */
         post: operations["recordIncidentNotification"];
         delete?: never;
         options?: never;
@@ -1407,7 +1485,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Release the incident's holds on its recordings (records manager, once it is closed) */
+        /**
+         * Release the incident's holds on its recordings (records manager, once it is closed)
+         * @description Records managers only, once the incident is closed: the holds the incident placed on its recordings are released; other holds stay.
+         */
         post: operations["releaseIncidentHolds"];
         delete?: never;
         options?: never;
@@ -1626,7 +1707,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List webhooks */
+        /**
+         * List webhooks
+         * @description Admins only. Every webhook with its URL, kinds, unit and state; never its secret.
+         */
         get: operations["listWebhooks"];
         put?: never;
         /**
@@ -1647,15 +1731,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a webhook (never its secret) */
+        /**
+         * Get a webhook (never its secret)
+         * @description Admins only. The signing secret is shown once, in the answer that creates the webhook, and never again.
+         */
         get: operations["getWebhook"];
         put?: never;
         post?: never;
-        /** Delete a webhook; queued deliveries are cancelled, past ones stay on record */
+        /**
+         * Delete a webhook; queued deliveries are cancelled, past ones stay on record
+         * @description Admins only. Deliveries still queued are cancelled; past deliveries stay on record.
+         */
         delete: operations["deleteWebhook"];
         options?: never;
         head?: never;
-        /** Change a webhook: URL, kinds, unit, description, active, or a new secret */
+        /**
+         * Change a webhook: URL, kinds, unit, description, active, or a new secret
+         * @description Admins only. A new URL is checked against the allowed targets as on creation. A new secret is the one you send: it is not echoed.
+         */
         patch: operations["updateWebhook"];
         trace?: never;
     };
@@ -1666,7 +1759,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A webhook's deliveries and their outcome, newest change first */
+        /**
+         * A webhook's deliveries and their outcome, newest change first
+         * @description Admins only. Paged with cursor, newest change first: each delivery of a change with its outcome.
+         */
         get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
@@ -1683,7 +1779,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A delivery with every attempt */
+        /**
+         * A delivery with every attempt
+         * @description Admins only. A delivery with every attempt: when, the status the target answered, and the error if any.
+         */
         get: operations["getWebhookDelivery"];
         put?: never;
         post?: never;
@@ -1702,7 +1801,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Queue a delivery again now (for one more attempt) */
+        /**
+         * Queue a delivery again now (for one more attempt)
+         * @description Admins only. Queues the delivery for one more attempt now (202); the outcome shows in its attempts.
+         */
         post: operations["redeliverWebhookDelivery"];
         delete?: never;
         options?: never;
@@ -1765,7 +1867,10 @@ export interface components {
             note?: string;
         };
         AddResponder: {
-            /** @description A staff id (the JWT sub) */
+            /**
+             * @description A staff id (the JWT sub)
+             * @example staff-0042
+             */
             subject: string;
         };
         AnyPolicyVersion: components["schemas"]["RecordingPolicyVersion"] | components["schemas"]["NameDisplayPolicyVersion"] | components["schemas"]["EscalationPolicyVersion"] | components["schemas"]["RetentionPolicyVersion"] | components["schemas"]["CalendarPolicyVersion"] | components["schemas"]["IncidentResponsePolicyVersion"] | components["schemas"]["DisclosurePolicyVersion"];
@@ -2138,7 +2243,10 @@ export interface components {
             administrative_document: boolean;
             /** @description 個人情報: a person can be identified from it */
             personal_information: boolean;
-            /** @description A record category of the retention schedule (保存期間表), e.g. case_recording */
+            /**
+             * @description A record category of the retention schedule (保存期間表)
+             * @example case_recording
+             */
             record_category: string;
             reason: string;
         };
@@ -2205,18 +2313,33 @@ export interface components {
              * @description Where the redacted media is in the municipality's storage
              */
             storage_uri: string;
-            /** @description SHA-256, hex (stored lower-case) */
+            /**
+             * @description SHA-256, hex (stored lower-case)
+             * @example 9b1c8e4d2f7a6b5c3d0e1f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c
+             */
             sha256: string;
             size_bytes: number;
-            /** @description e.g. audio/mp4, video/mp4 */
+            /**
+             * @description audio/* or video/*
+             * @example audio/mp4
+             */
             media_type: string;
-            /** @description The original's SHA-256 when the derivative was made from it: must be the recording's */
+            /**
+             * @description The original's SHA-256 when the derivative was made from it: must be the recording's
+             * @example 3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7
+             */
             original_sha256: string;
             /** @description Each time range changed, how and on which ground */
             redactions: components["schemas"]["Redaction"][];
-            /** @description A staff id (the JWT sub) */
+            /**
+             * @description A staff id (the JWT sub)
+             * @example staff-0042
+             */
             made_by: string;
-            /** @description Who checked the redaction (a staff id); not the one who made it */
+            /**
+             * @description Who checked the redaction (a staff id); not the one who made it
+             * @example staff-0107
+             */
             checked_by: string;
             note?: string;
         };
@@ -2303,7 +2426,10 @@ export interface components {
              * @description The unit opening it; default the caller's
              */
             org_unit_id?: string;
-            /** @description 窓口: default the response plan's point of contact, else the caller */
+            /**
+             * @description 窓口: default the response plan's point of contact, else the caller
+             * @example staff-0042
+             */
             owner?: string;
             /** @description The data items involved, e.g. 氏名, 住所, 電話番号, 音声 */
             data_items?: string[];
@@ -2338,7 +2464,10 @@ export interface components {
              */
             kind: "containment" | "recurrence_prevention";
             title: string;
-            /** @description A staff member (their subject, as in tokens) */
+            /**
+             * @description A staff member (their subject, as in tokens)
+             * @example staff-0042
+             */
             owner: string;
             /**
              * Format: date
@@ -2400,6 +2529,7 @@ export interface components {
              * @description The unit this one belongs to
              */
             parent_id: string;
+            /** @example shimin-ka */
             code: string;
             name: string;
         };
@@ -2423,7 +2553,10 @@ export interface components {
              * @enum {unknown}
              */
             recorded_by: "organisation" | "resident";
-            /** @description A staff id (the JWT sub) */
+            /**
+             * @description A staff id (the JWT sub)
+             * @example staff-0042
+             */
             recorder?: string;
             /**
              * Format: date-time
@@ -2440,17 +2573,26 @@ export interface components {
              * @description Where the media is in the municipality's storage
              */
             storage_uri: string;
-            /** @description SHA-256 of the media, hex (stored lower-case) */
+            /**
+             * @description SHA-256 of the media, hex (stored lower-case)
+             * @example 3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7
+             */
             sha256: string;
             size_bytes: number;
-            /** @description e.g. audio/mpeg, video/mp4; audio/* for audio, video/* for video */
+            /**
+             * @description audio/* for audio, video/* for video
+             * @example audio/mp4
+             */
             media_type: string;
             notice: components["schemas"]["RecordingNoticeInput"];
             /** @description For recordings by a resident: whether the office permitted it (庁舎管理権) */
             resident_permission?: boolean;
             /** @description For recordings by a resident: made on the office's premises, where 庁舎管理権 applies (default true) */
             on_premises?: boolean;
-            /** @description A record category of the retention schedule (保存期間表), e.g. case_recording */
+            /**
+             * @description A record category of the retention schedule (保存期間表)
+             * @example case_recording
+             */
             record_category?: string;
             title?: string | null;
             location?: string | null;
@@ -3169,9 +3311,15 @@ export interface components {
             notified_on: string;
         };
         ExternalRef: {
-            /** @description The other system's name, e.g. kikan-soudan */
+            /**
+             * @description The other system's name
+             * @example kikan-soudan
+             */
             system: string;
-            /** @description The id of the case in that system */
+            /**
+             * @description The id of the case in that system
+             * @example SOU-2025-000123
+             */
             ref: string;
         };
         FileIncidentReport: {
@@ -3411,7 +3559,10 @@ export interface components {
             next_cursor: string | null;
         };
         IncidentHandoverInput: {
-            /** @description A staff member (their subject, as in tokens) */
+            /**
+             * @description A staff member (their subject, as in tokens)
+             * @example staff-0042
+             */
             to: string;
             reason: string;
         };
@@ -3546,6 +3697,7 @@ export interface components {
             persons_threshold: number;
             /** @description Information the ordinance marks sensitive (条例要配慮個人情報): involving any makes an incident reportable */
             ordinance_sensitive_categories: {
+                /** @example sexual_orientation */
                 code: string;
                 /** @description e.g. LGBT等に関する情報 */
                 label: string;
@@ -3602,7 +3754,10 @@ export interface components {
             added_at: string;
         };
         IncidentTeamMemberInput: {
-            /** @description A staff member (their subject, as in tokens) */
+            /**
+             * @description A staff member (their subject, as in tokens)
+             * @example staff-0042
+             */
             subject: string;
             /**
              * @description legal, public_relations (広報), technical, records
@@ -3917,9 +4072,18 @@ export interface components {
             title: string;
             status: number;
             detail?: string;
-            /** @description The request path and request id */
+            /**
+             * Format: uri-reference
+             * @description The path of the request that met the problem, without its query string (the request's id is request_id)
+             * @example /v1/cases/01936f2e-8a4b-7c3d-9e5f-0a1b2c3d4e5f
+             */
             instance?: string;
-            code: string;
+            /**
+             * @description What went wrong, for programs: stable across versions
+             * @enum {string}
+             */
+            code: "bad-request" | "validation-failed" | "unauthorized" | "forbidden" | "not-found" | "method-not-allowed" | "conflict" | "precondition-failed" | "precondition-required" | "payload-too-large" | "unsupported-media-type" | "not-acceptable" | "too-many-requests" | "unprocessable" | "service-unavailable" | "internal";
+            /** @description The request id, as in the x-request-id response header and the audit trail */
             request_id?: string;
             errors?: {
                 /** @description JSON Pointer (RFC 6901) to the failing value, prefixed by where it was: body, query, params or headers */
@@ -4368,7 +4532,11 @@ export interface components {
             created_at: string;
         };
         RetentionRule: {
-            /** @description A record category, or '*' for any category without a rule of its own */
+            /**
+             * @description A record category, or '*' for any category without a rule of its own
+             * @example case_recording
+             * @example *
+             */
             record_category: string;
             /**
              * @description Administrative document (行政文書/公文書), personal information (個人情報), both or neither
@@ -4526,7 +4694,10 @@ export interface components {
         };
         UpdateIncidentAction: {
             title?: string;
-            /** @description A staff member (their subject, as in tokens) */
+            /**
+             * @description A staff member (their subject, as in tokens)
+             * @example staff-0042
+             */
             owner?: string;
             /**
              * Format: date
@@ -4677,6 +4848,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4686,18 +4861,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
-                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4718,6 +4888,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4727,18 +4901,13 @@ export interface operations {
                     };
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
-                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4759,24 +4928,49 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4797,24 +4991,60 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OrgUnitList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description None of the caller's roles grants org_units:read. Codes: `forbidden` */
+            403: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4839,24 +5069,117 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OrgUnit"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON. Codes: `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants org_units:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4873,7 +5196,10 @@ export interface operations {
                 category?: "verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other";
                 /** @description That unit and the units below it */
                 org_unit_id?: string;
-                /** @description A staff id (the JWT sub) */
+                /**
+                 * @description A staff id (the JWT sub)
+                 * @example staff-0042
+                 */
                 responder?: string;
                 occurred_from?: string;
                 /** @description Exclusive */
@@ -4895,24 +5221,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CasePage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4925,7 +5298,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -4933,6 +5309,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "channel": "counter",
+                 *       "occurred_at": "2025-06-02T10:15:00+09:00",
+                 *       "location": "市民課 2番窓口",
+                 *       "categories": [
+                 *         "verbal_abuse",
+                 *         "prolonged_detention"
+                 *       ],
+                 *       "severity": "medium",
+                 *       "summary": "転居届の不備を伝えたところ大声で職員を罵倒し、約90分にわたり窓口に居座った。",
+                 *       "customer": {
+                 *         "name": "窓口 太郎",
+                 *         "phone": "03-1234-5678"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateCase"];
             };
         };
@@ -4940,24 +5333,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:create. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4980,24 +5468,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5009,9 +5555,12 @@ export interface operations {
     updateCase: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The ETag from GET; required (428 without, 412 when stale) */
-                "if-match"?: string;
+            header: {
+                /**
+                 * @description The ETag from GET; required (428 without, 412 when stale)
+                 * @example "v3"
+                 */
+                "if-match": string;
             };
             path: {
                 id: string;
@@ -5027,24 +5576,148 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:update. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is missing. Codes: `precondition-required` */
+            428: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5057,7 +5730,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag from GET; checked when sent (412 when stale) */
+                /**
+                 * @description The ETag from GET; checked when sent (412 when stale)
+                 * @example "v3"
+                 */
                 "if-match"?: string;
             };
             path: {
@@ -5074,24 +5750,137 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:escalate. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5118,24 +5907,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:add_responder. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5149,9 +6040,15 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The other system's name, e.g. kikan-soudan */
+                /**
+                 * @description The other system's name
+                 * @example kikan-soudan
+                 */
                 system: string;
-                /** @description The id of the case in that system */
+                /**
+                 * @description The id of the case in that system
+                 * @example SOU-2025-000123
+                 */
                 ref: string;
             };
             cookie?: never;
@@ -5165,6 +6062,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5174,24 +6075,128 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants cases:upsert_external. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5219,24 +6224,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CaseEventPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants events:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5249,7 +6312,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -5266,24 +6332,130 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CaseEvent"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants events:create. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5306,6 +6478,10 @@ export interface operations {
             /** @description The timeline */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5313,18 +6489,72 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants events:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5348,24 +6578,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PoliciesInForce"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5392,24 +6669,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AnyPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5433,24 +6768,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PolicyVersionHistory"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5475,24 +6868,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AnyPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5517,24 +6968,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5559,24 +7105,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["NameDisplayPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5601,24 +7242,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EscalationPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5643,24 +7379,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RetentionPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5685,24 +7516,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CalendarPolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5727,24 +7653,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentResponsePolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5769,24 +7790,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosurePolicyVersion"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants policies:write. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5812,24 +7928,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OfficeHolidays"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants calendar:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5857,24 +8020,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Deadline"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants calendar:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5890,7 +8100,10 @@ export interface operations {
                 /** @description That unit and the units below it */
                 org_unit_id?: string;
                 classification?: "administrative_document" | "personal_information" | "both" | "neither";
-                /** @description A record category of the retention schedule (保存期間表), e.g. case_recording */
+                /**
+                 * @description A record category of the retention schedule (保存期間表)
+                 * @example case_recording
+                 */
                 record_category?: string;
                 status?: "active" | "due" | "disposed" | "transferred" | "purged";
                 /** @description Effective end of retention before this date (recordings a hold keeps without an end never match) */
@@ -5913,24 +8126,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5943,7 +8203,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -5958,24 +8221,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:create. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5998,24 +8356,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6027,9 +8443,12 @@ export interface operations {
     updateRecording: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The ETag from GET; required (428 without, 412 when stale) */
-                "if-match"?: string;
+            header: {
+                /**
+                 * @description The ETag from GET; required (428 without, 412 when stale)
+                 * @example "v3"
+                 */
+                "if-match": string;
             };
             path: {
                 id: string;
@@ -6046,24 +8465,148 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:update. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is missing. Codes: `precondition-required` */
+            428: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6076,7 +8619,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag from GET; checked when sent (412 when stale) */
+                /**
+                 * @description The ETag from GET; checked when sent (412 when stale)
+                 * @example "v3"
+                 */
                 "if-match"?: string;
             };
             path: {
@@ -6093,24 +8639,137 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:classify. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6133,24 +8792,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingClassificationHistory"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6173,24 +8890,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RetentionExplanation"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6213,24 +8988,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingHoldList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6243,7 +9076,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -6253,6 +9089,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "type": "litigation",
+                 *       "reference": "令和7年(ワ)第123号",
+                 *       "note": "損害賠償請求訴訟の証拠として保全"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PlaceHold"];
             };
         };
@@ -6260,24 +9103,130 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingHold"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:hold. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6305,24 +9254,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingHold"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:hold. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6350,24 +9401,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RecordingHold"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:release_hold. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6380,7 +9533,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -6397,24 +9553,130 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:dispose. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6441,24 +9703,126 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["MediaAccessGrant"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:media_access. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6481,24 +9845,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DerivativeList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6511,7 +9933,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -6528,24 +9953,130 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Derivative"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:derive. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6569,24 +10100,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Derivative"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6614,24 +10203,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Derivative"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:dispose. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6660,24 +10351,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DueRecordingPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants dispositions:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6706,24 +10444,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DispositionPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants dispositions:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6746,24 +10531,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants dispositions:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6790,24 +10633,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:dispose. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6834,24 +10779,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants recordings:dispose. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6890,24 +10937,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequestPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6920,7 +11014,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -6935,24 +11032,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6975,24 +11167,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7004,9 +11254,12 @@ export interface operations {
     updateDisclosureRequest: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The ETag from GET; required (428 without, 412 when stale) */
-                "if-match"?: string;
+            header: {
+                /**
+                 * @description The ETag from GET; required (428 without, 412 when stale)
+                 * @example "v3"
+                 */
+                "if-match": string;
             };
             path: {
                 id: string;
@@ -7023,24 +11276,148 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is missing. Codes: `precondition-required` */
+            428: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7063,24 +11440,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureDeadline"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7103,24 +11538,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequestSteps"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7147,24 +11640,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7192,24 +11787,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7236,24 +11933,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7280,24 +12079,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7324,24 +12225,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7368,24 +12371,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7398,7 +12503,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -7415,24 +12523,128 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureHandoverResult"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7459,24 +12671,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7503,24 +12817,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7547,24 +12963,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants disclosure_requests:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7582,7 +13100,10 @@ export interface operations {
                 /** @description leak (漏えい), loss (滅失), damage (毀損), unauthorised use (不正利用) */
                 kind?: "leak" | "loss" | "damage" | "unauthorised_use";
                 reportable?: boolean;
-                /** @description A staff member (their subject, as in tokens) */
+                /**
+                 * @description A staff member (their subject, as in tokens)
+                 * @example staff-0042
+                 */
                 owner?: string;
                 /** @description Incidents that link this recording or case */
                 record_id?: string;
@@ -7602,24 +13123,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7632,7 +13200,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path?: never;
@@ -7647,24 +13218,119 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:create. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7687,24 +13353,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7716,9 +13440,12 @@ export interface operations {
     updateIncident: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The ETag from GET; required (428 without, 412 when stale) */
-                "if-match"?: string;
+            header: {
+                /**
+                 * @description The ETag from GET; required (428 without, 412 when stale)
+                 * @example "v3"
+                 */
+                "if-match": string;
             };
             path: {
                 id: string;
@@ -7735,24 +13462,148 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is missing. Codes: `precondition-required` */
+            428: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7775,24 +13626,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentJudgementHistory"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7819,24 +13728,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7863,24 +13874,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7903,24 +14016,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentHandoverList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7947,24 +14118,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7988,24 +14261,104 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rule of the domain refuses the values. Codes: `unprocessable`, `validation-failed` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8033,24 +14386,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentEntryPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8063,7 +14474,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -8080,24 +14494,128 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentEntry"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8120,24 +14638,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentActionList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8150,7 +14726,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry with the same key and body returns the first response */
+                /**
+                 * @description A retry with the same key and body returns the first response: 1–200 visible ASCII characters, no spaces
+                 * @example 01JD6W7Q0T1H8Z8M0V6XK5Q2R4
+                 */
                 "idempotency-key"?: string;
             };
             path: {
@@ -8167,24 +14746,128 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description "true" when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "idempotent-replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentAction"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; the Idempotency-Key was used with a different request; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8197,7 +14880,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The ETag from GET; checked when sent (412 when stale) */
+                /**
+                 * @description The ETag from GET; checked when sent (412 when stale)
+                 * @example "v3"
+                 */
                 "if-match"?: string;
             };
             path: {
@@ -8215,24 +14901,137 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentAction"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is not the current ETag. Codes: `precondition-failed` */
+            412: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8259,24 +15058,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8303,24 +15204,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8348,24 +15351,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8392,24 +15497,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:handle. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8436,24 +15643,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["IncidentHoldsReleased"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants incidents:release_holds. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8489,6 +15798,10 @@ export interface operations {
             /** @description The figures */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8496,18 +15809,61 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants statistics:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8533,6 +15889,10 @@ export interface operations {
             /** @description The figures */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8540,18 +15900,61 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants statistics:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8572,24 +15975,23 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
-                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8628,24 +16030,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuditEventPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants audit:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8673,24 +16122,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ChainVerification"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants audit:verify. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8716,6 +16212,10 @@ export interface operations {
             /** @description One entry per line, in chain order */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8723,18 +16223,72 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants audit:verify. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Declared by the route. Codes: `not-acceptable` */
+            406: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8762,24 +16316,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuditCheckpointPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants audit:verify. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8800,6 +16401,10 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8809,24 +16414,84 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AuditCheckpoint"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description None of the caller's roles grants audit:checkpoint. Codes: `forbidden` */
+            403: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rule of the domain refuses the values. Codes: `unprocessable`, `validation-failed` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8847,24 +16512,23 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
-                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8894,24 +16558,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HistoryPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants audit:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8939,24 +16661,71 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ChangePage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants changes:read. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8977,24 +16746,60 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9019,24 +16824,117 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
+                    /** @description Where the created record is */
+                    location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CreatedWebhook"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON. Codes: `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9059,24 +16957,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9099,22 +17055,100 @@ export interface operations {
             /** @description Deleted */
             204: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rule of the domain refuses the values. Codes: `unprocessable`, `validation-failed` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9141,24 +17175,126 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9187,24 +17323,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9228,24 +17422,82 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryDetail"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9269,24 +17521,104 @@ export interface operations {
             /** @description Default Response */
             202: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants webhooks:manage. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the path names does not exist or is out of reach. Codes: `not-found` */
+            404: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rule of the domain refuses the values. Codes: `unprocessable`, `validation-failed` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9307,24 +17639,60 @@ export interface operations {
             /** @description Default Response */
             200: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SigningKeyList"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description None of the caller's roles grants keys:read. Codes: `forbidden` */
+            403: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9357,24 +17725,115 @@ export interface operations {
             /** @description Default Response */
             201: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The record's version ("v3") where the answer is one versioned record: send it back as If-Match to change it. Otherwise a hash of the body: send it as If-None-Match for a 304. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["KeyRotation"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "4XX": {
+            /** @description The body is not valid JSON. Codes: `bad-request` */
+            400: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A problem (RFC 9457) */
-            "5XX": {
+            /** @description No valid bearer token. Codes: `unauthorized` */
+            401: {
                 headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description The bearer challenge (RFC 6750) */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description None of the caller's roles grants keys:rotate. Codes: `forbidden` */
+            403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change conflicts with the record's state or another record. Codes: `conflict` */
+            409: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 1 MiB. Codes: `payload-too-large` */
+            413: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json. Codes: `unsupported-media-type` */
+            415: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks its schema; a rule of the domain refuses the values. Codes: `validation-failed`, `unprocessable` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            429: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
+            503: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    /** @description Seconds to wait before trying again */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
