@@ -5055,7 +5055,7 @@ export interface operations {
                     "application/json": components["schemas"]["CasePage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6058,7 +6058,7 @@ export interface operations {
                     "application/json": components["schemas"]["CaseEventPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6412,7 +6412,7 @@ export interface operations {
                     "application/json": components["schemas"]["PoliciesInForce"];
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6503,7 +6503,7 @@ export interface operations {
                     "application/json": components["schemas"]["AnyPolicyVersion"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7762,7 +7762,7 @@ export interface operations {
                     "application/json": components["schemas"]["OfficeHolidays"];
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7854,7 +7854,7 @@ export interface operations {
                     "application/json": components["schemas"]["Deadline"];
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7960,7 +7960,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordingPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10185,7 +10185,7 @@ export interface operations {
                     "application/json": components["schemas"]["DueRecordingPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10278,7 +10278,7 @@ export interface operations {
                     "application/json": components["schemas"]["DispositionPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10771,7 +10771,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequestPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -12957,7 +12957,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -14220,7 +14220,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentEntryPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15672,7 +15672,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditEventPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15764,7 +15764,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChainVerification"];
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15855,7 +15855,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15958,7 +15958,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditCheckpointPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16200,7 +16200,7 @@ export interface operations {
                     "application/json": components["schemas"]["HistoryPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16303,7 +16303,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChangePage"];
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16965,7 +16965,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
