@@ -65,6 +65,7 @@ const CONTRACT_TAGS = [
   { name: 'changes', description: 'The ordered feed of domain changes for integrating systems' },
   { name: 'webhooks', description: 'Webhooks that push the change feed to other systems, with their deliveries' },
   { name: 'keys', description: 'Signing keys for media grants and audit checkpoints: their state and rotation' },
+  { name: 'statistics', description: 'Figures on cases and recordings for a period, filtered and grouped (JSON or CSV)' },
   { name: 'health', description: 'Liveness and readiness probes for the load balancer and the orchestrator' },
 ]
 const BODY_LIMIT_BYTES = 1024 * 1024

@@ -72,7 +72,7 @@ function problemStatusesOf(route: RouteShape): Map<number, Declared> {
     add(404, ['not-found'], 'what the path names does not exist or is out of reach')
   }
   const query = propertiesOf(route.schema.querystring)
-  if (Object.keys(query).length > 0) add(400, ['validation-failed'], 'a query parameter breaks its schema')
+  if (Object.keys(query).length > 0) add(400, ['validation-failed', 'bad-request'], 'a query parameter breaks its schema or the rules of the listing')
   if ('cursor' in query) add(400, ['bad-request'], 'the cursor was not given out by this listing')
   const headers = propertiesOf(route.schema.headers)
   if (Object.keys(headers).length > 0) add(400, ['validation-failed'], 'a header breaks its schema')

@@ -42,6 +42,13 @@ export function disagreements(operation: Operation, res: LightMyRequestResponse)
   const response = operation.responses[String(res.statusCode)]
   if (!response) return [`${operation.operationId} answered ${res.statusCode}, which it does not declare: ${res.body.slice(0, 200)}`]
   const out: string[] = []
+  if (res.statusCode >= 400) {
+    // The response's description names the codes it can carry.
+    const codes = [...response.description.matchAll(/`([a-z-]+)`/g)].map((m) => m[1])
+    const code = (JSON.parse(res.body) as { code?: string }).code
+    if (!codes.includes(code))
+      out.push(`${operation.operationId} ${res.statusCode} answered code ${code}, which it does not document: ${res.body.slice(0, 200)}`)
+  }
   for (const name of DECLARED_HEADERS) {
     if (res.headers[name] === undefined) continue
     // Problems carry the ETag @fastify/etag puts on every body; the contract declares it on successes.

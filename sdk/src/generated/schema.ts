@@ -5231,7 +5231,7 @@ export interface operations {
                     "application/json": components["schemas"]["CasePage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6234,7 +6234,7 @@ export interface operations {
                     "application/json": components["schemas"]["CaseEventPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6588,7 +6588,7 @@ export interface operations {
                     "application/json": components["schemas"]["PoliciesInForce"];
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6679,7 +6679,7 @@ export interface operations {
                     "application/json": components["schemas"]["AnyPolicyVersion"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7938,7 +7938,7 @@ export interface operations {
                     "application/json": components["schemas"]["OfficeHolidays"];
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8030,7 +8030,7 @@ export interface operations {
                     "application/json": components["schemas"]["Deadline"];
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8136,7 +8136,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordingPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10361,7 +10361,7 @@ export interface operations {
                     "application/json": components["schemas"]["DueRecordingPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10454,7 +10454,7 @@ export interface operations {
                     "application/json": components["schemas"]["DispositionPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10947,7 +10947,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequestPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -13133,7 +13133,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -14396,7 +14396,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentEntryPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16040,7 +16040,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditEventPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16132,7 +16132,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChainVerification"];
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16223,7 +16223,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16326,7 +16326,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditCheckpointPage"];
                 };
             };
-            /** @description A query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16568,7 +16568,7 @@ export interface operations {
                     "application/json": components["schemas"]["HistoryPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16671,7 +16671,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChangePage"];
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -17333,7 +17333,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
