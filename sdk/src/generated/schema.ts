@@ -15786,7 +15786,10 @@ export interface operations {
                 category?: "verbal_abuse" | "intimidation" | "violence" | "sexual_harassment" | "prolonged_detention" | "excessive_demand" | "online_exposure" | "other";
                 severity?: "low" | "medium" | "high" | "critical";
                 status?: "open" | "escalated" | "in_review" | "resolved" | "closed";
-                /** @description Comma-separated, any of: month, fiscal_year, org_unit, channel, category, severity, status, outcome. A case counts once in each of its categories. */
+                /**
+                 * @description Comma-separated, any of: month, fiscal_year, org_unit, channel, category, severity, status, outcome. A case counts once in each of its categories.
+                 * @example month,category
+                 */
                 group_by?: string;
             };
             header?: never;
@@ -15809,7 +15812,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15877,7 +15880,10 @@ export interface operations {
             query?: {
                 /** @description This unit and every unit below it */
                 org_unit_id?: string;
-                /** @description Comma-separated, any of: classification, status, org_unit */
+                /**
+                 * @description Comma-separated, any of: classification, status, org_unit
+                 * @example classification,org_unit
+                 */
                 group_by?: string;
             };
             header?: never;
@@ -15900,7 +15906,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A query parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
