@@ -37,7 +37,8 @@ import { appendEvent, caseHasEvent } from './events.repository.js'
  * The rules of a case, from the seeds:
  * - 一人で対応しない: a category the escalation policy names (default violence, sexual harassment)
  *   escalates the case at once, flags it, and puts it first in every list;
- * - 複数名で対応: a counter case with fewer responders than its severity needs is flagged;
+ * - 複数名で対応: a counter case with fewer responders than its severity needs is flagged, and so
+ *   is any case that may not be handled alone with fewer than the policy's minimum (default 2);
  * - status changes follow the machine in case-status.ts and each writes an event.
  * Decisions take the policy version in force as an argument and record its id.
  */
@@ -54,8 +55,15 @@ export async function casePolicies(ctx: ServiceContext): Promise<{ escalation: E
   return { escalation, nameDisplay: name_display }
 }
 
-/** 複数名で対応: too few responders for the severity, while the case is being handled. */
-function responderShortfall(row: Pick<CaseRow, 'channel' | 'severity' | 'status' | 'categories'>, responders: number, policy: EscalationPolicy) {
+/**
+ * 複数名で対応: too few responders for the severity, or fewer than two (the policy's never-alone
+ * minimum) on a case that may not be handled alone, while the case is being handled.
+ */
+function responderShortfall(
+  row: Pick<CaseRow, 'channel' | 'severity' | 'status' | 'categories' | 'handled_alone_forbidden'>,
+  responders: number,
+  policy: EscalationPolicy,
+) {
   if (row.status === 'resolved' || row.status === 'closed') return null
   const { min_responders: required, policy_version_id } = escalationFor(policy, row)
   return responders < required ? { required, actual: responders, policy_version_id } : null

@@ -57,6 +57,16 @@ const EscalationPolicySchema = Type.Object(
       },
       { additionalProperties: false, description: 'Minimum number of responders by severity' },
     ),
+    // 一人で対応しない means never alone: whatever the severity or channel, a case the policy
+    // forbids handling alone needs this many. Optional so that versions already in force keep
+    // their meaning with the default.
+    never_alone_min_responders: Type.Optional(
+      Type.Integer({
+        minimum: 2,
+        maximum: 10,
+        description: 'Fewest responders, on any channel and at any severity, for a case that may not be handled alone (一人で対応しない). Absent: 2.',
+      }),
+    ),
   },
   { $id: 'EscalationPolicy', additionalProperties: false },
 )

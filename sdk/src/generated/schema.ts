@@ -1858,7 +1858,7 @@ export interface components {
             handled_alone_forbidden: boolean;
             /** @description The escalation policy version that set handled_alone_forbidden */
             escalation_policy_version_id: string | null;
-            /** @description 複数名で対応: too few responders for the severity */
+            /** @description 複数名で対応: too few responders for the severity, or fewer than two where handling alone is forbidden */
             responder_shortfall: components["schemas"]["ResponderShortfall"] | null;
             created_by: components["schemas"]["StaffRef"];
             /** Format: date-time */
@@ -1934,7 +1934,7 @@ export interface components {
             handled_alone_forbidden: boolean;
             /** @description The escalation policy version that set handled_alone_forbidden */
             escalation_policy_version_id: string | null;
-            /** @description 複数名で対応: too few responders for the severity */
+            /** @description 複数名で対応: too few responders for the severity, or fewer than two where handling alone is forbidden */
             responder_shortfall: components["schemas"]["ResponderShortfall"] | null;
             created_by: components["schemas"]["StaffRef"];
             /** Format: date-time */
@@ -3007,6 +3007,8 @@ export interface components {
                     critical: number;
                 };
             };
+            /** @description Fewest responders, on any channel and at any severity, for a case that may not be handled alone (一人で対応しない). Absent: 2. */
+            never_alone_min_responders?: number;
         };
         EscalationPolicyVersion: {
             /**
