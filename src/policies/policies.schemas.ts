@@ -109,7 +109,19 @@ export type RetentionRule = Static<typeof RetentionRuleSchema>
 
 /** 保存期間表: the retention schedule. */
 const RetentionPolicySchema = Type.Object(
-  { rules: Type.Array(RetentionRuleSchema, { minItems: 1, maxItems: 500 }) },
+  {
+    rules: Type.Array(RetentionRuleSchema, { minItems: 1, maxItems: 500 }),
+    // Purging evidence nobody reviewed is the worst failure a records system can have.
+    review_period_days: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 366,
+        description:
+          'An unclassified recording (provisional classification) is kept at least this many days from its registration, ' +
+          'counting the registration day as day 1, so a records manager can look before any automatic purge. Absent: 30.',
+      }),
+    ),
+  },
   { $id: 'RetentionPolicy', additionalProperties: false },
 )
 

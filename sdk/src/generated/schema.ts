@@ -2956,6 +2956,7 @@ export interface components {
              * @description YYYY-MM-DD (Asia/Tokyo)
              */
             schedule_end: string;
+            review_until: string | null;
             /**
              * Format: date
              * @description YYYY-MM-DD (Asia/Tokyo)
@@ -4141,9 +4142,10 @@ export interface components {
             start: string;
             /**
              * Format: date
-             * @description Last day under the schedule
+             * @description Last day under the schedule's rule
              */
             schedule_end: string;
+            review_until: string | null;
             /** @enum {unknown} */
             action: "dispose" | "transfer" | "review";
             /** @description Holds that keep the recording today */
@@ -4169,6 +4171,8 @@ export interface components {
         };
         RetentionPolicy: {
             rules: components["schemas"]["RetentionRule"][];
+            /** @description An unclassified recording (provisional classification) is kept at least this many days from its registration, counting the registration day as day 1, so a records manager can look before any automatic purge. Absent: 30. */
+            review_period_days?: number;
         };
         RetentionPolicyVersion: {
             /**
@@ -4223,9 +4227,10 @@ export interface components {
             start: string;
             /**
              * Format: date
-             * @description The schedule's end: kept through this day
+             * @description The schedule's end, never before review_until: kept through this day
              */
             end: string;
+            review_until: string | null;
             /** @enum {unknown} */
             action: "dispose" | "transfer" | "review";
             effective_end: string | null;
