@@ -152,7 +152,8 @@ function withReviewPeriod(
   if (presumed.administrative_document || retention.action !== 'dispose') return { ...retention, reviewUntil: null }
   const days = retention.policy.body.review_period_days ?? DEFAULT_REVIEW_PERIOD_DAYS
   const reviewUntil = addDays(registeredOn, days - 1)
-  return { ...retention, end: retention.end > reviewUntil ? retention.end : reviewUntil, reviewUntil }
+  // Dates as 'YYYY-MM-DD' compare as text.
+  return reviewUntil > retention.end ? { ...retention, end: reviewUntil, reviewUntil } : { ...retention, reviewUntil }
 }
 
 // ---------------------------------------------------------------------------------------------
