@@ -1,6 +1,6 @@
 import type { Permission, Reach } from '../kernel/access.js'
 import type { ServiceContext } from '../kernel/context.js'
-import { conflict, forbidden, notFound, unprocessable } from '../kernel/errors.js'
+import { conflict, forbidden, notFound } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import { decodeCursor, paginate } from '../kernel/pagination.js'
 import type { DomainChange } from '../kernel/outbox.js'
@@ -286,18 +286,18 @@ export async function updateCase(ctx: ServiceContext, id: string, input: UpdateC
  * Integration clients: create or update the case their system knows by `ref`. Idempotent: the
  * same body twice changes nothing the second time. Two requests for one new ref are serialised
  * by an advisory lock on the ref, so the second updates instead of colliding.
+ *
+ * A reference is scoped to the org unit of its case (the unit the body names, else the caller's):
+ * what another unit holds under the same reference is never looked at, so the answer is exactly
+ * the one for a reference nobody holds and a caller learns nothing about other units' references.
  */
 export async function upsertByExternalRef(ctx: ServiceContext, system: string, ref: string, input: UpsertCase): Promise<{ row: CaseRow; created: boolean }> {
+  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'create cases' })
   await advisoryLockExternalRef(ctx.db, system, ref)
-  const existing = await findCaseByExternalRef(ctx.db, system, ref)
+  const existing = await findCaseByExternalRef(ctx.db, orgUnitId, system, ref)
   if (!existing) {
-    const row = await createCase(ctx, { ...input, external_ref: { system, ref } })
+    const row = await createCase(ctx, { ...input, org_unit_id: orgUnitId, external_ref: { system, ref } })
     return { row, created: true }
-  }
-  const inReach = await findCaseInReach(ctx.db, existing.id, ctx.reach, ctx.caller)
-  if (!inReach) throw conflict('this external reference belongs to a case outside your org unit')
-  if (input.org_unit_id !== undefined && input.org_unit_id !== existing.org_unit_id) {
-    throw unprocessable('a case cannot move to another org unit by upsert', [{ pointer: 'body/org_unit_id', message: 'differs from the case' }])
   }
   const { row } = await applyUpdate(ctx, existing, input)
   if (input.responders?.length) await addRespondersTo(ctx, row, input.responders)

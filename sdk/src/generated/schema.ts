@@ -167,7 +167,7 @@ export interface paths {
         get?: never;
         /**
          * Create or update the case another system knows by its own id
-         * @description Idempotent: 201 when created, 200 when updated or unchanged.
+         * @description Idempotent: 201 when created, 200 when updated or unchanged. A reference is scoped to the org unit of its case (the body's org_unit_id, else the caller's): another unit's case under the same reference is never seen.
          */
         put: operations["upsertCaseByExternalRef"];
         post?: never;

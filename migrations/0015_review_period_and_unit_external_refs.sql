@@ -13,3 +13,9 @@ SET review_until = (r.created_at AT TIME ZONE 'Asia/Tokyo')::date + 29,
     retention_end = GREATEST(r.retention_end, (r.created_at AT TIME ZONE 'Asia/Tokyo')::date + 29)
 FROM recording_classifications k
 WHERE k.id = r.classification_id AND k.provisional AND r.status = 'active';
+
+-- External references are scoped per org unit (issue 10): an integration in one unit that upserts
+-- a reference another unit holds gets its own case, exactly as for a reference nobody holds, so it
+-- learns nothing about other units' references.
+ALTER TABLE cases DROP CONSTRAINT cases_external_ref;
+ALTER TABLE cases ADD CONSTRAINT cases_external_ref UNIQUE (org_unit_id, external_system, external_ref);
