@@ -9,6 +9,7 @@ import { DEFAULT_PUBLIC_BASE_URL, type Config, type WebhookConfig } from './conf
 import type { DatabaseHandle } from './kernel/db.js'
 import { problemResponsesOf, declaredResponseHeaders, SUCCESS_HEADERS, successHeadersOf } from './kernel/contract-responses.js'
 import { strictValidatorCompiler } from './kernel/validation.js'
+import { useUtf8JsonBodies } from './kernel/json-body.js'
 import { newId } from './kernel/ids.js'
 import accessPlugin from './kernel/access.plugin.js'
 import problemsPlugin from './kernel/problems.plugin.js'
@@ -100,6 +101,7 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
   Settings.Set({ maxErrors: 64 })
   // The API speaks JSON only: any other body is 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain')
+  useUtf8JsonBodies(app)
 
   // Closing (SIGTERM): requests already in flight finish, and their connections close after
   // the response instead of idling in keep-alive, which would hold the shutdown open.

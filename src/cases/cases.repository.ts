@@ -115,8 +115,16 @@ export async function advisoryLockExternalRef(q: Queryable, system: string, ref:
   await sql`select pg_advisory_xact_lock(hashtextextended(${`case-ref:${system}/${ref}`}, 0))`.execute(q)
 }
 
-export async function findCaseByExternalRef(q: Queryable, system: string, ref: string): Promise<CaseRow | undefined> {
-  return q.selectFrom('cases').selectAll().where('external_system', '=', system).where('external_ref', '=', ref).forUpdate().executeTakeFirst()
+/** The case of one org unit that another system knows by `ref` (references are scoped per unit). */
+export async function findCaseByExternalRef(q: Queryable, orgUnitId: string, system: string, ref: string): Promise<CaseRow | undefined> {
+  return q
+    .selectFrom('cases')
+    .selectAll()
+    .where('org_unit_id', '=', orgUnitId)
+    .where('external_system', '=', system)
+    .where('external_ref', '=', ref)
+    .forUpdate()
+    .executeTakeFirst()
 }
 
 /** The next number in the fiscal year; the counter row stays locked until commit (no gaps). */

@@ -160,7 +160,9 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'upsertCaseByExternalRef',
       summary: 'Create or update the case another system knows by its own id',
-      description: 'Idempotent: 201 when created, 200 when updated or unchanged.',
+      description:
+        "Idempotent: 201 when created, 200 when updated or unchanged. A reference is scoped to the org unit of its case (the body's org_unit_id, " +
+        "else the caller's): another unit's case under the same reference is never seen.",
       tags: ['cases', 'integration'],
       params: ExternalRefParams,
       body: UpsertCaseSchema,

@@ -112,7 +112,10 @@ export const TransitionSchema = Type.Object(
 
 export const AddResponderSchema = Type.Object({ subject: Subject }, { $id: 'AddResponder', additionalProperties: false })
 
-/** 複数名で対応: set while a counter case has fewer responders than its severity needs. */
+/**
+ * 複数名で対応: set while a counter case has fewer responders than its severity needs, or a case that
+ * may not be handled alone (一人で対応しない) has fewer than the policy's never-alone minimum (default 2).
+ */
 const ResponderShortfallSchema = Type.Object(
   {
     required: Type.Integer(),
@@ -137,7 +140,9 @@ const caseHeader = {
   external_ref: Type.Union([ExternalRefSchema, Type.Null()]),
   handled_alone_forbidden: Type.Boolean({ description: '一人で対応しない: the escalation policy forbids handling this case alone' }),
   escalation_policy_version_id: Type.Union([Uuid, Type.Null()], { description: 'The escalation policy version that set handled_alone_forbidden' }),
-  responder_shortfall: Type.Union([ResponderShortfallSchema, Type.Null()], { description: '複数名で対応: too few responders for the severity' }),
+  responder_shortfall: Type.Union([ResponderShortfallSchema, Type.Null()], {
+    description: '複数名で対応: too few responders for the severity, or fewer than two where handling alone is forbidden',
+  }),
   created_by: StaffRefSchema,
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),

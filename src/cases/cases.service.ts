@@ -1,6 +1,6 @@
 import type { Permission, Reach } from '../kernel/access.js'
 import type { ServiceContext } from '../kernel/context.js'
-import { conflict, forbidden, notFound, unprocessable } from '../kernel/errors.js'
+import { conflict, forbidden, notFound } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import { decodeCursor, paginate } from '../kernel/pagination.js'
 import type { DomainChange } from '../kernel/outbox.js'
@@ -39,7 +39,8 @@ import { noteResponderShortfall } from './case-statistics.repository.js'
  * The rules of a case, from the seeds:
  * - 一人で対応しない: a category the escalation policy names (default violence, sexual harassment)
  *   escalates the case at once, flags it, and puts it first in every list;
- * - 複数名で対応: a counter case with fewer responders than its severity needs is flagged;
+ * - 複数名で対応: a counter case with fewer responders than its severity needs is flagged, and so
+ *   is any case that may not be handled alone with fewer than the policy's minimum (default 2);
  * - status changes follow the machine in case-status.ts and each writes an event.
  * Decisions take the policy version in force as an argument and record its id.
  */
@@ -56,8 +57,15 @@ export async function casePolicies(ctx: ServiceContext): Promise<{ escalation: E
   return { escalation, nameDisplay: name_display }
 }
 
-/** 複数名で対応: too few responders for the severity, while the case is being handled. */
-function responderShortfall(row: Pick<CaseRow, 'channel' | 'severity' | 'status' | 'categories'>, responders: number, policy: EscalationPolicy) {
+/**
+ * 複数名で対応: too few responders for the severity, or fewer than two (the policy's never-alone
+ * minimum) on a case that may not be handled alone, while the case is being handled.
+ */
+function responderShortfall(
+  row: Pick<CaseRow, 'channel' | 'severity' | 'status' | 'categories' | 'handled_alone_forbidden'>,
+  responders: number,
+  policy: EscalationPolicy,
+) {
   if (row.status === 'resolved' || row.status === 'closed') return null
   const { min_responders: required, policy_version_id } = escalationFor(policy, row)
   return responders < required ? { required, actual: responders, policy_version_id } : null
@@ -291,18 +299,18 @@ export async function updateCase(ctx: ServiceContext, id: string, input: UpdateC
  * Integration clients: create or update the case their system knows by `ref`. Idempotent: the
  * same body twice changes nothing the second time. Two requests for one new ref are serialised
  * by an advisory lock on the ref, so the second updates instead of colliding.
+ *
+ * A reference is scoped to the org unit of its case (the unit the body names, else the caller's):
+ * what another unit holds under the same reference is never looked at, so the answer is exactly
+ * the one for a reference nobody holds and a caller learns nothing about other units' references.
  */
 export async function upsertByExternalRef(ctx: ServiceContext, system: string, ref: string, input: UpsertCase): Promise<{ row: CaseRow; created: boolean }> {
+  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'create cases' })
   await advisoryLockExternalRef(ctx.db, system, ref)
-  const existing = await findCaseByExternalRef(ctx.db, system, ref)
+  const existing = await findCaseByExternalRef(ctx.db, orgUnitId, system, ref)
   if (!existing) {
-    const row = await createCase(ctx, { ...input, external_ref: { system, ref } })
+    const row = await createCase(ctx, { ...input, org_unit_id: orgUnitId, external_ref: { system, ref } })
     return { row, created: true }
-  }
-  const inReach = await findCaseInReach(ctx.db, existing.id, ctx.reach, ctx.caller)
-  if (!inReach) throw conflict('this external reference belongs to a case outside your org unit')
-  if (input.org_unit_id !== undefined && input.org_unit_id !== existing.org_unit_id) {
-    throw unprocessable('a case cannot move to another org unit by upsert', [{ pointer: 'body/org_unit_id', message: 'differs from the case' }])
   }
   const { row } = await applyUpdate(ctx, existing, input)
   if (input.responders?.length) await addRespondersTo(ctx, row, input.responders)

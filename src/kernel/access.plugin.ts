@@ -110,7 +110,8 @@ function toArray<T>(value: T | T[] | undefined): T[] {
   return Array.isArray(value) ? value : [value]
 }
 
-const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/
+// The scheme name is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are Bearer too.
+const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i
 
 async function authenticate(request: FastifyRequest, verifyToken: TokenVerifier): Promise<Caller> {
   const header = request.headers.authorization

@@ -1,5 +1,6 @@
 import type { AuditOutcome } from './audit.tables.js'
 import type { Queryable } from './db.js'
+import { storableText } from './storable-text.js'
 
 /**
  * The audit append: the only way entries get into audit_events (the chain linker in
@@ -28,19 +29,24 @@ export async function appendAuditEntries(q: Queryable, entries: readonly AuditEn
   await q.insertInto('audit_events').values(entries.map(auditRow)).execute()
 }
 
+/**
+ * The row, with text PostgreSQL cannot store (NUL, lone surrogates) written escaped: a request
+ * refused for such bytes is audited like any other refusal, never lost with the insert.
+ */
 export function auditRow(e: AuditEntryInput) {
+  const text = (value: string | null) => (value === null ? null : storableText(value))
   return {
-    subject: e.subject,
-    roles: [...e.roles],
-    org_unit: e.orgUnit,
-    action: e.action,
-    route: e.route,
-    resource_type: e.resourceType,
-    resource_id: e.resourceId,
+    subject: text(e.subject),
+    roles: e.roles.map(storableText),
+    org_unit: text(e.orgUnit),
+    action: storableText(e.action),
+    route: storableText(e.route),
+    resource_type: text(e.resourceType),
+    resource_id: text(e.resourceId),
     outcome: e.outcome,
     status: e.status,
-    request_id: e.requestId,
-    client_address: e.clientAddress,
-    details: JSON.stringify(e.details ?? {}),
+    request_id: storableText(e.requestId),
+    client_address: text(e.clientAddress),
+    details: JSON.stringify(e.details ?? {}, (_key, value: unknown) => (typeof value === 'string' ? storableText(value) : value)),
   }
 }

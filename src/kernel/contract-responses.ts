@@ -74,6 +74,8 @@ function problemStatusesOf(route: RouteShape): Map<number, Declared> {
   const query = propertiesOf(route.schema.querystring)
   if (Object.keys(query).length > 0) add(400, ['validation-failed', 'bad-request'], 'a query parameter breaks its schema or the rules of the listing')
   if ('cursor' in query) add(400, ['bad-request'], 'the cursor was not given out by this listing')
+  // Every request's parameters, query, headers and body are checked for text PostgreSQL cannot store.
+  add(400, ['bad-request'], 'a value holds a NUL or an unpaired surrogate')
   const headers = propertiesOf(route.schema.headers)
   if (Object.keys(headers).length > 0) add(400, ['validation-failed'], 'a header breaks its schema')
   if (route.schema.body !== undefined) {

@@ -2,7 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { TokenRejected } from './auth.js'
 import { DatabaseUnavailable } from './db.js'
-import { HttpProblem, problemBody, serviceUnavailable, unauthorized, type FieldError, type ProblemCode } from './errors.js'
+import { badRequest, HttpProblem, problemBody, serviceUnavailable, unauthorized, type FieldError, type ProblemCode } from './errors.js'
+import { findUnstorable } from './storable-text.js'
 import { recordFailure } from './unit-of-work.plugin.js'
 
 /**
@@ -27,6 +28,17 @@ export default fp(
       return sendProblem(request, reply, problem)
     })
 
+    // Text PostgreSQL cannot store is the client's mistake (400), found before any query runs:
+    // left to the database it would fail there and, written into the audit entry, make the
+    // refusal itself unrecordable.
+    app.addHook('preValidation', async (request) => {
+      const found = unstorableIn(request)
+      if (found)
+        throw badRequest('a value holds a character that cannot be stored (NUL or an unpaired surrogate)', [
+          { pointer: found, message: 'holds a NUL byte or an unpaired surrogate' },
+        ])
+    })
+
     app.setNotFoundHandler(async (request, reply) => {
       const path = request.url.split('?')[0] ?? request.url
       // A known path called with a method it lacks is 405 with the methods it has (RFC 9110 §15.5.6).
@@ -49,6 +61,21 @@ export default fp(
 
 /** The methods the API's routes use (HEAD routes are not exposed; OPTIONS is CORS preflight only). */
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+
+/** Where a request holds unstorable text: its path parameters, query, headers or JSON body. */
+function unstorableIn(request: FastifyRequest): string | null {
+  const parts: [string, unknown][] = [
+    ['params', request.params],
+    ['query', request.query],
+    ['headers', request.headers],
+    ['body', request.body],
+  ]
+  for (const [where, value] of parts) {
+    const found = findUnstorable(value)
+    if (found !== null) return `${where}${found}`
+  }
+  return null
+}
 
 function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: HttpProblem) {
   const body = problemBody(problem, request.url.split('?')[0] ?? request.url, request.id)

@@ -57,6 +57,16 @@ const EscalationPolicySchema = Type.Object(
       },
       { additionalProperties: false, description: 'Minimum number of responders by severity' },
     ),
+    // 一人で対応しない means never alone: whatever the severity or channel, a case the policy
+    // forbids handling alone needs this many. Optional so that versions already in force keep
+    // their meaning with the default.
+    never_alone_min_responders: Type.Optional(
+      Type.Integer({
+        minimum: 2,
+        maximum: 10,
+        description: 'Fewest responders, on any channel and at any severity, for a case that may not be handled alone (一人で対応しない). Absent: 2.',
+      }),
+    ),
   },
   { $id: 'EscalationPolicy', additionalProperties: false },
 )
@@ -100,7 +110,19 @@ export type RetentionRule = Static<typeof RetentionRuleSchema>
 
 /** 保存期間表: the retention schedule. */
 const RetentionPolicySchema = Type.Object(
-  { rules: Type.Array(RetentionRuleSchema, { minItems: 1, maxItems: 500 }) },
+  {
+    rules: Type.Array(RetentionRuleSchema, { minItems: 1, maxItems: 500 }),
+    // Purging evidence nobody reviewed is the worst failure a records system can have.
+    review_period_days: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 366,
+        description:
+          'An unclassified recording (provisional classification) is kept at least this many days from its registration, ' +
+          'counting the registration day as day 1, so a records manager can look before any automatic purge. Absent: 30.',
+      }),
+    ),
+  },
   { $id: 'RetentionPolicy', additionalProperties: false },
 )
 

@@ -235,6 +235,7 @@ function dueView(row: DueRow): DueRecordingView {
     started_at: row.started_at.toISOString(),
     status: row.status as 'active' | 'due',
     schedule_end: row.retention_end,
+    review_until: row.review_until,
     effective_end: row.effective_end,
     due_since: addDays(row.effective_end, 1),
     action_due: row.action_due,

@@ -185,7 +185,16 @@ const RetentionSummarySchema = Type.Object(
   {
     policy_version_id: Uuid,
     start: DateString,
-    end: Type.String({ format: 'date', description: "The schedule's end: kept through this day" }),
+    end: Type.String({ format: 'date', description: "The schedule's end, never before review_until: kept through this day" }),
+    review_until: Nullable(
+      Type.String({
+        format: 'date',
+        description:
+          'An unclassified (provisional) recording that would be purged automatically: the last day of the review period after its registration ' +
+          '(retention policy review_period_days, default 30), before which it is not purged, so a records manager can look; ' +
+          'null otherwise and once a records manager classified it',
+      }),
+    ),
     action: Type.Enum(['dispose', 'transfer', 'review']),
     effective_end: Nullable(Type.String({ format: 'date', description: 'The later of the end and every hold; null while a hold without an end keeps it' })),
     on_hold: Type.Boolean({ description: 'A hold keeps the recording today' }),
@@ -346,7 +355,16 @@ export const RetentionExplanationSchema = Type.Object(
     rule: RetentionRuleSchema,
     rule_match: Type.Enum(['exact', 'wildcard'], { description: "exact: a rule for this record category; wildcard: the schedule's '*' rule" }),
     start: Type.String({ format: 'date', description: '起算日' }),
-    schedule_end: Type.String({ format: 'date', description: 'Last day under the schedule' }),
+    schedule_end: Type.String({ format: 'date', description: "Last day under the schedule's rule" }),
+    review_until: Nullable(
+      Type.String({
+        format: 'date',
+        description:
+          'An unclassified (provisional) recording that would be purged automatically: the last day of the review period after its registration ' +
+          '(retention policy review_period_days, default 30), before which it is not purged, so a records manager can look; ' +
+          'null otherwise and once a records manager classified it',
+      }),
+    ),
     action: Type.Enum(['dispose', 'transfer', 'review']),
     holds: Type.Array(HoldSchema, { description: 'Holds that keep the recording today' }),
     effective_end: Nullable(Type.String({ format: 'date', description: 'Later of the schedule and every hold; null while a hold without an end keeps it' })),
@@ -430,6 +448,15 @@ const DueRecordingSchema = Type.Object(
     started_at: Type.String({ format: 'date-time' }),
     status: Type.Enum(['active', 'due']),
     schedule_end: DateString,
+    review_until: Nullable(
+      Type.String({
+        format: 'date',
+        description:
+          'An unclassified (provisional) recording that would be purged automatically: the last day of the review period after its registration ' +
+          '(retention policy review_period_days, default 30), before which it is not purged, so a records manager can look; ' +
+          'null otherwise and once a records manager classified it',
+      }),
+    ),
     effective_end: DateString,
     due_since: Type.String({ format: 'date', description: 'The day after the effective end' }),
     action_due: Type.Enum(['dispose', 'transfer', 'review', 'purge'], {

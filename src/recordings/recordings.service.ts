@@ -133,6 +133,29 @@ async function decideRetention(
   return { policy, matched, key, ...s }
 }
 
+/** 見直し期間: days an unclassified recording is kept from its registration when the schedule does not say. */
+const DEFAULT_REVIEW_PERIOD_DAYS = 30
+
+/**
+ * No automatic purge before a person could look: a provisional classification (made at
+ * registration, before any records manager saw the recording) that would end in an automatic
+ * purge (no administrative document, action dispose) keeps the recording at least through the
+ * last day of the retention policy's review period from the registration day (day 1), whatever
+ * its started_at. The sweep, the status rule and the due list read retention_end, so they all
+ * follow. Recordings that end due for two records managers wait for people anyway.
+ */
+function withReviewPeriod(
+  retention: RetentionDecision,
+  presumed: { administrative_document: boolean },
+  registeredOn: string,
+): RetentionDecision & { reviewUntil: string | null } {
+  if (presumed.administrative_document || retention.action !== 'dispose') return { ...retention, reviewUntil: null }
+  const days = retention.policy.body.review_period_days ?? DEFAULT_REVIEW_PERIOD_DAYS
+  const reviewUntil = addDays(registeredOn, days - 1)
+  // Dates as 'YYYY-MM-DD' compare as text.
+  return reviewUntil > retention.end ? { ...retention, end: reviewUntil, reviewUntil } : { ...retention, reviewUntil }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading and presenting
 
@@ -246,6 +269,7 @@ function recordingView(row: LoadedRecording, refs: Map<string, StaffRef>, today:
       policy_version_id: row.retention_policy_id,
       start: row.retention_start,
       end: row.retention_end,
+      review_until: row.review_until,
       action: row.retention_action,
       effective_end: row.hold_open ? null : row.effective_end,
       on_hold: onHold(row, today),
@@ -363,7 +387,7 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
     personal_information: true,
     record_category: input.record_category ?? (input.case_id ? 'case_recording' : 'interaction_recording'),
   }
-  const retention = await decideRetention(ctx, documentDate, presumed, today, 'body/record_category')
+  const retention = withReviewPeriod(await decideRetention(ctx, documentDate, presumed, today, 'body/record_category'), presumed, today)
 
   const id = newId()
   const classificationId = newId()
@@ -405,6 +429,7 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
     retention_end: retention.end,
     retention_action: retention.action,
     held_until: null,
+    review_until: retention.reviewUntil,
     due_since: null,
     pending_disposition_id: null,
     disposition_id: null,
@@ -512,6 +537,8 @@ export async function classifyRecording(ctx: ServiceContext, id: string, input: 
     retention_start: retention.start,
     retention_end: retention.end,
     retention_action: retention.action,
+    // A person has looked: their classification decides alone, at once if it says so.
+    review_until: null,
   })
   // A recording that was due may not be any more (or the other way round).
   const settled = await settle(ctx.db, updated, today)

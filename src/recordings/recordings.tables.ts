@@ -52,6 +52,8 @@ export interface RecordingsTable {
   retention_action: RetentionAction
   hold_open: Generated<boolean>
   held_until: string | null
+  /** The last day of the review period of an unclassified recording; null once a records manager classified it. */
+  review_until: string | null
   effective_end: ColumnType<string, never, never>
   status: Generated<RecordingStatus>
   due_since: string | null

@@ -1,12 +1,12 @@
 import type { ServiceContext } from '../kernel/context.js'
-import { addDays, todayInTokyo } from '../kernel/time.js'
+import { addDays, todayInTokyo, tokyoDate } from '../kernel/time.js'
 import type { RetentionRule } from '../policies/policies.schemas.js'
 import { findPolicyVersion } from '../policies/policies.repository.js'
 import { holdState, presentHolds } from './holds.service.js'
 import { findClassification, holdsOf } from './recordings.repository.js'
 import type { RetentionExplanationView } from './recordings.schemas.js'
 import { isTerminal, loadRecording, presentRecordings } from './recordings.service.js'
-import { effectiveEnd, holdKeeps } from './retention.js'
+import { effectiveEnd, holdKeeps, retentionEnd } from './retention.js'
 
 const ACTION_WORDS = { dispose: 'disposal (廃棄)', transfer: 'transfer to the archives (移管)', review: 'review by a records manager' } as const
 
@@ -49,7 +49,15 @@ export async function explainRetention(ctx: ServiceContext, id: string): Promise
       ? `起算日 ${row.retention_start}: April 1 after fiscal year ${Number(row.retention_start.slice(0, 4)) - 1}, the year of ${row.document_date} (施行令第8条).`
       : `起算日 ${row.retention_start}: the creation date itself.`,
   )
-  lines.push(`Kept through ${row.retention_end} under the schedule.`)
+  const scheduleEnd = retentionEnd(row.retention_start, rule.period)
+  lines.push(`Kept through ${scheduleEnd} under the schedule.`)
+  if (row.review_until !== null) {
+    // No automatic purge before a person could look (見直し期間).
+    lines.push(
+      `Not yet classified by a records manager: kept at least through ${row.review_until}, the review period after its registration on ` +
+        `${tokyoDate(row.created_at)} (retention schedule review_period_days), so that nothing is purged before a person could look at it.`,
+    )
+  }
   for (const h of keeping) {
     lines.push(
       h.until === null
@@ -96,7 +104,8 @@ export async function explainRetention(ctx: ServiceContext, id: string): Promise
     rule,
     rule_match: classification.rule_match,
     start: row.retention_start,
-    schedule_end: row.retention_end,
+    schedule_end: scheduleEnd,
+    review_until: row.review_until,
     action: row.retention_action,
     holds: holdViews,
     effective_end: end,

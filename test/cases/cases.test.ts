@@ -213,6 +213,8 @@ t.test("integration: upsert by the other system's id, idempotently, within its u
   t.match(escalated.json(), { status: 'escalated', handled_alone_forbidden: true }, 'the escalation rule applies to upserts too')
 
   const stranger: Identity = { roles: ['integration'], unit: otherUnit, sub: 'svc-other' }
-  expectStatus(t, await injectAs(stranger, { method: 'PUT', url, payload }), 409, 'a ref of a case outside the unit')
+  const theirs = await injectAs(stranger, { method: 'PUT', url, payload })
+  expectStatus(t, theirs, 201, "another unit's reference is scoped to that unit: a new case of the stranger's own")
+  t.not(theirs.json().id, created.json().id)
   expectStatus(t, await injectAs({ roles: ['staff'], unit }, { method: 'PUT', url, payload }), 403, 'integration clients only')
 })

@@ -4,7 +4,7 @@ import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { startSecondInstance, startTestServer, type Identity } from '../helpers/app.js'
 import { expectSome, expectStatus } from '../helpers/expect.js'
-import { caseBody, daysAgo, derivativeBody, disclosureRequestBody, recordingBody } from '../helpers/fixtures.js'
+import { caseBody, daysAgo, derivativeBody, disclosureRequestBody, pastReviewPeriod, recordingBody } from '../helpers/fixtures.js'
 
 /**
  * Disclosure requests (開示請求) through the SDK generated from the contract, on a real port:
@@ -122,6 +122,7 @@ t.test('disclosure requests through the generated client', async (t) => {
   }
   const old = await register({ case_id: kase.id, started_at: '2015-06-01T10:00:00+09:00', ended_at: '2015-06-01T10:30:00+09:00' })
   const stray = await register({ started_at: daysAgo(120) })
+  await pastReviewPeriod(server.db, stray.id) // registered long ago: no review period keeps it
 
   t.test('automatic holds: disposition and the sweep refused under them, and their decision-date end', async (t) => {
     const r = await request({ received_date: '2024-05-01' })

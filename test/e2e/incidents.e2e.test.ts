@@ -4,7 +4,7 @@ import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { type ApiClient, type Identity, startSecondInstance, startTestServer } from '../helpers/app.js'
 import { expectEvery, expectStatus } from '../helpers/expect.js'
-import { caseBody, daysAgo, incidentBody, recordingBody } from '../helpers/fixtures.js'
+import { caseBody, daysAgo, incidentBody, pastReviewPeriod, recordingBody } from '../helpers/fixtures.js'
 
 /**
  * Leak incidents (漏えい等) through the SDK generated from the contract, on a real port: the
@@ -149,6 +149,7 @@ t.test('incident holds keep the evidence from the sweep and from disposition; dr
   // 2015: due for a two-person disposal.
   const expired = (await su.POST('/v1/recordings', { body: recordingBody({ started_at: daysAgo(120) }) as never })).data!
   const practice = (await su.POST('/v1/recordings', { body: recordingBody({ started_at: daysAgo(130) }) as never })).data!
+  await pastReviewPeriod(server.db, expired.id, practice.id) // registered long ago: no review period keeps them
   const kase = (await su.POST('/v1/cases', { body: caseBody() as never })).data!
   const old = (
     await su.POST('/v1/recordings', {

@@ -1,5 +1,8 @@
 import crypto from 'node:crypto'
 import type { Schema } from '@madoguchi/sdk'
+import type { Db } from '../../src/kernel/db.js'
+import type { RetentionRule } from '../../src/policies/policies.schemas.js'
+import { retentionEnd } from '../../src/recordings/retention.js'
 import type { TestApp, Identity } from '../helpers/app.js'
 
 /**
@@ -121,5 +124,22 @@ export function derivativeBody(original: { sha256: string }, extra: Record<strin
     made_by: 'staff-editor',
     checked_by: 'rm-checker',
     ...extra,
+  }
+}
+
+/**
+ * As if the recordings had been registered long ago: the review period that keeps an unclassified
+ * recording from being purged before a person could look is over, and the schedule's end applies.
+ */
+export async function pastReviewPeriod(db: Db, ...ids: string[]): Promise<void> {
+  for (const id of ids) {
+    const row = await db
+      .selectFrom('recordings')
+      .innerJoin('recording_classifications as k', 'k.id', 'recordings.classification_id')
+      .select(['k.retention_rule', 'recordings.retention_start'])
+      .where('recordings.id', '=', id)
+      .executeTakeFirstOrThrow()
+    const end = retentionEnd(row.retention_start, (row.retention_rule as RetentionRule).period)
+    await db.updateTable('recordings').set({ retention_end: end, review_until: null }).where('id', '=', id).execute()
   }
 }

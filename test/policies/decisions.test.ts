@@ -40,9 +40,14 @@ t.test('decisions follow the version in force at the moment that matters, and na
     'from its date: the new version',
   )
   t.equal(
-    escalationFor(await policyInForce(db, 'escalation', later), { categories: ['violence'], channel: 'phone', severity: 'critical' }).min_responders,
+    escalationFor(await policyInForce(db, 'escalation', later), { categories: ['verbal_abuse'], channel: 'phone', severity: 'critical' }).min_responders,
     1,
     'responders are counted at the counter and visits only',
+  )
+  t.equal(
+    escalationFor(await policyInForce(db, 'escalation', later), { categories: ['violence'], channel: 'phone', severity: 'low' }).min_responders,
+    2,
+    'but never alone is at least two on any channel (一人で対応しない)',
   )
 
   const retention = await policyInForce(db, 'retention', today)

@@ -5,7 +5,7 @@ import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { buildTestApp, type Identity, type TestApp } from '../helpers/app.js'
 import { expectStatus } from '../helpers/expect.js'
-import { at, createCase, daysAgo, derivativeBody, register } from '../helpers/fixtures.js'
+import { at, createCase, daysAgo, derivativeBody, pastReviewPeriod, register } from '../helpers/fixtures.js'
 
 /**
  * Redaction derivatives (部分開示): registered beside the original, which never changes; opened by
@@ -154,6 +154,7 @@ t.test('derivatives are disposed of with their original, unless kept by a decisi
     const held = await register(test, sup, { started_at: daysAgo(120) })
     const heldCopy = await derive(test, held)
     await test.injectAs(rmA, { method: 'POST', url: `/v1/recordings/${held.id}/holds`, payload: { type: 'litigation', reference: '令和7年(ワ)第9号' } })
+    await pastReviewPeriod(test.db, stray.id, held.id)
     t.match(await sweepRetention(test.db), { purged: 1 })
     const [a, b] = await Promise.all(
       [copy.id, heldCopy.id].map((id) => test.db.selectFrom('recording_derivatives').selectAll().where('id', '=', id).executeTakeFirstOrThrow()),

@@ -3,7 +3,7 @@ import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { holdEndAfterDecision } from '../../src/recordings/retention.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
-import { at, createCase, register } from '../helpers/fixtures.js'
+import { at, createCase, pastReviewPeriod, register } from '../helpers/fixtures.js'
 import { expectEvery, expectStatus } from '../helpers/expect.js'
 
 /**
@@ -338,6 +338,7 @@ t.test('holds and two-person disposition', async (t) => {
     expectEvery(t, items, (i: { effective_end: string }) => i.effective_end < todayInTokyo())
     const ids = items.map((i: { recording_id: string }) => i.recording_id)
     const stray = await register(test, desk, { started_at: new Date(Date.now() - 200 * 86_400_000).toISOString() })
+    await pastReviewPeriod(test.db, stray.id)
     const withStray = await list('?action=purge')
     t.match(
       withStray,

@@ -2,7 +2,7 @@ import t from 'tap'
 import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
 import { todayInTokyo, tokyoDate } from '../../src/kernel/time.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
-import { createCase, recordingBody, register } from '../helpers/fixtures.js'
+import { createCase, pastReviewPeriod, recordingBody, register } from '../helpers/fixtures.js'
 import { expectSome, expectStatus } from '../helpers/expect.js'
 
 t.test('registration: metadata, validation, idempotency, provisional classification', async (t) => {
@@ -247,6 +247,7 @@ t.test('list: filters and cursor pagination', async (t) => {
   const r2 = await register(test, desk, { case_id: kase.id, started_at: hours(4) })
   const r3 = await register(test, desk, { org_unit_id: b, started_at: hours(3) })
   const r4 = await register(test, desk, { org_unit_id: b, started_at: new Date(Date.now() - 400 * 86_400_000).toISOString() })
+  await pastReviewPeriod(test.db, r4.id)
   await injectAs(rm, { method: 'POST', url: `/v1/recordings/${r3.id}/holds`, payload: { type: 'litigation', reference: '令和7年(ワ)第123号' } })
 
   const ids = async (query: string) => {

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process'
 import t from 'tap'
 import { connectPostgres } from '../../src/kernel/db.js'
-import { todayInTokyo } from '../../src/kernel/time.js'
+import { addDays, todayInTokyo, tokyoDate } from '../../src/kernel/time.js'
 import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
-import { at, createCase, daysAgo, register } from '../helpers/fixtures.js'
+import { at, createCase, daysAgo, pastReviewPeriod, register } from '../helpers/fixtures.js'
 
 t.test('the retention sweep purges expired non-document personal information and marks the rest due', async (t) => {
   const test = await buildTestApp(t)
@@ -18,6 +18,8 @@ t.test('the retention sweep purges expired non-document personal information and
   const expired = await register(test, sup, { started_at: daysAgo(120) })
   const fresh = await register(test, sup, { started_at: daysAgo(10) })
   const heldOne = await register(test, sup, { started_at: daysAgo(200) })
+  // Registered long ago: no review period keeps them (test/recordings/review-period.test.ts).
+  await pastReviewPeriod(db, expired.id, fresh.id, heldOne.id)
   await injectAs(sup, {
     method: 'POST',
     url: `/v1/recordings/${heldOne.id}/holds`,
@@ -51,7 +53,7 @@ t.test('the retention sweep purges expired non-document personal information and
     sha256: expired.sha256,
     classification: 'personal_information',
     retention_rule: { record_category: '*', classification: 'personal_information', period: { unit: 'days', value: 90 } },
-    effective_end: expired.retention.end,
+    effective_end: addDays(tokyoDate(new Date(expired.started_at)), 89),
   })
   t.match(record.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7 made in SQL')
   const purgedChange = await db
@@ -98,7 +100,7 @@ t.test('concurrent sweeps do no double work', async (t) => {
   const unit = await orgUnit('heiretsu')
   const sup: Identity = { roles: ['supervisor'], unit, sub: 'sup-c' }
   const N = 40
-  for (let i = 0; i < N; i++) await register(test, sup, { started_at: daysAgo(100 + i) })
+  for (let i = 0; i < N; i++) await pastReviewPeriod(db, (await register(test, sup, { started_at: daysAgo(100 + i) })).id)
 
   // Four sweepers at once (on PostgreSQL each on its own pool, as separate instances would be),
   // in batches of 7 so that they interleave.
@@ -137,6 +139,7 @@ t.test(
     const test = await buildTestApp(t)
     const sup: Identity = { roles: ['supervisor'], unit: await test.orgUnit('cli'), sub: 'sup-cli' }
     const rec = await register(test, sup, { started_at: daysAgo(365) })
+    await pastReviewPeriod(test.db, rec.id)
     const output = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, ['--import=tsx', 'src/cli/retention-sweep.ts'], {
         env: { ...process.env, DATABASE_URL: test.database.url!, LOG_LEVEL: 'silent' },

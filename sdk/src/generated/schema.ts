@@ -182,7 +182,7 @@ export interface paths {
         get?: never;
         /**
          * Create or update the case another system knows by its own id
-         * @description Idempotent: 201 when created, 200 when updated or unchanged.
+         * @description Idempotent: 201 when created, 200 when updated or unchanged. A reference is scoped to the org unit of its case (the body's org_unit_id, else the caller's): another unit's case under the same reference is never seen.
          */
         put: operations["upsertCaseByExternalRef"];
         post?: never;
@@ -2003,7 +2003,7 @@ export interface components {
             handled_alone_forbidden: boolean;
             /** @description The escalation policy version that set handled_alone_forbidden */
             escalation_policy_version_id: string | null;
-            /** @description 複数名で対応: too few responders for the severity */
+            /** @description 複数名で対応: too few responders for the severity, or fewer than two where handling alone is forbidden */
             responder_shortfall: components["schemas"]["ResponderShortfall"] | null;
             created_by: components["schemas"]["StaffRef"];
             /** Format: date-time */
@@ -2152,7 +2152,7 @@ export interface components {
             handled_alone_forbidden: boolean;
             /** @description The escalation policy version that set handled_alone_forbidden */
             escalation_policy_version_id: string | null;
-            /** @description 複数名で対応: too few responders for the severity */
+            /** @description 複数名で対応: too few responders for the severity, or fewer than two where handling alone is forbidden */
             responder_shortfall: components["schemas"]["ResponderShortfall"] | null;
             created_by: components["schemas"]["StaffRef"];
             /** Format: date-time */
@@ -3211,6 +3211,7 @@ export interface components {
              * @description YYYY-MM-DD (Asia/Tokyo)
              */
             schedule_end: string;
+            review_until: string | null;
             /**
              * Format: date
              * @description YYYY-MM-DD (Asia/Tokyo)
@@ -3262,6 +3263,8 @@ export interface components {
                     critical: number;
                 };
             };
+            /** @description Fewest responders, on any channel and at any severity, for a case that may not be handled alone (一人で対応しない). Absent: 2. */
+            never_alone_min_responders?: number;
         };
         EscalationPolicyVersion: {
             /**
@@ -4479,9 +4482,10 @@ export interface components {
             start: string;
             /**
              * Format: date
-             * @description Last day under the schedule
+             * @description Last day under the schedule's rule
              */
             schedule_end: string;
+            review_until: string | null;
             /** @enum {unknown} */
             action: "dispose" | "transfer" | "review";
             /** @description Holds that keep the recording today */
@@ -4507,6 +4511,8 @@ export interface components {
         };
         RetentionPolicy: {
             rules: components["schemas"]["RetentionRule"][];
+            /** @description An unclassified recording (provisional classification) is kept at least this many days from its registration, counting the registration day as day 1, so a records manager can look before any automatic purge. Absent: 30. */
+            review_period_days?: number;
         };
         RetentionPolicyVersion: {
             /**
@@ -4565,9 +4571,10 @@ export interface components {
             start: string;
             /**
              * Format: date
-             * @description The schedule's end: kept through this day
+             * @description The schedule's end, never before review_until: kept through this day
              */
             end: string;
+            review_until: string | null;
             /** @enum {unknown} */
             action: "dispose" | "transfer" | "review";
             effective_end: string | null;
@@ -4861,6 +4868,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description A value holds a NUL or an unpaired surrogate. Codes: `bad-request` */
+            400: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
             503: {
                 headers: {
@@ -4901,6 +4919,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description A value holds a NUL or an unpaired surrogate. Codes: `bad-request` */
+            400: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
             503: {
                 headers: {
@@ -4936,6 +4965,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description A value holds a NUL or an unpaired surrogate. Codes: `bad-request` */
+            400: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid bearer token. Codes: `unauthorized` */
@@ -4999,6 +5039,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrgUnitList"];
+                };
+            };
+            /** @description A value holds a NUL or an unpaired surrogate. Codes: `bad-request` */
+            400: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid bearer token. Codes: `unauthorized` */
@@ -5081,7 +5132,7 @@ export interface operations {
                     "application/json": components["schemas"]["OrgUnit"];
                 };
             };
-            /** @description The body is not valid JSON. Codes: `bad-request` */
+            /** @description A value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -5231,7 +5282,7 @@ export interface operations {
                     "application/json": components["schemas"]["CasePage"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -5347,7 +5398,7 @@ export interface operations {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -5478,7 +5529,7 @@ export interface operations {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -5586,7 +5637,7 @@ export interface operations {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -5760,7 +5811,7 @@ export interface operations {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -5917,7 +5968,7 @@ export interface operations {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6087,7 +6138,7 @@ export interface operations {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6234,7 +6285,7 @@ export interface operations {
                     "application/json": components["schemas"]["CaseEventPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6346,7 +6397,7 @@ export interface operations {
                     "application/json": components["schemas"]["CaseEvent"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6489,7 +6540,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6588,7 +6639,7 @@ export interface operations {
                     "application/json": components["schemas"]["PoliciesInForce"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6679,7 +6730,7 @@ export interface operations {
                     "application/json": components["schemas"]["AnyPolicyVersion"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6778,7 +6829,7 @@ export interface operations {
                     "application/json": components["schemas"]["PolicyVersionHistory"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6878,7 +6929,7 @@ export interface operations {
                     "application/json": components["schemas"]["AnyPolicyVersion"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -6982,7 +7033,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordingPolicyVersion"];
                 };
             };
-            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            /** @description A value holds a NUL or an unpaired surrogate; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7119,7 +7170,7 @@ export interface operations {
                     "application/json": components["schemas"]["NameDisplayPolicyVersion"];
                 };
             };
-            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            /** @description A value holds a NUL or an unpaired surrogate; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7256,7 +7307,7 @@ export interface operations {
                     "application/json": components["schemas"]["EscalationPolicyVersion"];
                 };
             };
-            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            /** @description A value holds a NUL or an unpaired surrogate; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7393,7 +7444,7 @@ export interface operations {
                     "application/json": components["schemas"]["RetentionPolicyVersion"];
                 };
             };
-            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            /** @description A value holds a NUL or an unpaired surrogate; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7530,7 +7581,7 @@ export interface operations {
                     "application/json": components["schemas"]["CalendarPolicyVersion"];
                 };
             };
-            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            /** @description A value holds a NUL or an unpaired surrogate; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7667,7 +7718,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentResponsePolicyVersion"];
                 };
             };
-            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            /** @description A value holds a NUL or an unpaired surrogate; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7804,7 +7855,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosurePolicyVersion"];
                 };
             };
-            /** @description The body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
+            /** @description A value holds a NUL or an unpaired surrogate; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -7938,7 +7989,7 @@ export interface operations {
                     "application/json": components["schemas"]["OfficeHolidays"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8030,7 +8081,7 @@ export interface operations {
                     "application/json": components["schemas"]["Deadline"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8136,7 +8187,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordingPage"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8235,7 +8286,7 @@ export interface operations {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8366,7 +8417,7 @@ export interface operations {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8475,7 +8526,7 @@ export interface operations {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8649,7 +8700,7 @@ export interface operations {
                     "application/json": components["schemas"]["Recording"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8802,7 +8853,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordingClassificationHistory"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8900,7 +8951,7 @@ export interface operations {
                     "application/json": components["schemas"]["RetentionExplanation"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -8998,7 +9049,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordingHoldList"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -9117,7 +9168,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordingHold"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -9264,7 +9315,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordingHold"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -9411,7 +9462,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordingHold"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -9567,7 +9618,7 @@ export interface operations {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -9713,7 +9764,7 @@ export interface operations {
                     "application/json": components["schemas"]["MediaAccessGrant"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -9855,7 +9906,7 @@ export interface operations {
                     "application/json": components["schemas"]["DerivativeList"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -9967,7 +10018,7 @@ export interface operations {
                     "application/json": components["schemas"]["Derivative"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10110,7 +10161,7 @@ export interface operations {
                     "application/json": components["schemas"]["Derivative"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10213,7 +10264,7 @@ export interface operations {
                     "application/json": components["schemas"]["Derivative"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10361,7 +10412,7 @@ export interface operations {
                     "application/json": components["schemas"]["DueRecordingPage"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10454,7 +10505,7 @@ export interface operations {
                     "application/json": components["schemas"]["DispositionPage"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10541,7 +10592,7 @@ export interface operations {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10643,7 +10694,7 @@ export interface operations {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10789,7 +10840,7 @@ export interface operations {
                     "application/json": components["schemas"]["Disposition"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -10947,7 +10998,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequestPage"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -11046,7 +11097,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -11177,7 +11228,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -11286,7 +11337,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -11450,7 +11501,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureDeadline"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -11548,7 +11599,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequestSteps"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -11650,7 +11701,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -11797,7 +11848,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -11943,7 +11994,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -12089,7 +12140,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -12235,7 +12286,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -12381,7 +12432,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -12535,7 +12586,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureHandoverResult"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -12681,7 +12732,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -12827,7 +12878,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -12973,7 +13024,7 @@ export interface operations {
                     "application/json": components["schemas"]["DisclosureRequest"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -13133,7 +13184,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentPage"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -13232,7 +13283,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `bad-request`, `validation-failed` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -13363,7 +13414,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -13472,7 +13523,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -13636,7 +13687,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentJudgementHistory"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -13738,7 +13789,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -13884,7 +13935,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -14026,7 +14077,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentHandoverList"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -14128,7 +14179,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -14271,7 +14322,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -14396,7 +14447,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentEntryPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -14506,7 +14557,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentEntry"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -14648,7 +14699,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentActionList"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -14758,7 +14809,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentAction"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON; the Idempotency-Key is not 1–200 visible ASCII characters. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -14911,7 +14962,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentAction"];
                 };
             };
-            /** @description A path parameter breaks its schema; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; a header breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15068,7 +15119,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15214,7 +15265,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15361,7 +15412,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15507,7 +15558,7 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15653,7 +15704,7 @@ export interface operations {
                     "application/json": components["schemas"]["IncidentHoldsReleased"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15812,7 +15863,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15906,7 +15957,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -15991,6 +16042,17 @@ export interface operations {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
+            /** @description A value holds a NUL or an unpaired surrogate. Codes: `bad-request` */
+            400: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
             503: {
                 headers: {
@@ -16046,7 +16108,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditEventPage"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16138,7 +16200,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChainVerification"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16229,7 +16291,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16332,7 +16394,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditCheckpointPage"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16432,6 +16494,17 @@ export interface operations {
                     "application/json": components["schemas"]["AuditCheckpoint"];
                 };
             };
+            /** @description A value holds a NUL or an unpaired surrogate. Codes: `bad-request` */
+            400: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token. Codes: `unauthorized` */
             401: {
                 headers: {
@@ -16528,6 +16601,17 @@ export interface operations {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
+            /** @description A value holds a NUL or an unpaired surrogate. Codes: `bad-request` */
+            400: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database or the audit trail is unavailable, or the service is overloaded. Codes: `service-unavailable` */
             503: {
                 headers: {
@@ -16574,7 +16658,7 @@ export interface operations {
                     "application/json": components["schemas"]["HistoryPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16677,7 +16761,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChangePage"];
                 };
             };
-            /** @description A query parameter breaks its schema or the rules of the listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A query parameter breaks its schema or the rules of the listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16762,6 +16846,17 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookList"];
                 };
             };
+            /** @description A value holds a NUL or an unpaired surrogate. Codes: `bad-request` */
+            400: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token. Codes: `unauthorized` */
             401: {
                 headers: {
@@ -16842,7 +16937,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedWebhook"];
                 };
             };
-            /** @description The body is not valid JSON. Codes: `bad-request` */
+            /** @description A value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16973,7 +17068,7 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -17067,7 +17162,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -17191,7 +17286,7 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
-            /** @description A path parameter breaks its schema; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -17339,7 +17434,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
-            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing. Codes: `validation-failed`, `bad-request` */
+            /** @description A path parameter breaks its schema; a query parameter breaks its schema or the rules of the listing; the cursor was not given out by this listing; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -17438,7 +17533,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryDetail"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -17537,7 +17632,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description A path parameter breaks its schema. Codes: `validation-failed` */
+            /** @description A path parameter breaks its schema; a value holds a NUL or an unpaired surrogate. Codes: `validation-failed`, `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -17655,6 +17750,17 @@ export interface operations {
                     "application/json": components["schemas"]["SigningKeyList"];
                 };
             };
+            /** @description A value holds a NUL or an unpaired surrogate. Codes: `bad-request` */
+            400: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token. Codes: `unauthorized` */
             401: {
                 headers: {
@@ -17741,7 +17847,7 @@ export interface operations {
                     "application/json": components["schemas"]["KeyRotation"];
                 };
             };
-            /** @description The body is not valid JSON. Codes: `bad-request` */
+            /** @description A value holds a NUL or an unpaired surrogate; the body is not valid JSON. Codes: `bad-request` */
             400: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
