@@ -41,16 +41,20 @@ function dimensionsOf(groupBy: string | undefined): CaseDimension[] {
   return dims
 }
 
-/** The column of the joined facts (f, and c for the unnested category) each dimension groups by. */
+/**
+ * The column of the facts (f, and c for the unnested category) each dimension groups by. Codes
+ * and months sort bytewise (collate "C"): grouping sorts every row, and a locale's collation made
+ * that sort half the request's time.
+ */
 const DIMENSION_COLUMNS: Record<CaseDimension, { key: string; column: RawBuilder<unknown> }> = {
-  month: { key: 'month', column: sql`f.month` },
+  month: { key: 'month', column: sql`f.month collate "C"` },
   fiscal_year: { key: 'fiscal_year', column: sql`f.fiscal_year` },
   org_unit: { key: 'org_unit_id', column: sql`f.org_unit_id` },
-  channel: { key: 'channel', column: sql`f.channel` },
-  category: { key: 'category', column: sql`c.category` },
-  severity: { key: 'severity', column: sql`f.severity` },
-  status: { key: 'status', column: sql`f.status` },
-  outcome: { key: 'outcome', column: sql`f.outcome` },
+  channel: { key: 'channel', column: sql`f.channel collate "C"` },
+  category: { key: 'category', column: sql`c.category collate "C"` },
+  severity: { key: 'severity', column: sql`f.severity collate "C"` },
+  status: { key: 'status', column: sql`f.status collate "C"` },
+  outcome: { key: 'outcome', column: sql`f.outcome collate "C"` },
 }
 
 const COUNT_MEASURES = [
