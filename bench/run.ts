@@ -24,6 +24,7 @@ import { runThroughput, type Scenario } from './throughput.js'
  *   npm run bench -- --cases 10000 --events-per-case 10 --seed-recordings 100000 --seconds 10 --connections 20
  *   npm run bench -- --only retention-sweep --recordings 1000000
  *   npm run bench -- --only audit-verify --audit-entries 1000000
+ *   npm run bench -- --only statistics --statistics-cases 100000   (10 events per case)
  */
 const { values } = parseArgs({
   options: {
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     'seed-recordings': { type: 'string', default: '100000' },
     recordings: { type: 'string', default: '1000000' },
     'audit-entries': { type: 'string', default: '1000000' },
+    'statistics-cases': { type: 'string', default: '100000' },
   },
 })
 
@@ -186,6 +188,7 @@ if (wanted('cases-list') || wanted('throughput')) {
 for (const [name, script, args] of [
   ['retention-sweep', 'bench/retention-sweep.ts', ['--recordings', values.recordings!]],
   ['audit-verify', 'bench/audit-verify.ts', ['--entries', values['audit-entries']!]],
+  ['statistics', 'bench/statistics.ts', ['--cases', values['statistics-cases']!, '--events-per-case', '10']],
 ] as const) {
   if (!wanted(name)) continue
   process.stdout.write(`\n${name}: running ${script} ${args.join(' ')} …\n`)

@@ -53,27 +53,44 @@ $$;
 CREATE TRIGGER case_statistics_header AFTER INSERT OR UPDATE ON cases
   FOR EACH ROW EXECUTE FUNCTION case_statistics_header();
 
--- Events are append-only (0004), so an insert is the only change to count.
-CREATE FUNCTION case_statistics_event() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Events are append-only (0004), so an insert is the only change to count. One statement per
+-- insert statement (its new rows as a transition table): a bulk import updates each case once.
+CREATE FUNCTION case_statistics_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE case_statistics SET
-    escalations = escalations + (NEW.type = 'escalation')::integer,
-    conversations_ended = conversations_ended + (NEW.type = 'conversation_ended')::integer,
-    stop_requests = stop_requests + (NEW.type = 'stop_request')::integer,
-    exit_orders = exit_orders + (NEW.type = 'exit_order')::integer,
-    final_warnings = final_warnings + (NEW.type = 'final_warning')::integer,
-    police_calls = police_calls + (NEW.type = 'police_called')::integer,
-    police_consultations = police_consultations + (NEW.type = 'police_consultation')::integer,
-    entry_bans = entry_bans + (NEW.type = 'entry_ban')::integer,
-    limited_apologies = limited_apologies + (NEW.type = 'limited_apology')::integer,
-    faults_acknowledged = faults_acknowledged + (NEW.type = 'fault_acknowledged')::integer,
-    closed_at = CASE WHEN NEW.type = 'status_changed' AND NEW.details ->> 'to' = 'closed' THEN NEW.occurred_at ELSE closed_at END
-  WHERE case_id = NEW.case_id;
+  UPDATE case_statistics s SET
+    escalations = s.escalations + e.escalations,
+    conversations_ended = s.conversations_ended + e.conversations_ended,
+    stop_requests = s.stop_requests + e.stop_requests,
+    exit_orders = s.exit_orders + e.exit_orders,
+    final_warnings = s.final_warnings + e.final_warnings,
+    police_calls = s.police_calls + e.police_calls,
+    police_consultations = s.police_consultations + e.police_consultations,
+    entry_bans = s.entry_bans + e.entry_bans,
+    limited_apologies = s.limited_apologies + e.limited_apologies,
+    faults_acknowledged = s.faults_acknowledged + e.faults_acknowledged,
+    closed_at = coalesce(e.closed_at, s.closed_at)
+  FROM (
+    SELECT case_id,
+           count(*) FILTER (WHERE type = 'escalation') AS escalations,
+           count(*) FILTER (WHERE type = 'conversation_ended') AS conversations_ended,
+           count(*) FILTER (WHERE type = 'stop_request') AS stop_requests,
+           count(*) FILTER (WHERE type = 'exit_order') AS exit_orders,
+           count(*) FILTER (WHERE type = 'final_warning') AS final_warnings,
+           count(*) FILTER (WHERE type = 'police_called') AS police_calls,
+           count(*) FILTER (WHERE type = 'police_consultation') AS police_consultations,
+           count(*) FILTER (WHERE type = 'entry_ban') AS entry_bans,
+           count(*) FILTER (WHERE type = 'limited_apology') AS limited_apologies,
+           count(*) FILTER (WHERE type = 'fault_acknowledged') AS faults_acknowledged,
+           max(occurred_at) FILTER (WHERE type = 'status_changed' AND details ->> 'to' = 'closed') AS closed_at
+    FROM new_events GROUP BY case_id
+  ) e
+  WHERE s.case_id = e.case_id;
   RETURN NULL;
 END
 $$;
-CREATE TRIGGER case_statistics_event AFTER INSERT ON case_events
-  FOR EACH ROW EXECUTE FUNCTION case_statistics_event();
+CREATE TRIGGER case_statistics_events AFTER INSERT ON case_events
+  REFERENCING NEW TABLE AS new_events
+  FOR EACH STATEMENT EXECUTE FUNCTION case_statistics_events();
 
 -- The cases already recorded.
 INSERT INTO case_statistics (case_id, org_unit_id, channel, categories, severity, status, occurred_at, occurred_on, fiscal_year,

@@ -293,15 +293,14 @@ export async function dueRecordings(
 }
 
 /**
- * For statistics: per case with recordings, whether any of them lacks the notice the recording
- * policy required (告知なし), as a subquery with the columns case_id and notice_missing.
+ * For statistics: the recordings of a case given by an outer query's column (an EXISTS subquery
+ * served by recordings_by_case), optionally only those made without the notice the recording
+ * policy required (告知なし).
  */
-export function recordingFactsByCase(q: Queryable) {
-  return q
-    .selectFrom('recordings')
-    .select(['recordings.case_id', sql<boolean>`bool_or(recordings.notice_missing)`.as('notice_missing')])
-    .where('recordings.case_id', 'is not', null)
-    .groupBy('recordings.case_id')
+export function recordingsOfCase(q: Queryable, caseId: Expression<string>, options: { noticeMissing?: boolean } = {}) {
+  let query = q.selectFrom('recordings').select(sql<number>`1`.as('one')).where('recordings.case_id', '=', caseId)
+  if (options.noticeMissing) query = query.where('recordings.notice_missing', '=', true)
+  return query
 }
 
 /**

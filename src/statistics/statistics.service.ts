@@ -1,17 +1,19 @@
 import { sql, type RawBuilder } from 'kysely'
+import type { Queryable } from '../kernel/db.js'
 import { caseFacts, type CaseFactFilters } from '../cases/case-statistics.repository.js'
 import type { ServiceContext } from '../kernel/context.js'
 import { unprocessable } from '../kernel/errors.js'
 import { fiscalYear, todayInTokyo } from '../kernel/time.js'
-import { recordingFactsByCase } from '../recordings/recordings.repository.js'
+import { recordingsOfCase } from '../recordings/recordings.repository.js'
 import type { CaseDimension, CaseMeasures, CaseStatistics, CaseStatisticsQuery } from './statistics.schemas.js'
 import { type Published, SUPPRESSION_RULE, suppressCell, suppressTotal } from './suppression.js'
 
 /**
  * Statistics for policy making. Figures come from the cases module's per-case facts (an exact
- * summary table kept by triggers) and the recordings module's per-case recording facts, joined
- * and aggregated in one statement. Callers who read cases (statistics:exact) get exact figures
- * within their reach; others (auditors, admins) get every unit with small cells suppressed.
+ * summary table kept by triggers) and, per case, whether the recordings module holds recordings
+ * of it (EXISTS on its index), aggregated in one statement. Callers who read cases
+ * (statistics:exact) get exact figures within their reach; others (auditors, admins) get every
+ * unit with small cells suppressed.
  */
 
 /** The period: from/to (inclusive Tokyo dates) or a fiscal year; the current fiscal year by default. */
@@ -39,16 +41,20 @@ function dimensionsOf(groupBy: string | undefined): CaseDimension[] {
   return dims
 }
 
-/** The column of the joined facts (f, and c for the unnested category) each dimension groups by. */
+/**
+ * The column of the facts (f, and c for the unnested category) each dimension groups by. Codes
+ * and months sort bytewise (collate "C"): grouping sorts every row, and a locale's collation made
+ * that sort half the request's time.
+ */
 const DIMENSION_COLUMNS: Record<CaseDimension, { key: string; column: RawBuilder<unknown> }> = {
-  month: { key: 'month', column: sql`f.month` },
+  month: { key: 'month', column: sql`f.month collate "C"` },
   fiscal_year: { key: 'fiscal_year', column: sql`f.fiscal_year` },
   org_unit: { key: 'org_unit_id', column: sql`f.org_unit_id` },
-  channel: { key: 'channel', column: sql`f.channel` },
-  category: { key: 'category', column: sql`c.category` },
-  severity: { key: 'severity', column: sql`f.severity` },
-  status: { key: 'status', column: sql`f.status` },
-  outcome: { key: 'outcome', column: sql`f.outcome` },
+  channel: { key: 'channel', column: sql`f.channel collate "C"` },
+  category: { key: 'category', column: sql`c.category collate "C"` },
+  severity: { key: 'severity', column: sql`f.severity collate "C"` },
+  status: { key: 'status', column: sql`f.status collate "C"` },
+  outcome: { key: 'outcome', column: sql`f.outcome collate "C"` },
 }
 
 const COUNT_MEASURES = [
@@ -68,7 +74,7 @@ const COUNT_MEASURES = [
   'with_notice_missing',
 ] as const
 
-const MEASURES = sql`count(*)::int as cases,
+const measures = (q: Queryable) => sql`count(*)::int as cases,
   (count(*) filter (where f.handled_alone_forbidden))::int as not_handled_alone,
   (count(*) filter (where f.handled_alone_forbidden and f.responder_shortfall_seen))::int as not_handled_alone_with_shortfall,
   (count(*) filter (where f.escalated))::int as escalated,
@@ -82,8 +88,8 @@ const MEASURES = sql`count(*)::int as cases,
   (count(*) filter (where f.closed))::int as closed,
   percentile_cont(0.5) within group (order by f.days_to_close) as days_to_close_median,
   percentile_cont(0.9) within group (order by f.days_to_close) as days_to_close_p90,
-  count(r.case_id)::int as with_recordings,
-  (count(*) filter (where r.notice_missing))::int as with_notice_missing`
+  (count(*) filter (where exists (${recordingsOfCase(q, sql<string>`f.case_id`)})))::int as with_recordings,
+  (count(*) filter (where exists (${recordingsOfCase(q, sql<string>`f.case_id`, { noticeMissing: true })})))::int as with_notice_missing`
 
 type RawMeasures = Record<(typeof COUNT_MEASURES)[number], number> & { days_to_close_median: number | null; days_to_close_p90: number | null }
 
@@ -113,8 +119,8 @@ export async function caseStatistics(ctx: ServiceContext, query: CaseStatisticsQ
     status: query.status,
   }
   const facts = caseFacts(ctx.db, exact ?? ctx.reach, ctx.caller, filters).as('f')
-  const recordings = recordingFactsByCase(ctx.db).as('r')
-  const from = sql`${facts} left join ${recordings} on r.case_id = f.case_id`
+  const from = sql`${facts}`
+  const MEASURES = measures(ctx.db)
 
   const [totalRow] = (await sql<RawMeasures>`select ${MEASURES} from ${from}`.execute(ctx.db)).rows
   let rows: CaseStatistics['rows'] = []

@@ -1,0 +1,122 @@
+/**
+ * Benchmark: case statistics for a fiscal year grouped by month × category (issue 16).
+ *
+ *   npm run bench:statistics -- [--cases 100000] [--events-per-case 10] [--requests 100] [--keep]
+ *
+ * Creates a database of its own (madoguchi_bench_statistics) on BENCH_DATABASE_URL, seeds the
+ * cases and events with set-based SQL (the triggers of migrations/0016 keep the per-case summary
+ * table as they do for every write), starts the service as a child process, and times sequential
+ * GET /v1/statistics/cases?fiscal_year=…&group_by=month,category as the desk (exact figures) and
+ * as an auditor (suppressed), after 10 requests of warm-up each. Target: p95 under 200 ms.
+ * Prints one JSON object last. Drops the database at the end unless --keep; --reuse measures a
+ * database a --keep run left (seeding 1,000,000 events takes minutes on a small machine).
+ */
+import crypto from 'node:crypto'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { seedCases } from '../src/cli/seed.js'
+import type { Role } from '../src/kernel/access.js'
+import { signHs256Token } from '../src/kernel/auth.js'
+import { connectPostgres, type DatabaseHandle } from '../src/kernel/db.js'
+import { fiscalYear, todayInTokyo } from '../src/kernel/time.js'
+import { ADMIN_URL, databaseUrl, freshDatabase, latencyStats, printTable } from './lib.js'
+import { startServer } from './service.js'
+
+const { values } = parseArgs({
+  options: {
+    cases: { type: 'string', default: '100000' },
+    'events-per-case': { type: 'string', default: '10' },
+    requests: { type: 'string', default: '100' },
+    keep: { type: 'boolean', default: false },
+    reuse: { type: 'boolean', default: false },
+  },
+})
+
+const name = 'madoguchi_bench_statistics'
+let database: DatabaseHandle
+let seed: { cases: number; events: number; seconds: number | null }
+if (values.reuse) {
+  database = connectPostgres(databaseUrl(name), 20)
+  const count = async (table: 'cases' | 'case_events') =>
+    Number(
+      (
+        await database.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
+  seed = { cases: await count('cases'), events: await count('case_events'), seconds: null }
+} else {
+  database = await freshDatabase(name)
+  seed = await seedCases(database.db, { cases: Number(values.cases), eventsPerCase: Number(values['events-per-case']), units: 20, staff: 200 })
+  process.stderr.write(`seeded ${seed.cases} cases and ${seed.events} events in ${seed.seconds!.toFixed(1)} s (summary table kept by triggers)\n`)
+}
+// The seed spreads cases over the two years before today: the last complete fiscal year.
+const fy = fiscalYear(todayInTokyo()) - 1
+const inYear = await database.db
+  .selectFrom('case_statistics')
+  .select((eb) => eb.fn.countAll<number>().as('n'))
+  .where('fiscal_year', '=', fy)
+  .executeTakeFirstOrThrow()
+
+const secret = crypto.randomBytes(32).toString('hex')
+const env = {
+  DATABASE_URL: databaseUrl(name),
+  AUTH_HS256_SECRET: secret,
+  AUTH_ISSUER: 'madoguchi-bench',
+  AUTH_AUDIENCE: 'madoguchi',
+  // Fixed for this throwaway database, so that --reuse opens the signing keys an earlier run made.
+  KEY_ENCRYPTION_SECRET: crypto.createHash('sha256').update(`bench ${name}`).digest('hex'),
+  RATE_LIMIT_PER_MINUTE: '0',
+  // Measured on a shared machine: load shedding would answer 503 instead of being measured.
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '60000',
+}
+const token = (role: Role) =>
+  signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, {
+    subject: `bench-${role}`,
+    roles: [role],
+    orgUnit: '00000000-0000-7000-8000-000000000001',
+    name: 'ベンチ 太郎',
+    expiresIn: 3600,
+  })
+
+const service = await startServer('src/server.ts', env, '/readyz')
+const requests = Number(values.requests)
+const path = `/v1/statistics/cases?fiscal_year=${fy}&group_by=month,category`
+const measured: Record<string, ReturnType<typeof latencyStats> & { rows: number }> = {}
+try {
+  for (const role of ['desk', 'auditor'] as const) {
+    const authorization = `Bearer ${await token(role)}`
+    const samples: number[] = []
+    let rows = 0
+    for (let i = 0; i < requests + 10; i++) {
+      const started = performance.now()
+      const res = await fetch(`${service.baseUrl}${path}`, { headers: { authorization } })
+      const body = (await res.json()) as { rows: unknown[] }
+      // While warming up, a service that just started (generating its signing keys) may shed load.
+      if (res.status === 503 && i < 10) {
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+        continue
+      }
+      if (res.status !== 200) throw new Error(`${role}: HTTP ${res.status} ${JSON.stringify(body)}`)
+      rows = body.rows.length
+      if (i >= 10) samples.push(performance.now() - started)
+    }
+    measured[role] = { ...latencyStats(samples), rows }
+  }
+} finally {
+  await service.stop()
+  await database.close()
+  if (!values.keep) {
+    const admin = new pg.Client({ connectionString: ADMIN_URL })
+    await admin.connect()
+    await admin.query(`drop database if exists "${name}" with (force)`)
+    await admin.end()
+  }
+}
+
+process.stderr.write(`\nGET ${path}: ${requests} sequential requests, ${Number(inYear.n)} cases in fiscal year ${fy}\n`)
+printTable(Object.entries(measured).map(([role, m]) => ({ caller: role, rows: m.rows, p50_ms: m.p50_ms, p95_ms: m.p95_ms, p99_ms: m.p99_ms })))
+const report = { cases: seed.cases, events: seed.events, seed_seconds: seed.seconds, fiscal_year: fy, cases_in_year: Number(inYear.n), path, measured }
+process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
