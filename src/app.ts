@@ -94,7 +94,11 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
   await app.register(problemsPlugin)
   await app.register(accessPlugin, { verifyToken })
   // Staff appear under the names their tokens carry: remembered once per write request.
-  await app.register(unitOfWorkPlugin, { db: database.db, beforeWrite: (ctx) => rememberStaff(ctx.db, ctx.caller) })
+  await app.register(unitOfWorkPlugin, {
+    db: database.db,
+    beforeWrite: (ctx) => rememberStaff(ctx.db, ctx.caller),
+    listen: database.listen,
+  })
   await app.register(protectionPlugin, {
     database,
     onShed: metrics?.recordShed,
