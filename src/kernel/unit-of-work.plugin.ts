@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod,
 import fp from 'fastify-plugin'
 import { callerOf } from './access.plugin.js'
 import { type AuditEntryInput, appendAuditEntries, auditRow, insertAuditEntriesWhere } from './audit.js'
+import { AuditBatch } from './audit-batch.js'
 import type { AuditOutcome } from './audit.tables.js'
 import type { AuditNote, OneStatement, ServiceContext } from './context.js'
 import type { Db, Listen, Queryable, Trx } from './db.js'
@@ -22,7 +23,8 @@ import { type SharedValue, SharedValues } from './shared-values.js'
  * (never `reply.send`, which would answer before the commit). Changes published with
  * `ctx.publish` are written with the audit entry, in one statement. GET requests change nothing:
  * their `ctx.db` is the pool itself (no BEGIN/COMMIT round trips) and the entry is written after
- * the handler. Routes that stream or long-poll opt out with `config.transaction: false`, read on
+ * the handler, with those of the reads that end within the same millisecond (group commit,
+ * audit-batch.ts): the response still waits for its entry's commit. Routes that stream or long-poll opt out with `config.transaction: false`, read on
  * the pool and write their audit entry with `auditNow`.
  *
  * Whether a request runs in a transaction, and how its audit entry and changes become SQL, is
@@ -88,6 +90,8 @@ const RESOURCE_TYPES: Record<string, string> = {
 export default fp<UnitOfWorkOptions>(
   async function unitOfWork(app: FastifyInstance, { db, beforeWrite, listen }) {
     const shared = new SharedValues(listen ?? null)
+    // Reads' audit entries are written together (group commit, audit-batch.ts).
+    const readAudits = new AuditBatch(db)
     app.decorate('db', db)
     app.decorate('keepShared', (value: SharedValue<unknown>) => shared.keep(value))
     app.addHook('onReady', () => shared.start())
@@ -115,7 +119,7 @@ export default fp<UnitOfWorkOptions>(
           ;(request as Internal)[kContext] = contextFor(request, db, null)
           const result = await handler.call(this, request, reply)
           if (reply.sent) throw new Error(`route ${route.url} answered before its audit entry was written; return the body instead`)
-          await appendAuditEntries(db, entriesFor(request, 'allowed', reply.statusCode))
+          await readAudits.write(entriesFor(request, 'allowed', reply.statusCode))
           return result
         } as RouteHandlerMethod
         return
