@@ -97,7 +97,13 @@ const SEQ_ATTEMPTS = 50
  */
 async function recordEventInOneStatement(ctx: ServiceContext, statement: OneStatement, caseId: string, input: CreateEvent): Promise<CaseEventView> {
   const occurredAt = new Date(input.occurred_at)
-  checkEventInput(input, occurredAt)
+  try {
+    checkEventInput(input, occurredAt)
+  } catch (error) {
+    // A case out of reach is 404 whatever the body says (no probing through 422s).
+    await loadCase(ctx, caseId)
+    throw error
+  }
   const id = newId()
   const event = {
     id,
