@@ -9,8 +9,9 @@ import { seedCases, seedRecordings } from '../src/cli/seed.js'
 import { signHs256Token } from '../src/kernel/auth.js'
 import type { Role } from '../src/kernel/access.js'
 import { benchCaseList } from './cases-list.js'
+import { readCounters } from './counters.js'
 import { databaseUrl, freshDatabase } from './lib.js'
-import { startServer } from './service.js'
+import { freePort, startServer } from './service.js'
 import { runThroughput, type Scenario } from './throughput.js'
 
 /**
@@ -92,6 +93,8 @@ if (wanted('cases-list') || wanted('throughput')) {
     AUTH_AUDIENCE: 'madoguchi',
     KEY_ENCRYPTION_SECRET: crypto.randomBytes(32).toString('hex'),
     RATE_LIMIT_PER_MINUTE: '0',
+    // The service's own counters give the statements per request of each scenario.
+    METRICS_PORT: String(await freePort()),
   }
   const token = (roles: Role[]) =>
     signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, {
@@ -122,16 +125,26 @@ if (wanted('cases-list') || wanted('throughput')) {
           method: 'POST',
           headers: desk,
           path: () => `/v1/cases/${anyCase()}/events`,
+          route: '/v1/cases/:id/events',
           body: () => JSON.stringify({ type: 'note', occurred_at: now(), description: '負荷試験のメモ' }),
           ceiling: 'insert',
         },
-        { name: 'get case', baseUrl: service.baseUrl, method: 'GET', headers: desk, path: () => `/v1/cases/${anyCase()}`, ceiling: 'select' },
+        {
+          name: 'get case',
+          baseUrl: service.baseUrl,
+          method: 'GET',
+          headers: desk,
+          path: () => `/v1/cases/${anyCase()}`,
+          route: '/v1/cases/:id',
+          ceiling: 'select',
+        },
         {
           name: 'create case',
           baseUrl: service.baseUrl,
           method: 'POST',
           headers: supervisor,
           path: () => '/v1/cases',
+          route: '/v1/cases',
           body: () => JSON.stringify({ channel: 'phone', occurred_at: now(), categories: ['verbal_abuse'], severity: 'low', summary: '負荷試験の案件' }),
           ceiling: 'insert',
         },
@@ -141,15 +154,25 @@ if (wanted('cases-list') || wanted('throughput')) {
           method: 'GET',
           headers: desk,
           path: () => '/v1/cases?severity=high&limit=20',
+          route: '/v1/cases',
           ceiling: 'select',
         },
-        { name: 'timeline', baseUrl: service.baseUrl, method: 'GET', headers: desk, path: () => `/v1/cases/${anyCase()}/timeline`, ceiling: 'select' },
+        {
+          name: 'timeline',
+          baseUrl: service.baseUrl,
+          method: 'GET',
+          headers: desk,
+          path: () => `/v1/cases/${anyCase()}/timeline`,
+          route: '/v1/cases/:id/timeline',
+          ceiling: 'select',
+        },
         {
           name: 'register recording',
           baseUrl: service.baseUrl,
           method: 'POST',
           headers: desk,
           path: () => '/v1/recordings',
+          route: '/v1/recordings',
           body: () => {
             const id = crypto.randomUUID()
             const startedAt = new Date(Date.now() - 600_000).toISOString()
@@ -172,7 +195,9 @@ if (wanted('cases-list') || wanted('throughput')) {
         },
       ]
       try {
-        results.throughput = await runThroughput(scenarios, { connections: Number(values.connections), seconds: Number(values.seconds) })
+        const metricsUrl = `http://127.0.0.1:${env.METRICS_PORT}/metrics`
+        const probe = () => readCounters(metricsUrl, service.process.pid!, name)
+        results.throughput = await runThroughput(scenarios, { connections: Number(values.connections), seconds: Number(values.seconds) }, probe)
       } finally {
         await ceiling.stop()
       }

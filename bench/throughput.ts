@@ -1,4 +1,5 @@
 import autocannon from 'autocannon'
+import { costBetween, type CounterReading, type RequestCost } from './counters.js'
 import { printTable } from './lib.js'
 
 /**
@@ -17,7 +18,12 @@ export interface Scenario {
   headers?: Record<string, string>
   /** Which ceiling to compare with. */
   ceiling?: 'insert' | 'select'
+  /** The service's route pattern (its metrics label), for the statements and CPU per request. */
+  route?: string
 }
+
+/** Reads the service's counters (statements, CPU) before and after each measured run. */
+export type CounterProbe = () => Promise<CounterReading>
 
 export interface ScenarioResult {
   name: string
@@ -25,11 +31,18 @@ export interface ScenarioResult {
   p50_ms: number
   p99_ms: number
   errors: number
+  /** What the errors were: connection errors, timeouts, and answers by status code. */
+  error_kinds: { errors: number; timeouts: number; status_codes: Record<string, number> }
   ratio_to_ceiling: number | null
   p99_under_4x_p50: boolean
+  cost: RequestCost | null
 }
 
-export async function drive(scenario: Scenario, options: { connections: number; seconds: number }): Promise<autocannon.Result> {
+export async function drive(
+  scenario: Scenario,
+  options: { connections: number; seconds: number },
+  probe?: CounterProbe,
+): Promise<{ result: autocannon.Result; cost: RequestCost | null }> {
   const run = (seconds: number) =>
     autocannon({
       url: scenario.baseUrl,
@@ -44,14 +57,22 @@ export async function drive(scenario: Scenario, options: { connections: number; 
       ],
     })
   await run(2) // warm up: JIT, pools, caches
-  return run(options.seconds)
+  const counted = probe && scenario.route ? probe : null
+  const before = counted ? await counted() : null
+  const result = await run(options.seconds)
+  const after = counted ? await counted() : null
+  const cost = before && after ? costBetween(before, after, scenario.method, scenario.route!) : null
+  return { result, cost }
 }
 
-export async function runThroughput(scenarios: Scenario[], options: { connections: number; seconds: number }): Promise<ScenarioResult[]> {
+export async function runThroughput(scenarios: Scenario[], options: { connections: number; seconds: number }, probe?: CounterProbe): Promise<ScenarioResult[]> {
   const raw = new Map<string, autocannon.Result>()
+  const costs = new Map<string, RequestCost | null>()
   for (const s of scenarios) {
     process.stdout.write(`  driving ${s.name} …\n`)
-    raw.set(s.name, await drive(s, options))
+    const { result, cost } = await drive(s, options, probe)
+    raw.set(s.name, result)
+    costs.set(s.name, cost)
   }
   const rps = (name: string) => raw.get(name)?.requests.average ?? 0
   const results = scenarios.map((s) => {
@@ -63,11 +84,30 @@ export async function runThroughput(scenarios: Scenario[], options: { connection
       p50_ms: r.latency.p50,
       p99_ms: r.latency.p99,
       errors: r.errors + r.timeouts + r.non2xx,
+      error_kinds: {
+        errors: r.errors,
+        timeouts: r.timeouts,
+        status_codes: Object.fromEntries(
+          Object.entries(r.statusCodeStats ?? ({} as Record<string, { count: number } | undefined>)).map(([code, stat]) => [code, stat?.count ?? 0]),
+        ),
+      },
       ratio_to_ceiling: ceiling ? Number((r.requests.average / ceiling).toFixed(2)) : null,
       p99_under_4x_p50: r.latency.p99 < 4 * Math.max(r.latency.p50, 1),
+      cost: costs.get(s.name) ?? null,
     }
   })
   process.stdout.write(`\nThroughput: ${options.connections} connections, ${options.seconds} s per scenario\n`)
-  printTable(results.map((r) => ({ ...r, ratio_to_ceiling: r.ratio_to_ceiling ?? '', p99_under_4x_p50: r.p99_under_4x_p50 ? 'yes' : 'NO' })))
+  printTable(
+    results.map(({ cost, error_kinds: _kinds, ...r }) => ({
+      ...r,
+      ratio_to_ceiling: r.ratio_to_ceiling ?? '',
+      p99_under_4x_p50: r.p99_under_4x_p50 ? 'yes' : 'NO',
+      // Statements = round trips: the service sends one statement per round trip.
+      statements: cost?.statements_per_request ?? '',
+      background: cost?.background_statements_per_request ?? '',
+      service_cpu_us: cost?.service_cpu_us_per_request ?? '',
+      postgres_cpu_us: cost?.postgres_cpu_us_per_request ?? '',
+    })),
+  )
   return results
 }

@@ -44,7 +44,7 @@ export interface AppDependencies {
 }
 
 // Bumped when the contract breaks (src/cli/openapi.ts refuses a breaking change within a version).
-const API_VERSION = '0.2.0'
+const API_VERSION = '0.3.0'
 
 /** Every tag an operation uses, described once (the docs page groups operations by them). */
 const CONTRACT_TAGS = [
@@ -121,7 +121,11 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
   await app.register(problemsPlugin)
   await app.register(accessPlugin, { verifyToken })
   // Staff appear under the names their tokens carry: remembered once per write request.
-  await app.register(unitOfWorkPlugin, { db: database.db, beforeWrite: (ctx) => rememberStaff(ctx.db, ctx.caller) })
+  await app.register(unitOfWorkPlugin, {
+    db: database.db,
+    beforeWrite: (ctx) => rememberStaff(ctx.db, ctx.caller),
+    listen: database.listen,
+  })
   await app.register(protectionPlugin, {
     database,
     onShed: metrics?.recordShed,

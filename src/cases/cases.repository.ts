@@ -20,7 +20,7 @@ type CasesEb = ExpressionBuilder<Database, 'cases'>
  * org unit and the units below it; all = every case. Used in every query that touches cases,
  * so an id outside the reach is simply not found.
  */
-function caseInReach(q: Queryable, reach: Reach, caller: Caller) {
+export function caseInReach(q: Queryable, reach: Reach, caller: Caller) {
   return (eb: CasesEb): Expression<SqlBool> => {
     switch (reach) {
       case 'all':

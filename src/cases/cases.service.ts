@@ -1,3 +1,4 @@
+import { type SqlBool, sql } from 'kysely'
 import type { Permission, Reach } from '../kernel/access.js'
 import type { ServiceContext } from '../kernel/context.js'
 import { conflict, forbidden, notFound } from '../kernel/errors.js'
@@ -16,6 +17,7 @@ import { findTransition, transitionsFrom, type CaseStatus } from './case-status.
 import {
   addResponders,
   advisoryLockExternalRef,
+  caseInReach,
   countResponders,
   customerOf,
   findCaseByExternalRef,
@@ -91,6 +93,21 @@ export async function loadCase(ctx: ServiceContext, id: string, options: { lock?
   })
   if (!found) throw notFound('case')
   return found
+}
+
+/**
+ * The caller's reach as conditions on a cases row, for a statement that decides in SQL: the
+ * route's permission, the customer's details (cases:read_personal) and managing (cases:manage).
+ */
+export function caseAccess(ctx: ServiceContext) {
+  const never = () => sql<SqlBool>`false`
+  const personalReach = ctx.can('cases:read_personal')
+  const manageReach = ctx.can('cases:manage')
+  return {
+    inReach: caseInReach(ctx.db, ctx.reach, ctx.caller),
+    personal: personalReach ? caseInReach(ctx.db, personalReach, ctx.caller) : never,
+    manage: manageReach ? caseInReach(ctx.db, manageReach, ctx.caller) : never,
+  }
 }
 
 /** Whether the caller reaches this case with another permission (e.g. cases:manage). */

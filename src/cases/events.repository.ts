@@ -1,5 +1,6 @@
-import { sql, type Selectable } from 'kysely'
-import type { Queryable } from '../kernel/db.js'
+import { type Expression, type ExpressionBuilder, type RawBuilder, type Selectable, type SqlBool, sql } from 'kysely'
+import type { Database, Queryable } from '../kernel/db.js'
+import { insertChangesFrom } from '../kernel/outbox.js'
 import { newId } from '../kernel/ids.js'
 import type { EventType } from './event-types.js'
 import type { CaseEventsTable } from './events.tables.js'
@@ -59,4 +60,100 @@ export async function listEvents(q: Queryable, caseId: string, afterSeq: number,
 /** Every event of a case in the order things happened (時系列), ties in the order written. */
 export async function timelineEvents(q: Queryable, caseId: string): Promise<EventRow[]> {
   return q.selectFrom('case_events').selectAll().where('case_id', '=', caseId).orderBy('occurred_at').orderBy('seq').execute()
+}
+
+/** What the one statement of an append found on the case, and the event when it was written. */
+export interface CheckedAppend {
+  org_unit_id: string
+  status: string
+  personal_visible: boolean
+  manageable: boolean
+  fact_checked: boolean
+  correction_found: boolean
+  /** Null when a rule refused the event (the flags above say which). */
+  seq: number | null
+  recorded_at: Date | null
+}
+
+/**
+ * An event appended in one statement, in autocommit: the case in reach (locked for the statement),
+ * the rules as conditions (a closed case takes only notes by a manager; fault is acknowledged by a
+ * manager after a fact check; a correction names an event of the case), the event, the writer's
+ * staff profile, the request's audit entry and the change-feed row. Undefined when the case is not
+ * in reach; `seq` null when a rule refused (nothing was written, the caller says why).
+ *
+ * The row lock serialises writers of one case, but the next seq is read with the statement's
+ * snapshot, which may predate a writer the lock waited for: the unique (case_id, seq) then refuses
+ * the insert and the caller runs the statement again (`isSeqCollision`).
+ */
+export async function appendEventChecked(
+  q: Queryable,
+  event: NewEvent & { id: string },
+  access: {
+    inReach: (eb: ExpressionBuilder<Database, 'cases'>) => Expression<SqlBool>
+    personal: (eb: ExpressionBuilder<Database, 'cases'>) => Expression<SqlBool>
+    manage: (eb: ExpressionBuilder<Database, 'cases'>) => Expression<SqlBool>
+  },
+  written: {
+    staff: (condition: RawBuilder<unknown>) => RawBuilder<unknown>
+    audit: (condition: RawBuilder<unknown>) => RawBuilder<unknown>
+  },
+): Promise<CheckedAppend | undefined> {
+  const found = q
+    .selectFrom('cases')
+    .select((eb) => [
+      'cases.id',
+      'cases.org_unit_id',
+      'cases.status',
+      sql<boolean>`${access.personal(eb)}`.as('personal_visible'),
+      sql<boolean>`${access.manage(eb)}`.as('manageable'),
+      eb
+        .exists(
+          eb.selectFrom('case_events').select(sql`1`.as('one')).whereRef('case_events.case_id', '=', 'cases.id').where('case_events.type', '=', 'fact_check'),
+        )
+        .as('fact_checked'),
+      sql<boolean>`${
+        event.correctsEventId
+          ? eb.exists(
+              eb
+                .selectFrom('case_events')
+                .select(sql`1`.as('one'))
+                .whereRef('case_events.case_id', '=', 'cases.id')
+                .where('case_events.id', '=', event.correctsEventId),
+            )
+          : sql<boolean>`true`
+      }`.as('correction_found'),
+    ])
+    .where('cases.id', '=', event.caseId)
+    .where(access.inReach)
+    .forUpdate('cases')
+  const wrote = sql`exists (select 1 from ins)`
+  const result = await sql<CheckedAppend>`
+    with c as (${found}),
+    ins as (
+      insert into case_events (id, case_id, seq, type, occurred_at, actor, description, quote, details, corrects_event_id, policy_version_id)
+      select ${event.id}::uuid, c.id, (select coalesce(max(e.seq), 0) + 1 from case_events e where e.case_id = c.id), ${event.type},
+             ${event.occurredAt}::timestamptz, ${event.actor}, ${event.description}, ${event.quote ?? null}, ${JSON.stringify(event.details ?? {})}::jsonb,
+             ${event.correctsEventId ?? null}::uuid, ${event.policyVersionId ?? null}::uuid
+        from c
+       where (c.status <> 'closed' or (${event.type} = 'note' and c.manageable))
+         and (${event.type} <> 'fault_acknowledged' or (c.manageable and c.fact_checked))
+         and c.correction_found
+      returning case_id, seq, recorded_at),
+    ${written.staff(wrote)},
+    audited as (${written.audit(wrote)}),
+    published as (${insertChangesFrom(
+      sql`select 'event.appended', 'case', ins.case_id::text, c.org_unit_id,
+                 jsonb_build_object('event_id', ${event.id}::text, 'event_type', ${event.type}::text, 'seq', ins.seq)
+            from ins, c`,
+    )})
+    select c.org_unit_id, c.status, c.personal_visible, c.manageable, c.fact_checked, c.correction_found, ins.seq, ins.recorded_at
+      from c left join ins on true`.execute(q)
+  return result.rows[0]
+}
+
+/** The insert lost a race for the case's next seq (see appendEventChecked): run it again. */
+export function isSeqCollision(error: unknown): boolean {
+  const e = error as { code?: string; constraint?: string }
+  return e?.code === '23505' && e.constraint === 'case_events_seq'
 }

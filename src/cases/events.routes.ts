@@ -8,7 +8,8 @@ import { buildTimeline, listCaseEvents, recordEvent, timelineCsv } from './event
 /** The chronological record of a case (時系列) and the report built from it. */
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/:id/events', {
-    config: { permission: 'events:create', idempotent: true },
+    // One statement in autocommit (events.service.ts); with an Idempotency-Key, a transaction.
+    config: { permission: 'events:create', idempotent: true, oneStatement: true },
     schema: {
       operationId: 'appendCaseEvent',
       summary: 'Record what happened',

@@ -1,3 +1,4 @@
+import { type RawBuilder, sql } from 'kysely'
 import type { AuditOutcome } from './audit.tables.js'
 import type { Queryable } from './db.js'
 import { storableText } from './storable-text.js'
@@ -49,4 +50,17 @@ export function auditRow(e: AuditEntryInput) {
     client_address: text(e.clientAddress),
     details: JSON.stringify(e.details ?? {}, (_key, value: unknown) => (typeof value === 'string' ? storableText(value) : value)),
   }
+}
+
+/**
+ * An INSERT of entries for a data-modifying CTE, written only where `condition` holds (e.g.
+ * `exists (select 1 from inserted)`): a write done in one statement carries its audit entry.
+ */
+export function insertAuditEntriesWhere(entries: readonly AuditEntryInput[], condition: RawBuilder<unknown>): RawBuilder<unknown> {
+  const rows = entries.map((e) => ({ ...auditRow(e), details: e.details ?? {} }))
+  return sql`insert into audit_events (subject, roles, org_unit, action, route, resource_type, resource_id, outcome, status, request_id,
+                                       client_address, details)
+    select subject, roles, org_unit, action, route, resource_type, resource_id, outcome, status, request_id, client_address, details
+      from jsonb_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::jsonb)
+     where ${condition}`
 }

@@ -1,8 +1,10 @@
 import type { Permission, Reach } from './access.js'
 import type { AuditEntryInput } from './audit.js'
 import type { Caller } from './auth.js'
+import type { RawBuilder } from 'kysely'
 import type { Queryable } from './db.js'
 import type { DomainChange } from './outbox.js'
+import type { SharedValue } from './shared-values.js'
 
 /** What a request's audit entry will say beyond who, when and how it ended. */
 export interface AuditNote {
@@ -12,6 +14,15 @@ export interface AuditNote {
   details: Record<string, unknown>
   /** Further entries the request writes beside its own (e.g. a flag raised on a record). */
   also: Array<Pick<AuditEntryInput, 'action' | 'resourceType' | 'resourceId'> & { details?: Record<string, unknown> }>
+}
+
+/** What a request that is one statement writes its audit entry with. */
+export interface OneStatement {
+  /**
+   * The request's audit entry (as `ctx.audit` says it now) answered with `status`, as a CTE's
+   * INSERT written only where `condition` holds; the unit of work then writes none after the handler.
+   */
+  auditEntry(status: number, condition: RawBuilder<unknown>): RawBuilder<unknown>
 }
 
 /**
@@ -34,6 +45,12 @@ export interface ServiceContext {
   can(permission: Permission): Reach | null
   /** The request's audit entry: services fill in the ids they create and what they decided. */
   readonly audit: AuditNote
+  /**
+   * Set when the request runs as one statement in autocommit (routes with `config.oneStatement`,
+   * without an Idempotency-Key): the service writes its data, its changes and the request's audit
+   * entry in that one statement, the entry with `auditEntry`. Null in a request transaction.
+   */
+  readonly oneStatement: OneStatement | null
   /** Changes to publish when the request commits, written with its audit entry (outbox.ts). */
   publish(...changes: DomainChange[]): void
   /**
@@ -41,4 +58,11 @@ export interface ServiceContext {
    * force). `key` is a symbol private to the module that computes the value.
    */
   memo<T>(key: symbol, compute: () => Promise<T>): Promise<T>
+  /**
+   * A value this instance keeps until the database announces a change (shared-values.ts): read
+   * once, not per request. Loaded on the request's queryable when there is no copy.
+   */
+  shared<T>(value: SharedValue<T>): Promise<T>
+  /** The request writes the shared value's table: no copy is kept until its transaction ends. */
+  writes(value: SharedValue<unknown>): void
 }

@@ -20,6 +20,18 @@ export type Trx = Transaction<Database>
 /** Anything queries can run on: the pool or an open transaction. */
 export type Queryable = Db | Trx
 
+/** What a listener on a NOTIFY channel is told. */
+interface ListenHandlers {
+  /** LISTEN is in effect: notifications from now on will arrive. */
+  onListening(): void
+  onNotify(payload: string): void
+  /** The listening connection broke: notifications may be missed until onListening again. */
+  onLost(): void
+}
+
+/** Listens on a channel until the returned function is called (shared-values.ts uses it). */
+export type Listen = (channel: string, handlers: ListenHandlers) => Promise<() => Promise<void>>
+
 export interface DatabaseHandle {
   db: Db
   kind: 'postgres' | 'embedded'
@@ -33,6 +45,8 @@ export interface DatabaseHandle {
   pglite?: PGlite
   /** The lock this process holds on the embedded database's folder (absent in memory and on PostgreSQL). */
   dataFolderLock?: DataFolderLock
+  /** LISTEN on a channel: on PostgreSQL on a connection of its own (reconnecting), embedded on its one session. */
+  listen: Listen
   /** Runs a multi-statement SQL script (migrations) on `on`, inside its transaction if it has one. */
   runScript(on: Queryable, script: string): Promise<void>
   close(): Promise<void>
@@ -118,9 +132,18 @@ export function connectPostgres(connectionString: string, poolSize = 10): Databa
   pool.on('error', () => {})
   let onStatement: (() => void) | null = null
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: classifyingPool(pool, () => onStatement?.()) }) })
+  const listeners = new Set<() => Promise<void>>()
   return {
     db,
     kind: 'postgres',
+    listen: async (channel, handlers) => {
+      const stop = listenOnPostgres(connectionString, channel, handlers)
+      listeners.add(stop)
+      return async () => {
+        listeners.delete(stop)
+        await stop()
+      }
+    },
     waitingQueries: () => pool.waitingCount,
     connectionsInUse: () => pool.totalCount - pool.idleCount,
     observeStatements: (listener) => {
@@ -130,7 +153,57 @@ export function connectPostgres(connectionString: string, poolSize = 10): Databa
     runScript: async (on, script) => {
       await sql.raw(script).execute(on)
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await Promise.all([...listeners].map((stop) => stop()))
+      await db.destroy()
+    },
+  }
+}
+
+// How long a broken listening connection waits before connecting again.
+const RELISTEN_AFTER_MS = 1000
+
+/**
+ * LISTEN on a connection outside the pool (a pooled one would be handed to requests). When it
+ * breaks, the listener is told (its copies are no longer kept) and it connects again.
+ */
+function listenOnPostgres(connectionString: string, channel: string, handlers: ListenHandlers): () => Promise<void> {
+  let stopped = false
+  let client: pg.Client | null = null
+  let retry: NodeJS.Timeout | null = null
+  const lost = (broken: pg.Client) => {
+    if (client !== broken) return
+    client = null
+    handlers.onLost()
+    broken.end().catch(() => {})
+    if (!stopped) retry = setTimeout(connect, RELISTEN_AFTER_MS).unref()
+  }
+  const connect = () => {
+    retry = null
+    if (stopped) return
+    const c = new pg.Client({ connectionString, connectionTimeoutMillis: 5000 })
+    client = c
+    c.on('error', () => lost(c))
+    c.on('end', () => lost(c))
+    c.on('notification', (message) => {
+      if (message.channel === channel) handlers.onNotify(message.payload ?? '')
+    })
+    c.connect()
+      .then(() => c.query(`LISTEN ${pg.escapeIdentifier(channel)}`))
+      .then(
+        () => {
+          if (client === c && !stopped) handlers.onListening()
+        },
+        () => lost(c),
+      )
+  }
+  connect()
+  return async () => {
+    stopped = true
+    if (retry) clearTimeout(retry)
+    const c = client
+    client = null
+    await c?.end().catch(() => {})
   }
 }
 
@@ -194,6 +267,14 @@ function embeddedHandle(pglite: PGlite, dataFolderLock?: DataFolderLock): Databa
     waitingQueries: () => 0,
     // One session: in use while a statement runs.
     connectionsInUse: () => running,
+    // The one session listens; its own NOTIFYs arrive too, when their transaction commits.
+    listen: async (channel, handlers) => {
+      const unlisten = await pglite.listen(channel, (payload) => handlers.onNotify(payload))
+      handlers.onListening()
+      return async () => {
+        if (!pglite.closed) await unlisten()
+      }
+    },
     observeStatements: (listener) => {
       onStatement = listener
     },

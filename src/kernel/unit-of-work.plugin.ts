@@ -1,12 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { callerOf } from './access.plugin.js'
-import { type AuditEntryInput, appendAuditEntries, auditRow } from './audit.js'
+import { type AuditEntryInput, appendAuditEntries, auditRow, insertAuditEntriesWhere } from './audit.js'
+import { AuditBatch } from './audit-batch.js'
 import type { AuditOutcome } from './audit.tables.js'
-import type { AuditNote, ServiceContext } from './context.js'
-import type { Db, Queryable, Trx } from './db.js'
+import type { AuditNote, OneStatement, ServiceContext } from './context.js'
+import type { Db, Listen, Queryable, Trx } from './db.js'
 import { claimIdempotencyKey, idempotencyKeyOf, rememberResponse } from './idempotency.js'
 import { changeRow, type DomainChange } from './outbox.js'
+import { type SharedValue, SharedValues } from './shared-values.js'
 
 /**
  * One request, one transaction, one audit entry.
@@ -21,7 +23,8 @@ import { changeRow, type DomainChange } from './outbox.js'
  * (never `reply.send`, which would answer before the commit). Changes published with
  * `ctx.publish` are written with the audit entry, in one statement. GET requests change nothing:
  * their `ctx.db` is the pool itself (no BEGIN/COMMIT round trips) and the entry is written after
- * the handler. Routes that stream or long-poll opt out with `config.transaction: false`, read on
+ * the handler, with those of the reads that end within the same millisecond (group commit,
+ * audit-batch.ts): the response still waits for its entry's commit. Routes that stream or long-poll opt out with `config.transaction: false`, read on
  * the pool and write their audit entry with `auditNow`.
  *
  * Whether a request runs in a transaction, and how its audit entry and changes become SQL, is
@@ -31,12 +34,20 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The service's database (pool or embedded). Requests use `request.ctx.db` instead. */
     readonly db: Db
+    /** Declares, at start-up, a value every instance keeps until the database announces a change. */
+    keepShared(value: SharedValue<unknown>): void
   }
   interface FastifyContextConfig {
     /** false: no request transaction (streaming, long-polling); default true under /v1. */
     transaction?: boolean
     /** true: the route honours Idempotency-Key (creating POSTs and PUTs). */
     idempotent?: boolean
+    /**
+     * true: the handler writes everything in one statement in autocommit, its audit entry
+     * included (`ctx.oneStatement`): no BEGIN/COMMIT, no staff-profile hook. A request with an
+     * Idempotency-Key still runs in a transaction (the key is claimed in it).
+     */
+    oneStatement?: boolean
   }
   interface FastifyRequest {
     /** What services need: the caller, their reach, the request's queries, its audit entry. */
@@ -51,11 +62,14 @@ interface UnitOfWorkOptions {
    * ruled out): the app remembers the caller's staff profile here, once per request.
    */
   beforeWrite?: (ctx: ServiceContext) => Promise<void>
+  /** LISTEN for shared values (the database handle's); without it nothing is kept between requests. */
+  listen?: Listen
 }
 
 const kContext = Symbol('context')
 const kAudit = Symbol('audit')
-type Internal = FastifyRequest & { [kContext]?: ServiceContext; [kAudit]?: AuditNote }
+const kWrites = Symbol('writes')
+type Internal = FastifyRequest & { [kContext]?: ServiceContext; [kAudit]?: AuditNote; [kWrites]?: SharedValue<unknown>[] }
 
 // The resource type an audit entry names, from the permission's namespace.
 const RESOURCE_TYPES: Record<string, string> = {
@@ -74,8 +88,16 @@ const RESOURCE_TYPES: Record<string, string> = {
 }
 
 export default fp<UnitOfWorkOptions>(
-  async function unitOfWork(app: FastifyInstance, { db, beforeWrite }) {
+  async function unitOfWork(app: FastifyInstance, { db, beforeWrite, listen }) {
+    const shared = new SharedValues(listen ?? null)
+    // Reads' audit entries are written together (group commit, audit-batch.ts).
+    const readAudits = new AuditBatch(db)
     app.decorate('db', db)
+    app.decorate('keepShared', (value: SharedValue<unknown>) => shared.keep(value))
+    app.addHook('onReady', () => shared.start())
+    app.addHook('onClose', () => shared.close())
+    const contextFor = (request: FastifyRequest, q: Queryable, changes: DomainChange[] | null, oneStatement: OneStatement | null = null) =>
+      newContext(request, q, changes, shared, oneStatement)
     app.decorateRequest('ctx', {
       getter(this: Internal) {
         // Routes without a request transaction read on the pool and publish nothing.
@@ -97,14 +119,39 @@ export default fp<UnitOfWorkOptions>(
           ;(request as Internal)[kContext] = contextFor(request, db, null)
           const result = await handler.call(this, request, reply)
           if (reply.sent) throw new Error(`route ${route.url} answered before its audit entry was written; return the body instead`)
-          await appendAuditEntries(db, entriesFor(request, 'allowed', reply.statusCode))
+          await readAudits.write(entriesFor(request, 'allowed', reply.statusCode))
           return result
         } as RouteHandlerMethod
         return
       }
+      const oneStatement = route.config?.oneStatement === true
       route.handler = async function transactional(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
         const key = idempotent ? idempotencyKeyOf(request) : null
-        return db.transaction().execute(async (trx) => {
+        if (oneStatement && !key) return inOneStatement(this, request, reply)
+        try {
+          return await inTransaction(this, request, reply, key)
+        } finally {
+          // Shared values the request wrote are kept again only now that its transaction has ended.
+          for (const value of (request as Internal)[kWrites] ?? []) shared.resume(value)
+        }
+      } as RouteHandlerMethod
+      // The handler's one statement writes the data, the changes and the audit entry together.
+      const inOneStatement = async (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => {
+        let audited = false
+        const statement: OneStatement = {
+          auditEntry(status, condition) {
+            audited = true
+            return insertAuditEntriesWhere(entriesFor(request, 'allowed', status), condition)
+          },
+        }
+        ;(request as Internal)[kContext] = contextFor(request, db, null, statement)
+        const result = await handler.call(app, request, reply)
+        if (reply.sent) throw new Error(`route ${route.url} answered before its statement ran; return the body instead`)
+        if (!audited) throw new Error(`route ${route.url} wrote no audit entry in its statement`)
+        return result
+      }
+      const inTransaction = (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, key: string | null) =>
+        db.transaction().execute(async (trx) => {
           const changes: DomainChange[] = []
           const ctx = contextFor(request, trx, changes)
           ;(request as Internal)[kContext] = ctx
@@ -118,7 +165,7 @@ export default fp<UnitOfWorkOptions>(
             return replay.body
           }
           await beforeWrite?.(ctx)
-          const result = await handler.call(this, request, reply)
+          const result = await handler.call(app, request, reply)
           if (reply.sent) throw new Error(`route ${route.url} answered before its transaction committed; return the body instead`)
           if (key) {
             const location = reply.getHeader('location')
@@ -131,14 +178,19 @@ export default fp<UnitOfWorkOptions>(
           await writeAuditAndChanges(trx, entriesFor(request, 'allowed', reply.statusCode), changes)
           return result
         })
-      } as RouteHandlerMethod
     })
   },
   { name: 'unit-of-work', dependencies: ['access'] },
 )
 
 /** The context of an authorised request; `changes` null where nothing may be published (reads). */
-function contextFor(request: FastifyRequest, db: Queryable, changes: DomainChange[] | null): ServiceContext {
+function newContext(
+  request: FastifyRequest,
+  db: Queryable,
+  changes: DomainChange[] | null,
+  shared: SharedValues,
+  oneStatement: OneStatement | null,
+): ServiceContext {
   const { caller, permission, reach, can } = request.access
   const memo = new Map<symbol, Promise<unknown>>()
   return {
@@ -148,6 +200,7 @@ function contextFor(request: FastifyRequest, db: Queryable, changes: DomainChang
     reach,
     can,
     audit: auditNoteOf(request),
+    oneStatement,
     publish(...published) {
       if (!changes) throw new Error(`route ${request.routeOptions.url} publishes changes without a request transaction`)
       changes.push(...published)
@@ -159,6 +212,14 @@ function contextFor(request: FastifyRequest, db: Queryable, changes: DomainChang
         memo.set(key, value)
       }
       return value
+    },
+    shared: (value) => shared.get(value, db),
+    writes(value) {
+      if (!changes) throw new Error(`route ${request.routeOptions.url} writes without a request transaction`)
+      const internal = request as Internal
+      internal[kWrites] ??= []
+      internal[kWrites].push(value)
+      shared.suspend(value)
     },
   }
 }

@@ -54,6 +54,17 @@ export async function policiesInForce<T extends PolicyType = PolicyType>(
   return byType
 }
 
+/** Every version of every type, by type, oldest first: what an instance keeps (policies.service.ts). */
+export async function allPolicyVersions(q: Queryable): Promise<Map<PolicyType, PolicyVersion[]>> {
+  const rows = await q.selectFrom('policy_versions').selectAll().orderBy('type').orderBy('effective_from').execute()
+  const byType = new Map<PolicyType, PolicyVersion[]>()
+  for (const row of rows) {
+    const type = row.type as PolicyType
+    byType.set(type, [...(byType.get(type) ?? []), toVersion(row)])
+  }
+  return byType
+}
+
 /** A version by id (decisions record ids; explanations look them up). */
 export async function findPolicyVersion(q: Queryable, id: string): Promise<PolicyVersion | null> {
   const row = await q.selectFrom('policy_versions').selectAll().where('id', '=', id).executeTakeFirst()

@@ -14,13 +14,15 @@ import {
   type PolicyBodies,
   type PolicyType,
 } from './policies.schemas.js'
-import { createPolicyVersion, dateAsked, policiesInForceOn, policyHistory, policyInForceOn, policyVersion } from './policies.service.js'
+import { createPolicyVersion, dateAsked, POLICY_VERSIONS, policiesInForceOn, policyHistory, policyInForceOn, policyVersion } from './policies.service.js'
 
 /**
  * Policies with effective dates (施行日). Reads answer "which version was (or will be) in force
  * on a date"; administrators add versions that take effect today or later, never before.
  */
 const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Every instance keeps the versions, listening for new ones (policies.service.ts).
+  app.keepShared(POLICY_VERSIONS)
   app.get('', {
     config: { permission: 'policies:read' },
     schema: {

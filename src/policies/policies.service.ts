@@ -1,7 +1,9 @@
 import type { ServiceContext } from '../kernel/context.js'
+import type { SharedValue } from '../kernel/shared-values.js'
 import { badRequest, conflict, notFound, unprocessable } from '../kernel/errors.js'
 import { addDays, todayInTokyo } from '../kernel/time.js'
 import {
+  allPolicyVersions,
   findPolicyVersion,
   insertPolicyVersion,
   listPolicyVersions,
@@ -11,7 +13,7 @@ import {
   versionExistsOn,
 } from './policies.repository.js'
 import { effectiveDateErrors, policyBodyErrors } from './policies.rules.js'
-import { POLICY_EPOCH, type PolicyBodies, type PolicyType, type PolicyVersion, type PolicyVersionView } from './policies.schemas.js'
+import { POLICY_EPOCH, POLICY_TYPES, type PolicyBodies, type PolicyType, type PolicyVersion, type PolicyVersionView } from './policies.schemas.js'
 
 /**
  * Policies with effective dates (施行日): which version was (or will be) in force on a date, and
@@ -21,17 +23,37 @@ import { POLICY_EPOCH, type PolicyBodies, type PolicyType, type PolicyVersion, t
 
 export type PoliciesInForce = { [K in PolicyType]: PolicyVersion<K> }
 
-const TODAY = Symbol('policies in force today')
-
-/** Every type's version in force today (Asia/Tokyo): one query per request, however many decisions and views use them. */
-export function policiesToday(ctx: ServiceContext): Promise<PoliciesInForce> {
-  return ctx.memo(TODAY, () => policiesInForce(ctx.db, todayInTokyo()))
+/**
+ * Every version of every type, kept by each instance (a handful of rows that change a few times a
+ * year) and dropped when a version is added: migration 0017 announces inserts on this channel.
+ * Which version is in force on a date is then decided in memory, so no request reads policies.
+ */
+export const POLICY_VERSIONS: SharedValue<Map<PolicyType, PolicyVersion[]>> = {
+  channel: 'policy_versions',
+  load: allPolicyVersions,
 }
 
-/** The version of a type in force on a date; today's comes from the request's memo. */
+/** The version of a type in force on `on` among a type's versions (oldest first). */
+function inForceAmong<T extends PolicyType>(versions: Map<PolicyType, PolicyVersion[]>, type: T, on: string): PolicyVersion<T> {
+  const found = versions.get(type)?.findLast((v) => v.effective_from <= on)
+  if (!found) throw new Error(`no ${type} policy in force on ${on}`)
+  return found as PolicyVersion<T>
+}
+
+/** Every type's version in force on a date, from the instance's copy. */
+async function policiesOn(ctx: ServiceContext, on: string): Promise<PoliciesInForce> {
+  const versions = await ctx.shared(POLICY_VERSIONS)
+  return Object.fromEntries(POLICY_TYPES.map((type) => [type, inForceAmong(versions, type, on)])) as PoliciesInForce
+}
+
+/** Every type's version in force today (Asia/Tokyo), from the instance's copy: no query. */
+export function policiesToday(ctx: ServiceContext): Promise<PoliciesInForce> {
+  return policiesOn(ctx, todayInTokyo())
+}
+
+/** The version of a type in force on a date, from the instance's copy: no query. */
 export async function policyOn<T extends PolicyType>(ctx: ServiceContext, type: T, date: string): Promise<PolicyVersion<T>> {
-  if (date === todayInTokyo()) return (await policiesToday(ctx))[type] as PolicyVersion<T>
-  return policyInForce(ctx.db, type, date)
+  return inForceAmong(await ctx.shared(POLICY_VERSIONS), type, date)
 }
 
 /** The date a read asks about: ?at= or today in Tokyo; nothing was in force before the epoch. */
@@ -114,6 +136,8 @@ export async function createPolicyVersion<T extends PolicyType>(
   if (await versionExistsOn(ctx.db, type, input.effective_from)) {
     throw conflict(`a ${type} version already takes effect on ${input.effective_from}; versions never change, so choose another date`)
   }
+  // This instance keeps no copy until the transaction has ended; other instances hear the NOTIFY.
+  ctx.writes(POLICY_VERSIONS)
   const version = await insertPolicyVersion(ctx.db, {
     type,
     effectiveFrom: input.effective_from,

@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder } from 'kysely'
+import { type ExpressionBuilder, type RawBuilder, sql } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
 import type { Database } from '../kernel/db.js'
 import { Type, type Static } from 'typebox'
@@ -66,6 +66,25 @@ export async function rememberStaff(q: Queryable, caller: Caller): Promise<void>
     select ${caller.subject}, ${caller.name}, ${caller.familyName}, ${caller.businessName}
      where not exists (select 1 from staff_profiles where subject = ${caller.subject})
     on conflict (subject) do nothing`.execute(q)
+}
+
+/**
+ * `rememberStaff` as two CTEs (`staff_changed`, `staff_added`) for a write done in one statement,
+ * applied only where `condition` holds: put them in the statement's WITH list.
+ */
+export function rememberStaffCtes(caller: Caller, condition: RawBuilder<unknown>): RawBuilder<unknown> {
+  const names = sql`(${caller.name}::text, ${caller.familyName}::text, ${caller.businessName}::text)`
+  return sql`
+    staff_changed as (
+      update staff_profiles
+         set (full_name, family_name, business_name, updated_at) = (${caller.name}, ${caller.familyName}, ${caller.businessName}, now())
+       where subject = ${caller.subject} and (full_name, family_name, business_name) is distinct from ${names} and ${condition}
+      returning subject),
+    staff_added as (
+      insert into staff_profiles (subject, full_name, family_name, business_name)
+      select ${caller.subject}, ${caller.name}, ${caller.familyName}, ${caller.businessName}
+       where not exists (select 1 from staff_profiles where subject = ${caller.subject}) and ${condition}
+      on conflict (subject) do nothing)`
 }
 
 /** The display name the policy allows. Without an allowed name, the staff id: never more. */

@@ -1,0 +1,39 @@
+import { type AuditEntryInput, appendAuditEntries } from './audit.js'
+import type { Db } from './db.js'
+
+/**
+ * Group commit for the audit entries of reads: entries that arrive within `windowMs` of the first
+ * are written in one multi-row INSERT (autocommit), and each waiting read is answered only after
+ * that INSERT has committed, so an entry is still durable before its response. A failed INSERT
+ * fails every read that waited for it, as a failed entry of its own would have failed each one.
+ */
+export class AuditBatch {
+  #waiting: Array<{ entries: readonly AuditEntryInput[]; resolve(): void; reject(error: unknown): void }> = []
+  #timer: NodeJS.Timeout | null = null
+
+  constructor(
+    private readonly db: Db,
+    private readonly windowMs = 1,
+  ) {}
+
+  write(entries: readonly AuditEntryInput[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ entries, resolve, reject })
+      this.#timer ??= setTimeout(() => void this.#flush(), this.windowMs)
+    })
+  }
+
+  async #flush(): Promise<void> {
+    this.#timer = null
+    const batch = this.#waiting.splice(0)
+    try {
+      await appendAuditEntries(
+        this.db,
+        batch.flatMap((w) => w.entries),
+      )
+      for (const w of batch) w.resolve()
+    } catch (error) {
+      for (const w of batch) w.reject(error)
+    }
+  }
+}
