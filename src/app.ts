@@ -10,6 +10,7 @@ import type { DatabaseHandle } from './kernel/db.js'
 import { ProblemSchema } from './kernel/errors.js'
 import { strictValidatorCompiler } from './kernel/validation.js'
 import { newId } from './kernel/ids.js'
+import { languageHeaders } from './kernel/language.js'
 import accessPlugin from './kernel/access.plugin.js'
 import problemsPlugin from './kernel/problems.plugin.js'
 import protectionPlugin, { type ProtectionConfig } from './kernel/protection.plugin.js'
@@ -82,8 +83,9 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
   app.addHook('preClose', async () => {
     closing = true
   })
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id)
+    languageHeaders(request, reply, payload)
     if (closing) reply.header('connection', 'close')
   })
 

@@ -32,7 +32,8 @@ export async function resolveChainRange(db: Db, bounds: { from?: number | string
 
 function instant(value: string, name: string): Date {
   const at = new Date(value)
-  if (Number.isNaN(at.getTime())) throw badRequest(`${name} is not a valid instant`, [{ pointer: `querystring/${name}`, message: 'invalid date-time' }])
+  if (Number.isNaN(at.getTime()))
+    throw badRequest({ id: 'audit.invalid_instant', params: { name } }, [{ pointer: `querystring/${name}`, message: 'field.invalid_date_time' }])
   return at
 }
 

@@ -20,29 +20,27 @@ export async function recordEvent(ctx: ServiceContext, caseId: string, input: Cr
   const row = await loadCase(ctx, caseId, { lock: true })
   const occurredAt = new Date(input.occurred_at)
   if (isInTheFuture(occurredAt)) {
-    throw unprocessable('an event cannot have happened in the future', [{ pointer: 'body/occurred_at', message: 'is in the future' }])
+    throw unprocessable('events.in_future', [{ pointer: 'body/occurred_at', message: 'field.in_future' }])
   }
   if (row.status === 'closed') {
-    if (input.type !== 'note') throw conflict('the case is closed: it accepts only notes by a supervisor or the desk')
-    if (!(await reachesCase(ctx, caseId, 'cases:manage'))) throw conflict('the case is closed: only a supervisor or the desk may add notes')
+    if (input.type !== 'note') throw conflict('cases.closed_notes_only')
+    if (!(await reachesCase(ctx, caseId, 'cases:manage'))) throw conflict('events.closed_notes_by_managers')
   }
   if (input.type === 'fault_acknowledged') {
     if (!(await reachesCase(ctx, caseId, 'cases:manage'))) {
-      throw forbidden('only a supervisor or the consultation desk may acknowledge fault for the organisation')
+      throw forbidden('events.fault_by_managers')
     }
     if (!(await caseHasEvent(ctx.db, caseId, 'fact_check'))) {
-      throw conflict(
-        'fault may be acknowledged only after the facts are checked: record a fact_check event first (非を認めて謝罪するのは事実確認をして社内で判断をしたとき)',
-      )
+      throw conflict('events.fault_needs_fact_check')
     }
   }
   if ((input.type === 'correction') !== (input.corrects_event_id !== undefined)) {
-    throw unprocessable('a correction names the event it corrects, and only a correction does', [
-      { pointer: 'body/corrects_event_id', message: input.type === 'correction' ? 'is required for a correction' : 'is only for corrections' },
+    throw unprocessable('events.correction_names_event', [
+      { pointer: 'body/corrects_event_id', message: input.type === 'correction' ? 'events.required_for_correction' : 'events.only_for_corrections' },
     ])
   }
   if (input.corrects_event_id && !(await findEventOfCase(ctx.db, caseId, input.corrects_event_id))) {
-    throw unprocessable('the corrected event is not an event of this case', [{ pointer: 'body/corrects_event_id', message: 'no such event on this case' }])
+    throw unprocessable('events.corrected_not_on_case', [{ pointer: 'body/corrects_event_id', message: 'events.no_such_event' }])
   }
 
   const event = await appendEvent(ctx.db, {
