@@ -2,6 +2,7 @@ import type { Permission, Reach } from './access.js'
 import type { AuditEntryInput } from './audit.js'
 import type { Caller } from './auth.js'
 import type { Queryable } from './db.js'
+import type { Language } from './language.js'
 import type { DomainChange } from './outbox.js'
 
 /** What a request's audit entry will say beyond who, when and how it ended. */
@@ -32,6 +33,8 @@ export interface ServiceContext {
   readonly reach: Reach
   /** The caller's reach for another permission, from the same access table; null: not granted. */
   can(permission: Permission): Reach | null
+  /** The language the caller reads (Accept-Language): explanations are written in it (messages/). */
+  readonly language: Language
   /** The request's audit entry: services fill in the ids they create and what they decided. */
   readonly audit: AuditNote
   /** Changes to publish when the request commits, written with its audit entry (outbox.ts). */

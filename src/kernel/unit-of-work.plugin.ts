@@ -7,6 +7,7 @@ import type { AuditNote, ServiceContext } from './context.js'
 import type { Db, Queryable, Trx } from './db.js'
 import { claimIdempotencyKey, idempotencyKeyOf, rememberResponse } from './idempotency.js'
 import { changeRow, type DomainChange } from './outbox.js'
+import { languageOf } from './language.js'
 
 /**
  * One request, one transaction, one audit entry.
@@ -147,6 +148,7 @@ function contextFor(request: FastifyRequest, db: Queryable, changes: DomainChang
     permission,
     reach,
     can,
+    language: languageOf(request),
     audit: auditNoteOf(request),
     publish(...published) {
       if (!changes) throw new Error(`route ${request.routeOptions.url} publishes changes without a request transaction`)

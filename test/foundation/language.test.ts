@@ -2,7 +2,7 @@ import t from 'tap'
 import { en } from '../../src/kernel/messages/en.js'
 import { ja } from '../../src/kernel/messages/ja.js'
 import { buildTestApp } from '../helpers/app.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { caseBody, disclosureRequestBody, register } from '../helpers/fixtures.js'
 
 /**
  * Japanese for Japanese front ends: Accept-Language picks the language of every problem's title
@@ -43,7 +43,9 @@ t.test('every message has a Japanese template naming the same values, and ja has
   )
   // Ids that only name things (a role, a date label) may stay as written; sentences are Japanese.
   const untranslated = enIds.filter(
-    (id) => !JAPANESE.test((ja as Record<string, string>)[id]!) && !['when.decided_on', 'holds.item', 'holds.item_until'].includes(id),
+    (id) =>
+      !JAPANESE.test((ja as Record<string, string>)[id]!) &&
+      !['when.decided_on', 'holds.item', 'holds.item_until', 'deadline.nothing', 'deadline.reason', 'deadline.holiday'].includes(id),
   )
   t.same(untranslated, [], 'every Japanese template is written in Japanese')
 })
@@ -154,4 +156,54 @@ t.test('a sample of problems comes back in Japanese with Accept-Language: ja', a
   t.equal(english.json().detail, 'case not found')
   t.equal(english.json().title, 'Not found')
   t.equal(english.headers['content-language'], 'en')
+})
+
+t.test('the retention and deadline explanations are in Japanese with Accept-Language: ja', async (t) => {
+  const test = await buildTestApp(t)
+  const ja = { 'accept-language': 'ja' }
+  const staff = { roles: ['staff' as const], sub: 'staff-ja' }
+  const desk = { roles: ['desk' as const], sub: 'desk-ja' }
+  const recording = await register(test, staff)
+  const url = `/v1/recordings/${recording.id}/retention`
+  const retention = await test.injectAs('records_manager', { method: 'GET', url, headers: ja })
+  t.equal(retention.statusCode, 200)
+  t.equal(retention.headers['content-language'], 'ja')
+  const why = retention.json() as { explanation: string[]; next: { detail: string } }
+  t.ok(why.explanation.length >= 5)
+  t.same(
+    why.explanation.filter((line) => !JAPANESE.test(line)),
+    [],
+    'every line of the retention explanation is Japanese',
+  )
+  t.ok(JAPANESE.test(why.next.detail), 'and so is what happens next')
+  t.ok(
+    why.explanation.some((line) => line.includes('起算日')),
+    'the 起算日 is named',
+  )
+  const english = (await test.injectAs('records_manager', { method: 'GET', url })).json() as { explanation: string[] }
+  t.ok(
+    english.explanation.some((line) => line.startsWith('Kept through')),
+    'English without the header',
+  )
+
+  // 2025-06-05 + 30 = 2025-07-05, a Saturday: the deadline moves over the weekend.
+  const created = await test.injectAs(desk, { method: 'POST', url: '/v1/disclosure-requests', payload: disclosureRequestBody({ received_date: '2025-06-05' }) })
+  t.equal(created.statusCode, 201)
+  const deadline = await test.injectAs(desk, { method: 'GET', url: `/v1/disclosure-requests/${created.json().id}/deadline`, headers: ja })
+  t.equal(deadline.statusCode, 200)
+  t.equal(deadline.headers['content-language'], 'ja')
+  const lines = deadline.json().explanation as string[]
+  t.same(
+    lines.filter((line) => !JAPANESE.test(line)),
+    [],
+    'every line of the deadline explanation is Japanese',
+  )
+  t.ok(
+    lines.some((line) => line.includes('初日不算入') && line.includes('2025-06-06')),
+    'counting from the day after receipt',
+  )
+  t.ok(
+    lines.some((line) => line.includes('2025-07-05') && line.includes('閉庁日') && line.includes('2025-07-07')),
+    'the move over the weekend',
+  )
 })
