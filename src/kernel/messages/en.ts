@@ -363,9 +363,9 @@ export const en = {
   'retention.next_awaiting': 'Disposition {disposition} awaits approval by a second records manager.',
   'retention.next_held': 'A hold without an end keeps it: nothing happens until the hold is released or its decision recorded.',
   'retention.next_purge_on':
-    'Personal information that is no administrative document: purged automatically by the retention sweep on {date} (media address and personal fields removed) unless a hold is placed.',
+    'Personal information, no administrative document: the retention sweep purges it on {date} (media address, personal fields) unless a hold is placed.',
   'retention.next_purge_since':
-    'Personal information that is no administrative document: purged automatically by the retention sweep since {date} (media address and personal fields removed) unless a hold is placed.',
+    'Personal information, no administrative document: the retention sweep purges it from {date} (media address, personal fields) unless a hold is placed.',
   'retention.next_due_on': 'Due on {date} for {action}: one records manager proposes, another approves.',
   'retention.next_due_since': 'Due since {date} for {action}: one records manager proposes, another approves.',
   'retention.end_open': 'Effective end: open while the hold lasts.',
@@ -380,16 +380,16 @@ export const en = {
   'deadline.nothing': '',
   'deadline.received': 'Received {date} ({kind}); days count from {from}, the day after receipt (初日不算入, 民法第140条).',
   'deadline.policy':
-    'Disclosure policy version {version} (in force from {from}, the version in force on the received date): {days} days for {kind} requests ({law}), extendable once by at most {extension}.',
+    'Disclosure policy version {version} (in force from {from}, so on receipt): {days} days for {kind} requests ({law}), extendable once by {extension}.',
   'deadline.correction_outstanding':
-    'Correction round {round}, asked for on {asked}, is outstanding: the clock stands still and the deadline is unknown until the corrected request arrives (当該補正に要した日数は算入しない).',
+    'Correction round {round}, asked for on {asked}, is outstanding: the clock stands still until the corrected request arrives (当該補正に要した日数は算入しない).',
   'deadline.correction':
-    'Correction round {round}: asked for on {asked}, the corrected request arrived {arrived}: {count} {count|day|days} ({from} through {arrived}) not counted (当該補正に要した日数は算入しない).',
+    'Correction round {round}: asked for {asked}, corrected {arrived}: {count} {count|day|days} ({from}–{arrived}) not counted (当該補正に要した日数は算入しない).',
   'deadline.plus_correction_days': ' + {days} correction days',
   'deadline.moved_to': ', moved off office holidays to {date}',
   'deadline.original': 'Original deadline: {received} + {days} days{excluded} = {raw}{moved}.',
   'deadline.extended':
-    'Extended by {days} days, decided {decided}, the requester notified {notified} (情報公開法第10条第2項, 個人情報保護法第83条第2項): the period ends {received} + {total} days = {raw}.',
+    'Extended by {days} days, decided {decided}, requester notified {notified} (情報公開法第10条第2項, 個人情報保護法第83条第2項): ends {received} + {total} days = {raw}.',
   'deadline.policy_moves': 'the disclosure policy says a deadline on an office holiday moves',
   'deadline.policy_stays': 'the disclosure policy says a deadline on an office holiday stays',
   'deadline.calendar_moves': "the calendar policy moves the office's own decision deadlines off office holidays",
