@@ -7,6 +7,7 @@ import { casePolicies, loadCase, presentCases, reachesCase } from './cases.servi
 import { LADDER_TYPES, WARNING_TYPES } from './event-types.js'
 import { appendEvent, caseHasEvent, type EventRow, findEventOfCase, listEvents, timelineEvents } from './events.repository.js'
 import type { CaseEventView, CreateEvent, TimelineView } from './events.schemas.js'
+import { csvField, japanTime } from '../kernel/csv.js'
 
 /**
  * Records an event on a case, with the seeds' rules:
@@ -140,13 +141,29 @@ export async function buildTimeline(ctx: ServiceContext, caseId: string): Promis
   }
 }
 
-const CSV_COLUMNS = ['occurred_at', 'recorded_at', 'seq', 'type', 'actor', 'description', 'quote', 'corrects_seq', 'corrected_by_seq'] as const
+const CSV_COLUMNS = ['occurred_at', 'recorded_at', 'seq', 'type', 'actor', 'description', 'quote', 'corrects_seq', 'corrected_by_seq', 'target'] as const
 
 /**
- * The timeline as CSV for a report. UTF-8 with a byte-order mark so Excel shows Japanese, and
- * cells that a spreadsheet would run as a formula (=, +, -, @) are prefixed with an apostrophe.
+ * The timeline as CSV for a report (timelineCsv), with the people added as responders named as
+ * the name policy allows, like every actor.
  */
-export function timelineCsv(timeline: TimelineView): string {
+export async function timelineCsvOf(ctx: ServiceContext, caseId: string): Promise<{ number: string; csv: string }> {
+  const timeline = await buildTimeline(ctx, caseId)
+  const subjects = timeline.entries
+    .flatMap((e) => [e, ...e.corrections])
+    .map((e) => (e.type === 'responder_added' ? detail(e, 'subject') : ''))
+    .filter((subject) => subject !== '')
+  const mode = (await casePolicies(ctx)).nameDisplay.body.mode
+  const refs = subjects.length > 0 ? await staffRefs(ctx.db, [...new Set(subjects)], mode) : new Map<string, StaffRef>()
+  return { number: timeline.case.number, csv: timelineCsv(timeline, (subject) => refs.get(subject)?.display_name ?? subject) }
+}
+
+/**
+ * UTF-8 with a byte-order mark so Excel shows Japanese; times in Japan time with the offset;
+ * formula-looking cells defused (kernel/csv.ts). `target` names what an event acted on: the
+ * status a status change led to, the person added as responder.
+ */
+function timelineCsv(timeline: TimelineView, nameOf: (subject: string) => string): string {
   const bySeq = new Map<string, number>()
   const rows: CaseEventView[] = []
   for (const entry of timeline.entries) {
@@ -160,8 +177,8 @@ export function timelineCsv(timeline: TimelineView): string {
     const correctedBy = rows.filter((c) => c.corrects_event_id === r.id).map((c) => c.seq)
     lines.push(
       [
-        r.occurred_at,
-        r.recorded_at,
+        japanTime(r.occurred_at),
+        japanTime(r.recorded_at),
         String(r.seq),
         r.type,
         r.actor.display_name,
@@ -169,15 +186,22 @@ export function timelineCsv(timeline: TimelineView): string {
         r.quote ?? '',
         r.corrects_event_id ? String(bySeq.get(r.corrects_event_id) ?? '') : '',
         correctedBy.join(' '),
+        targetOf(r, nameOf),
       ]
-        .map(csvCell)
+        .map((cell) => csvField(cell))
         .join(','),
     )
   }
   return `\uFEFF${lines.join('\r\n')}\r\n`
 }
 
-function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
+function targetOf(event: CaseEventView, nameOf: (subject: string) => string): string {
+  if (event.type === 'responder_added') return nameOf(detail(event, 'subject'))
+  return detail(event, 'to')
+}
+
+/** A text value of an event's details ('' when absent). */
+function detail(event: CaseEventView, key: string): string {
+  const value = (event.details as Record<string, unknown>)[key]
+  return typeof value === 'string' ? value : ''
 }
