@@ -101,6 +101,24 @@ export const preconditionRequired = (detail: Message) => new HttpProblem(428, 'p
 export const serviceUnavailable = (detail: Message, retryAfterSeconds = 5) =>
   new HttpProblem(503, 'service-unavailable', detail, {}, { 'retry-after': String(retryAfterSeconds) })
 
+/**
+ * The unique constraint (or index) a PostgreSQL error says was violated, so a module can answer
+ * with the field and what conflicts instead of the database's name for it; null for other errors.
+ */
+function violatedUnique(error: unknown): string | null {
+  const e = error as { code?: unknown; constraint?: unknown } | null
+  if (e?.code !== '23505') return null
+  return typeof e.constraint === 'string' ? e.constraint : ''
+}
+
+/** For `.catch`: a unique violation becomes 409 naming the field that conflicts; anything else is rethrown. */
+export const conflictOnUnique =
+  (pointer: string, detail: Message) =>
+  (error: unknown): never => {
+    if (violatedUnique(error) !== null) throw conflict(detail, { errors: [{ pointer, message: 'field.already_used' }] })
+    throw error
+  }
+
 export function problemBody(p: HttpProblem, instance: string, requestId: string, language: Language): Problem {
   const { errors, ...extra } = p.extra
   return {

@@ -116,22 +116,20 @@ function toProblem(error: unknown): HttpProblem {
 
 /**
  * PostgreSQL errors by SQLSTATE: constraint violations are the client's conflict or bad value,
- * losing the database is 503 with Retry-After. Never by the text of the message.
+ * losing the database is 503 with Retry-After. Never by the text of the message, and never naming a
+ * table, column or constraint: a module that knows which field a constraint guards answers with it
+ * (violatedUnique in errors.ts).
  */
 function databaseProblem(e: { code?: unknown; constraint?: unknown }): HttpProblem | null {
   const code = typeof e.code === 'string' ? e.code : ''
-  if (code === '23505') return new HttpProblem(409, 'conflict', 'problem.unique_value_exists', constraintOf(e))
-  if (code === '23503') return new HttpProblem(409, 'conflict', 'problem.reference_conflict', constraintOf(e))
-  if (code === '23514' || code === '23502') return new HttpProblem(422, 'validation-failed', 'problem.value_not_allowed', constraintOf(e))
+  if (code === '23505') return new HttpProblem(409, 'conflict', 'problem.unique_value_exists')
+  if (code === '23503') return new HttpProblem(409, 'conflict', 'problem.reference_conflict')
+  if (code === '23514' || code === '23502') return new HttpProblem(422, 'validation-failed', 'problem.value_not_allowed')
   if (code.startsWith('22')) return new HttpProblem(422, 'validation-failed', 'problem.value_malformed')
   if (code === '40001' || code === '40P01' || code === '55P03') return serviceUnavailable('problem.record_busy', 1)
   if (code.startsWith('08') || code.startsWith('53') || code.startsWith('57P')) return serviceUnavailable('problem.database_unavailable')
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return serviceUnavailable('problem.database_unavailable')
   return null
-}
-
-function constraintOf(e: { constraint?: unknown }): HttpProblem['extra'] {
-  return typeof e.constraint === 'string' ? { constraint: e.constraint } : {}
 }
 
 function fieldErrors(where: string, validation: SchemaError[]): FieldError[] {

@@ -1,5 +1,5 @@
 import type { ServiceContext } from '../kernel/context.js'
-import { forbidden, unprocessable } from '../kernel/errors.js'
+import { conflictOnUnique, forbidden, unprocessable } from '../kernel/errors.js'
 import { createOrgUnit, findOrgUnit, isWithinUnit, listOrgUnits } from './org-units.repository.js'
 import type { CreateOrgUnit, OrgUnit } from './org-units.schemas.js'
 import type { Message } from '../kernel/messages/index.js'
@@ -14,7 +14,9 @@ export async function orgUnitTree(ctx: ServiceContext): Promise<OrgUnit[]> {
 
 /** A new unit under an existing one (administrators). */
 export async function addOrgUnit(ctx: ServiceContext, input: CreateOrgUnit): Promise<OrgUnit> {
-  const created = await createOrgUnit(ctx.db, { parentId: input.parent_id, code: input.code, name: input.name, createdBy: ctx.caller.subject })
+  const created = await createOrgUnit(ctx.db, { parentId: input.parent_id, code: input.code, name: input.name, createdBy: ctx.caller.subject }).catch(
+    conflictOnUnique('body/code', { id: 'org_units.code_taken', params: { code: input.code } }),
+  )
   if (!created) throw unprocessable('org_units.parent_missing', [{ pointer: 'body/parent_id', message: 'org_units.no_such_unit' }])
   ctx.audit.resourceId = created.id
   // A unit belongs to itself, so integration clients of the parent unit see it appear.

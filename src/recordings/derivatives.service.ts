@@ -1,5 +1,5 @@
 import type { ServiceContext } from '../kernel/context.js'
-import { conflict, type FieldError, notFound, unprocessable } from '../kernel/errors.js'
+import { conflict, conflictOnUnique, type FieldError, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import { addYears, todayInTokyo } from '../kernel/time.js'
 import { staffRefs } from '../staff/staff.repository.js'
@@ -60,7 +60,7 @@ export async function registerDerivative(ctx: ServiceContext, recordingId: strin
     disposed_at: null,
     disposition_id: null,
     registered_by: ctx.caller.subject,
-  })
+  }).catch(conflictOnUnique('body/storage_uri', 'recordings.storage_uri_taken'))
   const grounds = [...new Set(input.redactions.map((r) => r.ground))]
   ctx.publish(recordingChange('recording.derivative_registered', original, { derivative_id: row.id, sha256: row.sha256, grounds }))
   ctx.audit.details = { derivative_id: row.id, redactions: input.redactions.length, grounds }

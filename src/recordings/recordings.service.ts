@@ -3,7 +3,7 @@ import { findCaseInReach } from '../cases/cases.repository.js'
 import type { Reach } from '../kernel/access.js'
 import type { ServiceContext } from '../kernel/context.js'
 import type { Queryable } from '../kernel/db.js'
-import { conflict, notFound, unprocessable } from '../kernel/errors.js'
+import { conflict, conflictOnUnique, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import type { DomainChange } from '../kernel/outbox.js'
 import { decodeCursor, paginate } from '../kernel/pagination.js'
@@ -404,7 +404,7 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
     pending_disposition_id: null,
     disposition_id: null,
     registered_by: caller.subject,
-  })
+  }).catch(conflictOnUnique('body/storage_uri', 'recordings.storage_uri_taken'))
   await insertClassification(ctx.db, {
     id: classificationId,
     recording_id: id,

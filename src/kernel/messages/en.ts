@@ -403,4 +403,9 @@ export const en = {
   'deadline.state_suspended': 'Waiting for the corrected request: no deadline runs.',
   'deadline.state_overdue': 'Undecided and past the deadline ({due}).',
   'deadline.state_running': 'Undecided; the deadline is {due}.',
+
+  // Unique values, in the API's words (never a constraint name).
+  'field.already_used': 'is already used',
+  'org_units.code_taken': 'an org unit with the code {code} already exists',
+  'recordings.storage_uri_taken': 'a recording or derivative with this storage_uri is already registered',
 } as const

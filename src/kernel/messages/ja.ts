@@ -399,4 +399,9 @@ export const ja: Record<keyof typeof en, string> = {
   'deadline.state_suspended': '補正を待っています。期限は進行していません。',
   'deadline.state_overdue': '未決定のまま期限（{due}）を過ぎています。',
   'deadline.state_running': '未決定です。期限は{due}です。',
+
+  // Unique values, in the API's words (never a constraint name).
+  'field.already_used': '既に使用されています',
+  'org_units.code_taken': 'コード {code} の組織単位は既に存在します。',
+  'recordings.storage_uri_taken': 'この storage_uri の録音・録画又は派生物は既に登録されています。',
 }
