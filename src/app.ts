@@ -11,6 +11,7 @@ import { problemResponsesOf, declaredResponseHeaders, SUCCESS_HEADERS, successHe
 import { strictValidatorCompiler } from './kernel/validation.js'
 import { useUtf8JsonBodies } from './kernel/json-body.js'
 import { newId } from './kernel/ids.js'
+import { languageHeaders } from './kernel/language.js'
 import accessPlugin from './kernel/access.plugin.js'
 import problemsPlugin from './kernel/problems.plugin.js'
 import protectionPlugin, { type ProtectionConfig } from './kernel/protection.plugin.js'
@@ -109,8 +110,9 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
   app.addHook('preClose', async () => {
     closing = true
   })
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id)
+    languageHeaders(request, reply, payload)
     if (closing) reply.header('connection', 'close')
   })
 

@@ -3,6 +3,7 @@ import { badRequest } from '../kernel/errors.js'
 import { chainHead, chainPage, firstSeqAtOrAfter, lastSeqBefore } from './audit.repository.js'
 import { chainContent } from '../kernel/audit-chain.js'
 import { canonicalJson } from '../kernel/canonical-json.js'
+import { csvField, japanTime } from '../kernel/csv.js'
 
 /**
  * Chain ranges, and the export of one.
@@ -32,7 +33,8 @@ export async function resolveChainRange(db: Db, bounds: { from?: number | string
 
 function instant(value: string, name: string): Date {
   const at = new Date(value)
-  if (Number.isNaN(at.getTime())) throw badRequest(`${name} is not a valid instant`, [{ pointer: `querystring/${name}`, message: 'invalid date-time' }])
+  if (Number.isNaN(at.getTime()))
+    throw badRequest({ id: 'audit.invalid_instant', params: { name } }, [{ pointer: `querystring/${name}`, message: 'field.invalid_date_time' }])
   return at
 }
 
@@ -87,22 +89,18 @@ export async function* exportChain(db: Db, range: ChainRange, format: ExportForm
   }
 }
 
+// The readable columns are for people: the time in Japan time, and cells a spreadsheet would run
+// as a formula (a path parameter can put "=HYPERLINK(…)" into resource_id) defused. `content`
+// keeps the exact values (UTC) and is what verification uses.
 function csvLine(content: Record<string, unknown>, prevHash: string, hash: string): string {
   const values = EXPORT_FIELDS.map((field) => {
     if (field === 'prev_hash') return prevHash
     if (field === 'hash') return hash
     const value = content[field]
     if (value === null || value === undefined) return ''
+    if (field === 'occurred_at' && typeof value === 'string') return japanTime(value)
     if (typeof value === 'object') return JSON.stringify(value)
     return String(value)
   })
-  return [...values.map((v) => csvField(v, true)), csvField(canonicalJson(content), false)].join(',')
-}
-
-// RFC 4180 quoting. Readable columns that a spreadsheet would run as a formula (a path
-// parameter can put "=HYPERLINK(…)" into resource_id) get a leading apostrophe; `content`
-// keeps the exact values and is what verification uses.
-function csvField(value: string, readable: boolean): string {
-  const safe = readable && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
+  return [...values.map((v) => csvField(v)), csvField(canonicalJson(content), { exact: true })].join(',')
 }

@@ -112,7 +112,7 @@ function negotiateExport(request: FastifyRequest): ExportFormat {
     const format = EXPORT_TYPES[type] ?? (type === '*/*' || type === 'application/*' ? 'ndjson' : type === 'text/*' ? 'csv' : undefined)
     if (format && (!best || q > best.q)) best = { format, q }
   }
-  if (!best) throw new HttpProblem(406, 'not-acceptable', 'the export is available as application/x-ndjson or text/csv')
+  if (!best) throw new HttpProblem(406, 'not-acceptable', 'audit.export_formats')
   return best.format
 }
 

@@ -50,7 +50,7 @@ const SOURCE_RANK = { change: 0, audit: 1 } as const
 /** Chain of custody: every access to a record and every change of it, in order. */
 export async function recordHistory(ctx: ServiceContext, type: string, id: string, limit: number, cursorText: string | undefined) {
   // Admins (audit:read reach own) see entries about policies and org units only.
-  if (ctx.reach === 'own' && !ADMIN_RECORD_TYPES.includes(type)) throw notFound('record')
+  if (ctx.reach === 'own' && !ADMIN_RECORD_TYPES.includes(type)) throw notFound('not_found.record')
   // Reading a record's custody reads the audit trail, not the record: the entry names the
   // record in its details, so the history does not grow with every page an auditor reads.
   ctx.audit.resourceType = 'audit_event'
@@ -62,7 +62,7 @@ export async function recordHistory(ctx: ServiceContext, type: string, id: strin
     const [at, rank, lastId] = decodeCursor(cursorText, 3)
     const when = new Date(String(at))
     if (Number.isNaN(when.getTime()) || (rank !== 0 && rank !== 1) || typeof lastId !== 'number')
-      throw badRequest('the cursor is not one this listing gave out', [{ pointer: 'querystring/cursor', message: 'invalid cursor' }])
+      throw badRequest('pagination.cursor_unknown', [{ pointer: 'querystring/cursor', message: 'pagination.cursor_invalid' }])
     cursor = { at: when, rank, id: lastId }
   }
   const startFor = (rank: number): HistoryStart | null => {
@@ -111,9 +111,7 @@ export async function recordHistory(ctx: ServiceContext, type: string, id: strin
 export async function verifyAuditChain(ctx: ServiceContext, db: Db, keys: SigningKeys, query: ChainVerifyQuery): Promise<ChainVerificationResult> {
   const { checkpoint, ...bounds } = query
   if (checkpoint !== undefined && (bounds.from !== undefined || bounds.to !== undefined)) {
-    throw badRequest('a checkpoint fixes the range (from the first entry to its position): leave out from and to', [
-      { pointer: 'querystring/checkpoint', message: 'not together with from/to' },
-    ])
+    throw badRequest('audit.checkpoint_fixes_range', [{ pointer: 'querystring/checkpoint', message: 'audit.not_with_from_to' }])
   }
   await linkAllPendingEntries(db)
   if (checkpoint !== undefined) {

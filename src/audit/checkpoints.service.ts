@@ -11,6 +11,7 @@ import { chainHead } from './audit.repository.js'
 import { type ChainVerification, verifyChain } from './chain-verification.js'
 import { hashAt, insertCheckpoint, lastCheckpoint, linkedHead, listCheckpoints, takeCheckpointLock, type CheckpointRow } from './checkpoints.repository.js'
 import { CheckpointStatementSchema, type CheckpointCheck, type CheckpointQuery, type CheckpointStatement, type CheckpointView } from './checkpoints.schemas.js'
+import type { Message } from '../kernel/messages/index.js'
 
 /**
  * Signed checkpoints of the audit chain, as Certificate Transparency signs tree heads.
@@ -66,8 +67,10 @@ export async function signCheckpoint(
     const held = await hashAt(trx, last.chain_seq)
     if (held !== last.chain_hash) {
       throw conflict(
-        `the audit chain no longer holds checkpoint ${last.number} (position ${last.chain_seq}): ` +
-          `${held === undefined ? 'the chain ends before it' : 'another hash is there'}; verify against it before anything else`,
+        {
+          id: held === undefined ? 'checkpoint.lost_chain_ends' : 'checkpoint.lost_other_hash',
+          params: { checkpoint: last.number, position: last.chain_seq },
+        },
         { checkpoint: last.number },
       )
     }
@@ -136,7 +139,7 @@ export async function checkpointOnRequest(
   await linkAllPendingEntries(db)
   return db.transaction().execute(async (trx) => {
     const signed = await signCheckpoint(trx, keys, { wait: true })
-    if (!signed) throw conflict('the audit chain has no linked entries yet')
+    if (!signed) throw conflict('checkpoint.no_linked_entries')
     const status: 200 | 201 = signed.created ? 201 : 200
     ctx.audit.resourceId = String(signed.checkpoint.checkpoint)
     ctx.audit.details = {
@@ -160,19 +163,20 @@ const JWS = /^[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$/
 
 /** The header and statement of a checkpoint JWS, unverified; 400 when it is not one. */
 function readCheckpoint(jws: string): { kid: string; alg: string; typ: unknown; statement: CheckpointStatement } {
-  const refuse = (message: string) => badRequest(`the checkpoint is not an audit checkpoint JWS: ${message}`, [{ pointer: 'querystring/checkpoint', message }])
+  const refuse = (message: Message) =>
+    badRequest({ id: 'checkpoint.not_a_checkpoint', params: { why: { text: message } } }, [{ pointer: 'querystring/checkpoint', message }])
   const payload = JWS.exec(jws)?.[1]
-  if (!payload) throw refuse('not a compact JWS')
+  if (!payload) throw refuse('checkpoint.not_compact_jws')
   let header: { kid?: unknown; alg?: unknown; typ?: unknown }
   let statement: unknown
   try {
     header = JSON.parse(Buffer.from(jws.slice(0, jws.indexOf('.')), 'base64url').toString('utf8')) as typeof header
     statement = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
   } catch {
-    throw refuse('its header or payload is not JSON')
+    throw refuse('checkpoint.not_json')
   }
-  if (typeof header.kid !== 'string' || typeof header.alg !== 'string') throw refuse('its header names no kid or alg')
-  if (!Value.Check(CheckpointStatementSchema, statement)) throw refuse('its payload is not a checkpoint statement')
+  if (typeof header.kid !== 'string' || typeof header.alg !== 'string') throw refuse('checkpoint.no_kid_alg')
+  if (!Value.Check(CheckpointStatementSchema, statement)) throw refuse('checkpoint.not_statement')
   return { kid: header.kid, alg: header.alg, typ: header.typ, statement }
 }
 

@@ -12,9 +12,14 @@ import { deadlineOf, holidaysFromTo } from './calendar.service.js'
 async function daysAsWritten(request: FastifyRequest): Promise<void> {
   const days = (request.query as Record<string, unknown> | undefined)?.days
   if (typeof days === 'string' && !/^[0-9]{1,9}$/.test(days)) {
-    throw new HttpProblem(400, 'validation-failed', `days must be a whole number of days, not '${days.slice(0, 20)}'`, {
-      errors: [{ pointer: 'querystring/days', message: 'must be a whole number written in digits' }],
-    })
+    throw new HttpProblem(
+      400,
+      'validation-failed',
+      { id: 'calendar.days_not_whole', params: { days: days.slice(0, 20) } },
+      {
+        errors: [{ pointer: 'querystring/days', message: 'calendar.days_digits' }],
+      },
+    )
   }
 }
 

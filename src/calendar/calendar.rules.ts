@@ -1,6 +1,7 @@
 import holidayJp from '@holiday-jp/holiday_jp'
 import { POLICY_EPOCH, type PolicyVersion } from '../policies/policies.schemas.js'
 import { addDays, weekday } from '../kernel/time.js'
+import { type Message, render } from '../kernel/messages/index.js'
 
 /**
  * The office calendar, as pure functions of dates ('YYYY-MM-DD', Asia/Tokyo) and calendar
@@ -63,19 +64,16 @@ export class CalendarError extends Error {
   override readonly name = 'CalendarError'
   constructor(
     readonly reason: 'out_of_range' | 'no_working_day',
-    message: string,
+    readonly detail: Message,
   ) {
-    super(message)
+    super(render(detail, 'en'))
   }
 }
 
 /** Throws when the national holiday data does not cover the date: never a silent guess. */
 export function assertInCalendar(date: string): void {
   if (date < CALENDAR_FIRST_DATE || date > CALENDAR_LAST_DATE) {
-    throw new CalendarError(
-      'out_of_range',
-      `${date} is outside ${CALENDAR_FIRST_DATE} – ${CALENDAR_LAST_DATE}, the dates the office calendar (and its national holiday data) covers`,
-    )
+    throw new CalendarError('out_of_range', { id: 'calendar.date_outside', params: { date, first: CALENDAR_FIRST_DATE, last: CALENDAR_LAST_DATE } })
   }
 }
 
@@ -157,7 +155,7 @@ export function dueDate(
   while (rollForward && reasons.length > 0) {
     skipped.push({ date: due, reasons, calendar_version_id: calendarVersionOn(versions, due).id })
     if (skipped.length >= MAX_CONSECUTIVE_HOLIDAYS) {
-      throw new CalendarError('no_working_day', `no working day within ${MAX_CONSECUTIVE_HOLIDAYS} days after ${raw}: check the calendar policy's closures`)
+      throw new CalendarError('no_working_day', { id: 'calendar.no_working_day', params: { days: MAX_CONSECUTIVE_HOLIDAYS, date: raw } })
     }
     due = addDays(due, 1)
     assertInCalendar(due)

@@ -51,8 +51,8 @@ export async function officeDueDate(q: Queryable, start: string, days: number, k
 /** 400 naming the query parameter when a date lies outside the dates the calendar covers. */
 function assertCovered(date: string, pointer: string): void {
   if (date < CALENDAR_FIRST_DATE || date > CALENDAR_LAST_DATE) {
-    throw badRequest(`${date} is outside ${CALENDAR_FIRST_DATE} – ${CALENDAR_LAST_DATE}, the dates the office calendar and its national holiday data cover`, [
-      { pointer, message: `must lead to a date from ${CALENDAR_FIRST_DATE} to ${CALENDAR_LAST_DATE}` },
+    throw badRequest({ id: 'calendar.date_outside', params: { date, first: CALENDAR_FIRST_DATE, last: CALENDAR_LAST_DATE } }, [
+      { pointer, message: { id: 'calendar.must_lead_within', params: { first: CALENDAR_FIRST_DATE, last: CALENDAR_LAST_DATE } } },
     ])
   }
 }
@@ -60,19 +60,18 @@ function assertCovered(date: string, pointer: string): void {
 /** A calendar that cannot answer (a deadline rolling past its last date, or no working day at all). */
 function asProblem(error: unknown): unknown {
   if (!(error instanceof CalendarError)) return error
-  if (error.reason === 'out_of_range')
-    return badRequest(error.message, [{ pointer: 'querystring/days', message: 'the due date falls outside the dates the office calendar covers' }])
-  return new HttpProblem(422, 'unprocessable', error.message)
+  if (error.reason === 'out_of_range') return badRequest(error.detail, [{ pointer: 'querystring/days', message: 'calendar.due_outside' }])
+  return new HttpProblem(422, 'unprocessable', error.detail)
 }
 
 /** GET /v1/calendar/holidays: the office holidays of a range of at most MAX_HOLIDAY_RANGE_YEARS years. */
 export async function holidaysFromTo(ctx: ServiceContext, from: string, to: string) {
   assertCovered(from, 'querystring/from')
   assertCovered(to, 'querystring/to')
-  if (to < from) throw badRequest(`to (${to}) is before from (${from})`, [{ pointer: 'querystring/to', message: 'must not be before from' }])
+  if (to < from) throw badRequest({ id: 'calendar.to_before_from', params: { to, from } }, [{ pointer: 'querystring/to', message: 'calendar.not_before_from' }])
   if (to > addDays(addYears(from, MAX_HOLIDAY_RANGE_YEARS), -1)) {
-    throw badRequest(`ask for at most ${MAX_HOLIDAY_RANGE_YEARS} years at a time`, [
-      { pointer: 'querystring/to', message: `must be within ${MAX_HOLIDAY_RANGE_YEARS} years of from` },
+    throw badRequest({ id: 'calendar.range_too_long', params: { years: MAX_HOLIDAY_RANGE_YEARS } }, [
+      { pointer: 'querystring/to', message: { id: 'calendar.within_years', params: { years: MAX_HOLIDAY_RANGE_YEARS } } },
     ])
   }
   const { items, calendarVersionIds } = await officeHolidays(ctx.db, from, to)

@@ -35,6 +35,7 @@ import {
 } from './cases.repository.js'
 import type { CaseSummaryView, CaseView, CreateCase, Customer, UpdateCase, UpsertCase } from './cases.schemas.js'
 import { appendEvent, caseHasEvent } from './events.repository.js'
+import type { Message } from '../kernel/messages/index.js'
 import { noteResponderShortfall } from './case-statistics.repository.js'
 
 /**
@@ -91,7 +92,7 @@ export async function loadCase(ctx: ServiceContext, id: string, options: { lock?
     lock: options.lock,
     personalReach: ctx.can('cases:read_personal'),
   })
-  if (!found) throw notFound('case')
+  if (!found) throw notFound('not_found.case')
   return found
 }
 
@@ -179,7 +180,7 @@ export async function presentCase(ctx: ServiceContext, row: CaseWithPeople & { p
 /** The case as it is now (after a change), with its people and the customer where visible. */
 export async function reloadCase(ctx: ServiceContext, id: string) {
   const row = await findCaseInReach(ctx.db, id, 'all', ctx.caller, { personalReach: ctx.can('cases:read_personal') })
-  if (!row) throw notFound('case')
+  if (!row) throw notFound('not_found.case')
   return row
 }
 
@@ -220,7 +221,7 @@ async function applyEscalationRule(ctx: ServiceContext, row: CaseRow, policy: Es
 
 export async function createCase(ctx: ServiceContext, input: CreateCase | (UpsertCase & { external_ref?: { system: string; ref: string } })): Promise<CaseRow> {
   const { caller } = ctx
-  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'create cases' })
+  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.create_cases' })
   const { escalation } = await casePolicies(ctx)
 
   const number = await nextCaseNumber(ctx.db, fiscalYear(todayInTokyo()))
@@ -277,7 +278,7 @@ function headerChanges(row: CaseRow, input: UpdateCase | UpsertCase): CaseHeader
 
 /** Applies a change to a locked case: header, customer, escalation rule, change feed. */
 async function applyUpdate(ctx: ServiceContext, row: CaseRow, input: UpdateCase | UpsertCase): Promise<{ row: CaseRow; changed: boolean }> {
-  if (row.status === 'closed') throw conflict('the case is closed; it accepts only notes by a supervisor or the desk')
+  if (row.status === 'closed') throw conflict('cases.closed_notes_only')
   const changes = headerChanges(row, input)
   let changed = Object.keys(changes).length > 0
   if (input.customer !== undefined) {
@@ -322,7 +323,7 @@ export async function updateCase(ctx: ServiceContext, id: string, input: UpdateC
  * the one for a reference nobody holds and a caller learns nothing about other units' references.
  */
 export async function upsertByExternalRef(ctx: ServiceContext, system: string, ref: string, input: UpsertCase): Promise<{ row: CaseRow; created: boolean }> {
-  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'create cases' })
+  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.create_cases' })
   await advisoryLockExternalRef(ctx.db, system, ref)
   const existing = await findCaseByExternalRef(ctx.db, orgUnitId, system, ref)
   if (!existing) {
@@ -341,16 +342,17 @@ export async function transitionCase(ctx: ServiceContext, id: string, to: CaseSt
   const transition = findTransition(row.status, to)
   if (!transition) {
     const allowed = transitionsFrom(row.status).map((t) => t.to)
-    throw conflict(`a case that is ${row.status} cannot become ${to}${allowed.length ? `; it can become: ${allowed.join(', ')}` : '; it is final'}`, {
-      allowed,
-    })
+    const detail: Message = allowed.length
+      ? { id: 'cases.transition_refused', params: { from: row.status, to, allowed } }
+      : { id: 'cases.transition_final', params: { from: row.status, to } }
+    throw conflict(detail, { allowed })
   }
   if (!(await reachesCase(ctx, id, transition.permission))) {
-    throw forbidden(`${row.status} → ${to} needs the ${transition.permission} permission for this case`)
+    throw forbidden({ id: 'cases.transition_permission', params: { from: row.status, to, permission: transition.permission } })
   }
   if (ifMatch !== undefined) requireIfMatch(ifMatch, row.version)
   if (to === 'closed' && !(await caseHasEvent(ctx.db, id, 'resolution'))) {
-    throw conflict('a case is closed only after a resolution event records how it was resolved')
+    throw conflict('cases.close_needs_resolution')
   }
   const updated = await updateCaseHeader(ctx.db, id, { status: to })
   await appendEvent(ctx.db, {
@@ -388,7 +390,7 @@ async function addRespondersTo(ctx: ServiceContext, row: CaseRow, subjects: read
 /** Adds a responder (supervisor/desk, or a responder bringing in a colleague: 複数名で対応). */
 export async function addResponder(ctx: ServiceContext, id: string, subject: string) {
   const row = await loadCase(ctx, id, { lock: true })
-  if (row.status === 'closed') throw conflict('the case is closed')
+  if (row.status === 'closed') throw conflict('cases.closed')
   await addRespondersTo(ctx, row, [subject])
   return row
 }

@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { IdempotencyKeyHeader } from '../kernel/http-headers.js'
 import { CaseIdParams } from './cases.schemas.js'
 import { CaseEventSchema, CreateEventSchema, EventListQuerySchema, EventPageSchema, TimelineSchema } from './events.schemas.js'
-import { buildTimeline, listCaseEvents, recordEvent, timelineCsv } from './events.service.js'
+import { buildTimeline, listCaseEvents, recordEvent, timelineCsvOf } from './events.service.js'
 
 /** The chronological record of a case (時系列) and the report built from it. */
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -63,12 +63,12 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     handler: async (request, reply) => {
-      const timeline = await buildTimeline(request.ctx, request.params.id)
       if (prefersCsv(request.headers.accept)) {
-        reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="case-${timeline.case.number}-timeline.csv"`)
-        return timelineCsv(timeline)
+        const { number, csv } = await timelineCsvOf(request.ctx, request.params.id)
+        reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="case-${number}-timeline.csv"`)
+        return csv
       }
-      return timeline
+      return buildTimeline(request.ctx, request.params.id)
     },
   })
 }

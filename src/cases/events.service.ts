@@ -18,6 +18,7 @@ import {
   timelineEvents,
 } from './events.repository.js'
 import type { CaseEventView, CreateEvent, TimelineView } from './events.schemas.js'
+import { csvField, japanTime } from '../kernel/csv.js'
 
 /**
  * Records an event on a case, with the seeds' rules:
@@ -64,24 +65,20 @@ export async function recordEvent(ctx: ServiceContext, caseId: string, input: Cr
   return view!
 }
 
-const CLOSED = () => conflict('the case is closed: it accepts only notes by a supervisor or the desk')
-const CLOSED_TO_NOTES = () => conflict('the case is closed: only a supervisor or the desk may add notes')
-const FAULT_BY_MANAGERS = () => forbidden('only a supervisor or the consultation desk may acknowledge fault for the organisation')
-const FAULT_AFTER_FACT_CHECK = () =>
-  conflict(
-    'fault may be acknowledged only after the facts are checked: record a fact_check event first (非を認めて謝罪するのは事実確認をして社内で判断をしたとき)',
-  )
-const NOT_AN_EVENT_OF_THE_CASE = () =>
-  unprocessable('the corrected event is not an event of this case', [{ pointer: 'body/corrects_event_id', message: 'no such event on this case' }])
+const CLOSED = () => conflict('cases.closed_notes_only')
+const CLOSED_TO_NOTES = () => conflict('events.closed_notes_by_managers')
+const FAULT_BY_MANAGERS = () => forbidden('events.fault_by_managers')
+const FAULT_AFTER_FACT_CHECK = () => conflict('events.fault_needs_fact_check')
+const NOT_AN_EVENT_OF_THE_CASE = () => unprocessable('events.corrected_not_on_case', [{ pointer: 'body/corrects_event_id', message: 'events.no_such_event' }])
 
 /** The rules that need nothing from the database. */
 function checkEventInput(input: CreateEvent, occurredAt: Date): void {
   if (isInTheFuture(occurredAt)) {
-    throw unprocessable('an event cannot have happened in the future', [{ pointer: 'body/occurred_at', message: 'is in the future' }])
+    throw unprocessable('events.in_future', [{ pointer: 'body/occurred_at', message: 'field.in_future' }])
   }
   if ((input.type === 'correction') !== (input.corrects_event_id !== undefined)) {
-    throw unprocessable('a correction names the event it corrects, and only a correction does', [
-      { pointer: 'body/corrects_event_id', message: input.type === 'correction' ? 'is required for a correction' : 'is only for corrections' },
+    throw unprocessable('events.correction_names_event', [
+      { pointer: 'body/corrects_event_id', message: input.type === 'correction' ? 'events.required_for_correction' : 'events.only_for_corrections' },
     ])
   }
 }
@@ -130,7 +127,7 @@ async function recordEventInOneStatement(ctx: ServiceContext, statement: OneStat
       if (isSeqCollision(error) && attempt < SEQ_ATTEMPTS) continue
       throw error
     }
-    if (!found) throw notFound('case')
+    if (!found) throw notFound('not_found.case')
     if (found.seq === null || found.recorded_at === null) {
       if (found.status === 'closed' && input.type !== 'note') throw CLOSED()
       if (found.status === 'closed' && !found.manageable) throw CLOSED_TO_NOTES()
@@ -233,13 +230,29 @@ export async function buildTimeline(ctx: ServiceContext, caseId: string): Promis
   }
 }
 
-const CSV_COLUMNS = ['occurred_at', 'recorded_at', 'seq', 'type', 'actor', 'description', 'quote', 'corrects_seq', 'corrected_by_seq'] as const
+const CSV_COLUMNS = ['occurred_at', 'recorded_at', 'seq', 'type', 'actor', 'description', 'quote', 'corrects_seq', 'corrected_by_seq', 'target'] as const
 
 /**
- * The timeline as CSV for a report. UTF-8 with a byte-order mark so Excel shows Japanese, and
- * cells that a spreadsheet would run as a formula (=, +, -, @) are prefixed with an apostrophe.
+ * The timeline as CSV for a report (timelineCsv), with the people added as responders named as
+ * the name policy allows, like every actor.
  */
-export function timelineCsv(timeline: TimelineView): string {
+export async function timelineCsvOf(ctx: ServiceContext, caseId: string): Promise<{ number: string; csv: string }> {
+  const timeline = await buildTimeline(ctx, caseId)
+  const subjects = timeline.entries
+    .flatMap((e) => [e, ...e.corrections])
+    .map((e) => (e.type === 'responder_added' ? detail(e, 'subject') : ''))
+    .filter((subject) => subject !== '')
+  const mode = (await casePolicies(ctx)).nameDisplay.body.mode
+  const refs = subjects.length > 0 ? await staffRefs(ctx.db, [...new Set(subjects)], mode) : new Map<string, StaffRef>()
+  return { number: timeline.case.number, csv: timelineCsv(timeline, (subject) => refs.get(subject)?.display_name ?? subject) }
+}
+
+/**
+ * UTF-8 with a byte-order mark so Excel shows Japanese; times in Japan time with the offset;
+ * formula-looking cells defused (kernel/csv.ts). `target` names what an event acted on: the
+ * status a status change led to, the person added as responder.
+ */
+function timelineCsv(timeline: TimelineView, nameOf: (subject: string) => string): string {
   const bySeq = new Map<string, number>()
   const rows: CaseEventView[] = []
   for (const entry of timeline.entries) {
@@ -253,8 +266,8 @@ export function timelineCsv(timeline: TimelineView): string {
     const correctedBy = rows.filter((c) => c.corrects_event_id === r.id).map((c) => c.seq)
     lines.push(
       [
-        r.occurred_at,
-        r.recorded_at,
+        japanTime(r.occurred_at),
+        japanTime(r.recorded_at),
         String(r.seq),
         r.type,
         r.actor.display_name,
@@ -262,15 +275,22 @@ export function timelineCsv(timeline: TimelineView): string {
         r.quote ?? '',
         r.corrects_event_id ? String(bySeq.get(r.corrects_event_id) ?? '') : '',
         correctedBy.join(' '),
+        targetOf(r, nameOf),
       ]
-        .map(csvCell)
+        .map((cell) => csvField(cell))
         .join(','),
     )
   }
   return `\uFEFF${lines.join('\r\n')}\r\n`
 }
 
-function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
+function targetOf(event: CaseEventView, nameOf: (subject: string) => string): string {
+  if (event.type === 'responder_added') return nameOf(detail(event, 'subject'))
+  return detail(event, 'to')
+}
+
+/** A text value of an event's details ('' when absent). */
+function detail(event: CaseEventView, key: string): string {
+  const value = (event.details as Record<string, unknown>)[key]
+  return typeof value === 'string' ? value : ''
 }

@@ -39,7 +39,7 @@ export async function generateDocument(): Promise<string> {
     config: { logLevel: 'silent', logPretty: false, trustProxy: false },
     database,
     verifyToken: async () => {
-      throw new TokenRejected('contract generation')
+      throw new TokenRejected('token.not_verified')
     },
   })
   await app.ready()

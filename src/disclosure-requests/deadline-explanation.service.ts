@@ -7,16 +7,28 @@ import { excludedDays } from './disclosure-deadline.js'
 import { computeDeadline } from './disclosure-deadline.service.js'
 import type { DeadlineExplanationView } from './disclosure-requests.schemas.js'
 import { loadRequest, presentRequest } from './disclosure-requests.service.js'
+import { type Message, render } from '../kernel/messages/index.js'
 
 const LAW = {
-  personal_information: '個人情報保護法第83条',
-  information_disclosure: '情報公開法第10条 (or the ordinance it is modelled on)',
+  personal_information: 'deadline.law_personal_information',
+  information_disclosure: 'deadline.law_information_disclosure',
 } as const
 
-function holidayWords(h: OfficeHoliday): string {
-  return h.reasons
-    .map((r) => (r.kind === 'weekend' ? r.day : r.kind === 'national_holiday' ? r.name : r.kind === 'year_end' ? '年末年始 (12/29–1/3)' : r.reason))
-    .join(', ')
+function holidayWords(h: OfficeHoliday): Message {
+  return {
+    id: 'deadline.holiday',
+    params: {
+      date: h.date,
+      reasons: {
+        texts: h.reasons.map(
+          (r): Message =>
+            r.kind === 'year_end'
+              ? 'deadline.year_end'
+              : { id: 'deadline.reason', params: { reason: r.kind === 'weekend' ? r.day : r.kind === 'national_holiday' ? r.name : r.reason } },
+        ),
+      },
+    },
+  }
 }
 
 /**
@@ -35,67 +47,103 @@ export async function explainDeadline(ctx: ServiceContext, id: string): Promise<
   const { rules, length, original, final } = computed
   const view = await presentRequest(ctx, request)
   const today = todayInTokyo()
+  const say = (message: Message) => render(message, ctx.language)
   const lines: string[] = []
+  lines.push(say({ id: 'deadline.received', params: { date: request.received_date, kind: request.kind, from: addDays(request.received_date, 1) } }))
   lines.push(
-    `Received ${request.received_date} (${request.kind}); days count from ${addDays(request.received_date, 1)}, the day after receipt ` +
-      '(初日不算入, 民法第140条).',
-  )
-  lines.push(
-    `Disclosure policy version ${policy.id} (in force from ${policy.effective_from}, the version in force on the received date): ` +
-      `${rules.decision_period_days} days for ${request.kind} requests (${LAW[request.kind]}), extendable once by at most ${rules.max_extension_days}.`,
+    say({
+      id: 'deadline.policy',
+      params: {
+        version: policy.id,
+        from: policy.effective_from,
+        days: rules.decision_period_days,
+        kind: request.kind,
+        law: { text: LAW[request.kind] },
+        extension: rules.max_extension_days,
+      },
+    }),
   )
   for (const c of request.corrections) {
     const days = excludedDays(c)
     lines.push(
-      days === null
-        ? `Correction round ${c.round}, asked for on ${c.requested_on}, is outstanding: the clock stands still and the deadline is unknown ` +
-            'until the corrected request arrives (当該補正に要した日数は算入しない).'
-        : `Correction round ${c.round}: asked for on ${c.requested_on}, the corrected request arrived ${c.corrected_on}: ${days} day${days === 1 ? '' : 's'} ` +
-            `(${addDays(c.requested_on, 1)} through ${c.corrected_on}) not counted (当該補正に要した日数は算入しない).`,
+      say(
+        days === null
+          ? { id: 'deadline.correction_outstanding', params: { round: c.round, asked: c.requested_on } }
+          : {
+              id: 'deadline.correction',
+              params: { round: c.round, asked: c.requested_on, arrived: String(c.corrected_on), count: days, from: addDays(c.requested_on, 1) },
+            },
+      ),
     )
   }
   if (original) {
+    const excluded: Message = length.excluded_days > 0 ? { id: 'deadline.plus_correction_days', params: { days: length.excluded_days } } : 'deadline.nothing'
+    const moved: Message = original.due_date !== original.raw_due_date ? { id: 'deadline.moved_to', params: { date: original.due_date } } : 'deadline.nothing'
     lines.push(
-      `Original deadline: ${request.received_date} + ${rules.decision_period_days} days` +
-        `${length.excluded_days > 0 ? ` + ${length.excluded_days} correction days` : ''} = ${original.raw_due_date}` +
-        `${original.due_date !== original.raw_due_date ? `, moved off office holidays to ${original.due_date}` : ''}.`,
+      say({
+        id: 'deadline.original',
+        params: {
+          received: request.received_date,
+          days: rules.decision_period_days,
+          excluded: { text: excluded },
+          raw: original.raw_due_date,
+          moved: { text: moved },
+        },
+      }),
     )
   }
   if (view.extension) {
     lines.push(
-      `Extended by ${view.extension.days} days, decided ${view.extension.decided_on}, the requester notified ${view.extension.notified_on} ` +
-        `(情報公開法第10条第2項, 個人情報保護法第83条第2項): the period ends ${request.received_date} + ${length.total_days} days = ${final?.raw_due_date}.`,
+      say({
+        id: 'deadline.extended',
+        params: {
+          days: view.extension.days,
+          decided: view.extension.decided_on,
+          notified: view.extension.notified_on,
+          received: request.received_date,
+          total: length.total_days,
+          raw: String(final?.raw_due_date),
+        },
+      }),
     )
   }
   if (final) {
-    const who =
+    const who: Message =
       computed.holidays === 'disclosure_policy'
-        ? `the disclosure policy says a deadline on an office holiday ${rules.roll_forward_off_holidays ? 'moves' : 'stays'}`
-        : `the calendar policy ${final.roll_forward ? 'moves' : 'does not move'} the office's own decision deadlines off office holidays`
+        ? rules.roll_forward_off_holidays
+          ? 'deadline.policy_moves'
+          : 'deadline.policy_stays'
+        : final.roll_forward
+          ? 'deadline.calendar_moves'
+          : 'deadline.calendar_stays'
     if (final.raw_due_date_is_holiday) {
       lines.push(
-        final.roll_forward
-          ? `${final.raw_due_date} is an office holiday and ${who}: moved over ${final.skipped.map((h) => `${h.date} (${holidayWords(h)})`).join(', ')} ` +
-              `to ${final.due_date} (行政機関の休日に関する法律第2条).`
-          : `${final.raw_due_date} is an office holiday, but ${who}: the deadline stays on it.`,
+        say(
+          final.roll_forward
+            ? {
+                id: 'deadline.holiday_moved',
+                params: { raw: final.raw_due_date, who: { text: who }, skipped: { texts: final.skipped.map(holidayWords) }, due: final.due_date },
+              }
+            : { id: 'deadline.holiday_stays', params: { raw: final.raw_due_date, who: { text: who } } },
+        ),
       )
     }
-    lines.push(`Deadline ${final.due_date}; deadline_approaching is published from ${computed.warnFrom} (${rules.warning_days} days before).`)
+    lines.push(say({ id: 'deadline.final', params: { due: final.due_date, warn: String(computed.warnFrom), days: rules.warning_days } }))
   }
   let state: DeadlineExplanationView['state']
   if (request.status === 'withdrawn') state = 'closed'
   else if (request.decided_on) state = final && request.decided_on > final.due_date ? 'decided_late' : 'decided_in_time'
   else if (!final) state = 'suspended'
   else state = today > final.due_date ? 'overdue' : 'running'
-  const stateWords = {
-    closed: `Withdrawn on ${request.withdrawn_on}: no decision follows.`,
-    decided_late: `Decided on ${request.decided_on}, after the deadline.`,
-    decided_in_time: `Decided on ${request.decided_on}, within the deadline.`,
-    suspended: 'Waiting for the corrected request: no deadline runs.',
-    overdue: `Undecided and past the deadline (${final?.due_date}).`,
-    running: `Undecided; ${final ? `the deadline is ${final.due_date}` : ''}.`,
-  } as const
-  lines.push(stateWords[state])
+  const stateWords: Record<DeadlineExplanationView['state'], Message> = {
+    closed: { id: 'deadline.state_closed', params: { date: String(request.withdrawn_on) } },
+    decided_late: { id: 'deadline.state_decided_late', params: { date: String(request.decided_on) } },
+    decided_in_time: { id: 'deadline.state_decided_in_time', params: { date: String(request.decided_on) } },
+    suspended: 'deadline.state_suspended',
+    overdue: { id: 'deadline.state_overdue', params: { due: String(final?.due_date) } },
+    running: { id: 'deadline.state_running', params: { due: String(final?.due_date) } },
+  }
+  lines.push(say(stateWords[state]))
   ctx.audit.details = { due_date: final?.due_date ?? null, state }
   return {
     request_id: request.id,

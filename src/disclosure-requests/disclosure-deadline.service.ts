@@ -44,7 +44,8 @@ export async function computeDeadline(q: Queryable, facts: DeadlineFacts, policy
     const final = facts.extension_days ? await due(length.total_days) : original
     return { policy, rules, holidays, length, original, final, warnFrom: addDays(final.due_date, -rules.warning_days) }
   } catch (error) {
-    if (error instanceof CalendarError) throw new HttpProblem(422, 'unprocessable', `the deadline cannot be counted: ${error.message}`)
+    if (error instanceof CalendarError)
+      throw new HttpProblem(422, 'unprocessable', { id: 'disclosure.deadline_uncountable', params: { why: { text: error.detail } } })
     throw error
   }
 }

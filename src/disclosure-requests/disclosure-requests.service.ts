@@ -1,6 +1,6 @@
 import { reachesCase } from '../cases/cases.service.js'
 import type { ServiceContext } from '../kernel/context.js'
-import { conflict, type FieldError, forbidden, notFound, unprocessable } from '../kernel/errors.js'
+import { conflict, type FieldError, forbidden, invalidValues, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import type { DomainChange } from '../kernel/outbox.js'
 import { decodeCursor, paginate } from '../kernel/pagination.js'
@@ -33,6 +33,7 @@ import {
 } from './disclosure-requests.repository.js'
 import type { AddRecord, CreateDisclosureRequest, DisclosureRequestView, StepView, UpdateDisclosureRequest } from './disclosure-requests.schemas.js'
 import { OPEN_STATUSES, stepsFrom } from './disclosure-status.js'
+import type { Message } from '../kernel/messages/index.js'
 
 /**
  * Disclosure requests (開示請求): a request for recordings and case files, under the
@@ -53,14 +54,14 @@ export async function loadRequest(ctx: ServiceContext, id: string, options: { lo
     lock: options.lock,
     personalReach: ctx.can('disclosure_requests:read_personal'),
   })
-  if (!found) throw notFound('disclosure request')
+  if (!found) throw notFound('not_found.disclosure_request')
   return found
 }
 
 /** The request as it is now, for the response to a change the caller made. */
 export async function reloadRequest(ctx: ServiceContext, id: string): Promise<LoadedRequest> {
   const found = await findRequestInReach(ctx.db, id, 'all', ctx.caller, { personalReach: ctx.can('disclosure_requests:read_personal') })
-  if (!found) throw notFound('disclosure request')
+  if (!found) throw notFound('not_found.disclosure_request')
   return found
 }
 
@@ -220,16 +221,17 @@ export async function recordStep(ctx: ServiceContext, step: Omit<NewStep, 'actor
 }
 
 /** 422 naming the field when a date lies after today or before another the request already has. */
-export function dateErrors(value: string, pointer: string, notBefore: Array<[string | null, string]> = []): FieldError[] {
+export function dateErrors(value: string, pointer: string, notBefore: Array<[string | null, Message]> = []): FieldError[] {
   const errors: FieldError[] = []
-  if (value > todayInTokyo()) errors.push({ pointer, message: 'is after today (Asia/Tokyo)' })
-  for (const [bound, what] of notBefore) if (bound && value < bound) errors.push({ pointer, message: `is before ${what} (${bound})` })
+  if (value > todayInTokyo()) errors.push({ pointer, message: 'field.after_today' })
+  for (const [bound, what] of notBefore)
+    if (bound && value < bound) errors.push({ pointer, message: { id: 'field.before', params: { what: { text: what }, date: bound } } })
   return errors
 }
 
 export function refuseIf(errors: FieldError[]): void {
   if (errors.length === 0) return
-  throw unprocessable(`${errors.length} invalid value${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}`, errors)
+  throw invalidValues(errors)
 }
 
 /** The hold reference the request writes on the recordings it covers (施行令第9条第1項第4号). */
@@ -238,7 +240,7 @@ export const holdReference = (requestId: string) => `開示請求 ${requestId}`
 /** The caller's reach over recordings, for the holds the request places, decides and releases: they are the request's own. */
 export function recordingReach(ctx: ServiceContext) {
   const reach = ctx.can('recordings:read')
-  if (!reach) throw forbidden('handling a request that covers recordings needs the recordings:read permission')
+  if (!reach) throw forbidden('disclosure.needs_recordings_read')
   return reach
 }
 
@@ -258,20 +260,20 @@ function requesterData(input: CreateDisclosureRequest['requester']): RequesterDa
 /** 本人確認: a personal-information request names how the requester's identity was confirmed; an information-disclosure request, open to anyone, does not. */
 function identityErrors(kind: CreateDisclosureRequest['kind'], requester: CreateDisclosureRequest['requester'], pointer: string): FieldError[] {
   if (kind === 'personal_information' && !requester.identity_confirmation) {
-    return [{ pointer: `${pointer}/identity_confirmation`, message: 'is required for a personal_information request (本人確認)' }]
+    return [{ pointer: `${pointer}/identity_confirmation`, message: 'disclosure.identity_required' }]
   }
   if (kind === 'information_disclosure' && requester.identity_confirmation) {
-    return [{ pointer: `${pointer}/identity_confirmation`, message: 'only for personal_information requests: anyone may ask for administrative documents' }]
+    return [{ pointer: `${pointer}/identity_confirmation`, message: 'disclosure.identity_only_personal' }]
   }
   return []
 }
 
 export async function createRequest(ctx: ServiceContext, input: CreateDisclosureRequest): Promise<LoadedRequest> {
   refuseIf([
-    ...dateErrors(input.received_date, 'body/received_date', [[POLICY_EPOCH, 'the first day any policy is in force']]),
+    ...dateErrors(input.received_date, 'body/received_date', [[POLICY_EPOCH, 'when.policy_epoch']]),
     ...identityErrors(input.kind, input.requester, 'body/requester'),
   ])
-  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'handle disclosure requests' })
+  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.handle_disclosure_requests' })
   // The version in force on the received date governs the request.
   const policy = await policyOn(ctx, 'disclosure', input.received_date)
   const deadline = await computeDeadline(ctx.db, { kind: input.kind, received_date: input.received_date, corrections: [], extension_days: null }, policy)
@@ -337,9 +339,12 @@ export async function updateDescription(ctx: ServiceContext, id: string, input: 
 }
 
 /** Not while the request awaits its decision: the covered records are then fixed, and their holds run to a year after it. */
-function requireOpen(request: LoadedRequest, doing: string): void {
+function requireOpen(request: LoadedRequest, doing: 'added' | 'removed'): void {
   if (!OPEN_STATUSES.includes(request.status)) {
-    throw conflict(`the request is ${request.status}: records are ${doing} only while it awaits its decision`, { status: request.status })
+    throw conflict(
+      { id: doing === 'added' ? 'disclosure.add_only_open' : 'disclosure.remove_only_open', params: { status: request.status } },
+      { status: request.status },
+    )
   }
 }
 
@@ -352,17 +357,16 @@ export async function addRecord(ctx: ServiceContext, id: string, input: AddRecor
   const request = await loadRequest(ctx, id, { lock: true })
   requireOpen(request, 'added')
   if (request.records.some((e) => e.removed_at === null && e.record_type === input.type && e.record_id === input.id)) {
-    throw conflict(`the request already covers this ${input.type}`)
+    throw conflict({ id: 'disclosure.already_covers', params: { type: input.type } })
   }
   let holdId: string | null = null
   if (input.type === 'case') {
-    if (!(await reachesCase(ctx, input.id, 'cases:read')))
-      throw unprocessable('no case with this id is in your reach', [{ pointer: 'body/id', message: 'no such case in your reach' }])
+    if (!(await reachesCase(ctx, input.id, 'cases:read'))) throw unprocessable('reach.no_case', [{ pointer: 'body/id', message: 'reach.no_such_case' }])
   } else {
     const reach = recordingReach(ctx)
     const status = await recordingStatusInReach(ctx, input.id, reach)
-    if (status === null) throw unprocessable('no recording with this id is in your reach', [{ pointer: 'body/id', message: 'no such recording in your reach' }])
-    if (isTerminal(status)) throw conflict(`the recording was ${status}: there is nothing left to hold for the request (it may be decided as no such record)`)
+    if (status === null) throw unprocessable('reach.no_recording', [{ pointer: 'body/id', message: 'reach.no_such_recording' }])
+    if (isTerminal(status)) throw conflict({ id: 'disclosure.recording_gone', params: { status } })
     const hold = await placeHold(
       ctx,
       input.id,
@@ -393,8 +397,8 @@ export async function addRecord(ctx: ServiceContext, id: string, input: AddRecor
 export async function removeRecord(ctx: ServiceContext, id: string, entryId: string, reason: string): Promise<LoadedRequest> {
   const request = await loadRequest(ctx, id, { lock: true })
   const entry = request.records.find((e) => e.id === entryId)
-  if (!entry) throw notFound('covered record')
-  if (entry.removed_at !== null) throw conflict('the record was already removed from the request')
+  if (!entry) throw notFound('not_found.covered_record')
+  if (entry.removed_at !== null) throw conflict('disclosure.already_removed')
   requireOpen(request, 'removed')
   if (entry.record_type === 'recording' && entry.hold_id) {
     await releaseHold(ctx, entry.record_id, entry.hold_id, `開示請求 ${id} の対象から除外: ${reason}`.slice(0, 2000), { reach: recordingReach(ctx) })

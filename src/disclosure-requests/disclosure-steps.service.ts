@@ -48,7 +48,10 @@ async function beginStep(ctx: ServiceContext, id: string, step: DisclosureStep):
   const to = stepTarget(request.status, step)
   if (!to) {
     const allowed = stepsFrom(request.status)
-    throw conflict(`a ${request.status} request does not take ${step}; allowed: ${allowed.join(', ') || 'nothing'}`, { allowed })
+    throw conflict(
+      { id: 'disclosure.step_refused', params: { status: request.status, step, allowed: allowed.length ? allowed : { text: 'disclosure.nothing' } } },
+      { allowed },
+    )
   }
   return { request, to }
 }
@@ -97,8 +100,8 @@ export async function requestCorrection(ctx: ServiceContext, id: string, input: 
   const lastAnswered = request.corrections.at(-1)?.corrected_on ?? null
   refuseIf(
     dateErrors(input.requested_on, 'body/requested_on', [
-      [request.received_date, 'the received date'],
-      [lastAnswered, 'the day the last correction arrived'],
+      [request.received_date, 'when.received'],
+      [lastAnswered, 'when.last_correction'],
     ]),
   )
   const round = await openCorrection(ctx.db, { requestId: id, requestedOn: input.requested_on, reason: input.reason, requestedBy: ctx.caller.subject })
@@ -116,7 +119,7 @@ export async function receiveCorrection(ctx: ServiceContext, id: string, input: 
   const { request, to } = await beginStep(ctx, id, 'receive_correction')
   const open = request.corrections.find((c) => c.corrected_on === null)
   if (!open) throw new Error(`request ${id} is correction_requested without an open round`)
-  refuseIf(dateErrors(input.corrected_on, 'body/corrected_on', [[open.requested_on, 'the day the correction was asked for']]))
+  refuseIf(dateErrors(input.corrected_on, 'body/corrected_on', [[open.requested_on, 'when.correction_asked']]))
   await closeCorrection(ctx.db, id, input.corrected_on, ctx.caller.subject)
   const corrections = request.corrections.map((c) => (c.round === open.round ? { ...c, corrected_on: input.corrected_on } : c))
   const deadline = await computeDeadline(ctx.db, { ...facts(request), corrections }, await policyOf(ctx, request))
@@ -149,19 +152,19 @@ export async function extendDeadline(ctx: ServiceContext, id: string, input: Ext
   const { request, to } = await beginStep(ctx, id, 'extend')
   const policy = await policyOf(ctx, request)
   const rules = policy.body.kinds[request.kind]
-  if (rules.max_extension_days === 0) throw conflict(`the disclosure policy (version ${policy.id}) allows no extension for ${request.kind} requests`)
+  if (rules.max_extension_days === 0) throw conflict({ id: 'disclosure.no_extension', params: { version: policy.id, kind: request.kind } })
   const errors: FieldError[] = [
-    ...dateErrors(input.decided_on, 'body/decided_on', [[request.received_date, 'the received date']]),
-    ...dateErrors(input.notified_on, 'body/notified_on', [[input.decided_on, 'decided_on']]),
+    ...dateErrors(input.decided_on, 'body/decided_on', [[request.received_date, 'when.received']]),
+    ...dateErrors(input.notified_on, 'body/notified_on', [[input.decided_on, 'when.decided_on']]),
   ]
   if (input.days > rules.max_extension_days) {
-    errors.push({ pointer: 'body/days', message: `exceeds the ${rules.max_extension_days} days the disclosure policy (version ${policy.id}) allows` })
+    errors.push({ pointer: 'body/days', message: { id: 'disclosure.extension_too_long', params: { days: rules.max_extension_days, version: policy.id } } })
   }
   refuseIf(errors)
   const original = await computeDeadline(ctx.db, facts(request), policy)
   const originalDue = original.final!.due_date
   if (input.decided_on > originalDue) {
-    throw conflict(`the deadline was ${originalDue}: an extension is decided before it runs out, not after`, { due_date: originalDue })
+    throw conflict({ id: 'disclosure.extension_too_late', params: { date: originalDue } }, { due_date: originalDue })
   }
   const extended = await computeDeadline(ctx.db, facts(request, { extension_days: input.days }), policy)
   await finishStep(
@@ -195,7 +198,7 @@ async function decisionItems(ctx: ServiceContext, request: LoadedRequest, input:
   const errors: FieldError[] = []
   if (input.decision === 'no_such_record' || input.decision === 'existence_neither_confirmed_nor_denied') {
     if (input.items.length > 0) {
-      errors.push({ pointer: 'body/items', message: `must be empty for ${input.decision}: naming a record would say whether it exists` })
+      errors.push({ pointer: 'body/items', message: { id: 'disclosure.items_must_be_empty', params: { decision: input.decision } } })
     }
     refuseIf(errors)
     return []
@@ -206,26 +209,26 @@ async function decisionItems(ctx: ServiceContext, request: LoadedRequest, input:
     const at = `body/items/${i}`
     const key = `${item.record_type}:${item.record_id}`
     if (!covered.some((e) => e.record_type === item.record_type && e.record_id === item.record_id)) {
-      errors.push({ pointer: `${at}/record_id`, message: `is not a ${item.record_type} the request covers` })
-    } else if (seen.has(key)) errors.push({ pointer: `${at}/record_id`, message: 'is named twice' })
+      errors.push({ pointer: `${at}/record_id`, message: { id: 'disclosure.not_covered', params: { type: item.record_type } } })
+    } else if (seen.has(key)) errors.push({ pointer: `${at}/record_id`, message: 'disclosure.named_twice' })
     seen.add(key)
     const grounds = item.grounds ?? []
     if (item.outcome !== 'disclosed' && grounds.length === 0) {
       errors.push({
         pointer: `${at}/grounds`,
-        message: `are required for what was ${item.outcome === 'withheld' ? 'withheld' : 'partly withheld'} (不開示事由)`,
+        message: item.outcome === 'withheld' ? 'disclosure.grounds_withheld' : 'disclosure.grounds_partly_withheld',
       })
     }
     if (item.derivative_id !== undefined) {
       if (item.record_type !== 'recording' || item.outcome === 'withheld') {
-        errors.push({ pointer: `${at}/derivative_id`, message: 'names the redacted copy of a recording that is disclosed' })
+        errors.push({ pointer: `${at}/derivative_id`, message: 'disclosure.derivative_for_disclosed' })
       } else {
         const derivative = await derivativeOfRecording(ctx, item.record_id, item.derivative_id)
-        if (!derivative) errors.push({ pointer: `${at}/derivative_id`, message: 'is not a derivative of this recording' })
-        else if (derivative.status !== 'active') errors.push({ pointer: `${at}/derivative_id`, message: 'was disposed of' })
+        if (!derivative) errors.push({ pointer: `${at}/derivative_id`, message: 'disclosure.not_a_derivative' })
+        else if (derivative.status !== 'active') errors.push({ pointer: `${at}/derivative_id`, message: 'disclosure.derivative_disposed' })
       }
     } else if (item.record_type === 'recording' && item.outcome === 'partially_disclosed') {
-      errors.push({ pointer: `${at}/derivative_id`, message: 'is required: a recording is partly disclosed through a redacted copy, never by altering it' })
+      errors.push({ pointer: `${at}/derivative_id`, message: 'disclosure.derivative_required' })
     }
     items.push({
       record_type: item.record_type,
@@ -240,21 +243,21 @@ async function decisionItems(ctx: ServiceContext, request: LoadedRequest, input:
   if (missing.length > 0) {
     errors.push({
       pointer: 'body/items',
-      message: `must name every covered record; missing ${missing.map((e) => `${e.record_type} ${e.record_id}`).join(', ')}`,
+      message: { id: 'disclosure.items_missing', params: { missing: missing.map((e) => `${e.record_type} ${e.record_id}`) } },
     })
   }
   const outcomes = new Set(items.map((i) => i.outcome))
   if (input.decision === 'full_disclosure' && [...outcomes].some((o) => o !== 'disclosed')) {
-    errors.push({ pointer: 'body/items', message: 'a full disclosure discloses every item (outcome disclosed)' })
+    errors.push({ pointer: 'body/items', message: 'disclosure.full_discloses_all' })
   }
   if (input.decision === 'non_disclosure' && [...outcomes].some((o) => o !== 'withheld')) {
-    errors.push({ pointer: 'body/items', message: 'a non-disclosure withholds every item (outcome withheld)' })
+    errors.push({ pointer: 'body/items', message: 'disclosure.non_withholds_all' })
   }
   if (
     input.decision === 'partial_disclosure' &&
     (outcomes.size === 0 || [...outcomes].every((o) => o === 'disclosed') || [...outcomes].every((o) => o === 'withheld'))
   ) {
-    errors.push({ pointer: 'body/items', message: 'a partial disclosure discloses something and withholds something' })
+    errors.push({ pointer: 'body/items', message: 'disclosure.partial_mixed' })
   }
   refuseIf(errors)
   return items
@@ -267,7 +270,7 @@ async function decisionItems(ctx: ServiceContext, request: LoadedRequest, input:
  */
 export async function decide(ctx: ServiceContext, id: string, input: Decide) {
   const { request, to } = await beginStep(ctx, id, 'decide')
-  refuseIf(dateErrors(input.decided_on, 'body/decided_on', [[request.received_date, 'the received date']]))
+  refuseIf(dateErrors(input.decided_on, 'body/decided_on', [[request.received_date, 'when.received']]))
   const items = await decisionItems(ctx, request, input)
   const held = request.records.filter((e) => e.removed_at === null && e.hold_id !== null)
   const reach = held.length > 0 ? recordingReach(ctx) : null
@@ -299,31 +302,30 @@ export async function decide(ctx: ServiceContext, id: string, input: Decide) {
 export async function handOver(ctx: ServiceContext, id: string, input: HandOver, grants: MediaGrantSettings, keys: SigningKeys) {
   const { request, to } = await beginStep(ctx, id, 'hand_over')
   if (request.decision !== 'full_disclosure' && request.decision !== 'partial_disclosure') {
-    throw conflict(`the decision (${request.decision}) discloses nothing to hand over`)
+    throw conflict({ id: 'disclosure.nothing_to_hand_over', params: { decision: String(request.decision) } })
   }
   const errors: FieldError[] = []
   const item = (request.decision_items ?? []).find((i) => i.record_type === input.record_type && i.record_id === input.record_id)
-  if (!item || item.outcome === 'withheld') errors.push({ pointer: 'body/record_id', message: 'the decision discloses no such record' })
+  if (!item || item.outcome === 'withheld') errors.push({ pointer: 'body/record_id', message: 'disclosure.no_such_disclosed_record' })
   else if ((input.derivative_id ?? null) !== item.derivative_id) {
     errors.push({
       pointer: 'body/derivative_id',
-      message: item.derivative_id ? `the decision discloses the redacted copy ${item.derivative_id}` : 'the decision discloses the original',
+      message: item.derivative_id ? { id: 'disclosure.discloses_copy', params: { id: item.derivative_id } } : 'disclosure.discloses_original',
     })
   }
   const today = todayInTokyo()
   let handedOverOn = today
   if (input.method === 'media_grant') {
-    if (input.record_type !== 'recording')
-      errors.push({ pointer: 'body/method', message: 'a media grant opens a recording; hand a case file over on a medium' })
-    if (input.medium !== undefined) errors.push({ pointer: 'body/medium', message: 'only for method medium' })
+    if (input.record_type !== 'recording') errors.push({ pointer: 'body/method', message: 'disclosure.grant_for_recordings' })
+    if (input.medium !== undefined) errors.push({ pointer: 'body/medium', message: 'disclosure.only_for_medium' })
     if (input.handed_over_on !== undefined && input.handed_over_on !== today) {
-      errors.push({ pointer: 'body/handed_over_on', message: 'a grant is issued today' })
+      errors.push({ pointer: 'body/handed_over_on', message: 'disclosure.grant_today' })
     }
   } else {
-    if (input.medium === undefined) errors.push({ pointer: 'body/medium', message: 'is required for method medium' })
-    if (input.handed_over_on === undefined) errors.push({ pointer: 'body/handed_over_on', message: 'is required for method medium' })
+    if (input.medium === undefined) errors.push({ pointer: 'body/medium', message: 'disclosure.required_for_medium' })
+    if (input.handed_over_on === undefined) errors.push({ pointer: 'body/handed_over_on', message: 'disclosure.required_for_medium' })
     else {
-      errors.push(...dateErrors(input.handed_over_on, 'body/handed_over_on', [[request.decided_on, 'the decision']]))
+      errors.push(...dateErrors(input.handed_over_on, 'body/handed_over_on', [[request.decided_on, 'when.decision']]))
       handedOverOn = input.handed_over_on
     }
   }
@@ -331,7 +333,7 @@ export async function handOver(ctx: ServiceContext, id: string, input: HandOver,
   let grant = null
   if (input.method === 'media_grant') {
     const reach = ctx.can('recordings:media_access')
-    if (!reach) throw forbidden('handing media over by a grant needs the recordings:media_access permission')
+    if (!reach) throw forbidden('disclosure.grant_needs_media_access')
     grant = await grantMediaAccess(ctx, input.record_id, grants, keys, 'disclosure_request', { derivativeId: input.derivative_id, reach })
   }
   const handover = await insertHandover(ctx.db, {
@@ -378,7 +380,7 @@ export async function handOver(ctx: ServiceContext, id: string, input: HandOver,
 /** The requester withdrew the request: no decision follows, so the holds it placed are released with the reason. */
 export async function withdraw(ctx: ServiceContext, id: string, input: Withdraw) {
   const { request, to } = await beginStep(ctx, id, 'withdraw')
-  refuseIf(dateErrors(input.withdrawn_on, 'body/withdrawn_on', [[request.received_date, 'the received date']]))
+  refuseIf(dateErrors(input.withdrawn_on, 'body/withdrawn_on', [[request.received_date, 'when.received']]))
   const held = request.records.filter((e) => e.removed_at === null && e.hold_id !== null)
   const reach = held.length > 0 ? recordingReach(ctx) : null
   for (const entry of held) {
@@ -402,7 +404,7 @@ export async function withdraw(ctx: ServiceContext, id: string, input: Withdraw)
  */
 export async function appeal(ctx: ServiceContext, id: string, input: Appeal) {
   const { request, to } = await beginStep(ctx, id, 'appeal')
-  refuseIf(dateErrors(input.filed_on, 'body/filed_on', [[request.decided_on, 'the decision']]))
+  refuseIf(dateErrors(input.filed_on, 'body/filed_on', [[request.decided_on, 'when.decision']]))
   const recordings = request.records.filter((e) => e.removed_at === null && e.record_type === 'recording')
   const reach = recordings.length > 0 ? recordingReach(ctx) : null
   const held: string[] = []
@@ -434,7 +436,7 @@ export async function appeal(ctx: ServiceContext, id: string, input: Appeal) {
 /** The appeal's outcome (裁決): its date ends the appeal holds a year after the day after it. */
 export async function decideAppeal(ctx: ServiceContext, id: string, input: AppealOutcome) {
   const { request, to } = await beginStep(ctx, id, 'decide_appeal')
-  refuseIf(dateErrors(input.decided_on, 'body/decided_on', [[request.appeal_filed_on, 'the day the appeal was filed']]))
+  refuseIf(dateErrors(input.decided_on, 'body/decided_on', [[request.appeal_filed_on, 'when.appeal_filed']]))
   const held = request.records.filter((e) => e.removed_at === null && e.appeal_hold_id !== null)
   const reach = held.length > 0 ? recordingReach(ctx) : null
   for (const entry of held) await recordHoldDecision(ctx, entry.record_id, entry.appeal_hold_id!, input.decided_on, { reach: reach! })

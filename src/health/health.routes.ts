@@ -38,10 +38,10 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ database: DatabaseHandle }> = as
       try {
         await sql`select 1`.execute(database.db)
       } catch {
-        throw serviceUnavailable('the database is not reachable')
+        throw serviceUnavailable('health.database_unreachable')
       }
       const pending = await pendingMigrations(database)
-      if (pending.length > 0) throw serviceUnavailable(`migrations not yet applied: ${pending.join(', ')}`)
+      if (pending.length > 0) throw serviceUnavailable({ id: 'health.migrations_pending', params: { migrations: pending } })
       return { status: 'ok' as const }
     },
   })

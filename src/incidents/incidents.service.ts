@@ -4,7 +4,7 @@ import { officeDueDate } from '../calendar/calendar.service.js'
 import { readableCase } from '../cases/cases.service.js'
 import type { Reach } from '../kernel/access.js'
 import type { ServiceContext } from '../kernel/context.js'
-import { conflict, forbidden, notFound, unprocessable, type FieldError } from '../kernel/errors.js'
+import { conflict, forbidden, invalidValues, notFound, unprocessable, type FieldError } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import { decodeCursor, paginate } from '../kernel/pagination.js'
 import { requireIfMatch } from '../kernel/preconditions.js'
@@ -40,6 +40,7 @@ import { dayOne, finalReportDays, judge, type Judgement, type ReportingFacts } f
 import type { CreateIncident, IncidentView, UpdateIncident } from './incidents.schemas.js'
 import type { CountedDeadline, DeadlinesDoc, IncidentsTable, TeamRole } from './incidents.tables.js'
 import { incidentChange, presentIncidents, refsFor } from './incidents.views.js'
+import type { Message } from '../kernel/messages/index.js'
 
 /**
  * Leak incidents (漏えい等), the first seed's principles as a workflow:
@@ -73,14 +74,14 @@ function personalAccess(ctx: ServiceContext): IncidentAccess | null {
 /** The incident the caller reads (route permission incidents:read), with its view, or 404. */
 async function loadView(ctx: ServiceContext, id: string, access = accessOf(ctx, 'involved')) {
   const found = await findIncidentView(ctx.db, id, access, personalAccess(ctx))
-  if (!found) throw notFound('incident')
+  if (!found) throw notFound('not_found.incident')
   return found
 }
 
 /** The incident's header and whether its text is visible, for its lists (entries, actions, histories). */
 export async function loadHeader(ctx: ServiceContext, id: string) {
   const found = await findIncidentHeader(ctx.db, id, accessOf(ctx, 'involved'), personalAccess(ctx))
-  if (!found) throw notFound('incident')
+  if (!found) throw notFound('not_found.incident')
   return found
 }
 
@@ -91,11 +92,11 @@ export async function loadHeader(ctx: ServiceContext, id: string) {
  */
 export async function lockForHandling(ctx: ServiceContext, id: string): Promise<IncidentRow> {
   const row = await lockIncident(ctx.db, id, accessOf(ctx, 'involved', ctx.can('incidents:read') ?? 'own'))
-  if (!row) throw notFound('incident')
+  if (!row) throw notFound('not_found.incident')
   if (ctx.reach !== 'all' && !(await incidentReachable(ctx.db, id, accessOf(ctx, 'team')))) {
-    throw forbidden("only the incident's owner (窓口), its team, the desk and records managers handle it")
+    throw forbidden('incidents.handlers_only')
   }
-  if (row.status === 'closed') throw conflict('the incident is closed; it takes no more changes')
+  if (row.status === 'closed') throw conflict('incidents.closed')
   return row
 }
 
@@ -137,7 +138,7 @@ async function countDeadline(ctx: ServiceContext, first: string, days: number, r
     }
   } catch (error) {
     if (!(error instanceof CalendarError)) throw error
-    throw unprocessable(error.message, [{ pointer: 'body/aware_at', message: 'its deadlines fall outside the dates the office calendar covers' }])
+    throw unprocessable(error.detail, [{ pointer: 'body/aware_at', message: 'incidents.deadlines_outside_calendar' }])
   }
 }
 
@@ -193,20 +194,20 @@ async function planFor(ctx: ServiceContext, awareDate: string, categories: reado
   const plan = await policyOn(ctx, 'incident_response', awareDate)
   const known = new Set(plan.body.ordinance_sensitive_categories.map((c) => c.code))
   const errors = categories.flatMap((code, i) =>
-    known.has(code) ? [] : [{ pointer: `${pointer}/${i}`, message: `is not an ordinance-sensitive category of the response plan (version ${plan.id})` }],
+    known.has(code) ? [] : [{ pointer: `${pointer}/${i}`, message: { id: 'incidents.not_a_category', params: { version: plan.id } } as Message }],
   )
-  if (errors.length > 0) throw unprocessable(`unknown ordinance-sensitive categor${errors.length === 1 ? 'y' : 'ies'}`, errors)
+  if (errors.length > 0) throw unprocessable({ id: 'incidents.unknown_categories', params: { count: errors.length } }, errors)
   return plan
 }
 
 /** Times as reported: awareness not in the future nor before the service's dates; occurrence not after awareness. */
 function checkTimes(awareAt: Date, occurredAt: Date | null): void {
   const errors: FieldError[] = []
-  if (isInTheFuture(awareAt)) errors.push({ pointer: 'body/aware_at', message: 'is in the future' })
-  if (tokyoDate(awareAt) < POLICY_EPOCH) errors.push({ pointer: 'body/aware_at', message: `is before ${POLICY_EPOCH}` })
-  if (occurredAt && isInTheFuture(occurredAt)) errors.push({ pointer: 'body/occurred_at', message: 'is in the future' })
-  if (occurredAt && occurredAt.getTime() > awareAt.getTime()) errors.push({ pointer: 'body/occurred_at', message: 'is after aware_at' })
-  if (errors.length > 0) throw unprocessable(errors.map((e) => `${e.pointer} ${e.message}`).join('; '), errors)
+  if (isInTheFuture(awareAt)) errors.push({ pointer: 'body/aware_at', message: 'field.in_future' })
+  if (tokyoDate(awareAt) < POLICY_EPOCH) errors.push({ pointer: 'body/aware_at', message: { id: 'field.before_date', params: { date: POLICY_EPOCH } } })
+  if (occurredAt && isInTheFuture(occurredAt)) errors.push({ pointer: 'body/occurred_at', message: 'field.in_future' })
+  if (occurredAt && occurredAt.getTime() > awareAt.getTime()) errors.push({ pointer: 'body/occurred_at', message: 'incidents.after_aware_at' })
+  if (errors.length > 0) throw invalidValues(errors)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,7 +221,9 @@ async function linkRecords(ctx: ServiceContext, incident: IncidentRow, refs: Cre
   for (const [i, ref] of refs.entries()) {
     const record = ref.type === 'recording' ? await readableRecording(ctx, ref.id) : await readableCase(ctx, ref.id)
     if (!record) {
-      throw unprocessable(`no ${ref.type} with this id is in your reach`, [{ pointer: `${pointer}/${i}/id`, message: `no such ${ref.type} in your reach` }])
+      throw unprocessable(ref.type === 'case' ? 'reach.no_case' : 'reach.no_recording', [
+        { pointer: `${pointer}/${i}/id`, message: ref.type === 'case' ? 'reach.no_such_case' : 'reach.no_such_recording' },
+      ])
     }
     const added = await linkRecord(ctx.db, {
       incidentId: incident.id,
@@ -242,7 +245,7 @@ async function linkRecords(ctx: ServiceContext, incident: IncidentRow, refs: Cre
 
 /** Opens an incident: anyone who discovers a leak may (staff in their own unit). */
 export async function openIncident(ctx: ServiceContext, input: CreateIncident): Promise<string> {
-  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'open incidents' })
+  const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.open_incidents' })
   const awareAt = new Date(input.aware_at)
   const occurredAt = input.occurred_at ? new Date(input.occurred_at) : null
   checkTimes(awareAt, occurredAt)
@@ -412,9 +415,9 @@ export async function handOver(ctx: ServiceContext, id: string, to: string, reas
   const row = await lockForHandling(ctx, id)
   const reach = ctx.can('incidents:hand_over')
   if (!reach || !(await incidentReachable(ctx.db, id, accessOf(ctx, 'owner', reach)))) {
-    throw forbidden('only the owner (窓口), the desk or a records manager hands an incident over')
+    throw forbidden('incidents.handover_by')
   }
-  if (to === row.owner) throw conflict(`${to} already owns the incident`)
+  if (to === row.owner) throw conflict({ id: 'incidents.already_owner', params: { subject: to } })
   const handover = await insertHandover(ctx.db, { incident_id: id, from_owner: row.owner, to_owner: to, reason, handed_over_by: ctx.caller.subject })
   const updated = await updateIncident(ctx.db, id, { owner: to })
   ctx.publish(incidentChange('incident.handed_over', updated, { handover_id: handover.id, from: row.owner, to }))
@@ -444,7 +447,7 @@ export async function handoversOf(ctx: ServiceContext, id: string) {
 export async function addMember(ctx: ServiceContext, id: string, member: { subject: string; role: TeamRole }): Promise<void> {
   await lockForHandling(ctx, id)
   const [added] = await addTeamMembers(ctx.db, id, [member], ctx.caller.subject)
-  if (!added) throw conflict(`${member.subject} is already on the team as ${member.role}`)
+  if (!added) throw conflict({ id: 'incidents.already_member', params: { subject: member.subject, role: member.role } })
   const updated = await updateIncident(ctx.db, id, {})
   ctx.publish(incidentChange('incident.team_changed', updated, { added: { member_id: added.id, subject: added.subject, role: added.role } }))
   ctx.audit.details = { member_id: added.id, subject: added.subject, role: added.role }
@@ -453,7 +456,7 @@ export async function addMember(ctx: ServiceContext, id: string, member: { subje
 export async function removeMember(ctx: ServiceContext, id: string, memberId: string): Promise<void> {
   await lockForHandling(ctx, id)
   const removed = await removeTeamMember(ctx.db, id, memberId, ctx.caller.subject)
-  if (!removed) throw notFound('team member')
+  if (!removed) throw notFound('not_found.team_member')
   const updated = await updateIncident(ctx.db, id, {})
   ctx.publish(incidentChange('incident.team_changed', updated, { removed: { member_id: removed.id, subject: removed.subject, role: removed.role } }))
   ctx.audit.details = { member_id: removed.id, subject: removed.subject, role: removed.role }
@@ -477,8 +480,7 @@ export async function closeIncident(ctx: ServiceContext, id: string, input: { re
   const openActions = await actionsOf(ctx.db, id, { openOnly: true })
   if (openActions.length > 0 && !input.open_actions_reason) {
     throw conflict(
-      `${openActions.length} action${openActions.length === 1 ? ' is' : 's are'} still open (${openActions.map((a) => a.title).join(', ')}): ` +
-        'finish or cancel them, or close with open_actions_reason',
+      { id: 'incidents.actions_open', params: { count: openActions.length, titles: openActions.map((a) => a.title) } },
       { open_actions: openActions.map((a) => ({ id: a.id, title: a.title, status: a.status })) },
     )
   }
@@ -496,8 +498,8 @@ export async function closeIncident(ctx: ServiceContext, id: string, input: { re
 /** Releases the incident's holds (records managers), once it is closed: the evidence is no longer needed for it. */
 export async function releaseIncidentHolds(ctx: ServiceContext, id: string, reason: string) {
   const row = await lockIncident(ctx.db, id, accessOf(ctx, 'involved'))
-  if (!row) throw notFound('incident')
-  if (row.status !== 'closed') throw conflict('the incident is open: its holds keep the evidence until it is closed')
+  if (!row) throw notFound('not_found.incident')
+  if (row.status !== 'closed') throw conflict('incidents.open_holds')
   const released = await releaseHoldsFor(ctx, { type: 'incident', reference: id }, reason)
   if (released.length > 0) ctx.publish(incidentChange('incident.holds_released', row, { holds: released.length }))
   ctx.audit.details = { released: released.length }

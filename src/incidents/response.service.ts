@@ -1,5 +1,5 @@
 import type { ServiceContext } from '../kernel/context.js'
-import { conflict, type FieldError, notFound, unprocessable } from '../kernel/errors.js'
+import { conflict, type FieldError, invalidValues, notFound } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import { decodeCursor, paginate } from '../kernel/pagination.js'
 import { requireIfMatch } from '../kernel/preconditions.js'
@@ -21,6 +21,7 @@ import {
 } from './incidents.repository.js'
 import type { ActionView, CreateAction, CreateEntry, DecideDisclosure, EntryView, FileReport, RecordNotification, UpdateAction } from './incidents.schemas.js'
 import { incidentChange, presentActions, presentEntries } from './incidents.views.js'
+import type { Message } from '../kernel/messages/index.js'
 
 /**
  * The response to an incident, after the seed:
@@ -33,14 +34,14 @@ import { incidentChange, presentActions, presentEntries } from './incidents.view
  */
 
 function fail(errors: FieldError[]): never {
-  throw unprocessable(`${errors.length} invalid value${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}`, errors)
+  throw invalidValues(errors)
 }
 
 /** A date someone reports for the incident: not before the day the office became aware, not after today. */
 function checkDate(row: IncidentRow, date: string, pointer: string): FieldError[] {
   const aware = tokyoDate(row.aware_at)
-  if (date < aware) return [{ pointer, message: `is before the day the office became aware (${aware})` }]
-  if (date > todayInTokyo()) return [{ pointer, message: 'is after today' }]
+  if (date < aware) return [{ pointer, message: { id: 'incidents.before_aware', params: { date: aware } } }]
+  if (date > todayInTokyo()) return [{ pointer, message: 'field.after_today_plain' }]
   return []
 }
 
@@ -49,23 +50,24 @@ function checkDate(row: IncidentRow, date: string, pointer: string): FieldError[
 
 function entryShapeErrors(input: CreateEntry): FieldError[] {
   const errors: FieldError[] = []
-  const only = (field: keyof CreateEntry, types: string) => {
-    if (input[field] !== undefined) errors.push({ pointer: `body/${field}`, message: `is only for ${types}` })
+  const only = (field: keyof CreateEntry, types: Message) => {
+    if (input[field] !== undefined) errors.push({ pointer: `body/${field}`, message: { id: 'field.only_for', params: { types: { text: types } } } })
   }
   const needs = (field: keyof CreateEntry) => {
-    if (input[field] === undefined) errors.push({ pointer: `body/${field}`, message: `is required for a ${input.type}` })
+    if (input[field] === undefined)
+      errors.push({ pointer: `body/${field}`, message: { id: 'field.required_for', params: { type: { text: `entry.${input.type}` as const } } } })
   }
   if (input.type === 'statement') {
     needs('relies_on')
     needs('audience')
-    only('confirmed', 'facts and corrections')
-    only('corrects_entry_id', 'corrections')
+    only('confirmed', 'entries.facts_and_corrections')
+    only('corrects_entry_id', 'entries.corrections')
   } else {
     needs('confirmed')
-    only('relies_on', 'statements')
-    only('audience', 'statements')
+    only('relies_on', 'entries.statements')
+    only('audience', 'entries.statements')
     if (input.type === 'correction') needs('corrects_entry_id')
-    else only('corrects_entry_id', 'corrections')
+    else only('corrects_entry_id', 'entries.corrections')
   }
   return errors
 }
@@ -79,25 +81,34 @@ export async function addEntry(ctx: ServiceContext, id: string, input: CreateEnt
   const row = await lockForHandling(ctx, id)
   const occurredAt = input.occurred_at ? new Date(input.occurred_at) : new Date()
   const errors = entryShapeErrors(input)
-  if (isInTheFuture(occurredAt)) errors.push({ pointer: 'body/occurred_at', message: 'is in the future' })
+  if (isInTheFuture(occurredAt)) errors.push({ pointer: 'body/occurred_at', message: 'field.in_future' })
   if (errors.length > 0) fail(errors)
 
   if (input.corrects_entry_id) {
     const [target] = await entriesOf(ctx.db, id, [input.corrects_entry_id])
-    if (!target) fail([{ pointer: 'body/corrects_entry_id', message: 'no such entry on this incident' }])
-    if (target.type === 'statement') fail([{ pointer: 'body/corrects_entry_id', message: 'a statement is not corrected: make a new statement' }])
+    if (!target) fail([{ pointer: 'body/corrects_entry_id', message: 'incidents.no_such_entry' }])
+    if (target.type === 'statement') fail([{ pointer: 'body/corrects_entry_id', message: 'incidents.statement_not_corrected' }])
   }
   if (input.relies_on) {
     const found = new Map((await entriesOf(ctx.db, id, input.relies_on)).map((e) => [e.id, e]))
-    const missing = input.relies_on.flatMap((e, i) => (found.has(e) ? [] : [{ pointer: `body/relies_on/${i}`, message: 'no such entry on this incident' }]))
+    const missing = input.relies_on.flatMap((e, i) => (found.has(e) ? [] : [{ pointer: `body/relies_on/${i}`, message: 'incidents.no_such_entry' as const }]))
     if (missing.length > 0) fail(missing)
     const refused = [...found.values()].filter((e) => e.type === 'statement' || e.confirmed !== true || e.corrected_by.length > 0)
     if (refused.length > 0) {
       throw conflict(
-        'a statement relies on confirmed facts only (憶測や不確かな情報に基づく発言はしない): ' +
-          refused
-            .map((e) => `entry ${e.seq} is ${e.type === 'statement' ? 'a statement' : e.confirmed !== true ? 'unconfirmed' : 'corrected by a later entry'}`)
-            .join('; '),
+        {
+          id: 'incidents.statement_relies',
+          params: {
+            entries: {
+              texts: refused.map(
+                (e): Message => ({
+                  id: e.type === 'statement' ? 'incidents.entry_statement' : e.confirmed !== true ? 'incidents.entry_unconfirmed' : 'incidents.entry_corrected',
+                  params: { seq: e.seq },
+                }),
+              ),
+            },
+          },
+        },
         {
           refused: refused.map((e) => ({
             id: e.id,
@@ -166,7 +177,7 @@ const FINISHED = ['done', 'cancelled']
 export async function changeAction(ctx: ServiceContext, id: string, actionId: string, input: UpdateAction, ifMatch: string | undefined): Promise<ActionView> {
   await lockForHandling(ctx, id)
   const action = await findAction(ctx.db, id, actionId)
-  if (!action) throw notFound('action')
+  if (!action) throw notFound('not_found.action')
   if (ifMatch !== undefined) requireIfMatch(ifMatch, action.version)
   const status = input.status ?? action.status
   const finishedNow = FINISHED.includes(status) && !FINISHED.includes(action.status)
@@ -204,10 +215,10 @@ export async function decideDisclosure(ctx: ServiceContext, id: string, input: D
   const row = await lockForHandling(ctx, id)
   const errors: FieldError[] = []
   if (input.decision === 'withhold' && !input.exception) {
-    errors.push({ pointer: 'body/exception', message: 'withholding needs the exception: publication_would_widen_damage' })
+    errors.push({ pointer: 'body/exception', message: 'incidents.withhold_needs_exception' })
   }
-  if (input.decision === 'publish' && input.exception) errors.push({ pointer: 'body/exception', message: 'is only for withholding' })
-  if (input.decision === 'withhold' && input.published_on) errors.push({ pointer: 'body/published_on', message: 'is only for publishing' })
+  if (input.decision === 'publish' && input.exception) errors.push({ pointer: 'body/exception', message: 'incidents.only_withholding' })
+  if (input.decision === 'withhold' && input.published_on) errors.push({ pointer: 'body/published_on', message: 'incidents.only_publishing' })
   if (input.published_on) errors.push(...checkDate(row, input.published_on, 'body/published_on'))
   if (errors.length > 0) fail(errors)
   await insertDisclosure(ctx.db, {
@@ -237,7 +248,7 @@ export async function fileReport(ctx: ServiceContext, id: string, input: FileRep
     reference_number: input.reference_number ?? null,
     recorded_by: ctx.caller.subject,
   })
-  if (!recorded) throw conflict(`the ${input.kind} report is already on record`)
+  if (!recorded) throw conflict(input.kind === 'first' ? 'incidents.first_report_recorded' : 'incidents.final_report_recorded')
   const due = input.kind === 'first' ? row.first_report_due : row.final_report_due
   const updated = await updateIncident(ctx.db, id, {})
   ctx.publish(incidentChange('incident.report_filed', updated, { report_kind: input.kind, submitted_on: input.submitted_on, due_date: due }))
@@ -254,18 +265,18 @@ export async function recordNotification(ctx: ServiceContext, id: string, input:
   const errors: FieldError[] = []
   if (input.not_possible_reason === undefined) {
     for (const field of ['notified_on', 'method', 'persons'] as const) {
-      if (input[field] === undefined) errors.push({ pointer: `body/${field}`, message: 'is required unless not_possible_reason is given' })
+      if (input[field] === undefined) errors.push({ pointer: `body/${field}`, message: 'incidents.required_unless_not_possible' })
     }
     for (const field of ['alternative', 'alternative_detail'] as const) {
-      if (input[field] !== undefined) errors.push({ pointer: `body/${field}`, message: 'is only for a notification that was not possible' })
+      if (input[field] !== undefined) errors.push({ pointer: `body/${field}`, message: 'incidents.only_not_possible' })
     }
     if (input.notified_on) errors.push(...checkDate(row, input.notified_on, 'body/notified_on'))
   } else {
     for (const field of ['notified_on', 'method', 'persons'] as const) {
-      if (input[field] !== undefined) errors.push({ pointer: `body/${field}`, message: 'is not for a notification that was not possible' })
+      if (input[field] !== undefined) errors.push({ pointer: `body/${field}`, message: 'incidents.not_for_not_possible' })
     }
     if (input.not_possible_reason === 'notification_difficult' && input.alternative === undefined) {
-      errors.push({ pointer: 'body/alternative', message: 'is required when notification was difficult: what was done instead (第68条第2項第1号)' })
+      errors.push({ pointer: 'body/alternative', message: 'incidents.alternative_required' })
     }
   }
   if (errors.length > 0) fail(errors)

@@ -97,7 +97,7 @@ export default fp<AccessPluginOptions>(
           reach: reach ?? 'own',
           can: (p) => reachFor(caller.roles, p),
         }
-        if (reach === null) throw forbidden(`this needs the ${permission} permission, which none of your roles grants`)
+        if (reach === null) throw forbidden({ id: 'access.permission_missing', params: { permission: String(permission) } })
       }
       route.onRequest = [authorise, ...toArray(route.onRequest)] as RouteOptions['onRequest']
     })
@@ -115,13 +115,13 @@ const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i
 
 async function authenticate(request: FastifyRequest, verifyToken: TokenVerifier): Promise<Caller> {
   const header = request.headers.authorization
-  if (header === undefined) throw unauthorized('send a bearer token in the Authorization header')
+  if (header === undefined) throw unauthorized('access.send_bearer_token')
   const match = BEARER.exec(header)
-  if (!match?.[1]) throw unauthorized('the Authorization header is not a bearer token', true)
+  if (!match?.[1]) throw unauthorized('access.not_bearer_token', true)
   try {
     return await verifyToken(match[1])
   } catch (error) {
-    if (error instanceof TokenRejected) throw unauthorized(error.message, true)
+    if (error instanceof TokenRejected) throw unauthorized(error.reason, true)
     throw error
   }
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose'
 import { ROLES, type Role } from './access.js'
+import { render, type Message } from './messages/index.js'
 
 /** Signature verification: exactly one source of keys, or the local development secret. */
 export type AuthConfig =
@@ -25,6 +26,9 @@ export interface Caller {
 
 export class TokenRejected extends Error {
   override name = 'TokenRejected'
+  constructor(readonly reason: Message) {
+    super(render(reason, 'en'))
+  }
 }
 
 export type TokenVerifier = (token: string) => Promise<Caller>
@@ -90,9 +94,9 @@ export async function createTokenVerifier(auth: AuthConfig): Promise<TokenVerifi
       if (error instanceof TokenRejected) throw error
       // The key server being slow is not the caller's fault: let it surface as 503.
       if (error instanceof joseErrors.JWKSTimeout) throw error
-      if (error instanceof joseErrors.JWTExpired) throw new TokenRejected('the token has expired')
-      if (error instanceof joseErrors.JWTClaimValidationFailed) throw new TokenRejected(`the token's ${error.claim} claim is not acceptable`)
-      if (error instanceof joseErrors.JOSEError) throw new TokenRejected('the token could not be verified')
+      if (error instanceof joseErrors.JWTExpired) throw new TokenRejected('token.expired')
+      if (error instanceof joseErrors.JWTClaimValidationFailed) throw new TokenRejected({ id: 'token.claim_not_acceptable', params: { claim: error.claim } })
+      if (error instanceof joseErrors.JOSEError) throw new TokenRejected('token.not_verified')
       throw error // key source unreachable and the like: not the caller's fault
     }
   }
@@ -100,18 +104,16 @@ export async function createTokenVerifier(auth: AuthConfig): Promise<TokenVerifi
 
 function callerFromClaims(claims: Record<string, unknown>): Caller {
   const { sub, name, roles, org_unit: orgUnit, family_name: familyName, business_name: businessName } = claims
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) throw new TokenRejected("the token's sub claim is not acceptable")
-  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new TokenRejected("the token's roles claim must be an array of strings")
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) throw new TokenRejected({ id: 'token.claim_not_acceptable', params: { claim: 'sub' } })
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new TokenRejected('token.roles_not_strings')
   for (const [claim, value] of [
     ['name', name],
     ['family_name', familyName],
     ['business_name', businessName],
   ] as const) {
-    if (value !== undefined && (typeof value !== 'string' || value.length > 200))
-      throw new TokenRejected(`the token's ${claim} claim must be a string of at most 200 characters`)
+    if (value !== undefined && (typeof value !== 'string' || value.length > 200)) throw new TokenRejected({ id: 'token.claim_too_long', params: { claim } })
   }
-  if (orgUnit !== undefined && (typeof orgUnit !== 'string' || !UUID.test(orgUnit)))
-    throw new TokenRejected("the token's org_unit claim must be an org unit id (uuid)")
+  if (orgUnit !== undefined && (typeof orgUnit !== 'string' || !UUID.test(orgUnit))) throw new TokenRejected('token.org_unit_not_uuid')
   return {
     subject: sub,
     name: (name as string | undefined) ?? null,

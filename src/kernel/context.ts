@@ -3,6 +3,7 @@ import type { AuditEntryInput } from './audit.js'
 import type { Caller } from './auth.js'
 import type { RawBuilder } from 'kysely'
 import type { Queryable } from './db.js'
+import type { Language } from './language.js'
 import type { DomainChange } from './outbox.js'
 import type { SharedValue } from './shared-values.js'
 
@@ -43,6 +44,8 @@ export interface ServiceContext {
   readonly reach: Reach
   /** The caller's reach for another permission, from the same access table; null: not granted. */
   can(permission: Permission): Reach | null
+  /** The language the caller reads (Accept-Language): explanations are written in it (messages/). */
+  readonly language: Language
   /** The request's audit entry: services fill in the ids they create and what they decided. */
   readonly audit: AuditNote
   /**

@@ -1,4 +1,6 @@
 import { Type, type Static } from 'typebox'
+import type { Language } from './language.js'
+import { render, type LocalFieldError, type Message } from './messages/index.js'
 
 /**
  * Every problem code the API answers, in one list: the contract's Problem `code` enum is this
@@ -58,53 +60,39 @@ export const ProblemSchema = Type.Object(
 )
 export type Problem = Static<typeof ProblemSchema>
 
-const TITLES: Record<ProblemCode, string> = {
-  'bad-request': 'Bad request',
-  'validation-failed': 'Validation failed',
-  unauthorized: 'Authentication required',
-  forbidden: 'Forbidden',
-  'not-found': 'Not found',
-  'method-not-allowed': 'Method not allowed',
-  conflict: 'Conflict',
-  'precondition-failed': 'Precondition failed',
-  'precondition-required': 'Precondition required',
-  'payload-too-large': 'Payload too large',
-  'unsupported-media-type': 'Unsupported media type',
-  'not-acceptable': 'Not acceptable',
-  'too-many-requests': 'Too many requests',
-  unprocessable: 'Unprocessable request',
-  'service-unavailable': 'Service unavailable',
-  internal: 'Internal server error',
-}
+/** A failing field: where it is and what is wrong with it, as a message (rendered per language). */
+export type FieldError = LocalFieldError
 
-export interface FieldError {
-  pointer: string
-  message: string
-}
-
-/** An error the API means to return. Throw it anywhere in a request; the error handler renders it. */
+/**
+ * An error the API means to return. Throw it anywhere in a request; the error handler renders it
+ * in the caller's language. The detail is a message id with its values, never prose (messages/).
+ */
 export class HttpProblem extends Error {
   constructor(
     readonly status: number,
     readonly code: ProblemCode,
-    detail: string,
+    readonly detail: Message,
     /** Extension members of the problem body. */
     readonly extra: { errors?: FieldError[]; allowed?: string[]; [key: string]: unknown } = {},
     /** Response headers that go with the problem (Retry-After, WWW-Authenticate, …). */
     readonly headers: Record<string, string> = {},
   ) {
-    super(detail)
+    // The English text, for logs.
+    super(render(detail, 'en'))
   }
 
-  get title(): string {
-    return TITLES[this.code]
+  title(language: Language): string {
+    return render(`title.${this.code}`, language)
   }
 }
 
-export const badRequest = (detail: string, errors?: FieldError[]) => new HttpProblem(400, 'bad-request', detail, errors ? { errors } : {})
-export const unprocessable = (detail: string, errors?: FieldError[]) => new HttpProblem(422, 'validation-failed', detail, errors ? { errors } : {})
+export const badRequest = (detail: Message, errors?: FieldError[]) => new HttpProblem(400, 'bad-request', detail, errors ? { errors } : {})
+export const unprocessable = (detail: Message, errors?: FieldError[]) => new HttpProblem(422, 'validation-failed', detail, errors ? { errors } : {})
+/** 422 for field errors a service found: the detail counts and lists them. */
+export const invalidValues = (errors: FieldError[]) =>
+  unprocessable({ id: 'problem.invalid_values', params: { count: errors.length, fields: { fields: errors } } }, errors)
 /** RFC 6750: a bare challenge when no token was sent, invalid_token when one was refused. */
-export const unauthorized = (detail: string, tokenPresent = false) =>
+export const unauthorized = (detail: Message, tokenPresent = false) =>
   new HttpProblem(
     401,
     'unauthorized',
@@ -112,29 +100,49 @@ export const unauthorized = (detail: string, tokenPresent = false) =>
     {},
     {
       'www-authenticate': tokenPresent
-        ? `Bearer realm="madoguchi", error="invalid_token", error_description="${detail.replace(/["\\]/g, '')}"`
+        ? `Bearer realm="madoguchi", error="invalid_token", error_description="${render(detail, 'en').replace(/["\\]/g, '')}"`
         : 'Bearer realm="madoguchi"',
     },
   )
-export const forbidden = (detail: string) => new HttpProblem(403, 'forbidden', detail)
+export const forbidden = (detail: Message) => new HttpProblem(403, 'forbidden', detail)
 /** Also what an id outside the caller's reach answers, so ids leak nothing. */
-export const notFound = (what: string) => new HttpProblem(404, 'not-found', `${what} not found`)
-export const conflict = (detail: string, extra: HttpProblem['extra'] = {}) => new HttpProblem(409, 'conflict', detail, extra)
-export const preconditionFailed = (detail: string) => new HttpProblem(412, 'precondition-failed', detail)
-export const preconditionRequired = (detail: string) => new HttpProblem(428, 'precondition-required', detail)
-export const serviceUnavailable = (detail: string, retryAfterSeconds = 5) =>
+export const notFound = (what: Message) => new HttpProblem(404, 'not-found', what)
+export const conflict = (detail: Message, extra: HttpProblem['extra'] = {}) => new HttpProblem(409, 'conflict', detail, extra)
+export const preconditionFailed = (detail: Message) => new HttpProblem(412, 'precondition-failed', detail)
+export const preconditionRequired = (detail: Message) => new HttpProblem(428, 'precondition-required', detail)
+export const serviceUnavailable = (detail: Message, retryAfterSeconds = 5) =>
   new HttpProblem(503, 'service-unavailable', detail, {}, { 'retry-after': String(retryAfterSeconds) })
 
-export function problemBody(p: HttpProblem, instance: string, requestId: string): Problem {
+/**
+ * The unique constraint (or index) a PostgreSQL error says was violated, so a module can answer
+ * with the field and what conflicts instead of the database's name for it; null for other errors.
+ */
+function violatedUnique(error: unknown): string | null {
+  const e = error as { code?: unknown; constraint?: unknown } | null
+  if (e?.code !== '23505') return null
+  return typeof e.constraint === 'string' ? e.constraint : ''
+}
+
+/** For `.catch`: a unique violation becomes 409 naming the field that conflicts; anything else is rethrown. */
+export const conflictOnUnique =
+  (pointer: string, detail: Message) =>
+  (error: unknown): never => {
+    if (violatedUnique(error) !== null) throw conflict(detail, { errors: [{ pointer, message: 'field.already_used' }] })
+    throw error
+  }
+
+export function problemBody(p: HttpProblem, instance: string, requestId: string, language: Language): Problem {
+  const { errors, ...extra } = p.extra
   return {
     type: p.code === 'internal' ? 'about:blank' : `urn:madoguchi:problem:${p.code}`,
-    title: p.title,
+    title: p.title(language),
     status: p.status,
-    detail: p.message,
+    detail: render(p.detail, language),
     instance,
     code: p.code,
     request_id: requestId,
-    ...p.extra,
+    ...extra,
+    ...(errors ? { errors: errors.map((e) => ({ pointer: e.pointer, message: render(e.message, language) })) } : {}),
   }
 }
 

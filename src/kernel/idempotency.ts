@@ -20,8 +20,7 @@ export interface StoredResponse {
 export function idempotencyKeyOf(request: FastifyRequest): string | null {
   const key = request.headers['idempotency-key']
   if (key === undefined) return null
-  if (typeof key !== 'string' || !KEY.test(key))
-    throw badRequest('Idempotency-Key must be 1–200 visible ASCII characters', [{ pointer: 'headers/idempotency-key', message: 'invalid' }])
+  if (typeof key !== 'string' || !KEY.test(key)) throw badRequest('idempotency.key_invalid', [{ pointer: 'headers/idempotency-key', message: 'field.invalid' }])
   return key
 }
 
@@ -54,7 +53,7 @@ export async function claimIdempotencyKey(trx: Trx, request: FastifyRequest, sub
     .where('key', '=', key)
     .executeTakeFirstOrThrow()
   if (earlier.request_hash !== hash) {
-    throw new HttpProblem(422, 'unprocessable', 'this Idempotency-Key was already used with a different request; use a new key for a new request')
+    throw new HttpProblem(422, 'unprocessable', 'idempotency.key_reused')
   }
   return { status: earlier.status ?? 200, body: earlier.response, location: earlier.location }
 }

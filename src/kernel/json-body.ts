@@ -15,14 +15,14 @@ export function useUtf8JsonBodies(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request: FastifyRequest, body: Buffer | string, done) => {
     const charset = charsetOf(request.headers['content-type'])
     if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
-      done(new HttpProblem(415, 'unsupported-media-type', `JSON bodies are UTF-8; charset=${charset} is not accepted`), undefined)
+      done(new HttpProblem(415, 'unsupported-media-type', { id: 'problem.charset_not_utf8', params: { charset } }), undefined)
       return
     }
     let text: string
     try {
       text = typeof body === 'string' ? body : utf8.decode(body)
     } catch {
-      done(badRequest('the body is not valid UTF-8', [{ pointer: 'body', message: 'holds bytes that are not UTF-8' }]), undefined)
+      done(badRequest('problem.body_not_utf8', [{ pointer: 'body', message: 'field.not_utf8' }]), undefined)
       return
     }
     parseJson(request, text, done)

@@ -37,7 +37,7 @@ export function decodeCursor(cursor: string, arity: number): CursorValue[] {
   } catch {
     // fall through
   }
-  throw badRequest('the cursor is not one this listing gave out', [{ pointer: 'querystring/cursor', message: 'invalid cursor' }])
+  throw badRequest('pagination.cursor_unknown', [{ pointer: 'querystring/cursor', message: 'pagination.cursor_invalid' }])
 }
 
 /**

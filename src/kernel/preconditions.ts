@@ -16,11 +16,10 @@ export function setEtag(reply: FastifyReply, version: number): void {
 
 /** Checks If-Match (the header's value as sent, undefined when absent) against the record's current version. */
 export function requireIfMatch(header: string | undefined, currentVersion: number): void {
-  if (header === undefined || header === '')
-    throw preconditionRequired('send If-Match with the ETag from your last GET, so a concurrent change is not overwritten')
+  if (header === undefined || header === '') throw preconditionRequired('precondition.send_if_match')
   const current = etagOf(currentVersion)
   const tags = header.split(',').map((t) => t.trim().replace(/^W\//, ''))
   if (!tags.includes('*') && !tags.includes(current)) {
-    throw preconditionFailed(`the record has changed since you read it (it is now ${current}); GET it again and reapply your change`)
+    throw preconditionFailed({ id: 'precondition.changed', params: { etag: current } })
   }
 }

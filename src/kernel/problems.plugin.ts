@@ -3,6 +3,8 @@ import fp from 'fastify-plugin'
 import { TokenRejected } from './auth.js'
 import { DatabaseUnavailable } from './db.js'
 import { badRequest, HttpProblem, problemBody, serviceUnavailable, unauthorized, type FieldError, type ProblemCode } from './errors.js'
+import { languageOf } from './language.js'
+import type { Message } from './messages/index.js'
 import { findUnstorable } from './storable-text.js'
 import { recordFailure } from './unit-of-work.plugin.js'
 
@@ -22,7 +24,7 @@ export default fp(
         } catch (auditError) {
           // A refusal that cannot be audited is not answered as if it had been.
           request.log.warn({ err: auditError }, 'could not audit a refused request')
-          return sendProblem(request, reply, serviceUnavailable('the audit trail is unavailable; try again shortly'))
+          return sendProblem(request, reply, serviceUnavailable('problem.audit_unavailable'))
         }
       }
       return sendProblem(request, reply, problem)
@@ -33,10 +35,7 @@ export default fp(
     // refusal itself unrecordable.
     app.addHook('preValidation', async (request) => {
       const found = unstorableIn(request)
-      if (found)
-        throw badRequest('a value holds a character that cannot be stored (NUL or an unpaired surrogate)', [
-          { pointer: found, message: 'holds a NUL byte or an unpaired surrogate' },
-        ])
+      if (found) throw badRequest('problem.unstorable_text', [{ pointer: found, message: 'field.unstorable_text' }])
     })
 
     app.setNotFoundHandler(async (request, reply) => {
@@ -47,13 +46,13 @@ export default fp(
         const problem = new HttpProblem(
           405,
           'method-not-allowed',
-          `${path} answers ${allowed.join(', ')}, not ${request.method}`,
+          { id: 'problem.method_not_allowed', params: { path, method: request.method, allowed } },
           {},
           { allow: allowed.join(', ') },
         )
         return sendProblem(request, reply, problem)
       }
-      return sendProblem(request, reply, new HttpProblem(404, 'not-found', `no route for ${request.method} ${path}`))
+      return sendProblem(request, reply, new HttpProblem(404, 'not-found', { id: 'problem.no_route', params: { method: request.method, path } }))
     })
   },
   { name: 'problems' },
@@ -78,7 +77,7 @@ function unstorableIn(request: FastifyRequest): string | null {
 }
 
 function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: HttpProblem) {
-  const body = problemBody(problem, request.url.split('?')[0] ?? request.url, request.id)
+  const body = problemBody(problem, request.url.split('?')[0] ?? request.url, request.id, languageOf(request))
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
   return reply.code(problem.status).type('application/problem+json; charset=utf-8').send(body)
 }
@@ -110,7 +109,7 @@ interface SchemaError {
 /** Maps anything thrown during a request to the problem the client should see. */
 function toProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error
-  if (error instanceof TokenRejected) return unauthorized(error.message, true)
+  if (error instanceof TokenRejected) return unauthorized(error.reason, true)
 
   const e = error as FastifyError & { validation?: SchemaError[]; validationContext?: string }
   if (e.validation) {
@@ -118,63 +117,62 @@ function toProblem(error: unknown): HttpProblem {
     // path parameter or header is a bad request (400).
     const where = e.validationContext ?? 'body'
     const errors = fieldErrors(where, e.validation)
-    const detail = `${errors.length} invalid value${errors.length === 1 ? '' : 's'} in the ${where}: ${errors
-      .slice(0, 3)
-      .map((f) => `${f.pointer} ${f.message}`)
-      .join('; ')}`
+    const detail: Message = {
+      id: 'problem.invalid_values_in',
+      params: { count: errors.length, where: { text: whereText(where) }, fields: { fields: errors.slice(0, 3) } },
+    }
     return where === 'body' ? new HttpProblem(422, 'validation-failed', detail, { errors }) : new HttpProblem(400, 'validation-failed', detail, { errors })
   }
 
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new HttpProblem(415, 'unsupported-media-type', 'send the body as application/json')
+      return new HttpProblem(415, 'unsupported-media-type', 'problem.send_json')
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new HttpProblem(413, 'payload-too-large', 'the request body is larger than this service accepts')
+      return new HttpProblem(413, 'payload-too-large', 'problem.body_too_large')
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new HttpProblem(400, 'bad-request', 'the body is empty but the content type says JSON')
+      return new HttpProblem(400, 'bad-request', 'problem.empty_json_body')
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new HttpProblem(400, 'bad-request', 'the body is not valid JSON')
+      return new HttpProblem(400, 'bad-request', 'problem.invalid_json_body')
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new HttpProblem(400, 'bad-request', 'the Content-Length header does not match the body')
+      return new HttpProblem(400, 'bad-request', 'problem.content_length_mismatch')
   }
 
-  if (error instanceof DatabaseUnavailable) return serviceUnavailable('the database is unavailable; try again shortly', 5)
+  if (error instanceof DatabaseUnavailable) return serviceUnavailable('problem.database_unavailable_retry', 5)
   const fromDatabase = databaseProblem(e)
   if (fromDatabase) return fromDatabase
 
   // Fastify's own client errors (bad URL encoding, JSON syntax, …) carry a 4xx statusCode.
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500
-  if (status === 401) return unauthorized(e.message)
-  if (status >= 400 && status < 500) return new HttpProblem(status, STATUS_CODES[status] ?? 'bad-request', e.message)
-  if (status === 503) return serviceUnavailable('the service is busy or closing; try again shortly')
-  return new HttpProblem(500, 'internal', 'an unexpected error occurred; it has been logged with the request id')
+  // Their messages are Fastify's English; the client gets the status's own message instead.
+  if (status === 401) return unauthorized('problem.authentication_required')
+  if (status >= 400 && status < 500) return new HttpProblem(status, STATUS_CODES[status] ?? 'bad-request', { id: 'problem.client_error', params: { status } })
+  if (status === 503) return serviceUnavailable('problem.busy_or_closing')
+  return new HttpProblem(500, 'internal', 'problem.internal')
 }
 
 /**
  * PostgreSQL errors by SQLSTATE: constraint violations are the client's conflict or bad value,
- * losing the database is 503 with Retry-After. Never by the text of the message.
+ * losing the database is 503 with Retry-After. Never by the text of the message, and never naming a
+ * table, column or constraint: a module that knows which field a constraint guards answers with it
+ * (violatedUnique in errors.ts).
  */
 function databaseProblem(e: { code?: unknown; constraint?: unknown }): HttpProblem | null {
   const code = typeof e.code === 'string' ? e.code : ''
-  if (code === '23505') return new HttpProblem(409, 'conflict', 'a record with the same unique value already exists', constraintOf(e))
-  if (code === '23503') return new HttpProblem(409, 'conflict', 'a referenced record does not exist or is still referenced', constraintOf(e))
-  if (code === '23514' || code === '23502') return new HttpProblem(422, 'validation-failed', 'a value is outside what the record allows', constraintOf(e))
-  if (code.startsWith('22')) return new HttpProblem(422, 'validation-failed', 'a value is out of range or malformed')
-  if (code === '40001' || code === '40P01' || code === '55P03') return serviceUnavailable('the record was busy; retry the request', 1)
-  if (code.startsWith('08') || code.startsWith('53') || code.startsWith('57P')) return serviceUnavailable('the database is unavailable')
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return serviceUnavailable('the database is unavailable')
+  if (code === '23505') return new HttpProblem(409, 'conflict', 'problem.unique_value_exists')
+  if (code === '23503') return new HttpProblem(409, 'conflict', 'problem.reference_conflict')
+  if (code === '23514' || code === '23502') return new HttpProblem(422, 'validation-failed', 'problem.value_not_allowed')
+  if (code.startsWith('22')) return new HttpProblem(422, 'validation-failed', 'problem.value_malformed')
+  if (code === '40001' || code === '40P01' || code === '55P03') return serviceUnavailable('problem.record_busy', 1)
+  if (code.startsWith('08') || code.startsWith('53') || code.startsWith('57P')) return serviceUnavailable('problem.database_unavailable')
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return serviceUnavailable('problem.database_unavailable')
   return null
-}
-
-function constraintOf(e: { constraint?: unknown }): HttpProblem['extra'] {
-  return typeof e.constraint === 'string' ? { constraint: e.constraint } : {}
 }
 
 function fieldErrors(where: string, validation: SchemaError[]): FieldError[] {
   const seen = new Set<string>()
   const out: FieldError[] = []
-  const push = (pointer: string, message: string) => {
-    const key = `${pointer} ${message}`
+  const push = (pointer: string, message: Message) => {
+    const key = `${pointer} ${JSON.stringify(message)}`
     if (!seen.has(key)) {
       seen.add(key)
       out.push({ pointer: `${where}${pointer}`, message })
@@ -183,12 +181,59 @@ function fieldErrors(where: string, validation: SchemaError[]): FieldError[] {
   for (const v of validation) {
     if (v.keyword === 'boolean') continue // TypeBox repeats additionalProperties as "schema is false"
     if (v.keyword === 'required' && Array.isArray(v.params.requiredProperties)) {
-      for (const name of v.params.requiredProperties) push(`${v.instancePath}/${name}`, 'is required')
+      for (const name of v.params.requiredProperties) push(`${v.instancePath}/${name}`, 'field.required')
     } else if (v.keyword === 'additionalProperties' && Array.isArray(v.params.additionalProperties)) {
-      for (const name of v.params.additionalProperties) push(`${v.instancePath}/${name}`, 'is not a known field')
+      for (const name of v.params.additionalProperties) push(`${v.instancePath}/${name}`, 'field.unknown')
     } else {
-      push(v.instancePath, v.message)
+      push(v.instancePath, schemaMessage(v))
     }
   }
   return out.slice(0, 50)
+}
+
+function whereText(where: string): Message {
+  if (where === 'querystring') return 'where.querystring'
+  if (where === 'params') return 'where.params'
+  if (where === 'headers') return 'where.headers'
+  return 'where.body'
+}
+
+/** A schema keyword's failure as a message; the schema's own words (limits, formats, patterns) are its values. */
+function schemaMessage(v: SchemaError): Message {
+  const p = v.params
+  const text = (value: unknown) => (Array.isArray(value) ? value.map(String) : String(value ?? ''))
+  switch (v.keyword) {
+    case 'type':
+      return { id: 'schema.type', params: { type: text(p.type) } }
+    case 'format':
+      return { id: 'schema.format', params: { format: text(p.format) } }
+    case 'pattern':
+      return { id: 'schema.pattern', params: { pattern: text(p.pattern) } }
+    case 'minLength':
+      return { id: 'schema.min_length', params: { limit: text(p.limit) } }
+    case 'maxLength':
+      return { id: 'schema.max_length', params: { limit: text(p.limit) } }
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return { id: 'schema.compare', params: { comparison: text(p.comparison), limit: text(p.limit) } }
+    case 'minItems':
+      return { id: 'schema.min_items', params: { limit: text(p.limit) } }
+    case 'maxItems':
+      return { id: 'schema.max_items', params: { limit: text(p.limit) } }
+    case 'uniqueItems':
+      return 'schema.unique_items'
+    case 'enum':
+      return 'schema.enum'
+    case 'const':
+      return 'schema.const'
+    case 'anyOf':
+    case 'oneOf':
+      return 'schema.any_of'
+    case 'multipleOf':
+      return { id: 'schema.multiple_of', params: { value: text(p.multipleOf) } }
+    default:
+      return 'schema.invalid'
+  }
 }

@@ -55,7 +55,7 @@ export default fp<{ config: ProtectionConfig; database: DatabaseHandle; onShed?:
           new HttpProblem(
             429,
             'too-many-requests',
-            `more than ${context.max} requests a minute; try again in ${Math.ceil(context.ttl / 1000)} s`,
+            { id: 'protection.rate_limited', params: { max: context.max, seconds: Math.ceil(context.ttl / 1000) } },
             {},
             {
               'retry-after': String(Math.ceil(context.ttl / 1000)),
@@ -82,7 +82,7 @@ export default fp<{ config: ProtectionConfig; database: DatabaseHandle; onShed?:
         // Liveness must not fail under load: a restart would only make it worse.
         if (request.url === '/healthz') return
         onShed?.(type)
-        throw serviceUnavailable(`the service is overloaded (${type}); try again shortly`, 2)
+        throw serviceUnavailable({ id: 'protection.overloaded', params: { type } }, 2)
       },
     })
   },

@@ -8,6 +8,7 @@ import type { AuditNote, OneStatement, ServiceContext } from './context.js'
 import type { Db, Listen, Queryable, Trx } from './db.js'
 import { claimIdempotencyKey, idempotencyKeyOf, rememberResponse } from './idempotency.js'
 import { changeRow, type DomainChange } from './outbox.js'
+import { languageOf } from './language.js'
 import { type SharedValue, SharedValues } from './shared-values.js'
 
 /**
@@ -199,6 +200,7 @@ function newContext(
     permission,
     reach,
     can,
+    language: languageOf(request),
     audit: auditNoteOf(request),
     oneStatement,
     publish(...published) {

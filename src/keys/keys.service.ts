@@ -148,7 +148,7 @@ export class SigningKeys {
       jwk = kek.open(row, bytesOf(row))
     } catch (error) {
       // A misconfigured instance: the request cannot be served here, and the log says why.
-      throw serviceUnavailable(`signing is unavailable on this instance: ${(error as Error).message}`, 30)
+      throw Object.assign(serviceUnavailable('keys.signing_unavailable_here', 30), { cause: error })
     }
     const key = (await importJWK(jwk, row.alg)) as CryptoKey
     if (this.#opened.size >= OPENED_KEYS_KEPT) this.#opened.clear()
@@ -157,7 +157,7 @@ export class SigningKeys {
   }
 
   #requireKek(): KeyEncryptionKey {
-    if (!this.#kek) throw serviceUnavailable('signing is unavailable: this instance has no key-encryption key', 30)
+    if (!this.#kek) throw serviceUnavailable('keys.no_kek', 30)
     return this.#kek
   }
 }

@@ -1,7 +1,8 @@
 import type { ServiceContext } from '../kernel/context.js'
-import { forbidden, unprocessable } from '../kernel/errors.js'
+import { conflictOnUnique, forbidden, unprocessable } from '../kernel/errors.js'
 import { createOrgUnit, findOrgUnit, isWithinUnit, listOrgUnits } from './org-units.repository.js'
 import type { CreateOrgUnit, OrgUnit } from './org-units.schemas.js'
+import type { Message } from '../kernel/messages/index.js'
 
 /** Org units (所属): the tree that reach ("own unit and below") is measured on. */
 
@@ -13,8 +14,10 @@ export async function orgUnitTree(ctx: ServiceContext): Promise<OrgUnit[]> {
 
 /** A new unit under an existing one (administrators). */
 export async function addOrgUnit(ctx: ServiceContext, input: CreateOrgUnit): Promise<OrgUnit> {
-  const created = await createOrgUnit(ctx.db, { parentId: input.parent_id, code: input.code, name: input.name, createdBy: ctx.caller.subject })
-  if (!created) throw unprocessable('the parent unit does not exist', [{ pointer: 'body/parent_id', message: 'no such org unit' }])
+  const created = await createOrgUnit(ctx.db, { parentId: input.parent_id, code: input.code, name: input.name, createdBy: ctx.caller.subject }).catch(
+    conflictOnUnique('body/code', { id: 'org_units.code_taken', params: { code: input.code } }),
+  )
+  if (!created) throw unprocessable('org_units.parent_missing', [{ pointer: 'body/parent_id', message: 'org_units.no_such_unit' }])
   ctx.audit.resourceId = created.id
   // A unit belongs to itself, so integration clients of the parent unit see it appear.
   ctx.publish({
@@ -29,7 +32,7 @@ export async function addOrgUnit(ctx: ServiceContext, input: CreateOrgUnit): Pro
 
 /** 422 naming the field when a unit given in a body does not exist. */
 export async function requireOrgUnit(ctx: ServiceContext, unitId: string, pointer: string): Promise<void> {
-  if (!(await findOrgUnit(ctx.db, unitId))) throw unprocessable('the org unit does not exist', [{ pointer, message: 'no such org unit' }])
+  if (!(await findOrgUnit(ctx.db, unitId))) throw unprocessable('org_units.unit_missing', [{ pointer, message: 'org_units.no_such_unit' }])
 }
 
 /**
@@ -40,14 +43,14 @@ export async function requireOrgUnit(ctx: ServiceContext, unitId: string, pointe
 export async function unitForNewRecord(
   ctx: ServiceContext,
   wanted: string | undefined,
-  { pointer, doing }: { pointer: string; doing: string },
+  { pointer, doing }: { pointer: string; doing: Message },
 ): Promise<string> {
   const { caller, reach } = ctx
   const unitId = wanted ?? caller.orgUnit
-  if (!unitId) throw unprocessable('your token names no org unit; give org_unit_id', [{ pointer, message: 'is required' }])
+  if (!unitId) throw unprocessable('org_units.token_names_none', [{ pointer, message: 'field.required' }])
   await requireOrgUnit(ctx, unitId, pointer)
   const allowed =
     reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(ctx.db, unitId, caller.orgUnit)))
-  if (!allowed) throw forbidden(reach === 'own' ? `you may ${doing} only in your own org unit` : 'that org unit is outside your reach')
+  if (!allowed) throw forbidden(reach === 'own' ? { id: 'org_units.only_own_unit', params: { doing: { text: doing } } } : 'org_units.outside_reach')
   return unitId
 }

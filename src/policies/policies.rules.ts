@@ -14,7 +14,7 @@ const MAX_CLOSURE_DAYS = 366
 /** Rules on the effective date: history is never rewritten (today or later, Asia/Tokyo). */
 export function effectiveDateErrors(effectiveFrom: string, today: string = todayInTokyo()): FieldError[] {
   if (effectiveFrom < today) {
-    return [{ pointer: 'body/effective_from', message: `is before today (${today}, Asia/Tokyo): a version may not take effect in the past` }]
+    return [{ pointer: 'body/effective_from', message: { id: 'policies.effective_in_past', params: { today } } }]
   }
   return []
 }
@@ -49,24 +49,24 @@ function retentionErrors(body: PolicyBodies['retention']): FieldError[] {
     if (earlier !== undefined) {
       errors.push({
         pointer: `${BODY}/rules/${i}`,
-        message: `repeats rules/${earlier} (${rule.record_category}, ${rule.classification}): each pair has one rule`,
+        message: { id: 'policies.rule_repeated', params: { earlier, category: rule.record_category, classification: rule.classification } },
       })
     } else seen.set(key, i)
     if (rule.period.unit === 'days' && rule.start !== 'creation_date') {
       // 1年未満: counted from the day the document was created or obtained.
-      errors.push({ pointer: `${BODY}/rules/${i}/start`, message: 'a period of less than a year counts from the creation date (creation_date)' })
+      errors.push({ pointer: `${BODY}/rules/${i}/start`, message: 'policies.short_period_start' })
     }
     if (rule.period.unit === 'days' && rule.action === 'transfer') {
       // Documents of historical value (歴史公文書等) are kept at least a year (行政文書の管理に関するガイドライン).
       errors.push({
         pointer: `${BODY}/rules/${i}/action`,
-        message: 'a record kept less than a year is not transferred to the archives (移管): give it a period of a year or more',
+        message: 'policies.short_period_transfer',
       })
     }
   })
   for (const classification of CLASSIFICATIONS) {
     if (!body.rules.some((r) => r.record_category === '*' && r.classification === classification)) {
-      errors.push({ pointer: `${BODY}/rules`, message: `has no '*' rule for ${classification}: every record category must find a rule` })
+      errors.push({ pointer: `${BODY}/rules`, message: { id: 'policies.no_default_rule', params: { classification } } })
     }
   }
   return errors
@@ -77,9 +77,9 @@ function calendarErrors(body: PolicyBodies['calendar'], effectiveFrom: string): 
   const errors: FieldError[] = []
   body.closures.forEach((closure, i) => {
     if (closure.to < closure.from) {
-      errors.push({ pointer: `${BODY}/closures/${i}/to`, message: `is before from (${closure.from})` })
+      errors.push({ pointer: `${BODY}/closures/${i}/to`, message: { id: 'policies.closure_to_before_from', params: { from: closure.from } } })
     } else if (closure.to > addDays(closure.from, MAX_CLOSURE_DAYS - 1)) {
-      errors.push({ pointer: `${BODY}/closures/${i}/to`, message: `makes a closure longer than ${MAX_CLOSURE_DAYS} days` })
+      errors.push({ pointer: `${BODY}/closures/${i}/to`, message: { id: 'policies.closure_too_long', params: { days: MAX_CLOSURE_DAYS } } })
     }
     // The version in force on a day decides that day. A closure that starts before this version
     // takes effect would only close its later part, silently: say so instead. (Closures wholly
@@ -87,7 +87,7 @@ function calendarErrors(body: PolicyBodies['calendar'], effectiveFrom: string): 
     if (closure.from < effectiveFrom && closure.to >= effectiveFrom) {
       errors.push({
         pointer: `${BODY}/closures/${i}/from`,
-        message: `is before the version takes effect (${effectiveFrom}); days before then follow the version in force on them`,
+        message: { id: 'policies.closure_before_effective', params: { date: effectiveFrom } },
       })
     }
   })
@@ -104,7 +104,7 @@ function escalationErrors(body: PolicyBodies['escalation']): FieldError[] {
     if (by[severity] < by[milder]) {
       errors.push({
         pointer: `${BODY}/min_responders/by_severity/${severity}`,
-        message: `must be at least ${milder}'s (${by[milder]}): a more severe case never needs fewer responders`,
+        message: { id: 'policies.responders_order', params: { milder, count: by[milder] } },
       })
     }
   }
@@ -116,19 +116,19 @@ function incidentResponseErrors(body: PolicyBodies['incident_response']): FieldE
   const errors: FieldError[] = []
   const r = body.reporting
   if (r.final_report_days < r.first_report_days) {
-    errors.push({ pointer: `${BODY}/reporting/final_report_days`, message: `must be at least first_report_days (${r.first_report_days})` })
+    errors.push({ pointer: `${BODY}/reporting/final_report_days`, message: { id: 'policies.final_before_first', params: { days: r.first_report_days } } })
   }
   if (r.final_report_days_wrongful_purpose < r.final_report_days) {
     errors.push({
       pointer: `${BODY}/reporting/final_report_days_wrongful_purpose`,
-      message: `must be at least final_report_days (${r.final_report_days}): a suspected wrongful purpose never shortens the period`,
+      message: { id: 'policies.wrongful_shorter', params: { days: r.final_report_days } },
     })
   }
   const seen = new Map<string, number>()
   body.ordinance_sensitive_categories.forEach((category, i) => {
     const earlier = seen.get(category.code)
     if (earlier !== undefined) {
-      errors.push({ pointer: `${BODY}/ordinance_sensitive_categories/${i}/code`, message: `repeats ordinance_sensitive_categories/${earlier}` })
+      errors.push({ pointer: `${BODY}/ordinance_sensitive_categories/${i}/code`, message: { id: 'policies.category_repeated', params: { earlier } } })
     } else seen.set(category.code, i)
   })
   return errors
@@ -145,13 +145,11 @@ function disclosureErrors(body: PolicyBodies['disclosure']): FieldError[] {
     const rules = body.kinds[kind]
     const at = `${BODY}/kinds/${kind}`
     if (rules.warning_days >= rules.decision_period_days) {
-      errors.push({ pointer: `${at}/warning_days`, message: `must be less than decision_period_days (${rules.decision_period_days})` })
+      errors.push({ pointer: `${at}/warning_days`, message: { id: 'policies.warning_after_deadline', params: { days: rules.decision_period_days } } })
     }
     if (kind === 'personal_information') {
-      if (rules.decision_period_days > 30)
-        errors.push({ pointer: `${at}/decision_period_days`, message: 'may not exceed the 30 days of 個人情報保護法第83条第1項' })
-      if (rules.max_extension_days > 30)
-        errors.push({ pointer: `${at}/max_extension_days`, message: 'may not exceed the 30 days of 個人情報保護法第83条第2項' })
+      if (rules.decision_period_days > 30) errors.push({ pointer: `${at}/decision_period_days`, message: 'policies.period_over_law' })
+      if (rules.max_extension_days > 30) errors.push({ pointer: `${at}/max_extension_days`, message: 'policies.extension_over_law' })
     }
   }
   return errors

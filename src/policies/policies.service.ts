@@ -60,7 +60,9 @@ export async function policyOn<T extends PolicyType>(ctx: ServiceContext, type: 
 export function dateAsked(at: string | undefined, pointer = 'querystring/at'): string {
   if (at === undefined) return todayInTokyo()
   if (at < POLICY_EPOCH)
-    throw badRequest(`${at} is before ${POLICY_EPOCH}, the first day any policy is in force`, [{ pointer, message: `must be ${POLICY_EPOCH} or later` }])
+    throw badRequest({ id: 'policies.before_epoch', params: { at, epoch: POLICY_EPOCH } }, [
+      { pointer, message: { id: 'policies.epoch_or_later', params: { epoch: POLICY_EPOCH } } },
+    ])
   return at
 }
 
@@ -109,7 +111,7 @@ export async function policyHistory<T extends PolicyType>(ctx: ServiceContext, t
 /** One version by id, 404 when it is not of that type. */
 export async function policyVersion(ctx: ServiceContext, type: PolicyType, id: string): Promise<PolicyVersionView> {
   const version = await findPolicyVersion(ctx.db, id)
-  if (!version || version.type !== type) throw notFound(`${type} policy version ${id}`)
+  if (!version || version.type !== type) throw notFound({ id: 'not_found.policy_version', params: { type, id } })
   const next = await nextEffectiveDates(ctx.db, version.effective_from, [type])
   ctx.audit.details = { type }
   return view(version, next[type])
@@ -127,14 +129,13 @@ export async function createPolicyVersion<T extends PolicyType>(
 ): Promise<PolicyVersionView<T>> {
   const errors = [...effectiveDateErrors(input.effective_from), ...policyBodyErrors(type, input.body, input.effective_from)]
   if (errors.length > 0) {
-    const summary = errors
-      .slice(0, 3)
-      .map((e) => `${e.pointer} ${e.message}`)
-      .join('; ')
-    throw unprocessable(`${errors.length} invalid value${errors.length === 1 ? '' : 's'} in the body: ${summary}`, errors)
+    throw unprocessable(
+      { id: 'problem.invalid_values_in', params: { count: errors.length, where: { text: 'where.body' }, fields: { fields: errors.slice(0, 3) } } },
+      errors,
+    )
   }
   if (await versionExistsOn(ctx.db, type, input.effective_from)) {
-    throw conflict(`a ${type} version already takes effect on ${input.effective_from}; versions never change, so choose another date`)
+    throw conflict({ id: 'policies.version_on_date', params: { type, date: input.effective_from } })
   }
   // This instance keeps no copy until the transaction has ended; other instances hear the NOTIFY.
   ctx.writes(POLICY_VERSIONS)

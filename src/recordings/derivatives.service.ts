@@ -1,5 +1,5 @@
 import type { ServiceContext } from '../kernel/context.js'
-import { conflict, type FieldError, notFound, unprocessable } from '../kernel/errors.js'
+import { conflict, conflictOnUnique, type FieldError, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import { addYears, todayInTokyo } from '../kernel/time.js'
 import { staffRefs } from '../staff/staff.repository.js'
@@ -21,28 +21,25 @@ function derivativeErrors(input: CreateDerivative, original: LoadedRecording): F
   const errors: FieldError[] = []
   const seconds = (original.ended_at.getTime() - original.started_at.getTime()) / 1000
   input.redactions.forEach((r, i) => {
-    if (r.end_seconds <= r.start_seconds) errors.push({ pointer: `body/redactions/${i}/end_seconds`, message: 'must be after start_seconds' })
-    else if (r.end_seconds > seconds) errors.push({ pointer: `body/redactions/${i}/end_seconds`, message: `is past the end of the original (${seconds} s)` })
+    if (r.end_seconds <= r.start_seconds) errors.push({ pointer: `body/redactions/${i}/end_seconds`, message: 'derivatives.end_after_start' })
+    else if (r.end_seconds > seconds) errors.push({ pointer: `body/redactions/${i}/end_seconds`, message: { id: 'derivatives.past_end', params: { seconds } } })
   })
-  if (input.made_by === input.checked_by) errors.push({ pointer: 'body/checked_by', message: 'must be someone other than made_by' })
-  if (input.sha256.toLowerCase() === original.sha256) errors.push({ pointer: 'body/sha256', message: "is the original's: a derivative is other media" })
-  if (input.storage_uri === original.storage_uri) errors.push({ pointer: 'body/storage_uri', message: "is the original's: a derivative is other media" })
+  if (input.made_by === input.checked_by) errors.push({ pointer: 'body/checked_by', message: 'derivatives.checker_differs' })
+  if (input.sha256.toLowerCase() === original.sha256) errors.push({ pointer: 'body/sha256', message: 'derivatives.same_as_original' })
+  if (input.storage_uri === original.storage_uri) errors.push({ pointer: 'body/storage_uri', message: 'derivatives.same_as_original' })
   return errors
 }
 
 export async function registerDerivative(ctx: ServiceContext, recordingId: string, input: CreateDerivative): Promise<DerivativeView> {
   // The original is locked (not changed) so that its disposal and this registration do not cross.
   const original = await loadRecording(ctx, recordingId, { lock: true })
-  if (isTerminal(original.status)) throw conflict(`the recording was ${original.status}; nothing is derived from media that is gone`)
+  if (isTerminal(original.status)) throw conflict({ id: 'derivatives.original_gone', params: { status: original.status } })
   if (input.original_sha256.toLowerCase() !== original.sha256) {
-    throw conflict("original_sha256 is not the recording's SHA-256: the derivative was made from other media", { sha256: original.sha256 })
+    throw conflict('derivatives.sha256_mismatch', { sha256: original.sha256 })
   }
   const errors = derivativeErrors(input, original)
   if (errors.length > 0) {
-    throw unprocessable(
-      `${errors.length} inconsistent value${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}`,
-      errors,
-    )
+    throw unprocessable({ id: 'problem.inconsistent_values', params: { count: errors.length, fields: { fields: errors } } }, errors)
   }
   const row = await insertDerivative(ctx.db, {
     id: newId(),
@@ -63,7 +60,7 @@ export async function registerDerivative(ctx: ServiceContext, recordingId: strin
     disposed_at: null,
     disposition_id: null,
     registered_by: ctx.caller.subject,
-  })
+  }).catch(conflictOnUnique('body/storage_uri', 'recordings.storage_uri_taken'))
   const grounds = [...new Set(input.redactions.map((r) => r.ground))]
   ctx.publish(recordingChange('recording.derivative_registered', original, { derivative_id: row.id, sha256: row.sha256, grounds }))
   ctx.audit.details = { derivative_id: row.id, redactions: input.redactions.length, grounds }
@@ -80,7 +77,7 @@ export async function listDerivatives(ctx: ServiceContext, recordingId: string):
 export async function getDerivative(ctx: ServiceContext, recordingId: string, derivativeId: string): Promise<DerivativeView> {
   const original = await loadRecording(ctx, recordingId)
   const row = await findDerivative(ctx.db, original.id, derivativeId)
-  if (!row) throw notFound('derivative')
+  if (!row) throw notFound('not_found.derivative')
   ctx.audit.details = { derivative_id: row.id }
   return (await presentDerivatives(ctx, original, [row]))[0]!
 }
@@ -93,13 +90,12 @@ export async function getDerivative(ctx: ServiceContext, recordingId: string, de
 export async function keepDerivative(ctx: ServiceContext, recordingId: string, derivativeId: string, input: KeepDerivative): Promise<DerivativeView> {
   const original = await loadRecording(ctx, recordingId, { lock: true })
   const row = await findDerivative(ctx.db, original.id, derivativeId)
-  if (!row) throw notFound('derivative')
-  if (row.status === 'disposed') throw conflict('the derivative was disposed of with its original')
-  if (row.kept_until) throw conflict(`the derivative is already kept through ${row.kept_until}; that decision stands`)
+  if (!row) throw notFound('not_found.derivative')
+  if (row.status === 'disposed') throw conflict('derivatives.disposed_with_original')
+  if (row.kept_until) throw conflict({ id: 'derivatives.already_kept', params: { until: row.kept_until } })
   const today = todayInTokyo()
-  if (input.until < today) throw unprocessable('until is in the past', [{ pointer: 'body/until', message: 'is before today' }])
-  if (input.until > addYears(today, 30))
-    throw unprocessable('until is more than 30 years away', [{ pointer: 'body/until', message: 'at most 30 years ahead (the longest retention period)' }])
+  if (input.until < today) throw unprocessable('derivatives.until_past', [{ pointer: 'body/until', message: 'field.before_today' }])
+  if (input.until > addYears(today, 30)) throw unprocessable('derivatives.until_too_far', [{ pointer: 'body/until', message: 'derivatives.at_most_30_years' }])
   const kept = await keepDerivativeUntil(ctx.db, row.id, { until: input.until, reason: input.reason, decidedBy: ctx.caller.subject })
   ctx.publish(recordingChange('recording.derivative_kept', original, { derivative_id: row.id, kept_until: input.until }))
   ctx.audit.details = { derivative_id: row.id, kept_until: input.until }

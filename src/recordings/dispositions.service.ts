@@ -23,6 +23,7 @@ import {
 } from './recordings.repository.js'
 import type { DispositionView, DueRecordingView } from './recordings.schemas.js'
 import { isTerminal, loadRecording, nameMode, recordingChange, settle } from './recordings.service.js'
+import type { Message } from '../kernel/messages/index.js'
 
 /**
  * Disposition (廃棄・移管) of recordings whose retention has ended: one records manager
@@ -37,17 +38,31 @@ async function requireDisposable(ctx: ServiceContext, row: LoadedRecording, toda
   const holds = keepingHolds(await holdsOf(ctx.db, row.id), today)
   if (holds.length > 0) {
     throw conflict(
-      `held: ${holds.map((h) => `${h.type} ${h.reference}${h.until ? ` (through ${h.until})` : ''}`).join(', ')}; ` +
-        'nothing is disposed of while a hold keeps it (施行令第9条)',
+      {
+        id: 'dispositions.held',
+        params: {
+          holds: {
+            texts: holds.map(
+              (h): Message =>
+                h.until
+                  ? { id: 'holds.item_until', params: { type: h.type, reference: h.reference, until: h.until } }
+                  : { id: 'holds.item', params: { type: h.type, reference: h.reference } },
+            ),
+          },
+        },
+      },
       {
         holds,
       },
     )
   }
   if (row.effective_end >= today) {
-    throw conflict(`retention runs through ${row.effective_end}; a disposition may be proposed from ${addDays(row.effective_end, 1)}`, {
-      effective_end: row.effective_end,
-    })
+    throw conflict(
+      { id: 'dispositions.retention_runs', params: { end: row.effective_end, from: addDays(row.effective_end, 1) } },
+      {
+        effective_end: row.effective_end,
+      },
+    )
   }
 }
 
@@ -57,15 +72,15 @@ export async function proposeDisposition(
   input: { action: 'dispose' | 'transfer'; reason: string },
 ): Promise<DispositionView> {
   const row = await loadRecording(ctx, recordingId, { lock: true })
-  if (isTerminal(row.status)) throw conflict(`the recording was already ${row.status}`)
+  if (isTerminal(row.status)) throw conflict({ id: 'recordings.already_terminal', params: { status: row.status } })
   if (row.pending_disposition_id) {
-    throw conflict(`disposition ${row.pending_disposition_id} is already proposed; approve or cancel it`, { disposition_id: row.pending_disposition_id })
+    throw conflict({ id: 'dispositions.already_proposed', params: { id: row.pending_disposition_id } }, { disposition_id: row.pending_disposition_id })
   }
   const today = todayInTokyo()
   await requireDisposable(ctx, row, today)
   // 廃棄 or 移管 is fixed in advance by the schedule (レコードスケジュール); 'review' leaves it to the proposer.
   if (row.retention_action !== 'review' && row.retention_action !== input.action) {
-    throw conflict(`the schedule's rule says ${row.retention_action} for this recording`, { allowed: [row.retention_action] })
+    throw conflict({ id: 'dispositions.schedule_says', params: { action: row.retention_action } }, { allowed: [row.retention_action] })
   }
   const classification = await findClassification(ctx.db, row.classification_id)
   const disposition = await insertDisposition(ctx.db, {
@@ -102,11 +117,11 @@ export async function proposeDisposition(
 /** The proposal and its recording, locked in that order (recording first, as every recording change does). */
 async function loadProposal(ctx: ServiceContext, dispositionId: string): Promise<{ disposition: DispositionRow; recording: LoadedRecording }> {
   const found = await findDisposition(ctx.db, dispositionId)
-  if (!found) throw notFound('disposition')
+  if (!found) throw notFound('not_found.disposition')
   const recording = await loadRecording(ctx, found.recording_id, { lock: true })
   const disposition = (await findDisposition(ctx.db, dispositionId, { lock: true }))!
   ctx.audit.details = { recording_id: recording.id, action: disposition.action }
-  if (disposition.status !== 'proposed') throw conflict(`the disposition was already ${disposition.status}`)
+  if (disposition.status !== 'proposed') throw conflict({ id: 'dispositions.already_decided', params: { status: disposition.status } })
   return { disposition, recording }
 }
 
@@ -114,7 +129,7 @@ export async function approveDisposition(ctx: ServiceContext, dispositionId: str
   const { caller } = ctx
   const { disposition, recording } = await loadProposal(ctx, dispositionId)
   if (disposition.proposed_by === caller.subject) {
-    throw forbidden('a disposition takes two records managers: the one who proposed it cannot approve it')
+    throw forbidden('dispositions.two_managers')
   }
   await requireDisposable(ctx, recording, todayInTokyo())
   const decided = await decideDisposition(ctx.db, dispositionId, { status: 'executed', decidedBy: caller.subject, reason })
@@ -163,7 +178,7 @@ export async function dispositionRecords(ctx: ServiceContext, filters: Dispositi
 /** One disposition record, or 404. */
 export async function dispositionRecord(ctx: ServiceContext, id: string): Promise<DispositionView> {
   const row = await findDisposition(ctx.db, id)
-  if (!row) throw notFound('disposition')
+  if (!row) throw notFound('not_found.disposition')
   return presentDisposition(ctx, row)
 }
 

@@ -77,16 +77,13 @@ async function afterHoldChange(ctx: ServiceContext, recordingId: string, kind: s
  */
 export async function placeHold(ctx: ServiceContext, recordingId: string, input: PlaceHold, options: { reach?: Reach } = {}): Promise<HoldView> {
   const row = await loadRecording(ctx, recordingId, { lock: true, reach: options.reach })
-  if (isTerminal(row.status)) throw conflict(`the recording was ${row.status}; there is nothing left to hold`)
+  if (isTerminal(row.status)) throw conflict({ id: 'holds.recording_gone', params: { status: row.status } })
   const today = todayInTokyo()
   if (input.until !== undefined) {
     if (input.type !== 'other') {
-      throw unprocessable(
-        'only holds of type other take a date; appeal and disclosure holds end a year after their decision, audit and litigation holds when released',
-        [{ pointer: 'body/until', message: `not for ${input.type} holds` }],
-      )
+      throw unprocessable('holds.only_other_dated', [{ pointer: 'body/until', message: { id: 'holds.not_for_type', params: { type: input.type } } }])
     }
-    if (input.until < today) throw unprocessable('a hold cannot end in the past', [{ pointer: 'body/until', message: 'is before today' }])
+    if (input.until < today) throw unprocessable('holds.end_in_past', [{ pointer: 'body/until', message: 'field.before_today' }])
   }
   const hold = await insertHold(ctx.db, {
     id: newId(),
@@ -115,7 +112,7 @@ async function loadHold(ctx: ServiceContext, recordingId: string, holdId: string
   // The recording is locked first: every change to its holds is serialised on it.
   await loadRecording(ctx, recordingId, { lock: true, reach })
   const hold = await findHold(ctx.db, recordingId, holdId)
-  if (!hold) throw notFound('hold')
+  if (!hold) throw notFound('not_found.hold')
   return hold
 }
 
@@ -131,11 +128,10 @@ export async function recordHoldDecision(
   options: { reach?: Reach } = {},
 ): Promise<HoldView> {
   const hold = await loadHold(ctx, recordingId, holdId, options.reach)
-  if (!DECISION_HOLDS.includes(hold.type)) throw conflict(`a ${hold.type} hold takes no decision date; it lasts until released`)
-  if (hold.released_at) throw conflict('the hold was released')
-  if (hold.decision_date) throw conflict(`the decision of ${hold.decision_date} is already recorded; a new appeal or request takes a new hold`)
-  if (decisionDate > todayInTokyo())
-    throw unprocessable('a decision date cannot be in the future', [{ pointer: 'body/decision_date', message: 'is after today' }])
+  if (!DECISION_HOLDS.includes(hold.type)) throw conflict({ id: 'holds.no_decision_date', params: { type: hold.type } })
+  if (hold.released_at) throw conflict('holds.released')
+  if (hold.decision_date) throw conflict({ id: 'holds.decision_recorded', params: { date: hold.decision_date } })
+  if (decisionDate > todayInTokyo()) throw unprocessable('holds.decision_in_future', [{ pointer: 'body/decision_date', message: 'field.after_today_plain' }])
   const updated = await updateHold(ctx.db, holdId, {
     decision_date: decisionDate,
     decision_recorded_by: ctx.caller.subject,
@@ -154,9 +150,9 @@ export async function releaseHold(
   options: { reach?: Reach } = {},
 ): Promise<HoldView> {
   const hold = await loadHold(ctx, recordingId, holdId, options.reach)
-  if (hold.released_at) throw conflict('the hold was already released')
+  if (hold.released_at) throw conflict('holds.already_released')
   if (hold.type === 'incident') {
-    throw conflict(`an incident hold is released through its incident once the incident is closed: POST /v1/incidents/${hold.reference}/holds/release`)
+    throw conflict({ id: 'holds.incident_release', params: { path: `/v1/incidents/${hold.reference}/holds/release` } })
   }
   const updated = await updateHold(ctx.db, holdId, { released_at: new Date(), released_by: ctx.caller.subject, release_reason: reason })
   await afterHoldChange(ctx, recordingId, 'recording.hold_released', updated)

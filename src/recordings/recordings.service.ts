@@ -3,7 +3,7 @@ import { findCaseInReach } from '../cases/cases.repository.js'
 import type { Reach } from '../kernel/access.js'
 import type { ServiceContext } from '../kernel/context.js'
 import type { Queryable } from '../kernel/db.js'
-import { conflict, notFound, unprocessable } from '../kernel/errors.js'
+import { conflict, conflictOnUnique, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import type { DomainChange } from '../kernel/outbox.js'
 import { decodeCursor, paginate } from '../kernel/pagination.js'
@@ -31,6 +31,7 @@ import {
 import type { Classify, CreateRecording, RecordingFlag, RecordingView, UpdateRecording } from './recordings.schemas.js'
 import type { RecordingsTable, RecordingStatus } from './recordings.tables.js'
 import { classificationKey, findRule, type MatchedRule, retentionStep, schedule } from './retention.js'
+import type { LocalFieldError as FieldError, Message } from '../kernel/messages/index.js'
 
 /**
  * Recordings (録音・録画): registration with the recording policy's rules (告知, 庁舎管理権),
@@ -123,11 +124,9 @@ async function decideRetention(
   const key = classificationKey(flags.administrative_document, flags.personal_information)
   const matched = findRule(policy.body.rules, flags.record_category, key)
   if (!matched) {
-    throw unprocessable(
-      `the retention schedule in force (version ${policy.id}) has no rule for record category ${flags.record_category} classified ${key}, ` +
-        `nor a '*' rule for ${key}`,
-      [{ pointer, message: 'no retention rule applies' }],
-    )
+    throw unprocessable({ id: 'recordings.no_retention_rule', params: { version: policy.id, category: flags.record_category, key } }, [
+      { pointer, message: 'recordings.no_rule_applies' },
+    ])
   }
   const s = schedule(documentDate, matched.rule)
   return { policy, matched, key, ...s }
@@ -165,7 +164,7 @@ export async function loadRecording(ctx: ServiceContext, id: string, options: { 
     lock: options.lock,
     mediaReach: ctx.can('recordings:media_access'),
   })
-  if (!found) throw notFound('recording')
+  if (!found) throw notFound('not_found.recording')
   return found
 }
 
@@ -322,27 +321,23 @@ export async function settle(q: Queryable, row: RecordingRow, today: string): Pr
 }
 
 function checkFacts(input: CreateRecording): void {
-  const errors: Array<{ pointer: string; message: string }> = []
+  const errors: FieldError[] = []
   const started = new Date(input.started_at).getTime()
-  if (isInTheFuture(new Date(started))) errors.push({ pointer: 'body/started_at', message: 'is in the future' })
-  if (new Date(input.ended_at).getTime() < started) errors.push({ pointer: 'body/ended_at', message: 'is before started_at' })
+  if (isInTheFuture(new Date(started))) errors.push({ pointer: 'body/started_at', message: 'field.in_future' })
+  if (new Date(input.ended_at).getTime() < started) errors.push({ pointer: 'body/ended_at', message: 'recordings.ended_before_started' })
   if (!input.media_type.startsWith(`${input.media_kind}/`))
-    errors.push({ pointer: 'body/media_type', message: `must be ${input.media_kind}/… for ${input.media_kind}` })
+    errors.push({ pointer: 'body/media_type', message: { id: 'recordings.media_type_kind', params: { kind: input.media_kind } } })
   if ((input.recorded_by === 'resident') !== (input.source === 'resident_provided')) {
-    errors.push({ pointer: 'body/recorded_by', message: 'a resident recording is one a resident provided (source resident_provided), and only such' })
+    errors.push({ pointer: 'body/recorded_by', message: 'recordings.resident_source' })
   }
-  if (input.notice.given && !input.notice.method) errors.push({ pointer: 'body/notice/method', message: 'is required when notice was given' })
+  if (input.notice.given && !input.notice.method) errors.push({ pointer: 'body/notice/method', message: 'recordings.notice_method_required' })
   if (!input.notice.given && (input.notice.method !== undefined || input.notice.at !== undefined)) {
-    errors.push({ pointer: 'body/notice', message: 'method and at only when notice was given' })
+    errors.push({ pointer: 'body/notice', message: 'recordings.notice_only_when_given' })
   }
   if (input.recorded_by !== 'resident' && (input.resident_permission !== undefined || input.on_premises !== undefined)) {
-    errors.push({ pointer: 'body/resident_permission', message: 'only for recordings by a resident' })
+    errors.push({ pointer: 'body/resident_permission', message: 'recordings.only_resident' })
   }
-  if (errors.length > 0)
-    throw unprocessable(
-      `${errors.length} inconsistent value${errors.length === 1 ? '' : 's'}: ${errors.map((e) => `${e.pointer} ${e.message}`).join('; ')}`,
-      errors,
-    )
+  if (errors.length > 0) throw unprocessable({ id: 'problem.inconsistent_values', params: { count: errors.length, fields: { fields: errors } } }, errors)
 }
 
 const FLAG_AUDIT_ACTIONS: Record<RecordingFlag, string> = {
@@ -365,13 +360,13 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
   let orgUnitId: string
   if (input.case_id) {
     const found = await findCaseInReach(ctx.db, input.case_id, reach, caller)
-    if (!found) throw unprocessable('no case with this id is in your reach', [{ pointer: 'body/case_id', message: 'no such case in your reach' }])
+    if (!found) throw unprocessable('reach.no_case', [{ pointer: 'body/case_id', message: 'reach.no_such_case' }])
     if (input.org_unit_id !== undefined && input.org_unit_id !== found.org_unit_id) {
-      throw unprocessable("a case's recording belongs to the case's org unit", [{ pointer: 'body/org_unit_id', message: "differs from the case's org unit" }])
+      throw unprocessable('recordings.case_unit', [{ pointer: 'body/org_unit_id', message: 'recordings.differs_case_unit' }])
     }
     orgUnitId = found.org_unit_id
   } else {
-    orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'register recordings' })
+    orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.register_recordings' })
   }
 
   const today = todayInTokyo()
@@ -434,7 +429,7 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
     pending_disposition_id: null,
     disposition_id: null,
     registered_by: caller.subject,
-  })
+  }).catch(conflictOnUnique('body/storage_uri', 'recordings.storage_uri_taken'))
   await insertClassification(ctx.db, {
     id: classificationId,
     recording_id: id,
@@ -485,7 +480,7 @@ const DESCRIPTIVE = ['title', 'location', 'description', 'participants', 'caller
 export async function updateDescription(ctx: ServiceContext, id: string, input: UpdateRecording, ifMatch: string | undefined): Promise<LoadedRecording> {
   const row = await loadRecording(ctx, id, { lock: true })
   requireIfMatch(ifMatch, row.version)
-  if (isTerminal(row.status)) throw conflict(`the recording was ${row.status}; its record no longer changes`)
+  if (isTerminal(row.status)) throw conflict({ id: 'recordings.no_longer_changes', params: { status: row.status } })
   const changes: Pick<Updateable<RecordingsTable>, (typeof DESCRIPTIVE)[number]> = {}
   for (const field of DESCRIPTIVE) {
     const value = input[field]
@@ -507,11 +502,14 @@ export async function updateDescription(ctx: ServiceContext, id: string, input: 
 export async function classifyRecording(ctx: ServiceContext, id: string, input: Classify, ifMatch: string | undefined): Promise<LoadedRecording> {
   const row = await loadRecording(ctx, id, { lock: true })
   if (ifMatch !== undefined) requireIfMatch(ifMatch, row.version)
-  if (isTerminal(row.status)) throw conflict(`the recording was ${row.status}; it is no longer classified`)
+  if (isTerminal(row.status)) throw conflict({ id: 'recordings.no_longer_classified', params: { status: row.status } })
   if (row.pending_disposition_id) {
-    throw conflict(`a disposition (${row.pending_disposition_id}) is pending under the current classification; approve or cancel it first`, {
-      disposition_id: row.pending_disposition_id,
-    })
+    throw conflict(
+      { id: 'recordings.disposition_pending', params: { id: row.pending_disposition_id } },
+      {
+        disposition_id: row.pending_disposition_id,
+      },
+    )
   }
   const today = todayInTokyo()
   const retention = await decideRetention(ctx, row.document_date, input, today, 'body/record_category')
@@ -609,13 +607,18 @@ export async function grantMediaAccess(
   options: { derivativeId?: string; reach?: Reach } = {},
 ) {
   const row = await loadRecording(ctx, id, { reach: options.reach })
-  let media = { storageUri: row.storage_uri, sha256: row.sha256, mediaType: row.media_type, what: `the recording was ${row.status}` }
+  let media: { storageUri: string | null; sha256: string; mediaType: string; what: Message } = {
+    storageUri: row.storage_uri,
+    sha256: row.sha256,
+    mediaType: row.media_type,
+    what: { id: 'recordings.was_status', params: { status: row.status } },
+  }
   if (options.derivativeId) {
     const derivative = await findDerivative(ctx.db, row.id, options.derivativeId)
-    if (!derivative) throw notFound('derivative')
-    media = { storageUri: derivative.storage_uri, sha256: derivative.sha256, mediaType: derivative.media_type, what: 'the derivative was disposed of' }
+    if (!derivative) throw notFound('not_found.derivative')
+    media = { storageUri: derivative.storage_uri, sha256: derivative.sha256, mediaType: derivative.media_type, what: 'derivatives.was_disposed' }
   }
-  if (media.storageUri === null) throw conflict(`${media.what}: its media is no longer kept`)
+  if (media.storageUri === null) throw conflict({ id: 'recordings.media_gone', params: { what: { text: media.what } } })
   const { grant, kid } = await issueMediaGrant(ctx.db, settings, keys, {
     recordingId: row.id,
     derivativeId: options.derivativeId,

@@ -7,8 +7,9 @@ import { findClassification, holdsOf } from './recordings.repository.js'
 import type { RetentionExplanationView } from './recordings.schemas.js'
 import { isTerminal, loadRecording, presentRecordings } from './recordings.service.js'
 import { effectiveEnd, holdKeeps, retentionEnd } from './retention.js'
+import { type Message, render } from '../kernel/messages/index.js'
 
-const ACTION_WORDS = { dispose: 'disposal (廃棄)', transfer: 'transfer to the archives (移管)', review: 'review by a records manager' } as const
+const ACTION_WORDS = { dispose: 'retention.action_dispose', transfer: 'retention.action_transfer', review: 'retention.action_review' } as const
 
 /**
  * GET /v1/recordings/{id}/retention: why a recording is kept as long as it is: the date it
@@ -26,71 +27,91 @@ export async function explainRetention(ctx: ServiceContext, id: string): Promise
   const end = effectiveEnd(row.retention_end, holds.map(holdState))
   const [view] = await presentRecordings(ctx, [row])
 
+  const say = (message: Message) => render(message, ctx.language)
   const lines: string[] = []
   const basis = row.source === 'resident_provided' ? 'registered_at' : 'started_at'
+  lines.push(say({ id: basis === 'started_at' ? 'retention.created_on' : 'retention.obtained_on', params: { date: row.document_date } }))
   lines.push(
-    basis === 'started_at'
-      ? `作成日 ${row.document_date}: the Tokyo date the recording started.`
-      : `取得日 ${row.document_date}: the date the resident's recording was registered (obtained).`,
+    say({
+      id: classification.provisional ? 'retention.classified_presumed' : 'retention.classified',
+      params: {
+        classification: row.classification,
+        document: { text: row.administrative_document ? 'retention.administrative_document' : 'retention.not_administrative_document' },
+        personal: { text: row.personal_information ? 'retention.personal_information' : 'retention.no_personal_information' },
+        category: row.record_category,
+      },
+    }),
   )
   lines.push(
-    `Classified ${row.classification} (${row.administrative_document ? '行政文書' : 'not an administrative document'}, ` +
-      `${row.personal_information ? '個人情報' : 'no personal information'}), record category ${row.record_category}` +
-      `${classification.provisional ? ' — presumed at registration, not yet decided by a records manager' : ''}.`,
+    say({
+      id: 'retention.rule',
+      params: {
+        version: row.retention_policy_id,
+        from: policy?.effective_from ?? '?',
+        match:
+          classification.rule_match === 'exact'
+            ? { text: { id: 'retention.rule_category', params: { category: rule.record_category } } }
+            : { text: 'retention.rule_default' },
+        classification: rule.classification,
+        period: { text: { id: rule.period.unit === 'years' ? 'retention.period_years' : 'retention.period_days', params: { value: rule.period.value } } },
+        start: { text: rule.start === 'next_fiscal_year' ? 'retention.start_next_fiscal_year' : 'retention.start_creation_date' },
+        action: { text: ACTION_WORDS[rule.action] },
+      },
+    }),
   )
   lines.push(
-    `Rule of retention schedule version ${row.retention_policy_id} (in force from ${policy?.effective_from ?? '?'}): ` +
-      `${classification.rule_match === 'exact' ? `category ${rule.record_category}` : "the '*' rule"} × ${rule.classification} → ` +
-      `${rule.period.value} ${rule.period.unit}, from ${rule.start === 'next_fiscal_year' ? 'April 1 of the next fiscal year' : 'the creation date'}, ` +
-      `then ${ACTION_WORDS[rule.action]}.`,
-  )
-  lines.push(
-    rule.start === 'next_fiscal_year'
-      ? `起算日 ${row.retention_start}: April 1 after fiscal year ${Number(row.retention_start.slice(0, 4)) - 1}, the year of ${row.document_date} (施行令第8条).`
-      : `起算日 ${row.retention_start}: the creation date itself.`,
+    say(
+      rule.start === 'next_fiscal_year'
+        ? {
+            id: 'retention.start_fiscal',
+            params: { start: row.retention_start, year: Number(row.retention_start.slice(0, 4)) - 1, date: row.document_date },
+          }
+        : { id: 'retention.start_itself', params: { start: row.retention_start } },
+    ),
   )
   const scheduleEnd = retentionEnd(row.retention_start, rule.period)
-  lines.push(`Kept through ${scheduleEnd} under the schedule.`)
+  lines.push(say({ id: 'retention.kept_through', params: { end: scheduleEnd } }))
   if (row.review_until !== null) {
     // No automatic purge before a person could look (見直し期間).
-    lines.push(
-      `Not yet classified by a records manager: kept at least through ${row.review_until}, the review period after its registration on ` +
-        `${tokyoDate(row.created_at)} (retention schedule review_period_days), so that nothing is purged before a person could look at it.`,
-    )
+    lines.push(say({ id: 'retention.review_period', params: { until: row.review_until, registered: tokyoDate(row.created_at) } }))
   }
   for (const h of keeping) {
+    const decided = h.type === 'appeal' || h.type === 'disclosure_request'
     lines.push(
-      h.until === null
-        ? `Hold ${h.type} (${h.reference}) keeps it until ` +
-            `${h.type === 'appeal' || h.type === 'disclosure_request' ? 'one year after the day after its decision, once recorded' : 'released'} ` +
-            `(${h.type === 'incident' ? 'the leak incident is closed first' : '施行令第9条'}).`
-        : `Hold ${h.type} (${h.reference}) keeps it through ${h.until}` +
-            `${h.decision_date ? `: one year from the day after the decision of ${h.decision_date}` : ''} (施行令第9条).`,
+      say(
+        h.until === null
+          ? {
+              id: h.type === 'incident' ? 'retention.hold_incident' : decided ? 'retention.hold_until_decision' : 'retention.hold_until_released',
+              params: { type: h.type, reference: h.reference },
+            }
+          : h.decision_date
+            ? { id: 'retention.hold_through_decision', params: { type: h.type, reference: h.reference, until: h.until, decided: h.decision_date } }
+            : { id: 'retention.hold_through', params: { type: h.type, reference: h.reference, until: h.until } },
+      ),
     )
   }
 
   let next: RetentionExplanationView['next']
   if (isTerminal(row.status)) {
-    next = { step: 'none', on: null, detail: `The recording was ${row.status}; its disposition record ${row.disposition_id} remains.` }
+    next = { step: 'none', on: null, detail: say({ id: 'retention.next_none', params: { status: row.status, disposition: String(row.disposition_id) } }) }
   } else if (row.pending_disposition_id) {
-    next = { step: 'awaiting_approval', on: null, detail: `Disposition ${row.pending_disposition_id} awaits approval by a second records manager.` }
+    next = { step: 'awaiting_approval', on: null, detail: say({ id: 'retention.next_awaiting', params: { disposition: row.pending_disposition_id } }) }
   } else if (end === null) {
-    next = { step: 'held', on: null, detail: 'A hold without an end keeps it: nothing happens until the hold is released or its decision recorded.' }
+    next = { step: 'held', on: null, detail: say('retention.next_held') }
   } else {
     const on = addDays(end, 1)
     const automatic = !row.administrative_document && row.retention_action === 'dispose'
     const step = automatic ? 'purge' : row.retention_action === 'dispose' ? 'disposal_due' : row.retention_action === 'transfer' ? 'transfer_due' : 'review_due'
-    const when = on <= today ? `since ${on}` : `on ${on}`
+    const since = on <= today
     next = {
       step,
       on,
       detail: automatic
-        ? `Personal information that is no administrative document: purged automatically by the retention sweep ${when} ` +
-          '(media address and personal fields removed) unless a hold is placed.'
-        : `Due ${when} for ${ACTION_WORDS[row.retention_action]}: one records manager proposes, another approves.`,
+        ? say({ id: since ? 'retention.next_purge_since' : 'retention.next_purge_on', params: { date: on } })
+        : say({ id: since ? 'retention.next_due_since' : 'retention.next_due_on', params: { date: on, action: { text: ACTION_WORDS[row.retention_action] } } }),
     }
   }
-  lines.push(end === null ? 'Effective end: open while the hold lasts.' : `Effective end ${end}: the later of the schedule and every hold.`)
+  lines.push(say(end === null ? 'retention.end_open' : { id: 'retention.end', params: { end } }))
   lines.push(next.detail)
 
   const holdViews = await presentHolds(ctx, keeping)

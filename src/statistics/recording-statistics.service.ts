@@ -48,7 +48,8 @@ type Raw = Record<string, unknown>
 
 export async function recordingStatistics(ctx: ServiceContext, query: RecordingStatisticsQuery): Promise<RecordingStatistics> {
   const dims = (query.group_by ? query.group_by.split(',') : []) as RecordingDimension[]
-  if (new Set(dims).size !== dims.length) throw unprocessable('a dimension is named twice', [{ pointer: 'query/group_by', message: 'repeats a dimension' }])
+  if (new Set(dims).size !== dims.length)
+    throw unprocessable('statistics.dimension_twice', [{ pointer: 'query/group_by', message: 'statistics.repeats_dimension' }])
   const today = todayInTokyo()
   const exact = ctx.can('statistics:exact')
   const suppressed = exact === null

@@ -20,15 +20,15 @@ import { type Published, SUPPRESSION_RULE, suppressCell, suppressTotal } from '.
 function periodOf(query: Pick<CaseStatisticsQuery, 'from' | 'to' | 'fiscal_year'>): { from: string; to: string } {
   if (query.fiscal_year !== undefined) {
     if (query.from !== undefined || query.to !== undefined) {
-      throw unprocessable('give a fiscal year or a period from/to, not both', [{ pointer: 'query/fiscal_year', message: 'with from/to' }])
+      throw unprocessable('statistics.year_or_period', [{ pointer: 'query/fiscal_year', message: 'statistics.with_from_to' }])
     }
     return { from: `${query.fiscal_year}-04-01`, to: `${query.fiscal_year + 1}-03-31` }
   }
   if ((query.from === undefined) !== (query.to === undefined)) {
-    throw unprocessable('a period needs both from and to', [{ pointer: query.from ? 'query/to' : 'query/from', message: 'is required' }])
+    throw unprocessable('statistics.period_needs_both', [{ pointer: query.from ? 'query/to' : 'query/from', message: 'field.required' }])
   }
   if (query.from !== undefined && query.to !== undefined) {
-    if (query.from > query.to) throw unprocessable('the period ends before it starts', [{ pointer: 'query/to', message: 'is before from' }])
+    if (query.from > query.to) throw unprocessable('statistics.period_reversed', [{ pointer: 'query/to', message: 'statistics.before_from' }])
     return { from: query.from, to: query.to }
   }
   const fy = fiscalYear(todayInTokyo())
@@ -37,7 +37,8 @@ function periodOf(query: Pick<CaseStatisticsQuery, 'from' | 'to' | 'fiscal_year'
 
 function dimensionsOf(groupBy: string | undefined): CaseDimension[] {
   const dims = groupBy ? (groupBy.split(',') as CaseDimension[]) : []
-  if (new Set(dims).size !== dims.length) throw unprocessable('a dimension is named twice', [{ pointer: 'query/group_by', message: 'repeats a dimension' }])
+  if (new Set(dims).size !== dims.length)
+    throw unprocessable('statistics.dimension_twice', [{ pointer: 'query/group_by', message: 'statistics.repeats_dimension' }])
   return dims
 }
 

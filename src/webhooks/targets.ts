@@ -1,5 +1,6 @@
 import dns from 'node:dns'
 import net from 'node:net'
+import { type Message, render } from '../kernel/messages/index.js'
 
 /**
  * Where webhooks may be delivered (server-side request forgery guard).
@@ -58,26 +59,26 @@ export class TargetPolicy {
   }
 
   /** Why the address may not be used with this scheme, or null when it may. */
-  refusal(address: string, protocol: string): string | null {
+  refusal(address: string, protocol: string): Message | null {
     const plain = unmapped(address)
     const family = net.isIP(plain) === 6 ? 'ipv6' : 'ipv4'
     if (this.allowed.check(plain, family)) return null
-    if (this.special.check(plain, family)) return `${plain} is a private, loopback or reserved address not listed in WEBHOOK_PRIVATE_NETWORKS`
-    if (protocol !== 'https:') return 'public targets need https'
+    if (this.special.check(plain, family)) return { id: 'webhooks.private_address', params: { address: plain } }
+    if (protocol !== 'https:') return 'webhooks.public_needs_https'
     return null
   }
 
   /** Checks a URL at registration: scheme, no credentials, and literal addresses. */
-  checkUrl(raw: string): string | null {
+  checkUrl(raw: string): Message | null {
     let url: URL
     try {
       url = new URL(raw)
     } catch {
-      return 'not a URL'
+      return 'webhooks.not_a_url'
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'only http and https URLs'
-    if (url.username || url.password) return 'credentials in the URL are not allowed; the signature authenticates deliveries'
-    if (url.hash) return 'a URL fragment is not sent; leave it out'
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'webhooks.only_http'
+    if (url.username || url.password) return 'webhooks.no_credentials'
+    if (url.hash) return 'webhooks.no_fragment'
     const host = url.hostname.replace(/^\[|\]$/g, '')
     if (net.isIP(host)) return this.refusal(host, url.protocol)
     if (host === 'localhost' || host.endsWith('.localhost')) return this.refusal('127.0.0.1', url.protocol)
@@ -100,7 +101,7 @@ export class TargetPolicy {
               return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, [{ address, family }])
             return callback(null, address, family)
           }
-          reason = refused
+          reason = render(refused, 'en')
         }
         callback(new TargetRefused(reason), '', 0)
       })

@@ -17,7 +17,7 @@ import type { CreateWebhook, Delivery, UpdateWebhook, Webhook } from './webhooks
 
 function checkUrl(targets: TargetPolicy, url: string): void {
   const refused = targets.checkUrl(url)
-  if (refused) throw unprocessable(`the URL cannot be used: ${refused}`, [{ pointer: 'body/url', message: refused }])
+  if (refused) throw unprocessable({ id: 'webhooks.url_refused', params: { why: { text: refused } } }, [{ pointer: 'body/url', message: refused }])
 }
 
 export async function createWebhook(ctx: ServiceContext, targets: TargetPolicy, body: CreateWebhook): Promise<Webhook & { secret: string }> {
@@ -49,7 +49,7 @@ export async function webhookList(ctx: ServiceContext): Promise<Webhook[]> {
 
 export async function webhook(ctx: ServiceContext, id: string): Promise<Webhook> {
   const found = await findWebhook(ctx.db, id)
-  if (!found) throw notFound('webhook')
+  if (!found) throw notFound('not_found.webhook')
   return found
 }
 
@@ -64,7 +64,7 @@ export async function changeWebhook(ctx: ServiceContext, targets: TargetPolicy, 
     active: body.active,
     secret: body.secret,
   })
-  if (!updated) throw notFound('webhook')
+  if (!updated) throw notFound('not_found.webhook')
   // Which fields changed, never their values (the secret above all).
   ctx.audit.details = { fields: Object.keys(body).sort() }
   return updated
@@ -72,7 +72,7 @@ export async function changeWebhook(ctx: ServiceContext, targets: TargetPolicy, 
 
 /** Deletes a webhook: queued deliveries are cancelled, past ones stay on record. */
 export async function removeWebhook(ctx: ServiceContext, id: string): Promise<void> {
-  if (!(await deleteWebhook(ctx.db, id))) throw notFound('webhook')
+  if (!(await deleteWebhook(ctx.db, id))) throw notFound('not_found.webhook')
 }
 
 export async function webhookDeliveries(
@@ -95,7 +95,7 @@ export async function webhookDeliveries(
 
 export async function webhookDelivery(ctx: ServiceContext, id: string, deliveryId: string) {
   const delivery = await findDelivery(ctx.db, id, deliveryId)
-  if (!delivery) throw notFound('delivery')
+  if (!delivery) throw notFound('not_found.delivery')
   ctx.audit.details = { delivery_id: delivery.id }
   return delivery
 }
@@ -103,7 +103,7 @@ export async function webhookDelivery(ctx: ServiceContext, id: string, deliveryI
 /** Queues a delivery again now (one more attempt; a dead one comes back to life for it). */
 export async function redeliverNow(ctx: ServiceContext, id: string, deliveryId: string): Promise<Delivery> {
   const delivery = await redeliver(ctx.db, id, deliveryId)
-  if (!delivery) throw notFound('delivery')
+  if (!delivery) throw notFound('not_found.delivery')
   ctx.audit.details = { delivery_id: delivery.id }
   return delivery
 }

@@ -21,6 +21,7 @@ import {
   type ClaimedDelivery,
 } from './webhooks.repository.js'
 import type { DeliveryPayload } from './webhooks.schemas.js'
+import { render } from '../kernel/messages/index.js'
 
 /**
  * Webhook delivery, in two steps that every instance runs (background job):
@@ -231,7 +232,7 @@ function post(
     if (/^[\d.]+$|:/.test(literal)) {
       const refused = options.targets.refusal(literal, url.protocol)
       if (refused) {
-        resolve({ status: null, error: `refused: ${refused}` })
+        resolve({ status: null, error: `refused: ${render(refused, 'en')}` })
         return
       }
     }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { sql } from 'kysely'
 import t from 'tap'
@@ -59,6 +60,9 @@ t.test('hostile input on every route: never a 500, never a partial write', async
   const ids: Record<string, string> = { holdId: hold.id, type: 'case' }
   const idFor = (url: string) => (url.startsWith('/v1/recordings') ? recording.id : theCase.id)
 
+  const internal = await internalNames(test)
+  t.ok(internal.test('org_units_code_key') && internal.test('recordings_storage_uri'), 'the database names the contract does not use are known')
+
   const routes = test.app.declaredRoutes.filter((r) => r.url.startsWith('/v1/'))
   for (const route of routes) {
     const role = roleFor(route.permission)
@@ -91,6 +95,9 @@ t.test('hostile input on every route: never a 500, never a partial write', async
             if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${url} ${JSON.stringify(payload)?.slice(0, 300)}: ${res.body.slice(0, 300)}`)
             if (/node_modules|at .*\.(ts|js):\d+|syntax error at|violates .*constraint/.test(res.body))
               throw new Error(`internals leaked: ${res.body.slice(0, 300)}`)
+            // Problems speak the API's words (exports and the feed carry data, not problems).
+            const named = res.statusCode >= 400 ? internal.exec(res.body) : null
+            if (named) throw new Error(`the database name ${named[0]} leaked: ${res.body.slice(0, 300)}`)
             if (res.statusCode >= 400) {
               if (!/application\/problem\+json/.test(String(res.headers['content-type']))) throw new Error(`${res.statusCode} without problem+json`)
               const after = await writeFingerprint(test)
@@ -104,3 +111,18 @@ t.test('hostile input on every route: never a 500, never a partial write', async
     })
   }
 })
+
+/**
+ * The names of the database's tables, indexes, constraints and columns that the contract never
+ * uses, as one pattern: a response that contains one speaks the database's words, not the API's.
+ */
+async function internalNames(test: TestApp): Promise<RegExp> {
+  const contract = readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')
+  const { rows } = await sql<{ name: string }>`
+    select relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'i', 'p', 'S', 'v')
+    union select conname from pg_constraint c join pg_namespace n on n.oid = c.connamespace where n.nspname = current_schema()
+    union select column_name from information_schema.columns where table_schema = current_schema()`.execute(test.db)
+  const names = rows.map((r) => r.name).filter((name) => name.length >= 4 && !new RegExp(`\\b${name}\\b`).test(contract))
+  return new RegExp(`\\b(${names.join('|')})\\b`)
+}

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import t from 'tap'
 import { startBackgroundJobs } from '../../src/kernel/background-jobs.js'
+import { render } from '../../src/kernel/messages/index.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { verifyDeliverySignature } from '../../src/webhooks/signature.js'
 import { TargetPolicy } from '../../src/webhooks/targets.js'
@@ -150,12 +151,17 @@ t.test('without WEBHOOK_PRIVATE_NETWORKS, loopback and private targets are refus
     last_error: /not listed in WEBHOOK_PRIVATE_NETWORKS/,
   })
   const publicHttp = new TargetPolicy([])
-  t.match(publicHttp.refusal('93.184.215.14', 'http:'), /https/, 'public addresses need https')
-  t.equal(publicHttp.refusal('93.184.215.14', 'https:'), null)
-  t.match(publicHttp.refusal('169.254.169.254', 'https:'), /private/)
-  t.match(publicHttp.refusal('::ffff:127.0.0.1', 'https:'), /private/, 'IPv4-mapped addresses are unwrapped')
-  t.equal(new TargetPolicy(['10.20.0.0/16']).refusal('10.20.3.4', 'http:'), null, 'a listed private network, over http too')
-  t.match(new TargetPolicy(['10.20.0.0/16']).refusal('10.21.0.1', 'http:'), /private/)
+  // Refusals are messages (in the caller's language); their English is what these check.
+  const why = (policy: TargetPolicy, address: string, protocol: string) => {
+    const refused = policy.refusal(address, protocol)
+    return refused === null ? null : render(refused, 'en')
+  }
+  t.match(why(publicHttp, '93.184.215.14', 'http:'), /https/, 'public addresses need https')
+  t.equal(why(publicHttp, '93.184.215.14', 'https:'), null)
+  t.match(why(publicHttp, '169.254.169.254', 'https:'), /private/)
+  t.match(why(publicHttp, '::ffff:127.0.0.1', 'https:'), /private/, 'IPv4-mapped addresses are unwrapped')
+  t.equal(why(new TargetPolicy(['10.20.0.0/16']), '10.20.3.4', 'http:'), null, 'a listed private network, over http too')
+  t.match(why(new TargetPolicy(['10.20.0.0/16']), '10.21.0.1', 'http:'), /private/)
 })
 
 t.test('deliveries are signed, carry ids not personal data, and a receiver error is retried with backoff', async (t) => {
