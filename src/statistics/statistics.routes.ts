@@ -8,7 +8,7 @@ import { caseStatistics } from './statistics.service.js'
 /** Statistics for policy making (政策立案のための統計). Every read is audited with what it asked. */
 const statisticsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/cases', {
-    config: { permission: 'statistics:read', resourceType: 'statistics' },
+    config: { permission: 'statistics:read', resourceType: 'statistics', problems: { 422: ['validation-failed'] } },
     schema: {
       operationId: 'getCaseStatistics',
       summary: 'Case figures for a period, filtered and grouped',
@@ -33,7 +33,7 @@ const statisticsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/recordings', {
-    config: { permission: 'statistics:read', resourceType: 'statistics' },
+    config: { permission: 'statistics:read', resourceType: 'statistics', problems: { 422: ['validation-failed'] } },
     schema: {
       operationId: 'getRecordingStatistics',
       summary: 'The retention programme at a glance',

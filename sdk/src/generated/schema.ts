@@ -15898,6 +15898,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Declared by the route. Codes: `validation-failed` */
+            422: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The caller is over the rate limit. Codes: `too-many-requests` */
             429: {
                 headers: {
@@ -15983,6 +15994,17 @@ export interface operations {
             };
             /** @description None of the caller's roles grants statistics:read. Codes: `forbidden` */
             403: {
+                headers: {
+                    /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
+                    "x-request-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Declared by the route. Codes: `validation-failed` */
+            422: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
                     "x-request-id"?: string;
