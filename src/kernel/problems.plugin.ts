@@ -178,7 +178,7 @@ function fieldErrors(where: string, validation: SchemaError[]): FieldError[] {
       out.push({ pointer: `${where}${pointer}`, message })
     }
   }
-  for (const v of validation) {
+  for (const v of oneErrorPerUnion(validation)) {
     if (v.keyword === 'boolean') continue // TypeBox repeats additionalProperties as "schema is false"
     if (v.keyword === 'required' && Array.isArray(v.params.requiredProperties)) {
       for (const name of v.params.requiredProperties) push(`${v.instancePath}/${name}`, 'field.required')
@@ -189,6 +189,23 @@ function fieldErrors(where: string, validation: SchemaError[]): FieldError[] {
     }
   }
   return out.slice(0, 50)
+}
+
+/**
+ * A union fails once per member and once more as a whole: a nullable phone number typed wrong
+ * came back as "must match pattern", "must be null" and "must match a schema in anyOf". A value
+ * that is not null was not meant as null: where a union failed, its null member's complaint and
+ * the union's own go, and what the other members say stays; the union's message is kept only
+ * when nothing else is left to say.
+ */
+function oneErrorPerUnion(validation: SchemaError[]): SchemaError[] {
+  const unions = new Set(validation.filter((v) => v.keyword === 'anyOf' || v.keyword === 'oneOf').map((v) => v.instancePath))
+  if (unions.size === 0) return validation
+  const isNullMember = (v: SchemaError) => v.keyword === 'type' && v.params.type === 'null' && unions.has(v.instancePath)
+  const said = new Set(
+    validation.filter((v) => unions.has(v.instancePath) && !isNullMember(v) && v.keyword !== 'anyOf' && v.keyword !== 'oneOf').map((v) => v.instancePath),
+  )
+  return validation.filter((v) => !isNullMember(v) && !((v.keyword === 'anyOf' || v.keyword === 'oneOf') && said.has(v.instancePath)))
 }
 
 function whereText(where: string): Message {
@@ -225,7 +242,7 @@ function schemaMessage(v: SchemaError): Message {
     case 'uniqueItems':
       return 'schema.unique_items'
     case 'enum':
-      return 'schema.enum'
+      return { id: 'schema.enum', params: { allowed: text(p.allowedValues) } }
     case 'const':
       return 'schema.const'
     case 'anyOf':

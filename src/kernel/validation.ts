@@ -11,7 +11,9 @@ import { Compile } from 'typebox/compile'
  */
 export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const check = Compile(schema)
-  return (value: unknown) => {
+  const normalizes = httpPart === 'body' || httpPart === 'querystring'
+  return (input: unknown) => {
+    const value = normalizes ? normalizePatterned(schema as Schema, input) : input
     if (check.Check(value)) return { value }
     if (httpPart === 'body') return { error: check.Errors(value) as never }
     // Text that fails as text may be a number or a boolean written out (also in a union such
@@ -26,6 +28,40 @@ interface Schema {
   type?: string | string[]
   properties?: Record<string, Schema>
   anyOf?: Schema[]
+  items?: Schema
+  pattern?: string
+}
+
+/**
+ * A field with a pattern takes codes, numbers and the like in ASCII (a phone number, an external
+ * reference). Typed on a Japanese keyboard they often arrive in full width (０３－１２３４－５６７８):
+ * such text is NFKC-normalised before it is checked and stored in that form. Free text (names,
+ * descriptions) has no pattern and stays exactly as written: it is evidence.
+ */
+function normalizePatterned(schema: Schema, value: unknown): unknown {
+  if (typeof value === 'string') return patterned(schema) ? value.normalize('NFKC') : value
+  if (Array.isArray(value)) return schema.items ? value.map((item) => normalizePatterned(schema.items!, item)) : value
+  if (value === null || typeof value !== 'object') return value
+  const properties = propertiesOf(schema)
+  if (!properties) return value
+  let out: Record<string, unknown> | null = null
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    const property = properties[key]
+    if (!property) continue
+    const normalized = normalizePatterned(property, item)
+    if (normalized !== item) {
+      out ??= { ...(value as Record<string, unknown>) }
+      out[key] = normalized
+    }
+  }
+  return out ?? value
+}
+
+const patterned = (schema: Schema): boolean => schema.pattern !== undefined || (schema.anyOf ?? []).some(patterned)
+
+/** The properties of an object schema, or of the object member of a union (a nullable object). */
+function propertiesOf(schema: Schema): Record<string, Schema> | undefined {
+  return schema.properties ?? (schema.anyOf ?? []).find((member) => member.properties)?.properties
 }
 
 const INTEGER = /^-?(0|[1-9][0-9]{0,15})$/

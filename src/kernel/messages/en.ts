@@ -74,7 +74,7 @@ export const en = {
   'schema.min_items': 'must not have fewer than {limit} items',
   'schema.max_items': 'must not have more than {limit} items',
   'schema.unique_items': 'must not have duplicate items',
-  'schema.enum': 'must be equal to one of the allowed values',
+  'schema.enum': 'must be one of: {allowed}',
   'schema.const': 'must be equal to constant',
   'schema.any_of': 'must match a schema in anyOf',
   'schema.multiple_of': 'must be multiple of {value}',

@@ -73,7 +73,7 @@ export const ja: Record<keyof typeof en, string> = {
   'schema.min_items': '{limit}件以上である必要があります',
   'schema.max_items': '{limit}件以内である必要があります',
   'schema.unique_items': '重複した項目があってはなりません',
-  'schema.enum': '許可された値のいずれかである必要があります',
+  'schema.enum': '次のいずれかを指定してください: {allowed}',
   'schema.const': '定められた値である必要があります',
   'schema.any_of': 'いずれの形式にも合っていません',
   'schema.multiple_of': '{value} の倍数である必要があります',
