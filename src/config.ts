@@ -38,7 +38,7 @@ const EnvSchema = Type.Object({
   KEY_ENCRYPTION_SECRET: Type.Optional(Type.String()),
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s/]+(,https?://[^,\\s/]+)*$' })),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 1000000, default: 600 }),
-  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000 }),
   OVERLOAD_MAX_WAITING_QUERIES: Type.Integer({ minimum: 0, maximum: 100000, default: 200 }),
   RETENTION_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 3600000 }),
   DISCLOSURE_DEADLINE_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 60000 }),

@@ -70,10 +70,10 @@ export default fp<{ config: ProtectionConfig; database: DatabaseHandle; onShed?:
       // The embedded database runs queries on the event loop itself: its delay says nothing
       // about overload there, so only PostgreSQL deployments shed on it.
       maxEventLoopDelay: database.kind === 'postgres' ? maxEventLoopDelayMs : 0,
-      // A window with no sample at all counts as infinite delay in under-pressure (its answer to
-      // NaN means). With 100 ms windows a busy but healthy machine hit that now and then and shed
-      // single requests; over a second, no sample means the loop was really stuck that long.
-      sampleInterval: 1000,
+      // Short windows: a window with no sample at all counts as infinite delay in under-pressure
+      // (its answer to NaN means), and that verdict lasts one window. Over a second it shed every
+      // request for a second after a long pause at start; 100 ms keeps such a refusal brief.
+      sampleInterval: 100,
       healthCheckInterval: 250,
       // Requests queued for a database connection beyond this: shed instead of queueing.
       healthCheck: async () => database.waitingQueries() <= maxWaitingQueries,

@@ -120,6 +120,7 @@ t.test('load shedding refusals', { skip: !testDatabaseUrl && 'the embedded datab
 t.test('METRICS_PORT: off by default, never the API port', async (t) => {
   t.equal(loadConfig({}).metricsPort, null)
   t.equal(loadConfig({ METRICS_PORT: '9464' }).metricsPort, 9464)
+  t.equal(loadConfig({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' }).overload?.maxEventLoopDelayMs, 0, 'event-loop shedding can be turned off')
   t.throws(() => loadConfig({ PORT: '3000', METRICS_PORT: '3000' }), { name: 'ConfigError', message: /^METRICS_PORT: must differ from PORT/ })
   t.throws(() => loadConfig({ METRICS_PORT: '70000' }), { name: 'ConfigError', message: /^METRICS_PORT: / })
 })
