@@ -91,7 +91,10 @@ t.test('a fresh service has a version of every type in force, readable by every 
       t.same(pointers(res), ['params/type'])
     }
     const post = await injectAs(admin, { method: 'POST', url: '/v1/policies/parking/versions', payload: {} })
-    expectStatus(t, post, 404, 'no type, no route to create one')
+    // Versions are created one route per type; /v1/policies/{type}/versions answers GET only, so a
+    // POST to it is a method the path lacks (405 with Allow), whatever the type.
+    expectStatus(t, post, 405, 'no type, no route to create one')
+    t.equal(post.headers.allow, 'GET')
   })
 
   t.test('reads are audited', async (t) => {
