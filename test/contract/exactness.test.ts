@@ -2,6 +2,7 @@ import t from 'tap'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
 import { expectStatus } from '../helpers/expect.js'
 import { createCase, disclosureRequestBody, incidentBody, register } from '../helpers/fixtures.js'
+import { databaseIndependent } from '../helpers/database.js'
 
 /**
  * Issue 10 items 10–13: the server and its contract agree on If-Match, Idempotency-Key, wrong
@@ -32,7 +33,7 @@ function headerOf(operationId: string, name: string): Parameter | undefined {
   throw new Error(`no operation ${operationId}`)
 }
 
-t.test('If-Match is declared required exactly where the server answers 428 without it', async (t) => {
+t.test('If-Match is declared required exactly where the server answers 428 without it', { skip: databaseIndependent }, async (t) => {
   const staff = { roles: ['staff' as const], sub: 'contract-staff' }
   const records = { roles: ['records_manager' as const], sub: 'contract-records' }
   const desk = { roles: ['desk' as const], sub: 'contract-desk' }
@@ -74,7 +75,7 @@ t.test('If-Match is declared required exactly where the server answers 428 witho
   t.equal(headerOf('transitionCase', 'if-match')?.required, false, 'transitionCase checks it when sent')
 })
 
-t.test('Idempotency-Key is declared with the pattern the server enforces', async (t) => {
+t.test('Idempotency-Key is declared with the pattern the server enforces', { skip: databaseIndependent }, async (t) => {
   const declared = headerOf('createCase', 'idempotency-key')
   t.ok(declared?.schema?.pattern, 'a pattern is declared')
   const pattern = new RegExp(declared?.schema?.pattern ?? '.*')
@@ -99,7 +100,7 @@ t.test('Idempotency-Key is declared with the pattern the server enforces', async
     }
 })
 
-t.test('a known path with a method it lacks is 405 with Allow', async (t) => {
+t.test('a known path with a method it lacks is 405 with Allow', { skip: databaseIndependent }, async (t) => {
   const me = await test.injectAs('staff', { method: 'DELETE', url: '/v1/me' })
   expectStatus(t, me, 405)
   t.equal(me.headers.allow, 'GET')
@@ -117,7 +118,7 @@ t.test('a known path with a method it lacks is 405 with Allow', async (t) => {
   expectStatus(t, await test.injectAs('staff', { method: 'DELETE', url: '/v1/nothing-here' }), 404, 'an unknown path is still 404')
 })
 
-t.test('a problem’s instance is what the contract says it is', async (t) => {
+t.test('a problem’s instance is what the contract says it is', { skip: databaseIndependent }, async (t) => {
   const property = document.components.schemas.Problem?.properties.instance
   t.match(property?.description, /path of the request/, 'the contract: the request path')
   t.equal(property?.format, 'uri-reference')

@@ -3,6 +3,7 @@ import type { Schema } from '@madoguchi/sdk'
 import { startTestServer, type ApiClient, type Identity } from '../helpers/app.js'
 import { expectStatus } from '../helpers/expect.js'
 import { validCase } from '../helpers/fixtures.js'
+import { databaseIndependent } from '../helpers/database.js'
 
 /**
  * The rules from the seeds, through the SDK generated from the contract:
@@ -11,7 +12,7 @@ import { validCase } from '../helpers/fixtures.js'
  */
 const minutesAgo = (n: number) => new Date(Date.now() - n * 60_000).toISOString()
 
-t.test('case rules through the generated client', async (t) => {
+t.test('case rules through the generated client', { skip: databaseIndependent }, async (t) => {
   const server = await startTestServer(t)
   const unit = await server.orgUnit('shimin-ka')
   const staffA: Identity = { roles: ['staff'], unit, sub: 'staff-a', name: '山田 太郎' }

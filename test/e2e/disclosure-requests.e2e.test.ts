@@ -5,6 +5,7 @@ import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { startSecondInstance, startTestServer, type Identity } from '../helpers/app.js'
 import { expectSome, expectStatus } from '../helpers/expect.js'
 import { caseBody, daysAgo, derivativeBody, disclosureRequestBody, pastReviewPeriod, recordingBody } from '../helpers/fixtures.js'
+import { databaseIndependent } from '../helpers/database.js'
 
 /**
  * Disclosure requests (開示請求) through the SDK generated from the contract, on a real port:
@@ -13,7 +14,7 @@ import { caseBody, daysAgo, derivativeBody, disclosureRequestBody, pastReviewPer
  * their end, removal and appeal holds, a redaction derivative beside an untouched original, the
  * requester redacted for auditors, and the deadline notices published once across two instances.
  */
-t.test('disclosure requests through the generated client', async (t) => {
+t.test('disclosure requests through the generated client', { skip: databaseIndependent }, async (t) => {
   const server = await startTestServer(t)
   const unit = await server.orgUnit('shiminka')
   const deskId: Identity = { roles: ['desk'], sub: 'desk-e', name: '田中 次郎' }

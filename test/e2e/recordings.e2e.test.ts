@@ -4,13 +4,14 @@ import { todayInTokyo } from '../../src/kernel/time.js'
 import { startTestServer, type Identity } from '../helpers/app.js'
 import { validCase, validRecording } from '../helpers/fixtures.js'
 import { expectSome, expectStatus } from '../helpers/expect.js'
+import { databaseIndependent } from '../helpers/database.js'
 
 /**
  * The recordings flow through the SDK generated from the contract: registration, classification,
  * a disclosure hold with its decision, the retention explanation, two-person disposition, the
  * permanent record, and a media grant verified against the published JWKS.
  */
-t.test('recordings and retention through the generated client', async (t) => {
+t.test('recordings and retention through the generated client', { skip: databaseIndependent }, async (t) => {
   const server = await startTestServer(t)
   const unit = await server.orgUnit('shiminka')
   const staff: Identity = { roles: ['staff'], unit, sub: 'staff-e', name: '山田 太郎' }

@@ -17,6 +17,16 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.ur
 
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL || undefined
 
+/**
+ * CI runs the suite twice, on PostgreSQL and on the embedded database. Tests whose subject does
+ * not depend on the database (the contract document, the SDK over a real port, a browser, a
+ * service that always starts on its own embedded folder) need only one of the two: with
+ * TEST_DATABASE_INDEPENDENT=skip (what .ci/run sets for its embedded run) they are skipped
+ * there. Without it, as by default, every test runs.
+ */
+export const databaseIndependent: string | false =
+  !testDatabaseUrl && process.env.TEST_DATABASE_INDEPENDENT === 'skip' ? 'independent of the database: runs in the PostgreSQL run' : false
+
 async function migrationsHash(): Promise<string> {
   const hash = crypto.createHash('sha256')
   for (const name of (await fs.readdir(MIGRATIONS_DIR)).filter((n) => n.endsWith('.sql')).sort()) {
