@@ -3,7 +3,7 @@ import { addDays, todayInTokyo } from '../../src/kernel/time.js'
 import { sweepRetention } from '../../src/recordings/retention-sweep.js'
 import { buildTestApp, type Identity } from '../helpers/app.js'
 import { expectStatus } from '../helpers/expect.js'
-import { at, createCase, daysAgo, incidentBody, register } from '../helpers/fixtures.js'
+import { at, createCase, daysAgo, incidentBody, pastReviewPeriod, register } from '../helpers/fixtures.js'
 
 /** GET /v1/statistics/recordings: the retention programme at a glance. */
 t.test('recording statistics', async (t) => {
@@ -18,8 +18,10 @@ t.test('recording statistics', async (t) => {
   const kase = await createCase(test, sup, { org_unit_id: unit })
 
   // Personal information only (no case): 90 days. One expired (purged by the sweep), one fresh.
-  await register(test, sup, { started_at: daysAgo(120) })
+  const expired = await register(test, sup, { started_at: daysAgo(120) })
   const fresh = await register(test, sup, { started_at: daysAgo(10) })
+  // As if registered when recorded: past the review period that keeps unclassified recordings.
+  await pastReviewPeriod(db, expired.id, fresh.id)
   await sweepRetention(db)
   // A case recording whose retention ended long ago: due, then disposed by two records managers.
   const old = await register(test, sup, { case_id: kase.id, started_at: at('2015-06-01') })
