@@ -21,7 +21,12 @@ export interface ServiceProcess {
 
 /** `npm start` as a process (as in production), once its banner says it listens; killed with the test. */
 export async function startServiceProcess(t: Teardown, env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  // Test files share two cores: a slow event loop there is the machine, not this service's
+  // overload, so event-loop shedding is off unless a test sets it.
+  const child = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], {
+    env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   let stdout = ''
