@@ -6,7 +6,19 @@ import { StaffRefSchema } from '../staff/staff.repository.js'
 const Uuid = Type.String({ format: 'uuid' })
 const Instant = Type.String({ format: 'date-time', description: 'RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00' })
 const DateString = Type.String({ format: 'date', description: 'YYYY-MM-DD (Asia/Tokyo)' })
+
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+
+/** 見直し期間: how long an unclassified recording is kept from an automatic purge (issue 10 item 2). */
+const ReviewUntil = Nullable(
+  Type.String({
+    format: 'date',
+    description:
+      'An unclassified (provisional) recording that would be purged automatically: the last day of the review period after its registration ' +
+      '(retention policy review_period_days, default 30), before which it is not purged, so a records manager can look; ' +
+      'null otherwise and once a records manager classified it',
+  }),
+)
 const Subject = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$', description: 'A staff id (the JWT sub)', examples: ['staff-0042'] })
 const RecordCategory = Type.String({
   pattern: '^[a-z][a-z0-9_]{0,63}$',
@@ -186,15 +198,7 @@ const RetentionSummarySchema = Type.Object(
     policy_version_id: Uuid,
     start: DateString,
     end: Type.String({ format: 'date', description: "The schedule's end, never before review_until: kept through this day" }),
-    review_until: Nullable(
-      Type.String({
-        format: 'date',
-        description:
-          'An unclassified (provisional) recording that would be purged automatically: the last day of the review period after its registration ' +
-          '(retention policy review_period_days, default 30), before which it is not purged, so a records manager can look; ' +
-          'null otherwise and once a records manager classified it',
-      }),
-    ),
+    review_until: ReviewUntil,
     action: Type.Enum(['dispose', 'transfer', 'review']),
     effective_end: Nullable(Type.String({ format: 'date', description: 'The later of the end and every hold; null while a hold without an end keeps it' })),
     on_hold: Type.Boolean({ description: 'A hold keeps the recording today' }),
@@ -356,15 +360,7 @@ export const RetentionExplanationSchema = Type.Object(
     rule_match: Type.Enum(['exact', 'wildcard'], { description: "exact: a rule for this record category; wildcard: the schedule's '*' rule" }),
     start: Type.String({ format: 'date', description: '起算日' }),
     schedule_end: Type.String({ format: 'date', description: "Last day under the schedule's rule" }),
-    review_until: Nullable(
-      Type.String({
-        format: 'date',
-        description:
-          'An unclassified (provisional) recording that would be purged automatically: the last day of the review period after its registration ' +
-          '(retention policy review_period_days, default 30), before which it is not purged, so a records manager can look; ' +
-          'null otherwise and once a records manager classified it',
-      }),
-    ),
+    review_until: ReviewUntil,
     action: Type.Enum(['dispose', 'transfer', 'review']),
     holds: Type.Array(HoldSchema, { description: 'Holds that keep the recording today' }),
     effective_end: Nullable(Type.String({ format: 'date', description: 'Later of the schedule and every hold; null while a hold without an end keeps it' })),
@@ -448,15 +444,7 @@ const DueRecordingSchema = Type.Object(
     started_at: Type.String({ format: 'date-time' }),
     status: Type.Enum(['active', 'due']),
     schedule_end: DateString,
-    review_until: Nullable(
-      Type.String({
-        format: 'date',
-        description:
-          'An unclassified (provisional) recording that would be purged automatically: the last day of the review period after its registration ' +
-          '(retention policy review_period_days, default 30), before which it is not purged, so a records manager can look; ' +
-          'null otherwise and once a records manager classified it',
-      }),
-    ),
+    review_until: ReviewUntil,
     effective_end: DateString,
     due_since: Type.String({ format: 'date', description: 'The day after the effective end' }),
     action_due: Type.Enum(['dispose', 'transfer', 'review', 'purge'], {

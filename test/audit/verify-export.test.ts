@@ -11,6 +11,7 @@ import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
 import { linkEverything, readmeScript, tamper } from './helpers.js'
 import { expectStatus } from '../helpers/expect.js'
+import { parseCsv } from '../helpers/csv.js'
 
 const entry = (i: number) => ({
   subject: `staff-${i % 3}`,
@@ -248,31 +249,3 @@ t.test('export as CSV: a readable copy plus the exact hashed content; Accept neg
   t.match((await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export', headers: { accept: '*/*' } })).headers['content-type'], /ndjson/)
   expectStatus(t, await injectAs('admin', { method: 'GET', url: '/v1/audit-events/export' }), 403)
 })
-
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = []
-  let row: string[] = []
-  let field = ''
-  let quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"'
-        i++
-      } else if (ch === '"') quoted = false
-      else field += ch
-    } else if (ch === '"') quoted = true
-    else if (ch === ',') {
-      row.push(field)
-      field = ''
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(field)
-      rows.push(row)
-      row = []
-      field = ''
-      i++
-    } else field += ch
-  }
-  return rows
-}

@@ -3,6 +3,7 @@ import type { Identity } from '../helpers/app.js'
 import { buildTestApp } from '../helpers/app.js'
 import { linkEverything } from '../audit/helpers.js'
 import { caseBody } from '../helpers/fixtures.js'
+import { parseCsv } from '../helpers/csv.js'
 
 /**
  * The CSV a clerk opens in Excel: times in Japan time with the offset (JSON stays UTC), the
@@ -87,32 +88,3 @@ t.test('the audit export CSV gives the readable time in Japan time; content keep
     t.equal(new Date(row[at]!).getTime(), Math.floor(new Date(exact).getTime() / 1000) * 1000, 'the same instant')
   }
 })
-
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = []
-  let row: string[] = []
-  let field = ''
-  let quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"'
-        i++
-      } else if (ch === '"') quoted = false
-      else field += ch
-    } else if (ch === '"') quoted = true
-    else if (ch === ',') {
-      row.push(field)
-      field = ''
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(field)
-      rows.push(row)
-      row = []
-      field = ''
-      i++
-    } else field += ch
-  }
-  if (field !== '' || row.length > 0) rows.push([...row, field])
-  return rows
-}
