@@ -8,6 +8,7 @@ import type { TokenVerifier } from './kernel/auth.js'
 import { DEFAULT_PUBLIC_BASE_URL, type Config, type WebhookConfig } from './config.js'
 import type { DatabaseHandle } from './kernel/db.js'
 import { problemResponsesOf, declaredResponseHeaders, SUCCESS_HEADERS, successHeadersOf } from './kernel/contract-responses.js'
+import { cachedSerializerCompiler } from './kernel/serialization.js'
 import { strictValidatorCompiler } from './kernel/validation.js'
 import { useUtf8JsonBodies } from './kernel/json-body.js'
 import { newId } from './kernel/ids.js'
@@ -97,6 +98,7 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
   // Strict validation: no coercion of bodies, nulls kept, formats enforced, and text in query
   // strings turned into numbers only when it is exactly one.
   app.setValidatorCompiler(strictValidatorCompiler)
+  app.setSerializerCompiler(cachedSerializerCompiler)
   // TypeBox stops collecting errors at 8 by default, and one wrong value in a union spends
   // several: raise it so a 422 names every failing field (problems.plugin keeps at most 50).
   Settings.Set({ maxErrors: 64 })

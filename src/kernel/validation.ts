@@ -10,7 +10,7 @@ import { Compile } from 'typebox/compile'
  * instead of silently becoming 1, 0 or 16.
  */
 export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
-  const check = Compile(schema)
+  const check = compiled(schema)
   const normalizes = httpPart === 'body' || httpPart === 'querystring'
   return (input: unknown) => {
     const value = normalizes ? normalizePatterned(schema as Schema, input) : input
@@ -22,6 +22,19 @@ export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema
     if (check.Check(converted)) return { value: converted }
     return { error: check.Errors(converted) as never }
   }
+}
+
+// Compiled checks by schema object: routes share schemas (an id, a page query), and a process
+// that builds the app more than once (the tests build one per database) compiles each once.
+const checks = new WeakMap<TSchema, ReturnType<typeof Compile>>()
+
+function compiled(schema: TSchema): ReturnType<typeof Compile> {
+  let check = checks.get(schema)
+  if (!check) {
+    check = Compile(schema)
+    checks.set(schema, check)
+  }
+  return check
 }
 
 interface Schema {
