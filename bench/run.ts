@@ -2,12 +2,15 @@ import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { seedCases, seedRecordings } from '../src/cli/seed.js'
 import { signHs256Token } from '../src/kernel/auth.js'
 import type { Role } from '../src/kernel/access.js'
+import { embeddedFolder, openEmbedded } from '../src/kernel/db.js'
+import { migrateToLatest } from '../src/kernel/migrations.js'
 import { benchCaseList } from './cases-list.js'
 import { readCounters } from './counters.js'
 import { databaseUrl, freshDatabase } from './lib.js'
@@ -26,6 +29,7 @@ import { runThroughput, type Scenario } from './throughput.js'
  *   npm run bench -- --only retention-sweep --recordings 1000000
  *   npm run bench -- --only audit-verify --audit-entries 1000000
  *   npm run bench -- --only statistics --statistics-cases 100000   (10 events per case)
+ *   npm run bench -- --only embedded --embedded-cases 2000        (the service on PGlite, no ceiling)
  */
 const { values } = parseArgs({
   options: {
@@ -39,6 +43,7 @@ const { values } = parseArgs({
     recordings: { type: 'string', default: '1000000' },
     'audit-entries': { type: 'string', default: '1000000' },
     'statistics-cases': { type: 'string', default: '100000' },
+    'embedded-cases': { type: 'string', default: '2000' },
   },
 })
 
@@ -115,84 +120,10 @@ if (wanted('cases-list') || wanted('throughput')) {
       const caseIds = (await database.db.selectFrom('cases').select('id').limit(2000).execute()).map((r) => r.id)
       const anyCase = () => caseIds[Math.floor(Math.random() * caseIds.length)]!
       const supervisor = { authorization: `Bearer ${await token(['supervisor'])}` }
-      const now = () => new Date().toISOString()
       const scenarios: Scenario[] = [
         { name: 'ceiling: INSERT', baseUrl: ceiling.baseUrl, method: 'POST', path: () => '/insert', body: () => '{"n":1}' },
         { name: 'ceiling: SELECT by id', baseUrl: ceiling.baseUrl, method: 'GET', path: () => `/select/${1 + Math.floor(Math.random() * 10000)}` },
-        {
-          name: 'append event',
-          baseUrl: service.baseUrl,
-          method: 'POST',
-          headers: desk,
-          path: () => `/v1/cases/${anyCase()}/events`,
-          route: '/v1/cases/:id/events',
-          body: () => JSON.stringify({ type: 'note', occurred_at: now(), description: '負荷試験のメモ' }),
-          ceiling: 'insert',
-        },
-        {
-          name: 'get case',
-          baseUrl: service.baseUrl,
-          method: 'GET',
-          headers: desk,
-          path: () => `/v1/cases/${anyCase()}`,
-          route: '/v1/cases/:id',
-          ceiling: 'select',
-        },
-        {
-          name: 'create case',
-          baseUrl: service.baseUrl,
-          method: 'POST',
-          headers: supervisor,
-          path: () => '/v1/cases',
-          route: '/v1/cases',
-          body: () => JSON.stringify({ channel: 'phone', occurred_at: now(), categories: ['verbal_abuse'], severity: 'low', summary: '負荷試験の案件' }),
-          ceiling: 'insert',
-        },
-        {
-          name: 'list cases (severity)',
-          baseUrl: service.baseUrl,
-          method: 'GET',
-          headers: desk,
-          path: () => '/v1/cases?severity=high&limit=20',
-          route: '/v1/cases',
-          ceiling: 'select',
-        },
-        {
-          name: 'timeline',
-          baseUrl: service.baseUrl,
-          method: 'GET',
-          headers: desk,
-          path: () => `/v1/cases/${anyCase()}/timeline`,
-          route: '/v1/cases/:id/timeline',
-          ceiling: 'select',
-        },
-        {
-          name: 'register recording',
-          baseUrl: service.baseUrl,
-          method: 'POST',
-          headers: desk,
-          path: () => '/v1/recordings',
-          route: '/v1/recordings',
-          body: () => {
-            const id = crypto.randomUUID()
-            const startedAt = new Date(Date.now() - 600_000).toISOString()
-            return JSON.stringify({
-              case_id: anyCase(),
-              media_kind: 'audio',
-              source: 'phone_system',
-              recorded_by: 'organisation',
-              started_at: startedAt,
-              ended_at: now(),
-              storage_uri: `s3://bench-media/${id}.m4a`,
-              sha256: crypto.createHash('sha256').update(id).digest('hex'),
-              size_bytes: 1_234_567,
-              media_type: 'audio/mp4',
-              notice: { given: true, method: 'automated_message', at: startedAt },
-              title: '負荷試験の録音',
-            })
-          },
-          ceiling: 'insert',
-        },
+        ...serviceScenarios(service.baseUrl, { desk, supervisor }, anyCase),
       ]
       try {
         const metricsUrl = `http://127.0.0.1:${env.METRICS_PORT}/metrics`
@@ -205,6 +136,60 @@ if (wanted('cases-list') || wanted('throughput')) {
   } finally {
     await service.stop()
     await database.close()
+  }
+}
+
+// The embedded database (PGlite, what a new user runs): the same scenarios, one process, one
+// connection. No ceiling server (it needs PostgreSQL); PostgreSQL's CPU is inside the service's.
+if (wanted('embedded')) {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'madoguchi-bench-embedded-'))
+  try {
+    const handle = await openEmbedded(embeddedFolder(dataDir), { holder: 'bench' })
+    await migrateToLatest(handle)
+    const seed = await seedCases(handle.db, {
+      cases: Number(values['embedded-cases']),
+      eventsPerCase: Number(values['events-per-case']),
+      units: 20,
+      staff: 200,
+    })
+    const caseIds = (await handle.db.selectFrom('cases').select('id').limit(2000).execute()).map((r) => r.id)
+    await handle.close()
+    process.stdout.write(`\nembedded: seeded ${seed.cases} cases and ${seed.events} events in ${seed.seconds.toFixed(1)} s\n`)
+    const secret = crypto.randomBytes(32).toString('hex')
+    const env = {
+      DATA_DIR: dataDir,
+      AUTH_HS256_SECRET: secret,
+      AUTH_ISSUER: 'madoguchi-bench',
+      AUTH_AUDIENCE: 'madoguchi',
+      KEY_ENCRYPTION_SECRET: crypto.randomBytes(32).toString('hex'),
+      RATE_LIMIT_PER_MINUTE: '0',
+      METRICS_PORT: String(await freePort()),
+    }
+    const bearer = async (role: Role) => ({
+      authorization: `Bearer ${await signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, {
+        subject: `bench-${role}`,
+        roles: [role],
+        orgUnit: '00000000-0000-7000-8000-000000000001',
+        name: 'ベンチ 太郎',
+        expiresIn: 3600,
+      })}`,
+    })
+    const { DATABASE_URL: _notPostgres, ...withoutPostgres } = process.env
+    const service = await startServer('src/server.ts', env, '/readyz', withoutPostgres)
+    try {
+      const anyCase = () => caseIds[Math.floor(Math.random() * caseIds.length)]!
+      const scenarios = serviceScenarios(service.baseUrl, { desk: await bearer('desk'), supervisor: await bearer('supervisor') }, anyCase)
+      // No PostgreSQL backends to read: the name matches none, so all CPU shows as the service's.
+      const probe = () => readCounters(`http://127.0.0.1:${env.METRICS_PORT}/metrics`, service.process.pid!, 'embedded: none')
+      results.embedded = {
+        seed: { cases: seed.cases, events: seed.events },
+        throughput: await runThroughput(scenarios, { connections: Number(values.connections), seconds: Number(values.seconds) }, probe),
+      }
+    } finally {
+      await service.stop()
+    }
+  } finally {
+    await fs.rm(dataDir, { recursive: true, force: true })
   }
 }
 
@@ -226,3 +211,85 @@ await fs.mkdir(new URL('./results/', import.meta.url), { recursive: true })
 const file = new URL(`./results/bench-${(results.started_at as string).replace(/[:.]/g, '-')}.json`, import.meta.url)
 await fs.writeFile(file, `${JSON.stringify(results, null, 2)}\n`)
 process.stdout.write(`\nresults: ${file.pathname}\n`)
+
+/** The service's scenarios: the same requests on PostgreSQL and on the embedded database. */
+function serviceScenarios(baseUrl: string, headers: { desk: Record<string, string>; supervisor: Record<string, string> }, anyCase: () => string): Scenario[] {
+  const { desk, supervisor } = headers
+  const now = () => new Date().toISOString()
+  return [
+    {
+      name: 'append event',
+      baseUrl: baseUrl,
+      method: 'POST',
+      headers: desk,
+      path: () => `/v1/cases/${anyCase()}/events`,
+      route: '/v1/cases/:id/events',
+      body: () => JSON.stringify({ type: 'note', occurred_at: now(), description: '負荷試験のメモ' }),
+      ceiling: 'insert',
+    },
+    {
+      name: 'get case',
+      baseUrl: baseUrl,
+      method: 'GET',
+      headers: desk,
+      path: () => `/v1/cases/${anyCase()}`,
+      route: '/v1/cases/:id',
+      ceiling: 'select',
+    },
+    {
+      name: 'create case',
+      baseUrl: baseUrl,
+      method: 'POST',
+      headers: supervisor,
+      path: () => '/v1/cases',
+      route: '/v1/cases',
+      body: () => JSON.stringify({ channel: 'phone', occurred_at: now(), categories: ['verbal_abuse'], severity: 'low', summary: '負荷試験の案件' }),
+      ceiling: 'insert',
+    },
+    {
+      name: 'list cases (severity)',
+      baseUrl: baseUrl,
+      method: 'GET',
+      headers: desk,
+      path: () => '/v1/cases?severity=high&limit=20',
+      route: '/v1/cases',
+      ceiling: 'select',
+    },
+    {
+      name: 'timeline',
+      baseUrl: baseUrl,
+      method: 'GET',
+      headers: desk,
+      path: () => `/v1/cases/${anyCase()}/timeline`,
+      route: '/v1/cases/:id/timeline',
+      ceiling: 'select',
+    },
+    {
+      name: 'register recording',
+      baseUrl: baseUrl,
+      method: 'POST',
+      headers: desk,
+      path: () => '/v1/recordings',
+      route: '/v1/recordings',
+      body: () => {
+        const id = crypto.randomUUID()
+        const startedAt = new Date(Date.now() - 600_000).toISOString()
+        return JSON.stringify({
+          case_id: anyCase(),
+          media_kind: 'audio',
+          source: 'phone_system',
+          recorded_by: 'organisation',
+          started_at: startedAt,
+          ended_at: now(),
+          storage_uri: `s3://bench-media/${id}.m4a`,
+          sha256: crypto.createHash('sha256').update(id).digest('hex'),
+          size_bytes: 1_234_567,
+          media_type: 'audio/mp4',
+          notice: { given: true, method: 'automated_message', at: startedAt },
+          title: '負荷試験の録音',
+        })
+      },
+      ceiling: 'insert',
+    },
+  ]
+}

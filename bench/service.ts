@@ -19,12 +19,13 @@ export async function freePort(): Promise<number> {
   })
 }
 
-export async function startServer(script: string, env: Record<string, string>, readyPath: string): Promise<RunningServer> {
+/** `inherited`: the environment the process starts from (default this one's), before `env`. */
+export async function startServer(script: string, env: Record<string, string>, readyPath: string, inherited = process.env): Promise<RunningServer> {
   const port = await freePort()
   const root = fileURLToPath(new URL('../', import.meta.url))
   const child = spawn(process.execPath, ['--import=tsx', script], {
     cwd: root,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+    env: { ...inherited, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'production' },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''
