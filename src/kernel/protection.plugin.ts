@@ -7,12 +7,15 @@ import fp from 'fastify-plugin'
 import { decodeJwt } from 'jose'
 import type { DatabaseHandle } from './db.js'
 import { HttpProblem, serviceUnavailable } from './errors.js'
+import { limitExpensiveRequests } from './expensive-requests.js'
 
 export interface ProtectionConfig {
   /** Browser origins allowed to call the API (CORS); empty: none. */
   corsOrigins: string[]
   /** Requests per subject per minute (0: no limit). */
   rateLimitPerMinute: number
+  /** Requests of expensive routes (config.expensive) one subject may run at once, across instances (0: no limit). */
+  expensiveRequestsPerSubject: number
   /** When to shed load; null: never (tests that do not ask for it). */
   overload: { maxEventLoopDelayMs: number; maxWaitingQueries: number } | null
 }
@@ -23,6 +26,8 @@ export interface ProtectionConfig {
  * - CORS closed unless CORS_ORIGINS names the front ends allowed to call from a browser;
  * - per-subject rate limits: 429 problem with Retry-After (counters are per instance: a
  *   protection, not business state, so N instances allow up to N × the limit);
+ * - per-subject concurrency of expensive routes (exports, verification): 429 with Retry-After
+ *   beyond the limit, which holds across instances (expensive-requests.ts);
  * - load shedding: when the event loop lags or too many queries wait for a database
  *   connection, new requests get 503 with Retry-After at once instead of queueing without bound.
  */
@@ -63,6 +68,8 @@ export default fp<{ config: ProtectionConfig; database: DatabaseHandle; onShed?:
           ),
       })
     }
+
+    limitExpensiveRequests(app, { perSubject: config.expensiveRequestsPerSubject, locks: database.sessionLocks })
 
     if (!config.overload) return
     const { maxEventLoopDelayMs, maxWaitingQueries } = config.overload
