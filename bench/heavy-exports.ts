@@ -16,6 +16,7 @@
 import crypto from 'node:crypto'
 import os from 'node:os'
 import { parseArgs } from 'node:util'
+import { Worker } from 'node:worker_threads'
 import { sql } from 'kysely'
 import pg from 'pg'
 import type { Role } from '../src/kernel/access.js'
@@ -75,19 +76,36 @@ interface HeavyResult {
   bytes: number
 }
 
-/** One heavy request, its body read as fast as it comes. */
-async function heavy(baseUrl: string, path: string, authorization: string): Promise<HeavyResult> {
+// The heavy requests read their bodies in a thread of their own: reading three streams of 60 MB
+// would otherwise delay this thread's prober and count as the service's latency.
+const CONSUMER = `
+const { parentPort, workerData } = require('node:worker_threads')
+async function heavy({ path, authorization, delayMs }) {
+  await new Promise((resolve) => setTimeout(resolve, delayMs))
   const started = performance.now()
-  const res = await fetch(`${baseUrl}${path}`, { headers: { authorization } })
+  const res = await fetch(workerData.baseUrl + path, { headers: { authorization } })
   let bytes = 0
-  for await (const chunk of res.body ?? []) bytes += (chunk as Uint8Array).byteLength
-  if (process.env.BENCH_DEBUG) process.stderr.write(`${path} ${res.status} ${bytes} ${JSON.stringify([...res.headers])}\n`)
+  for await (const chunk of res.body ?? []) bytes += chunk.byteLength
   return { status: res.status, ms: Math.round(performance.now() - started), bytes }
+}
+Promise.all(workerData.requests.map(heavy)).then((results) => parentPort.postMessage(results))
+`
+
+function heavyRequests(baseUrl: string, requests: Array<{ path: string; authorization: string; delayMs: number }>): Promise<HeavyResult[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(CONSUMER, { eval: true, workerData: { baseUrl, requests } })
+    worker.once('message', (results: HeavyResult[]) => {
+      resolve(results)
+      void worker.terminate()
+    })
+    worker.once('error', reject)
+  })
 }
 
 interface Phase {
   heavy: HeavyResult[]
-  extra_attempt_status: number
+  /** The first auditor's third request while its two run: 429 beyond the per-subject limit. */
+  extra_attempt: HeavyResult
   me: ReturnType<typeof latencyStats> & { statuses: Record<string, number> }
 }
 
@@ -105,14 +123,14 @@ async function phase(baseUrl: string, path: string, auditors: string[], me: stri
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
   })()
-  const runs = auditors.map((authorization) => heavy(baseUrl, path, authorization))
-  // While the three run, the first auditor asks for one more.
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  const extra = await heavy(baseUrl, path, auditors[0]!)
-  const results = await Promise.all(runs)
+  const results = await heavyRequests(baseUrl, [
+    ...auditors.map((authorization) => ({ path, authorization, delayMs: 0 })),
+    // While the three run, the first auditor asks for one more.
+    { path, authorization: auditors[0]!, delayMs: 300 },
+  ])
   running = false
   await prober
-  return { heavy: results, extra_attempt_status: extra.status, me: { ...latencyStats(samples), statuses } }
+  return { heavy: results.slice(0, -1), extra_attempt: results[results.length - 1]!, me: { ...latencyStats(samples), statuses } }
 }
 
 const service = await startServer('src/server.ts', env, '/readyz')
@@ -148,7 +166,7 @@ const rows = (['exports', 'verifications'] as const).map((kind) => {
     me_max_ms: p.me.max_ms,
     me_503: p.me.statuses['503'] ?? 0,
     heavy_ms: p.heavy.map((h) => `${h.status}:${h.ms}`).join(' '),
-    extra_attempt: p.extra_attempt_status,
+    extra_attempt: p.extra_attempt.status,
   }
 })
 process.stderr.write('\n')

@@ -1,6 +1,7 @@
 import type { Db } from '../kernel/db.js'
 import { badRequest } from '../kernel/errors.js'
-import { chainHead, chainPage, firstSeqAtOrAfter, lastSeqBefore } from './audit.repository.js'
+import { chainHead, firstSeqAtOrAfter, lastSeqBefore } from './audit.repository.js'
+import { type ChainPageRow, chainPageAsText, parseChainRow } from './chain-verification.js'
 import { chainContent } from '../kernel/audit-chain.js'
 import { canonicalJson } from '../kernel/canonical-json.js'
 import { csvField, japanTime } from '../kernel/csv.js'
@@ -82,11 +83,13 @@ export async function* exportChain(db: Db, range: ChainRange, format: ExportForm
   const slice = new TimeSlice()
   let after = range.fromSeq - 1
   while (after < range.toSeq) {
-    const rows = await chainPage(db, after, range.toSeq, PAGE_SIZE)
-    if (rows.length === 0) return
+    const texts = await chainPageAsText(db, after + 1, range.toSeq, PAGE_SIZE)
+    if (texts.length === 0) return
     let chunk = ''
-    for (const row of rows) {
-      const content = chainContent(row, row.chain_seq!)
+    let row: ChainPageRow | undefined
+    for (const text of texts) {
+      row = parseChainRow(text)
+      const content = chainContent(row, row.chain_seq)
       if (format === 'ndjson') chunk += `${JSON.stringify({ ...content, prev_hash: row.prev_hash, hash: row.hash })}\n`
       else chunk += `${csvLine(content, row.prev_hash!, row.hash!)}\r\n`
       if (slice.due()) {
@@ -96,7 +99,7 @@ export async function* exportChain(db: Db, range: ChainRange, format: ExportForm
       }
     }
     if (chunk !== '') yield chunk
-    after = rows[rows.length - 1]!.chain_seq!
+    after = row!.chain_seq
   }
 }
 
