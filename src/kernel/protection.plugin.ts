@@ -2,6 +2,7 @@ import fastifyCors from '@fastify/cors'
 import fastifyHelmet from '@fastify/helmet'
 import fastifyRateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { decodeJwt } from 'jose'
@@ -73,28 +74,61 @@ export default fp<{ config: ProtectionConfig; database: DatabaseHandle; onShed?:
 
     if (!config.overload) return
     const { maxEventLoopDelayMs, maxWaitingQueries } = config.overload
+    // The embedded database runs queries on the event loop itself: its delay says nothing
+    // about overload there, so only PostgreSQL deployments shed on it.
+    const lag = database.kind === 'postgres' && maxEventLoopDelayMs > 0 ? eventLoopLag() : null
+    app.addHook('onClose', async () => lag?.stop())
+    // Why the last check found the service overloaded (the reason a refusal names).
+    let overloaded: 'eventLoopDelay' | 'healthCheck' | null = null
     await app.register(underPressure, {
-      // The embedded database runs queries on the event loop itself: its delay says nothing
-      // about overload there, so only PostgreSQL deployments shed on it.
-      maxEventLoopDelay: database.kind === 'postgres' ? maxEventLoopDelayMs : 0,
-      // Short windows: a window with no sample at all counts as infinite delay in under-pressure
-      // (its answer to NaN means), and that verdict lasts one window. Over a second it shed every
-      // request for a second after a long pause at start; 100 ms keeps such a refusal brief.
-      sampleInterval: 100,
+      // The event loop's delay is measured here (eventLoopLag), not by under-pressure: see there.
+      maxEventLoopDelay: 0,
+      // Each check's verdict lasts until the next one: 250 ms keeps a refusal brief.
       healthCheckInterval: 250,
-      // Requests queued for a database connection beyond this: shed instead of queueing.
-      healthCheck: async () => database.waitingQueries() <= maxWaitingQueries,
+      healthCheck: async () => {
+        if (lag && lag.sample() > maxEventLoopDelayMs) overloaded = 'eventLoopDelay'
+        // Requests queued for a database connection beyond this: shed instead of queueing.
+        else if (database.waitingQueries() > maxWaitingQueries) overloaded = 'healthCheck'
+        else overloaded = null
+        return overloaded === null
+      },
       exposeStatusRoute: false,
       pressureHandler: async (request, _reply, type) => {
         // Liveness must not fail under load: a restart would only make it worse.
         if (request.url === '/healthz') return
-        onShed?.(type)
-        throw serviceUnavailable({ id: 'protection.overloaded', params: { type } }, 2)
+        const reason = overloaded ?? type
+        onShed?.(reason)
+        throw serviceUnavailable({ id: 'protection.overloaded', params: { type: reason } }, 2)
       },
     })
   },
   { name: 'protection' },
 )
+
+/**
+ * How late the event loop runs, in milliseconds, since the last sample: the mean delay of its
+ * turns (a histogram, as under-pressure keeps one), or, when not one turn completed since then,
+ * the whole time since then, since the loop was held all along. under-pressure's own measure
+ * counts such a window as an infinite delay, so that one stall longer than its window (100 ms) on a
+ * busy machine shed every request for a window whatever the limit: three exports of the audit
+ * chain on a shared machine did that to hundreds of requests (issue 10 item 9).
+ */
+function eventLoopLag(): { sample(): number; stop(): void } {
+  const resolutionMs = 10
+  const histogram = monitorEventLoopDelay({ resolution: resolutionMs })
+  histogram.enable()
+  let sampledAt = performance.now()
+  return {
+    sample() {
+      const now = performance.now()
+      const delay = histogram.count > 0 ? Math.max(0, histogram.mean / 1e6 - resolutionMs) : now - sampledAt
+      histogram.reset()
+      sampledAt = now
+      return delay
+    },
+    stop: () => histogram.disable(),
+  }
+}
 
 /** Per caller: the token's subject (verified later, in authentication), else the client address. */
 function rateLimitKey(request: FastifyRequest): string {
