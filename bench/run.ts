@@ -30,6 +30,7 @@ import { runThroughput, type Scenario } from './throughput.js'
  *   npm run bench -- --only audit-verify --audit-entries 1000000
  *   npm run bench -- --only statistics --statistics-cases 100000   (10 events per case)
  *   npm run bench -- --only embedded --embedded-cases 2000        (the service on PGlite, no ceiling)
+ *   npm run bench -- --only heavy-exports --heavy-entries 100000      (GET /v1/me while 3 full exports / verifications run)
  */
 const { values } = parseArgs({
   options: {
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     'audit-entries': { type: 'string', default: '1000000' },
     'statistics-cases': { type: 'string', default: '100000' },
     'embedded-cases': { type: 'string', default: '2000' },
+    'heavy-entries': { type: 'string', default: '100000' },
   },
 })
 
@@ -199,6 +201,7 @@ for (const [name, script, args] of [
   ['retention-sweep', 'bench/retention-sweep.ts', ['--recordings', values.recordings!]],
   ['audit-verify', 'bench/audit-verify.ts', ['--entries', values['audit-entries']!]],
   ['statistics', 'bench/statistics.ts', ['--cases', values['statistics-cases']!, '--events-per-case', '10']],
+  ['heavy-exports', 'bench/heavy-exports.ts', ['--entries', values['heavy-entries']!]],
 ] as const) {
   if (!wanted(name)) continue
   process.stdout.write(`\n${name}: running ${script} ${args.join(' ')} …\n`)

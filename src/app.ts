@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import { Settings } from 'typebox/system'
 import type { TokenVerifier } from './kernel/auth.js'
-import { DEFAULT_PUBLIC_BASE_URL, type Config, type WebhookConfig } from './config.js'
+import { DEFAULT_PUBLIC_BASE_URL, EXPENSIVE_REQUESTS_PER_SUBJECT, type Config, type WebhookConfig } from './config.js'
 import type { DatabaseHandle } from './kernel/db.js'
 import { problemResponsesOf, declaredResponseHeaders, SUCCESS_HEADERS, successHeadersOf } from './kernel/contract-responses.js'
 import { cachedSerializerCompiler } from './kernel/serialization.js'
@@ -136,6 +136,8 @@ export async function buildApp({ config, database, verifyToken, metrics, keyEncr
     config: {
       corsOrigins: config.corsOrigins ?? [],
       rateLimitPerMinute: config.rateLimitPerMinute ?? 0,
+      // On unless configured otherwise, in tests too: it is a rule of the API, not a machine's limit.
+      expensiveRequestsPerSubject: config.expensiveRequestsPerSubject ?? EXPENSIVE_REQUESTS_PER_SUBJECT,
       // Load shedding is on when configured (the server always configures it), off in tests
       // that do not ask for it.
       overload: config.overload ?? null,

@@ -9,6 +9,9 @@ import type { ProtectionConfig } from './kernel/protection.plugin.js'
 import type { KeyEncryptionConfig } from './keys/key-encryption.js'
 import type { MediaGrantSettings } from './media-grants/media-grants.service.js'
 
+/** Exports and verifications of the audit chain one subject may run at once (EXPENSIVE_REQUESTS_PER_SUBJECT's default). */
+export const EXPENSIVE_REQUESTS_PER_SUBJECT = 2
+
 // Every setting the service reads, in one schema. Values come from the environment only,
 // are validated once at start, and a wrong one stops the service with one line naming it.
 const EnvSchema = Type.Object({
@@ -38,6 +41,7 @@ const EnvSchema = Type.Object({
   KEY_ENCRYPTION_SECRET: Type.Optional(Type.String()),
   CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^,\\s/]+(,https?://[^,\\s/]+)*$' })),
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 1000000, default: 600 }),
+  EXPENSIVE_REQUESTS_PER_SUBJECT: Type.Integer({ minimum: 0, maximum: 100, default: EXPENSIVE_REQUESTS_PER_SUBJECT }),
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 1000 }),
   OVERLOAD_MAX_WAITING_QUERIES: Type.Integer({ minimum: 0, maximum: 100000, default: 200 }),
   RETENTION_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 3600000 }),
@@ -92,6 +96,8 @@ export interface Config {
   corsOrigins: string[]
   /** Requests per subject per minute (0: no limit). */
   rateLimitPerMinute: number
+  /** Exports and verifications of the audit chain one subject may run at once, across instances (0: no limit). */
+  expensiveRequestsPerSubject: number
   overload: NonNullable<ProtectionConfig['overload']>
   /** How often this instance runs the retention sweep (every instance may; one sweeps at a time). */
   retentionSweepIntervalMs: number
@@ -165,6 +171,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     keyEncryption: keyEncryptionConfig(env, dataDir, production),
     corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',') : [],
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    expensiveRequestsPerSubject: env.EXPENSIVE_REQUESTS_PER_SUBJECT,
     overload: { maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxWaitingQueries: env.OVERLOAD_MAX_WAITING_QUERIES },
     retentionSweepIntervalMs: env.RETENTION_SWEEP_INTERVAL_MS,
     disclosureDeadlineIntervalMs: env.DISCLOSURE_DEADLINE_INTERVAL_MS,

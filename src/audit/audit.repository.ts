@@ -113,11 +113,6 @@ export async function lastSeqBefore(q: Queryable, at: Date): Promise<number | nu
   return row?.seq == null ? null : Number(row.seq)
 }
 
-/** Linked entries with positions in (afterSeq, toSeq], in chain order: one keyset page. */
-export async function chainPage(q: Queryable, afterSeq: number, toSeq: number, limit: number): Promise<AuditRow[]> {
-  return q.selectFrom('audit_events').selectAll().where('chain_seq', '>', afterSeq).where('chain_seq', '<=', toSeq).orderBy('chain_seq').limit(limit).execute()
-}
-
 /** Entries not linked yet (their transactions were running at the last linking round). */
 export async function countUnlinked(q: Queryable): Promise<number> {
   const row = await q.selectFrom('audit_events').select(sql<number>`count(*)`.as('n')).where('chain_seq', 'is', null).executeTakeFirst()

@@ -30,7 +30,7 @@ const auditRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app
   app.get('/verify', {
     // No request transaction: a long range takes seconds, and the walk pages through the
     // database on its own (the embedded database has one connection).
-    config: { permission: 'audit:verify', transaction: false },
+    config: { permission: 'audit:verify', transaction: false, expensive: true },
     schema: {
       operationId: 'verifyAuditChain',
       summary: 'Verify the audit hash chain over a range',
@@ -54,7 +54,7 @@ const auditRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app
 
   app.get('/export', {
     // 406 when the Accept header takes neither NDJSON nor CSV.
-    config: { permission: 'audit:verify', transaction: false, problems: { 406: ['not-acceptable'] } },
+    config: { permission: 'audit:verify', transaction: false, expensive: true, problems: { 406: ['not-acceptable'] } },
     schema: {
       operationId: 'exportAuditChain',
       summary: 'Export a range of the audit chain with its hashes (NDJSON or CSV)',
@@ -85,8 +85,10 @@ const auditRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app
         .header('content-disposition', `attachment; filename="audit-${range.fromSeq}-${range.toSeq}.${format === 'csv' ? 'csv' : 'ndjson'}"`)
         .header('madoguchi-chain-from', String(range.fromSeq))
         .header('madoguchi-chain-to', String(range.toSeq))
-      // A stream is sent as it is (the schema above types the text it carries, for the contract).
-      return reply.send(Readable.from(exportChain(db, range, format)) as unknown as string)
+      // A stream is sent as it is (the schema above types the text it carries, for the contract);
+      // returned, not sent, so that the expensive-request slot is held until it has ended. Two
+      // chunks ahead of the client at most: a slow reader holds little memory.
+      return Readable.from(exportChain(db, range, format), { highWaterMark: 2 }) as unknown as string
     },
   })
 }

@@ -3,6 +3,7 @@ import { sql, type Selectable } from 'kysely'
 import { canonicalJson } from './canonical-json.js'
 import type { Db } from './db.js'
 import type { AuditEventsTable } from './audit.tables.js'
+import { TimeSlice } from './time-slice.js'
 
 /**
  * The audit hash chain (tamper evidence): the recipe and the linker, which is the only writer of
@@ -135,7 +136,10 @@ export async function linkPendingEntries(db: Db, batchSize = 5000): Promise<numb
     const seqs: number[] = []
     const prevs: string[] = []
     const hashes: string[] = []
+    // Hashing a batch is CPU work: in slices, so that requests are answered meanwhile.
+    const slice = new TimeSlice()
     for (const row of pending) {
+      if (slice.due()) await slice.pause()
       seq += 1
       const hash = entryHash(prevHash, row, seq)
       ids.push(row.id)

@@ -18,7 +18,7 @@ import { REQUIRED_IN_CONTRACT } from './http-headers.js'
  * - a write (any /v1 method but GET): 409 when it conflicts with the record's state or another
  *   record, 422 when a domain rule refuses the values;
  * - every /v1 operation: 429 (rate limit) and 503 (database, audit trail or overload); every
- *   operation: 503 (overload).
+ *   operation: 503 (overload); an expensive one (config.expensive): 429 also beyond its per-subject concurrency.
  * Anything else a route can answer it declares in `config.problems` (e.g. 406 on the export).
  * test/contract/declared-responses.test.ts checks these declarations against the routes'
  * behaviour, so they cannot drift.
@@ -42,6 +42,7 @@ interface RouteShape {
   url: string
   permission: RouteAccess | undefined
   idempotent: boolean
+  expensive: boolean
   extra: Partial<Record<number, ProblemCode[]>>
   schema: { params?: unknown; querystring?: unknown; headers?: unknown; body?: unknown }
 }
@@ -98,6 +99,7 @@ function problemStatusesOf(route: RouteShape): Map<number, Declared> {
     add(422, ['unprocessable', 'validation-failed'], 'a rule of the domain refuses the values')
   }
   if (api && guarded) add(429, ['too-many-requests'], 'the caller is over the rate limit')
+  if (route.expensive) add(429, ['too-many-requests'], 'the caller already runs as many exports and verifications as one may at once')
   add(503, ['service-unavailable'], 'the database or the audit trail is unavailable, or the service is overloaded')
   for (const [status, codes] of Object.entries(route.extra)) add(Number(status), codes ?? [], 'declared by the route')
   return new Map([...declared.entries()].sort(([a], [b]) => a - b))
@@ -116,6 +118,7 @@ export function problemResponsesOf(route: RouteOptions): Record<string, unknown>
     url: route.url,
     permission: config.permission,
     idempotent: config.idempotent === true,
+    expensive: config.expensive === true,
     extra: config.problems ?? {},
     schema: (route.schema ?? {}) as RouteShape['schema'],
   }

@@ -47,9 +47,22 @@ export interface DatabaseHandle {
   dataFolderLock?: DataFolderLock
   /** LISTEN on a channel: on PostgreSQL on a connection of its own (reconnecting), embedded on its one session. */
   listen: Listen
+  /** Locks that last until released or until the process ends, shared by every process on the database (sessionLocks). */
+  sessionLocks: SessionLocks
   /** Runs a multi-statement SQL script (migrations) on `on`, inside its transaction if it has one. */
   runScript(on: Queryable, script: string): Promise<void>
   close(): Promise<void>
+}
+
+/**
+ * Exclusive locks by 64-bit key, held until released or until the process ends however it ends
+ * (a crashed instance leaves nothing locked). On PostgreSQL, session advisory locks on one
+ * connection of their own per process, so every instance sees them; embedded, in this process
+ * (one process per data folder). Not re-entrant: a key this process holds is refused too.
+ */
+export interface SessionLocks {
+  /** The lock's release, or null when a request of this or another process holds the key. Throws DatabaseUnavailable. */
+  tryLock(key: bigint): Promise<(() => void) | null>
 }
 
 // Both drivers must hand back the same JavaScript types, or the embedded database hides
@@ -133,9 +146,11 @@ export function connectPostgres(connectionString: string, poolSize = 10): Databa
   let onStatement: (() => void) | null = null
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: classifyingPool(pool, () => onStatement?.()) }) })
   const listeners = new Set<() => Promise<void>>()
+  const sessionLocks = sessionLocksOnPostgres(connectionString)
   return {
     db,
     kind: 'postgres',
+    sessionLocks,
     listen: async (channel, handlers) => {
       const stop = listenOnPostgres(connectionString, channel, handlers)
       listeners.add(stop)
@@ -155,7 +170,82 @@ export function connectPostgres(connectionString: string, poolSize = 10): Databa
     },
     close: async () => {
       await Promise.all([...listeners].map((stop) => stop()))
+      await sessionLocks.close()
       await db.destroy()
+    },
+  }
+}
+
+/**
+ * Session advisory locks on one connection outside the pool (a pooled one would go back to the
+ * pool with its locks). Connected when first needed, and again after it breaks: PostgreSQL has
+ * released its locks then, so until they are released here other instances may take those keys
+ * (this process still refuses them: it remembers what it holds).
+ */
+function sessionLocksOnPostgres(connectionString: string): SessionLocks & { close(): Promise<void> } {
+  const held = new Set<bigint>()
+  let current: Promise<pg.Client> | null = null
+  const connection = (): Promise<pg.Client> => {
+    if (current) return current
+    const c = new pg.Client({ connectionString, connectionTimeoutMillis: 5000 })
+    const connecting: Promise<pg.Client> = c.connect().then(() => c)
+    const drop = () => {
+      if (current === connecting) current = null
+      c.end().catch(() => {})
+    }
+    c.on('error', drop)
+    c.on('end', drop)
+    connecting.catch(drop)
+    current = connecting
+    return connecting
+  }
+  return {
+    async tryLock(key) {
+      if (held.has(key)) return null
+      held.add(key)
+      let client: pg.Client
+      let locked: boolean
+      try {
+        client = await connection()
+        const result = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1::int8) as locked', [key.toString()])
+        locked = result.rows[0]?.locked === true
+      } catch (error) {
+        held.delete(key)
+        throw connectionFailure(error)
+      }
+      if (!locked) {
+        held.delete(key)
+        return null
+      }
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        // Sent before any later tryLock of the key on this connection (a client runs its queries in order).
+        client.query('select pg_advisory_unlock($1::int8)', [key.toString()]).catch(() => {})
+        held.delete(key)
+      }
+    },
+    async close() {
+      const c = current
+      current = null
+      if (c) await (await c.catch(() => null))?.end().catch(() => {})
+    },
+  }
+}
+
+/** Embedded: one process per data folder, so the locks are this process's alone. */
+function sessionLocksInProcess(): SessionLocks {
+  const held = new Set<bigint>()
+  return {
+    async tryLock(key) {
+      if (held.has(key)) return null
+      held.add(key)
+      let released = false
+      return () => {
+        if (!released) held.delete(key)
+        released = true
+      }
     },
   }
 }
@@ -263,6 +353,7 @@ function embeddedHandle(pglite: PGlite, dataFolderLock?: DataFolderLock): Databa
     db,
     kind: 'embedded',
     pglite,
+    sessionLocks: sessionLocksInProcess(),
     ...(dataFolderLock ? { dataFolderLock } : {}),
     waitingQueries: () => 0,
     // One session: in use while a statement runs.

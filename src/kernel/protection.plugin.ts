@@ -2,17 +2,21 @@ import fastifyCors from '@fastify/cors'
 import fastifyHelmet from '@fastify/helmet'
 import fastifyRateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { decodeJwt } from 'jose'
 import type { DatabaseHandle } from './db.js'
 import { HttpProblem, serviceUnavailable } from './errors.js'
+import { limitExpensiveRequests } from './expensive-requests.js'
 
 export interface ProtectionConfig {
   /** Browser origins allowed to call the API (CORS); empty: none. */
   corsOrigins: string[]
   /** Requests per subject per minute (0: no limit). */
   rateLimitPerMinute: number
+  /** Requests of expensive routes (config.expensive) one subject may run at once, across instances (0: no limit). */
+  expensiveRequestsPerSubject: number
   /** When to shed load; null: never (tests that do not ask for it). */
   overload: { maxEventLoopDelayMs: number; maxWaitingQueries: number } | null
 }
@@ -23,6 +27,8 @@ export interface ProtectionConfig {
  * - CORS closed unless CORS_ORIGINS names the front ends allowed to call from a browser;
  * - per-subject rate limits: 429 problem with Retry-After (counters are per instance: a
  *   protection, not business state, so N instances allow up to N × the limit);
+ * - per-subject concurrency of expensive routes (exports, verification): 429 with Retry-After
+ *   beyond the limit, which holds across instances (expensive-requests.ts);
  * - load shedding: when the event loop lags or too many queries wait for a database
  *   connection, new requests get 503 with Retry-After at once instead of queueing without bound.
  */
@@ -64,30 +70,65 @@ export default fp<{ config: ProtectionConfig; database: DatabaseHandle; onShed?:
       })
     }
 
+    limitExpensiveRequests(app, { perSubject: config.expensiveRequestsPerSubject, locks: database.sessionLocks })
+
     if (!config.overload) return
     const { maxEventLoopDelayMs, maxWaitingQueries } = config.overload
+    // The embedded database runs queries on the event loop itself: its delay says nothing
+    // about overload there, so only PostgreSQL deployments shed on it.
+    const lag = database.kind === 'postgres' && maxEventLoopDelayMs > 0 ? eventLoopLag() : null
+    app.addHook('onClose', async () => lag?.stop())
+    // Why the last check found the service overloaded (the reason a refusal names).
+    let overloaded: 'eventLoopDelay' | 'healthCheck' | null = null
     await app.register(underPressure, {
-      // The embedded database runs queries on the event loop itself: its delay says nothing
-      // about overload there, so only PostgreSQL deployments shed on it.
-      maxEventLoopDelay: database.kind === 'postgres' ? maxEventLoopDelayMs : 0,
-      // Short windows: a window with no sample at all counts as infinite delay in under-pressure
-      // (its answer to NaN means), and that verdict lasts one window. Over a second it shed every
-      // request for a second after a long pause at start; 100 ms keeps such a refusal brief.
-      sampleInterval: 100,
+      // The event loop's delay is measured here (eventLoopLag), not by under-pressure: see there.
+      maxEventLoopDelay: 0,
+      // Each check's verdict lasts until the next one: 250 ms keeps a refusal brief.
       healthCheckInterval: 250,
-      // Requests queued for a database connection beyond this: shed instead of queueing.
-      healthCheck: async () => database.waitingQueries() <= maxWaitingQueries,
+      healthCheck: async () => {
+        if (lag && lag.sample() > maxEventLoopDelayMs) overloaded = 'eventLoopDelay'
+        // Requests queued for a database connection beyond this: shed instead of queueing.
+        else if (database.waitingQueries() > maxWaitingQueries) overloaded = 'healthCheck'
+        else overloaded = null
+        return overloaded === null
+      },
       exposeStatusRoute: false,
       pressureHandler: async (request, _reply, type) => {
         // Liveness must not fail under load: a restart would only make it worse.
         if (request.url === '/healthz') return
-        onShed?.(type)
-        throw serviceUnavailable({ id: 'protection.overloaded', params: { type } }, 2)
+        const reason = overloaded ?? type
+        onShed?.(reason)
+        throw serviceUnavailable({ id: 'protection.overloaded', params: { type: reason } }, 2)
       },
     })
   },
   { name: 'protection' },
 )
+
+/**
+ * How late the event loop runs, in milliseconds, since the last sample: the mean delay of its
+ * turns (a histogram, as under-pressure keeps one), or, when not one turn completed since then,
+ * the whole time since then, since the loop was held all along. under-pressure's own measure
+ * counts such a window as an infinite delay, so that one stall longer than its window (100 ms) on a
+ * busy machine shed every request for a window whatever the limit: three exports of the audit
+ * chain on a shared machine did that to hundreds of requests (issue 10 item 9).
+ */
+function eventLoopLag(): { sample(): number; stop(): void } {
+  const resolutionMs = 10
+  const histogram = monitorEventLoopDelay({ resolution: resolutionMs })
+  histogram.enable()
+  let sampledAt = performance.now()
+  return {
+    sample() {
+      const now = performance.now()
+      const delay = histogram.count > 0 ? Math.max(0, histogram.mean / 1e6 - resolutionMs) : now - sampledAt
+      histogram.reset()
+      sampledAt = now
+      return delay
+    },
+    stop: () => histogram.disable(),
+  }
+}
 
 /** Per caller: the token's subject (verified later, in authentication), else the client address. */
 function rateLimitKey(request: FastifyRequest): string {

@@ -54,3 +54,11 @@ t.test('the service refuses to start on a bad value, with one clear line', async
   t.equal(lines.length, 1, 'one line')
   t.match(lines[0], /^madoguchi: configuration error: PORT: /)
 })
+
+t.test('EXPENSIVE_REQUESTS_PER_SUBJECT: 2 exports or verifications at once by default, 0 for no limit', async (t) => {
+  t.equal(loadConfig({}).expensiveRequestsPerSubject, 2)
+  t.equal(loadConfig({ EXPENSIVE_REQUESTS_PER_SUBJECT: '0' }).expensiveRequestsPerSubject, 0)
+  t.equal(loadConfig({ EXPENSIVE_REQUESTS_PER_SUBJECT: '5' }).expensiveRequestsPerSubject, 5)
+  t.throws(() => loadConfig({ EXPENSIVE_REQUESTS_PER_SUBJECT: '-1' }), { name: 'ConfigError', message: /^EXPENSIVE_REQUESTS_PER_SUBJECT: / })
+  t.throws(() => loadConfig({ EXPENSIVE_REQUESTS_PER_SUBJECT: 'two' }), { name: 'ConfigError', message: /^EXPENSIVE_REQUESTS_PER_SUBJECT: / })
+})

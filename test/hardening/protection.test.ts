@@ -92,3 +92,25 @@ t.test(
     expectEvery(t, [...statuses], (s) => s === 200 || s === 503, `only 200 and 503 (${[...statuses].join(', ')})`)
   },
 )
+
+t.test(
+  'a stall shorter than OVERLOAD_MAX_EVENT_LOOP_DELAY_MS sheds nothing (issue 10 item 9)',
+  { skip: !testDatabaseUrl && 'the embedded database does not shed on event-loop delay' },
+  async (t) => {
+    // Stalls of 300 ms, as a long slice of work or a busy machine's scheduler makes them, with a
+    // limit of 1 s: under-pressure's own measure counted a window without a turn of the loop as an
+    // infinite delay and shed every request after such a stall.
+    const { injectAs } = await buildTestApp(t, { config: { overload: { maxEventLoopDelayMs: 1000, maxWaitingQueries: 200 } } })
+    const statuses: number[] = []
+    for (let i = 0; i < 6; i++) {
+      const until = Date.now() + 300
+      while (Date.now() < until) {
+        // busy
+      }
+      await new Promise((r) => setTimeout(r, 0)) // the health check runs first when it is due
+      statuses.push((await injectAs('staff', { method: 'GET', url: '/v1/me' })).statusCode)
+    }
+    // The first check after building the service (which holds the loop for long) may rightly shed.
+    expectEvery(t, statuses.slice(1), (s) => s === 200, `every request after the first answered (${statuses.join(' ')})`)
+  },
+)

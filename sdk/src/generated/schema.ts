@@ -16257,7 +16257,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            /** @description The caller is over the rate limit; the caller already runs as many exports and verifications as one may at once. Codes: `too-many-requests` */
             429: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */
@@ -16359,7 +16359,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller is over the rate limit. Codes: `too-many-requests` */
+            /** @description The caller is over the rate limit; the caller already runs as many exports and verifications as one may at once. Codes: `too-many-requests` */
             429: {
                 headers: {
                     /** @description The request id (from the request when it looks like one, else generated); also request_id in problems and the audit trail */

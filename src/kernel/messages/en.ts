@@ -100,6 +100,7 @@ export const en = {
   'pagination.cursor_invalid': 'invalid cursor',
   'protection.rate_limited': 'more than {max} requests a minute; try again in {seconds} s',
   'protection.overloaded': 'the service is overloaded ({type}); try again shortly',
+  'protection.expensive_busy': 'you already run {limit} exports or verifications of the audit chain; try again in {seconds} s, once one has finished',
 
   // Audit, calendar, health, keys, org units, webhooks.
   'not_found.record': 'record not found',

@@ -97,6 +97,7 @@ export const ja: Record<keyof typeof en, string> = {
   'pagination.cursor_invalid': 'カーソルが正しくありません',
   'protection.rate_limited': '1分間の要求数が上限（{max}件）を超えました。{seconds}秒後に再度お試しください。',
   'protection.overloaded': 'サービスが過負荷の状態です（{type}）。しばらくしてから再度お試しください。',
+  'protection.expensive_busy': '監査証跡の書き出し又は検証を既に{limit}件実行中です。いずれかが終わってから（{seconds}秒後に）再度お試しください。',
 
   // Audit, calendar, health, keys, org units, webhooks.
   'not_found.record': '記録が見つかりません。',
