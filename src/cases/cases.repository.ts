@@ -89,7 +89,14 @@ export async function findCaseInReach(
   caller: Caller,
   options: { lock?: boolean; personalReach?: Reach | null } = {},
 ): Promise<(CaseWithPeople & { personal_visible: boolean; customer: Customer | null }) | undefined> {
-  let query = q
+  let query = caseInReachQuery(q, id, reach, caller, options)
+  if (options.lock) query = query.forUpdate('cases')
+  return query.executeTakeFirst()
+}
+
+/** findCaseInReach's query, for a read that fetches more with the case in the same statement. */
+export function caseInReachQuery(q: Queryable, id: string, reach: Reach, caller: Caller, options: { personalReach?: Reach | null } = {}) {
+  return q
     .selectFrom('cases')
     .selectAll('cases')
     .select((eb) => {
@@ -106,8 +113,6 @@ export async function findCaseInReach(
     })
     .where('cases.id', '=', id)
     .where(caseInReach(q, reach, caller))
-  if (options.lock) query = query.forUpdate('cases')
-  return query.executeTakeFirst()
 }
 
 /** Serialises requests about one external reference until commit (two upserts of a new ref: the second updates). */

@@ -15,7 +15,7 @@ import {
   findEventOfCase,
   isSeqCollision,
   listEvents,
-  timelineEvents,
+  findCaseWithTimeline,
 } from './events.repository.js'
 import type { CaseEventView, CreateEvent, TimelineView } from './events.schemas.js'
 import { csvField, japanTime } from '../kernel/csv.js'
@@ -189,14 +189,23 @@ async function presentEvents(ctx: ServiceContext, rows: readonly EventRow[], per
   // The caller's names are in their token: only other people's are looked up.
   const others = rows.map((r) => r.actor).filter((a) => a !== caller.subject)
   const refs = others.length > 0 ? await staffRefs(ctx.db, others, mode) : new Map<string, StaffRef>()
-  refs.set(caller.subject, staffRef(caller.subject, { full_name: caller.name, family_name: caller.familyName, business_name: caller.businessName }, mode))
+  refs.set(caller.subject, callerRef(ctx, mode))
   return rows.map((r) => eventView(r, refs, personalVisible))
+}
+
+function callerRef({ caller }: ServiceContext, mode: Parameters<typeof staffRef>[2]): StaffRef {
+  return staffRef(caller.subject, { full_name: caller.name, family_name: caller.familyName, business_name: caller.businessName }, mode)
 }
 
 /** The timeline: events in occurred order, corrections against what they correct, the ladder. */
 export async function buildTimeline(ctx: ServiceContext, caseId: string): Promise<TimelineView> {
-  const row = await loadCase(ctx, caseId)
-  const events = await presentEvents(ctx, await timelineEvents(ctx.db, caseId), row.personal_visible)
+  const row = await findCaseWithTimeline(ctx.db, caseId, ctx.reach, ctx.caller, ctx.can('cases:read_personal'))
+  if (!row) throw notFound('not_found.case')
+  const mode = (await casePolicies(ctx)).nameDisplay.body.mode
+  // The actors' names came with the events; the caller's are in their token.
+  const refs = new Map(row.events.map((e) => [e.actor, staffRef(e.actor, e.actor_profile, mode)]))
+  refs.set(ctx.caller.subject, callerRef(ctx, mode))
+  const events = row.events.map((e) => eventView(e, refs, row.personal_visible))
   // Each correction is shown against the original event it ultimately corrects (a correction
   // of a correction goes with the same original), in the order the corrections were written.
   const byId = new Map(events.map((e) => [e.id, e]))
