@@ -69,6 +69,10 @@ interface CaseStatisticsTable {
   limited_apologies: Generated<number>
   faults_acknowledged: Generated<number>
   closed_at: Date | null
+  /** Generated (migrations/0018): the Tokyo month 'YYYY-MM', the outcome, days from occurrence to closing. */
+  month: ColumnType<string, never, never>
+  outcome: ColumnType<string, never, never>
+  days_to_close: ColumnType<number | null, never, never>
 }
 
 export interface CaseTables {

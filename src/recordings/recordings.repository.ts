@@ -293,14 +293,16 @@ export async function dueRecordings(
 }
 
 /**
- * For statistics: the recordings of a case given by an outer query's column (an EXISTS subquery
- * served by recordings_by_case), optionally only those made without the notice the recording
- * policy required (告知なし).
+ * For statistics: per case with recordings, how many it has and how many of them were made
+ * without the notice the recording policy required (告知なし), as a subquery (case_id, recordings,
+ * notice_missing) to join on the case. A trigger keeps the counts in the transaction of every
+ * registration (migrations/0018), so a request joins one row per case instead of probing the
+ * recordings of every case.
  */
-export function recordingsOfCase(q: Queryable, caseId: Expression<string>, options: { noticeMissing?: boolean } = {}) {
-  let query = q.selectFrom('recordings').select(sql<number>`1`.as('one')).where('recordings.case_id', '=', caseId)
-  if (options.noticeMissing) query = query.where('recordings.notice_missing', '=', true)
-  return query
+export function recordingCountsByCase(q: Queryable) {
+  return q
+    .selectFrom('case_recording_counts')
+    .select(['case_recording_counts.case_id', 'case_recording_counts.recordings', 'case_recording_counts.notice_missing'])
 }
 
 /**
