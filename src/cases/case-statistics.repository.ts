@@ -51,9 +51,10 @@ function factsInReach(q: Queryable, reach: Reach, caller: Caller) {
  * The facts of the cases in reach that match the filters, as a subquery with the columns
  * case_id, org_unit_id, channel, categories, severity, status, month ('YYYY-MM', Tokyo),
  * fiscal_year, outcome, handled_alone_forbidden, responder_shortfall_seen, escalated, the ladder
- * and apology counts, closed, days_to_close (fractional days from occurred_at to closing). Month,
+ * and apology counts, closed, days_to_close (fractional days from occurred_at to closing),
+ * with_recordings and with_notice_missing (recordings made without the notice required). Month,
  * outcome and days to close are stored with the row (generated columns, migrations/0018), not
- * computed per request.
+ * computed per request; the recording counts are kept by a trigger on recordings.
  */
 export function caseFacts(q: Queryable, reach: Reach, caller: Caller, filters: CaseFactFilters) {
   let query = q
@@ -80,6 +81,8 @@ export function caseFacts(q: Queryable, reach: Reach, caller: Caller, filters: C
       'faults_acknowledged',
       sql<boolean>`closed_at is not null`.as('closed'),
       'days_to_close',
+      sql<boolean>`recordings > 0`.as('with_recordings'),
+      sql<boolean>`recordings_notice_missing > 0`.as('with_notice_missing'),
     ])
     .where(factsInReach(q, reach, caller))
     .where('occurred_on', '>=', filters.from)

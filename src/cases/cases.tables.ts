@@ -73,6 +73,9 @@ interface CaseStatisticsTable {
   month: ColumnType<string, never, never>
   outcome: ColumnType<string, never, never>
   days_to_close: ColumnType<number | null, never, never>
+  /** Kept by a trigger on recordings (migrations/0018): the case's recordings, and those without the notice required. */
+  recordings: Generated<number>
+  recordings_notice_missing: Generated<number>
 }
 
 export interface CaseTables {

@@ -293,19 +293,6 @@ export async function dueRecordings(
 }
 
 /**
- * For statistics: per case with recordings, how many it has and how many of them were made
- * without the notice the recording policy required (告知なし), as a subquery (case_id, recordings,
- * notice_missing) to join on the case. A trigger keeps the counts in the transaction of every
- * registration (migrations/0018), so a request joins one row per case instead of probing the
- * recordings of every case.
- */
-export function recordingCountsByCase(q: Queryable) {
-  return q
-    .selectFrom('case_recording_counts')
-    .select(['case_recording_counts.case_id', 'case_recording_counts.recordings', 'case_recording_counts.notice_missing'])
-}
-
-/**
  * For statistics (統計): per recording in reach, its unit, classification and status, the types of
  * the holds keeping it on `today` (Tokyo), and the month (YYYY-MM) its retention runs out in —
  * the month after its effective end's last day — when it is active and no open-ended hold keeps it.

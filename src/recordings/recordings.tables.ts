@@ -162,18 +162,10 @@ export interface RecordingDerivativesTable {
   created_at: Generated<Date>
 }
 
-/** Recordings per case for statistics, kept by a trigger on recordings (migrations/0018). */
-interface CaseRecordingCountsTable {
-  case_id: string
-  recordings: number
-  notice_missing: number
-}
-
 export interface RecordingTables {
   recordings: RecordingsTable
   recording_derivatives: RecordingDerivativesTable
   recording_classifications: RecordingClassificationsTable
   recording_holds: RecordingHoldsTable
   dispositions: DispositionsTable
-  case_recording_counts: CaseRecordingCountsTable
 }

@@ -1,17 +1,15 @@
 import { sql, type RawBuilder } from 'kysely'
-import type { Queryable } from '../kernel/db.js'
 import { caseFacts, type CaseFactFilters } from '../cases/case-statistics.repository.js'
 import type { ServiceContext } from '../kernel/context.js'
 import { unprocessable } from '../kernel/errors.js'
 import { fiscalYear, todayInTokyo } from '../kernel/time.js'
-import { recordingCountsByCase } from '../recordings/recordings.repository.js'
 import type { CaseDimension, CaseMeasures, CaseStatistics, CaseStatisticsQuery } from './statistics.schemas.js'
 import { type Published, SUPPRESSION_RULE, suppressCell, suppressTotal } from './suppression.js'
 
 /**
  * Statistics for policy making. Figures come from the cases module's per-case facts (an exact
- * summary table kept by triggers) joined with the recordings module's counts of recordings per
- * case (kept by a trigger too), aggregated in the database. Callers who read cases
+ * summary table kept by triggers, with the case's recordings counted by a trigger on recordings),
+ * aggregated in the database. Callers who read cases
  * (statistics:exact) get exact figures within their reach; others (auditors, admins) get every
  * unit with small cells suppressed.
  */
@@ -92,17 +90,17 @@ const COUNTS = sql`count(*)::int as cases,
   coalesce(sum(f.limited_apologies), 0)::int as limited_apologies,
   coalesce(sum(f.faults_acknowledged), 0)::int as faults_acknowledged,
   (count(*) filter (where f.closed))::int as closed,
-  (count(*) filter (where r.recordings > 0))::int as with_recordings,
-  (count(*) filter (where r.notice_missing > 0))::int as with_notice_missing`
+  (count(*) filter (where f.with_recordings))::int as with_recordings,
+  (count(*) filter (where f.with_notice_missing))::int as with_notice_missing`
 
 /** Median and 90th percentile of days to close, over the closed cases only, in one sort per group. */
 const DURATIONS = sql`percentile_cont(array[0.5, 0.9]) within group (order by f.days_to_close) as p`
 
 /**
- * One statement for one level of grouping (none: the total): the counts over the facts joined
- * with the recordings per case, beside the durations over the closed cases, matched on the group.
+ * One statement for one level of grouping (none: the total): the counts over the facts beside the
+ * durations over the closed cases, matched on the group.
  */
-function figuresBy(q: Queryable, facts: ReturnType<ReturnType<typeof caseFacts>['as']>, dims: CaseDimension[]) {
+function figuresBy(facts: ReturnType<ReturnType<typeof caseFacts>['as']>, dims: CaseDimension[]) {
   const columns = dims.map((d) => DIMENSION_COLUMNS[d])
   const select = sql.join([...columns.map((c) => sql`${c.column} as ${sql.ref(c.key)}`), sql`1 as one`])
   const groupBy = columns.length > 0 ? sql`group by ${sql.join(columns.map((c) => c.column))}` : sql``
@@ -110,7 +108,7 @@ function figuresBy(q: Queryable, facts: ReturnType<ReturnType<typeof caseFacts>[
   const match = sql.join([sql`true`, ...columns.map((c) => sql`d.${sql.ref(c.key)} = k.${sql.ref(c.key)}`)], sql` and `)
   const orderBy = columns.length > 0 ? sql`order by ${sql.join(columns.map((c) => sql`k.${sql.ref(c.key)}`))}` : sql``
   return sql<RawMeasures & Record<string, string | number>>`select k.*, d.p[1] as days_to_close_median, d.p[2] as days_to_close_p90
-    from (select ${select}, ${COUNTS} from ${facts} left join (${recordingCountsByCase(q)}) as r on r.case_id = f.case_id ${lateral} ${groupBy}) as k
+    from (select ${select}, ${COUNTS} from ${facts} ${lateral} ${groupBy}) as k
     left join (select ${select}, ${DURATIONS} from ${facts} ${lateral} where f.days_to_close is not null ${groupBy}) as d on ${match}
     ${orderBy}`
 }
@@ -144,10 +142,7 @@ export async function caseStatistics(ctx: ServiceContext, query: CaseStatisticsQ
   }
   const facts = caseFacts(ctx.db, exact ?? ctx.reach, ctx.caller, filters).as('f')
   // A read runs on the pool: the total and the groups are two statements at once.
-  const [totals, grouped] = await Promise.all([
-    figuresBy(ctx.db, facts, []).execute(ctx.db),
-    dims.length > 0 ? figuresBy(ctx.db, facts, dims).execute(ctx.db) : null,
-  ])
+  const [totals, grouped] = await Promise.all([figuresBy(facts, []).execute(ctx.db), dims.length > 0 ? figuresBy(facts, dims).execute(ctx.db) : null])
   const totalRow = totals.rows[0]
   const columns = dims.map((d) => DIMENSION_COLUMNS[d])
   const rows: CaseStatistics['rows'] = (grouped?.rows ?? []).map((row) => ({
