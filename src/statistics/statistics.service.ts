@@ -76,7 +76,7 @@ const COUNT_MEASURES = [
 /**
  * The counts: plain aggregates, so that PostgreSQL groups by hashing. An ordered-set aggregate
  * (percentile_cont) in the same statement forces it to sort every row of the period instead
- * (issue 16: that sort was most of a request's time), so the durations are a second aggregate.
+ * (issue 16: that sort was most of a request's time), so the durations are a statement of their own.
  */
 const COUNTS = sql`count(*)::int as cases,
   (count(*) filter (where f.handled_alone_forbidden))::int as not_handled_alone,
@@ -93,27 +93,56 @@ const COUNTS = sql`count(*)::int as cases,
   (count(*) filter (where f.with_recordings))::int as with_recordings,
   (count(*) filter (where f.with_notice_missing))::int as with_notice_missing`
 
-/** Median and 90th percentile of days to close, over the closed cases only, in one sort per group. */
-const DURATIONS = sql`percentile_cont(array[0.5, 0.9]) within group (order by f.days_to_close) as p`
+type Facts = ReturnType<ReturnType<typeof caseFacts>['as']>
+type Row = Record<string, string | number | boolean | null>
+
+/** Grouped by category, a case gives a row per category, numbered: its first category is the one the total counts it in. */
+const CATEGORIES = sql`cross join lateral unnest(f.categories) with ordinality as c(category, n)`
 
 /**
- * One statement for one level of grouping (none: the total): the counts over the facts beside the
- * durations over the closed cases, matched on the group.
+ * The counts of every group, in one pass over the facts. Every count is a number of cases or a
+ * sum over cases, so the total is the sum of the groups, as long as each case is counted once:
+ * grouped by category, each group is split by whether it is the case's first category
+ * (`first`), the total adds up the first parts, a group both its parts. No second pass for the total.
  */
-function figuresBy(facts: ReturnType<ReturnType<typeof caseFacts>['as']>, dims: CaseDimension[]) {
+function countsBy(facts: Facts, dims: CaseDimension[]) {
   const columns = dims.map((d) => DIMENSION_COLUMNS[d])
-  const select = sql.join([...columns.map((c) => sql`${c.column} as ${sql.ref(c.key)}`), sql`1 as one`])
-  const groupBy = columns.length > 0 ? sql`group by ${sql.join(columns.map((c) => c.column))}` : sql``
-  const lateral = dims.includes('category') ? sql`cross join lateral unnest(f.categories) as c(category)` : sql``
-  const match = sql.join([sql`true`, ...columns.map((c) => sql`d.${sql.ref(c.key)} = k.${sql.ref(c.key)}`)], sql` and `)
-  const orderBy = columns.length > 0 ? sql`order by ${sql.join(columns.map((c) => sql`k.${sql.ref(c.key)}`))}` : sql``
-  return sql<RawMeasures & Record<string, string | number>>`select k.*, d.p[1] as days_to_close_median, d.p[2] as days_to_close_p90
-    from (select ${select}, ${COUNTS} from ${facts} ${lateral} ${groupBy}) as k
-    left join (select ${select}, ${DURATIONS} from ${facts} ${lateral} where f.days_to_close is not null ${groupBy}) as d on ${match}
-    ${orderBy}`
+  if (columns.length === 0) return sql<Row>`select true as first, ${COUNTS} from ${facts}`
+  const byCategory = dims.includes('category')
+  const keys = sql.join(columns.map((c) => sql`${c.column} as ${sql.ref(c.key)}`))
+  const groupBy = sql.join([...columns.map((c) => c.column), ...(byCategory ? [sql`c.n = 1`] : [])])
+  return sql<Row>`select ${keys}, ${byCategory ? sql`c.n = 1` : sql`true`} as first, ${COUNTS}
+    from ${facts} ${byCategory ? CATEGORIES : sql``} group by ${groupBy} order by ${groupBy}`
+}
+
+/**
+ * Median and 90th percentile of days to close over the closed cases, for every group and the total
+ * (GROUPING SETS: the row whose group columns are all grouped away, `is_total`) in one pass: one
+ * aggregate and so one sort per group. Grouped by category, the total's own aggregate takes each
+ * case once, in its first category.
+ */
+function durationsBy(facts: Facts, dims: CaseDimension[]) {
+  const columns = dims.map((d) => DIMENSION_COLUMNS[d])
+  const byCategory = dims.includes('category')
+  const all = sql`percentile_cont(array[0.5, 0.9]) within group (order by f.days_to_close)`
+  const once = byCategory ? sql`${all} filter (where c.n = 1)` : all
+  const measures = sql`(${all})[1] as days_to_close_median, (${all})[2] as days_to_close_p90,
+    (${once})[1] as total_median, (${once})[2] as total_p90`
+  if (columns.length === 0) return sql<Row>`select true as is_total, ${measures} from ${facts} where f.days_to_close is not null`
+  const list = sql.join(columns.map((c) => c.column))
+  const keys = sql.join(columns.map((c) => sql`${c.column} as ${sql.ref(c.key)}`))
+  return sql<Row>`select ${keys}, grouping(${list}) <> 0 as is_total, ${measures}
+    from ${facts} ${byCategory ? CATEGORIES : sql``} where f.days_to_close is not null group by grouping sets ((${list}), ())`
 }
 
 type RawMeasures = Record<(typeof COUNT_MEASURES)[number], number> & { days_to_close_median: number | null; days_to_close_p90: number | null }
+
+const zero = (): RawMeasures =>
+  Object.fromEntries([...COUNT_MEASURES.map((m) => [m, 0]), ['days_to_close_median', null], ['days_to_close_p90', null]]) as RawMeasures
+
+function add(into: RawMeasures, row: Row) {
+  for (const m of COUNT_MEASURES) into[m] += Number(row[m])
+}
 
 const days = (value: number | null) => (value === null ? null : Math.round(Number(value) * 10) / 10)
 
@@ -141,13 +170,38 @@ export async function caseStatistics(ctx: ServiceContext, query: CaseStatisticsQ
     status: query.status,
   }
   const facts = caseFacts(ctx.db, exact ?? ctx.reach, ctx.caller, filters).as('f')
-  // A read runs on the pool: the total and the groups are two statements at once.
-  const [totals, grouped] = await Promise.all([figuresBy(facts, []).execute(ctx.db), dims.length > 0 ? figuresBy(facts, dims).execute(ctx.db) : null])
-  const totalRow = totals.rows[0]
+  // A read runs on the pool: counts and durations are two statements at once.
+  const [counts, durations] = await Promise.all([countsBy(facts, dims).execute(ctx.db), durationsBy(facts, dims).execute(ctx.db)])
   const columns = dims.map((d) => DIMENSION_COLUMNS[d])
-  const rows: CaseStatistics['rows'] = (grouped?.rows ?? []).map((row) => ({
-    group: Object.fromEntries(columns.map((c) => [c.key, row[c.key]])),
-    measures: publish(row, suppressed ? suppressCell : null),
+  const keyOf = (row: Row) => JSON.stringify(columns.map((c) => row[c.key]))
+  const total = zero()
+  const groups = new Map<string, { group: Row; measures: RawMeasures }>()
+  for (const row of counts.rows) {
+    if (row.first) add(total, row)
+    if (columns.length === 0) continue
+    const key = keyOf(row)
+    let entry = groups.get(key)
+    if (!entry) {
+      entry = { group: Object.fromEntries(columns.map((c) => [c.key, row[c.key]!])), measures: zero() }
+      groups.set(key, entry)
+    }
+    add(entry.measures, row)
+  }
+  const number = (value: unknown) => (value === null || value === undefined ? null : Number(value))
+  for (const row of durations.rows) {
+    if (row.is_total) {
+      total.days_to_close_median = number(row.total_median)
+      total.days_to_close_p90 = number(row.total_p90)
+      continue
+    }
+    const entry = groups.get(keyOf(row))
+    if (!entry) continue
+    entry.measures.days_to_close_median = number(row.days_to_close_median)
+    entry.measures.days_to_close_p90 = number(row.days_to_close_p90)
+  }
+  const rows: CaseStatistics['rows'] = [...groups.values()].map(({ group, measures }) => ({
+    group: group as CaseStatistics['rows'][number]['group'],
+    measures: publish(measures, suppressed ? suppressCell : null),
   }))
   ctx.audit.details = { period, group_by: dims, filters: { ...filters, from: undefined, to: undefined }, suppressed, rows: rows.length }
   return {
@@ -156,6 +210,6 @@ export async function caseStatistics(ctx: ServiceContext, query: CaseStatisticsQ
     suppressed,
     rule: suppressed ? SUPPRESSION_RULE : null,
     rows,
-    total: publish(totalRow!, suppressed ? suppressTotal : null),
+    total: publish(total, suppressed ? suppressTotal : null),
   }
 }
