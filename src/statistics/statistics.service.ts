@@ -116,23 +116,19 @@ function countsBy(facts: Facts, dims: CaseDimension[]) {
 }
 
 /**
- * Median and 90th percentile of days to close over the closed cases, for every group and the total
- * (GROUPING SETS: the row whose group columns are all grouped away, `is_total`) in one pass: one
- * aggregate and so one sort per group. Grouped by category, the total's own aggregate takes each
- * case once, in its first category.
+ * Median and 90th percentile of days to close over the closed cases (a partial index), per group or
+ * (no dimension) in total: one aggregate, so one sort per group. The total is a statement of its
+ * own: grouping sets would compute both aggregates at both levels.
  */
 function durationsBy(facts: Facts, dims: CaseDimension[]) {
   const columns = dims.map((d) => DIMENSION_COLUMNS[d])
-  const byCategory = dims.includes('category')
-  const all = sql`percentile_cont(array[0.5, 0.9]) within group (order by f.days_to_close)`
-  const once = byCategory ? sql`${all} filter (where c.n = 1)` : all
-  const measures = sql`(${all})[1] as days_to_close_median, (${all})[2] as days_to_close_p90,
-    (${once})[1] as total_median, (${once})[2] as total_p90`
-  if (columns.length === 0) return sql<Row>`select true as is_total, ${measures} from ${facts} where f.days_to_close is not null`
+  const percentiles = sql`percentile_cont(array[0.5, 0.9]) within group (order by f.days_to_close)`
+  const measures = sql`(${percentiles})[1] as days_to_close_median, (${percentiles})[2] as days_to_close_p90`
+  if (columns.length === 0) return sql<Row>`select ${measures} from ${facts} where f.days_to_close is not null`
   const list = sql.join(columns.map((c) => c.column))
   const keys = sql.join(columns.map((c) => sql`${c.column} as ${sql.ref(c.key)}`))
-  return sql<Row>`select ${keys}, grouping(${list}) <> 0 as is_total, ${measures}
-    from ${facts} ${byCategory ? CATEGORIES : sql``} where f.days_to_close is not null group by grouping sets ((${list}), ())`
+  const lateral = dims.includes('category') ? CATEGORIES : sql``
+  return sql<Row>`select ${keys}, ${measures} from ${facts} ${lateral} where f.days_to_close is not null group by ${list}`
 }
 
 type RawMeasures = Record<(typeof COUNT_MEASURES)[number], number> & { days_to_close_median: number | null; days_to_close_p90: number | null }
@@ -170,8 +166,12 @@ export async function caseStatistics(ctx: ServiceContext, query: CaseStatisticsQ
     status: query.status,
   }
   const facts = caseFacts(ctx.db, exact ?? ctx.reach, ctx.caller, filters).as('f')
-  // A read runs on the pool: counts and durations are two statements at once.
-  const [counts, durations] = await Promise.all([countsBy(facts, dims).execute(ctx.db), durationsBy(facts, dims).execute(ctx.db)])
+  // A read runs on the pool: the counts, the durations of the groups and those of the total are three statements at once.
+  const [counts, durations, totalDurations] = await Promise.all([
+    countsBy(facts, dims).execute(ctx.db),
+    dims.length > 0 ? durationsBy(facts, dims).execute(ctx.db) : null,
+    durationsBy(facts, []).execute(ctx.db),
+  ])
   const columns = dims.map((d) => DIMENSION_COLUMNS[d])
   const keyOf = (row: Row) => JSON.stringify(columns.map((c) => row[c.key]))
   const total = zero()
@@ -188,12 +188,9 @@ export async function caseStatistics(ctx: ServiceContext, query: CaseStatisticsQ
     add(entry.measures, row)
   }
   const number = (value: unknown) => (value === null || value === undefined ? null : Number(value))
-  for (const row of durations.rows) {
-    if (row.is_total) {
-      total.days_to_close_median = number(row.total_median)
-      total.days_to_close_p90 = number(row.total_p90)
-      continue
-    }
+  total.days_to_close_median = number(totalDurations.rows[0]?.days_to_close_median)
+  total.days_to_close_p90 = number(totalDurations.rows[0]?.days_to_close_p90)
+  for (const row of durations?.rows ?? []) {
     const entry = groups.get(keyOf(row))
     if (!entry) continue
     entry.measures.days_to_close_median = number(row.days_to_close_median)
