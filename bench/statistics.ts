@@ -1,11 +1,13 @@
 /**
  * Benchmark: case statistics for a fiscal year grouped by month × category (issue 16).
  *
- *   npm run bench:statistics -- [--cases 100000] [--events-per-case 10] [--requests 100] [--keep]
+ *   npm run bench:statistics -- [--cases 100000] [--events-per-case 10] [--recordings 20000] [--requests 100] [--keep]
  *
  * Creates a database of its own (madoguchi_bench_statistics) on BENCH_DATABASE_URL, seeds the
- * cases and events with set-based SQL (the triggers of migrations/0016 keep the per-case summary
- * table as they do for every write), starts the service as a child process, and times sequential
+ * cases and events with set-based SQL (the triggers of migrations/0016 and 0018 keep the summary
+ * tables as they do for every write), closes the cases the seed marks closed with a closing event
+ * 1 hour to 60 days after they occurred (so that days to close have values to sort), registers
+ * recordings of a fifth of the cases, starts the service as a child process, and times sequential
  * GET /v1/statistics/cases?fiscal_year=…&group_by=month,category as the desk (exact figures) and
  * as an auditor (suppressed), after 10 requests of warm-up each. Target: p95 under 200 ms.
  * Prints one JSON object last. Drops the database at the end unless --keep; --reuse measures a
@@ -14,7 +16,8 @@
 import crypto from 'node:crypto'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
-import { seedCases } from '../src/cli/seed.js'
+import { sql } from 'kysely'
+import { seedCases, seedRecordings } from '../src/cli/seed.js'
 import type { Role } from '../src/kernel/access.js'
 import { signHs256Token } from '../src/kernel/auth.js'
 import { connectPostgres, type DatabaseHandle } from '../src/kernel/db.js'
@@ -26,6 +29,7 @@ const { values } = parseArgs({
   options: {
     cases: { type: 'string', default: '100000' },
     'events-per-case': { type: 'string', default: '10' },
+    recordings: { type: 'string', default: '20000' },
     requests: { type: 'string', default: '100' },
     keep: { type: 'boolean', default: false },
     reuse: { type: 'boolean', default: false },
@@ -35,6 +39,21 @@ const { values } = parseArgs({
 const name = 'madoguchi_bench_statistics'
 let database: DatabaseHandle
 let seed: { cases: number; events: number; seconds: number | null }
+
+/** The closing event (status_changed to closed) of every seeded case the seed marked closed, which the seed itself leaves out. */
+async function closeClosedCases(db: DatabaseHandle['db']): Promise<number> {
+  const result = await sql`
+    insert into case_events (id, case_id, seq, type, occurred_at, actor, description, details)
+    select gen_random_uuid(), c.id, (select max(e.seq) from case_events e where e.case_id = c.id) + 1, 'status_changed',
+           least(now(), c.occurred_at + make_interval(hours => 1 + abs(hashtext(c.id::text)) % (60 * 24))), 'seed', '終結',
+           '{"from": "resolved", "to": "closed"}'::jsonb
+      from cases c
+     where c.status = 'closed'
+       and not exists (select 1 from case_events e where e.case_id = c.id and e.type = 'status_changed' and e.details ->> 'to' = 'closed')`.execute(db)
+  await sql`analyze`.execute(db)
+  return Number(result.numAffectedRows ?? 0)
+}
+
 if (values.reuse) {
   database = connectPostgres(databaseUrl(name), 20)
   const count = async (table: 'cases' | 'case_events') =>
@@ -48,9 +67,15 @@ if (values.reuse) {
     )
   seed = { cases: await count('cases'), events: await count('case_events'), seconds: null }
 } else {
+  const started = Date.now()
   database = await freshDatabase(name)
   seed = await seedCases(database.db, { cases: Number(values.cases), eventsPerCase: Number(values['events-per-case']), units: 20, staff: 200 })
-  process.stderr.write(`seeded ${seed.cases} cases and ${seed.events} events in ${seed.seconds!.toFixed(1)} s (summary table kept by triggers)\n`)
+  seed.events += await closeClosedCases(database.db)
+  await seedRecordings(database.db, Number(values.recordings))
+  seed.seconds = (Date.now() - started) / 1000
+  process.stderr.write(
+    `seeded ${seed.cases} cases, ${seed.events} events and ${values.recordings} recordings in ${seed.seconds.toFixed(1)} s (summary tables kept by triggers)\n`,
+  )
 }
 // The seed spreads cases over the two years before today: the last complete fiscal year.
 const fy = fiscalYear(todayInTokyo()) - 1

@@ -51,7 +51,10 @@ function factsInReach(q: Queryable, reach: Reach, caller: Caller) {
  * The facts of the cases in reach that match the filters, as a subquery with the columns
  * case_id, org_unit_id, channel, categories, severity, status, month ('YYYY-MM', Tokyo),
  * fiscal_year, outcome, handled_alone_forbidden, responder_shortfall_seen, escalated, the ladder
- * and apology counts, closed, days_to_close (fractional days from occurred_at to closing).
+ * and apology counts, closed, days_to_close (fractional days from occurred_at to closing),
+ * with_recordings and with_notice_missing (recordings made without the notice required). Month,
+ * outcome and days to close are stored with the row (generated columns, migrations/0018), not
+ * computed per request; the recording counts are kept by a trigger on recordings.
  */
 export function caseFacts(q: Queryable, reach: Reach, caller: Caller, filters: CaseFactFilters) {
   let query = q
@@ -63,11 +66,9 @@ export function caseFacts(q: Queryable, reach: Reach, caller: Caller, filters: C
       'categories',
       'severity',
       'status',
-      sql<string>`to_char(occurred_on, 'YYYY-MM')`.as('month'),
+      'month',
       'fiscal_year',
-      sql<CaseOutcome>`case when entry_bans > 0 then 'entry_ban' when police_calls + police_consultations > 0 then 'police'
-        when final_warnings > 0 then 'final_warning' when exit_orders > 0 then 'exit_order' when stop_requests > 0 then 'stop_request'
-        when conversations_ended > 0 then 'conversation_ended' else 'none' end`.as('outcome'),
+      sql<CaseOutcome>`outcome`.as('outcome'),
       'handled_alone_forbidden',
       'responder_shortfall_seen',
       sql<boolean>`escalations > 0`.as('escalated'),
@@ -79,7 +80,9 @@ export function caseFacts(q: Queryable, reach: Reach, caller: Caller, filters: C
       'limited_apologies',
       'faults_acknowledged',
       sql<boolean>`closed_at is not null`.as('closed'),
-      sql<number | null>`extract(epoch from closed_at - occurred_at) / 86400`.as('days_to_close'),
+      'days_to_close',
+      sql<boolean>`recordings > 0`.as('with_recordings'),
+      sql<boolean>`recordings_notice_missing > 0`.as('with_notice_missing'),
     ])
     .where(factsInReach(q, reach, caller))
     .where('occurred_on', '>=', filters.from)

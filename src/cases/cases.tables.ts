@@ -69,6 +69,13 @@ interface CaseStatisticsTable {
   limited_apologies: Generated<number>
   faults_acknowledged: Generated<number>
   closed_at: Date | null
+  /** Generated (migrations/0018): the Tokyo month 'YYYY-MM', the outcome, days from occurrence to closing. */
+  month: ColumnType<string, never, never>
+  outcome: ColumnType<string, never, never>
+  days_to_close: ColumnType<number | null, never, never>
+  /** Kept by a trigger on recordings (migrations/0018): the case's recordings, and those without the notice required. */
+  recordings: Generated<number>
+  recordings_notice_missing: Generated<number>
 }
 
 export interface CaseTables {

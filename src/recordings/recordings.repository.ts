@@ -293,17 +293,6 @@ export async function dueRecordings(
 }
 
 /**
- * For statistics: the recordings of a case given by an outer query's column (an EXISTS subquery
- * served by recordings_by_case), optionally only those made without the notice the recording
- * policy required (告知なし).
- */
-export function recordingsOfCase(q: Queryable, caseId: Expression<string>, options: { noticeMissing?: boolean } = {}) {
-  let query = q.selectFrom('recordings').select(sql<number>`1`.as('one')).where('recordings.case_id', '=', caseId)
-  if (options.noticeMissing) query = query.where('recordings.notice_missing', '=', true)
-  return query
-}
-
-/**
  * For statistics (統計): per recording in reach, its unit, classification and status, the types of
  * the holds keeping it on `today` (Tokyo), and the month (YYYY-MM) its retention runs out in —
  * the month after its effective end's last day — when it is active and no open-ended hold keeps it.
