@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
-import { linkPendingEntries } from './kernel/audit-chain.js'
+import { linkEntriesRound } from './kernel/audit-chain.js'
 import { runCheckpointRound } from './audit/checkpoints.service.js'
 import { createTokenVerifier } from './kernel/auth.js'
 import { purgeExpiredIdempotencyKeys } from './kernel/idempotency.js'
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
 
   const webhookTargets = new TargetPolicy(config.webhooks.privateNetworks)
   const jobs: BackgroundJob[] = [
-    { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: () => linkPendingEntries(database.db) },
+    { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: (signal) => linkEntriesRound(database.db, signal) },
     { name: 'audit-checkpoints', intervalMs: config.auditCheckpointIntervalMs, run: () => runCheckpointRound(database.db, keys) },
     { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
     {

@@ -100,20 +100,44 @@ export function entryHash(prevHash: string, row: ChainedColumns, seq: number): s
   return hashLink(prevHash, canonicalContent(row, seq))
 }
 
+// The columns the linker reads: the hashed content, nothing else (txid and the link columns
+// would only be decoded to be thrown away).
+const CHAINED_COLUMNS = [
+  'id',
+  'occurred_at',
+  'subject',
+  'roles',
+  'org_unit',
+  'action',
+  'route',
+  'resource_type',
+  'resource_id',
+  'outcome',
+  'status',
+  'request_id',
+  'client_address',
+  'details',
+] as const satisfies ReadonlyArray<keyof ChainedColumns>
+
+/** Entries read and linked per transaction. */
+export const LINK_BATCH = 20_000
+// Entries written back per UPDATE: the join's sort of a bigger set spills to disk at the default work_mem.
+const WRITE_CHUNK = 4000
+
 /**
  * Links entries whose transactions have ended into the chain, oldest transaction first.
  * Entries of transactions still running (txid at or above the snapshot's xmin) wait for the
  * next round, so the order never has to change once written. Returns how many were linked;
  * 0 also when another linker holds the lock.
  */
-export async function linkPendingEntries(db: Db, batchSize = 5000): Promise<number> {
+export async function linkPendingEntries(db: Db, batchSize = LINK_BATCH): Promise<number> {
   return db.transaction().execute(async (trx) => {
     const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${CHAIN_LOCK_KEY}) as locked`.execute(trx)
     if (!lock.rows[0]?.locked) return 0
 
     const pending = await trx
       .selectFrom('audit_events')
-      .selectAll()
+      .select(CHAINED_COLUMNS)
       .where('chain_seq', 'is', null)
       .where(sql<boolean>`txid < pg_snapshot_xmin(pg_current_snapshot())`)
       .orderBy('txid')
@@ -132,30 +156,46 @@ export async function linkPendingEntries(db: Db, batchSize = 5000): Promise<numb
     let seq = head?.chain_seq ?? 0
     let prevHash = head?.hash ?? GENESIS_HASH
 
-    const ids: number[] = []
-    const seqs: number[] = []
-    const prevs: string[] = []
-    const hashes: string[] = []
     // Hashing a batch is CPU work: in slices, so that requests are answered meanwhile.
     const slice = new TimeSlice()
-    for (const row of pending) {
-      if (slice.due()) await slice.pause()
-      seq += 1
-      const hash = entryHash(prevHash, row, seq)
-      ids.push(row.id)
-      seqs.push(seq)
-      prevs.push(prevHash)
-      hashes.push(hash)
-      prevHash = hash
+    for (let start = 0; start < pending.length; start += WRITE_CHUNK) {
+      const ids: number[] = []
+      const seqs: number[] = []
+      const prevs: string[] = []
+      const hashes: string[] = []
+      for (const row of pending.slice(start, start + WRITE_CHUNK)) {
+        if (slice.due()) await slice.pause()
+        seq += 1
+        const hash = entryHash(prevHash, row, seq)
+        ids.push(row.id)
+        seqs.push(seq)
+        prevs.push(prevHash)
+        hashes.push(hash)
+        prevHash = hash
+      }
+      // One statement per chunk, the values as arrays: not a statement per entry.
+      await sql`
+        update audit_events as a
+           set chain_seq = v.seq, prev_hash = v.prev_hash, hash = v.hash
+          from unnest(${ids}::bigint[], ${seqs}::bigint[], ${prevs}::text[], ${hashes}::text[]) as v(id, seq, prev_hash, hash)
+         where a.id = v.id`.execute(trx)
     }
-    await sql`
-      update audit_events as a
-         set chain_seq = v.seq, prev_hash = v.prev_hash, hash = v.hash
-        from (select unnest(${ids}::bigint[]) as id, unnest(${seqs}::bigint[]) as seq,
-                     unnest(${prevs}::text[]) as prev_hash, unnest(${hashes}::text[]) as hash) as v
-       where a.id = v.id`.execute(trx)
     return pending.length
   })
+}
+
+/**
+ * One round of the background linker: batch after batch while batches come back full (more
+ * is waiting), so the chain keeps up with writes faster than one batch per interval. Stops at
+ * shutdown between batches (each batch is its own transaction).
+ */
+export async function linkEntriesRound(db: Db, signal?: AbortSignal): Promise<number> {
+  let total = 0
+  for (;;) {
+    const linked = await linkPendingEntries(db)
+    total += linked
+    if (linked < LINK_BATCH || signal?.aborted) return total
+  }
 }
 
 /** Links everything linkable now (used before verification and by tests). */
