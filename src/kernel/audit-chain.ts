@@ -120,7 +120,7 @@ const CHAINED_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof ChainedColumns>
 
 /** Entries read and linked per transaction. */
-export const LINK_BATCH = 20_000
+const LINK_BATCH = 20_000
 // Entries written back per UPDATE: the join's sort of a bigger set spills to disk at the default work_mem.
 const WRITE_CHUNK = 4000
 

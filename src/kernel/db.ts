@@ -87,8 +87,43 @@ function connectionFailure(error: unknown): unknown {
   return error instanceof pg.DatabaseError || error instanceof DatabaseUnavailable ? error : new DatabaseUnavailable(error)
 }
 
+/**
+ * Names for the statements the service sends again and again, so that PostgreSQL parses and plans
+ * each once per connection and then only binds and executes it (pg prepares a named statement on
+ * a connection the first time it is sent there). Kysely builds a statement's text the same way on
+ * every request, so a text seen `after` times is a hot statement: it gets a name, up to `max` names
+ * (each one is held on every connection). Texts that keep changing (a list of ids of varying
+ * length) stay unnamed. PostgreSQL only (connectPostgres); the embedded database runs every
+ * statement as it comes.
+ */
+export class StatementNames {
+  readonly #seen = new Map<string, number>()
+  readonly #names = new Map<string, string>()
+
+  constructor(
+    private readonly after = 3,
+    private readonly max = 500,
+  ) {}
+
+  nameOf(text: string): string | undefined {
+    const name = this.#names.get(text)
+    if (name !== undefined || this.#names.size >= this.max) return name
+    const seen = (this.#seen.get(text) ?? 0) + 1
+    if (seen < this.after) {
+      // Counting is bounded too: a flood of one-off texts starts the count over.
+      if (this.#seen.size >= this.max * 10) this.#seen.clear()
+      this.#seen.set(text, seen)
+      return undefined
+    }
+    this.#seen.delete(text)
+    const named = `madoguchi_${this.#names.size + 1}`
+    this.#names.set(text, named)
+    return named
+  }
+}
+
 /** Wraps the pool so connection failures surface as DatabaseUnavailable and broken clients are dropped. */
-function classifyingPool(pool: pg.Pool, sent: () => void) {
+function classifyingPool(pool: pg.Pool, sent: () => void, names: StatementNames) {
   return {
     async connect() {
       let client: pg.PoolClient
@@ -107,7 +142,10 @@ function classifyingPool(pool: pg.Pool, sent: () => void) {
       return {
         query: (async (...args: Parameters<pg.PoolClient['query']>) => {
           sent()
+          const [text, values] = args as unknown[]
+          const name = typeof text === 'string' && Array.isArray(values) ? names.nameOf(text) : undefined
           try {
+            if (name !== undefined) return await client.query({ name, text: text as string, values: values as unknown[] })
             return await (client.query as (...a: unknown[]) => Promise<unknown>)(...args)
           } catch (error) {
             const classified = connectionFailure(error)
@@ -144,7 +182,7 @@ export function connectPostgres(connectionString: string, poolSize = 10): Databa
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {})
   let onStatement: (() => void) | null = null
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: classifyingPool(pool, () => onStatement?.()) }) })
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: classifyingPool(pool, () => onStatement?.(), new StatementNames()) }) })
   const listeners = new Set<() => Promise<void>>()
   const sessionLocks = sessionLocksOnPostgres(connectionString)
   return {
