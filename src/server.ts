@@ -58,7 +58,7 @@ async function main(): Promise<void> {
 
   const webhookTargets = new TargetPolicy(config.webhooks.privateNetworks)
   const jobs: BackgroundJob[] = [
-    { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: (signal) => linkEntriesRound(database.db, signal) },
+    { name: 'audit-chain', intervalMs: config.auditChainIntervalMs, run: (signal) => linkEntriesRound(database.db, { signal }) },
     { name: 'audit-checkpoints', intervalMs: config.auditCheckpointIntervalMs, run: () => runCheckpointRound(database.db, keys) },
     { name: 'idempotency-keys', intervalMs: 15 * 60_000, run: () => purgeExpiredIdempotencyKeys(database.db) },
     {

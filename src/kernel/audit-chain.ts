@@ -189,12 +189,13 @@ export async function linkPendingEntries(db: Db, batchSize = LINK_BATCH): Promis
  * is waiting), so the chain keeps up with writes faster than one batch per interval. Stops at
  * shutdown between batches (each batch is its own transaction).
  */
-export async function linkEntriesRound(db: Db, signal?: AbortSignal): Promise<number> {
+export async function linkEntriesRound(db: Db, options: { signal?: AbortSignal; batchSize?: number } = {}): Promise<number> {
+  const batchSize = options.batchSize ?? LINK_BATCH
   let total = 0
   for (;;) {
-    const linked = await linkPendingEntries(db)
+    const linked = await linkPendingEntries(db, batchSize)
     total += linked
-    if (linked < LINK_BATCH || signal?.aborted) return total
+    if (linked < batchSize || options.signal?.aborted) return total
   }
 }
 

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import t from 'tap'
 import { verifyChain } from '../../src/audit/chain-verification.js'
-import { GENESIS_HASH, linkAllPendingEntries, linkPendingEntries } from '../../src/kernel/audit-chain.js'
+import { GENESIS_HASH, linkAllPendingEntries, linkEntriesRound, linkPendingEntries } from '../../src/kernel/audit-chain.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
 import { expectEvery, expectStatus } from '../helpers/expect.js'
@@ -120,4 +120,17 @@ t.test('the hash chain: one line under concurrent writers and linkers; tampering
 
   await tamper(sql`delete from audit_events where chain_seq = 30`)
   t.match(await verifyChain(db), { checked: 29, broken: { chain_seq: 30, reason: 'missing-entry' } }, 'a removed entry is found')
+})
+
+t.test('a round of the background linker works off a backlog batch after batch, not one batch per interval', async (t) => {
+  const { db, injectAs } = await buildTestApp(t)
+  await Promise.all(Array.from({ length: 25 }, () => injectAs('auditor', { method: 'GET', url: '/v1/me' })))
+  t.equal(await linkEntriesRound(db, { batchSize: 10 }), 25, 'three batches of 10, 10 and 5 in one round')
+  const unlinked = await db.selectFrom('audit_events').select('id').where('chain_seq', 'is', null).execute()
+  t.equal(unlinked.length, 0)
+  const stopped = new AbortController()
+  stopped.abort()
+  await Promise.all(Array.from({ length: 25 }, () => injectAs('auditor', { method: 'GET', url: '/v1/me' })))
+  t.equal(await linkEntriesRound(db, { signal: stopped.signal, batchSize: 10 }), 10, 'at shutdown, the round stops after the batch in hand')
+  t.match(await verifyChain(db), { checked: 35, broken: null })
 })
