@@ -1,29 +1,11 @@
-/**
- * Benchmark: does the rest of the API stay responsive while auditors export or verify the whole
- * audit chain (issue 10 item 9)?
- *
- *   npm run bench -- --only heavy-exports [--heavy-entries 100000]
- *   tsx bench/heavy-exports.ts --entries 100000 [--seconds-between 0.01] [--keep]
- *
- * Seeds N linked audit entries into a database of its own (madoguchi_bench_heavy) on
- * BENCH_DATABASE_URL, starts the service as a child process with the production load-shedding
- * settings (only the per-minute rate limit is off: one prober asks every 10 ms), then, in two
- * phases, runs three full exports (NDJSON, three auditors at once) and three full verifications,
- * while GET /v1/me is asked in a loop. During each phase a fourth export by the first auditor
- * is attempted: beyond EXPENSIVE_REQUESTS_PER_SUBJECT (default 2) it should answer 429.
- * Target: /v1/me p99 under 100 ms and no 503. Prints one JSON object last.
- */
-import crypto from 'node:crypto'
 import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { sql } from 'kysely'
-import pg from 'pg'
 import type { Role } from '../src/kernel/access.js'
 import { linkPendingEntries } from '../src/kernel/audit-chain.js'
-import { signHs256Token } from '../src/kernel/auth.js'
-import { ADMIN_URL, databaseUrl, freshDatabase, latencyStats, printTable } from './lib.js'
-import { startServer } from './service.js'
+import { databaseUrl, dropDatabase, freshDatabase, latencyStats, printTable } from './lib.js'
+import { benchService, startServer } from './service.js'
 
 const { values } = parseArgs({
   options: {
@@ -51,24 +33,9 @@ await database.runScript(database.db, 'vacuum analyze audit_events')
 const seedSeconds = (performance.now() - seedStarted) / 1000
 process.stderr.write(`seeded and linked ${entries} audit entries in ${seedSeconds.toFixed(1)} s\n`)
 
-const secret = crypto.randomBytes(32).toString('hex')
-const env = {
-  DATABASE_URL: databaseUrl(name),
-  AUTH_HS256_SECRET: secret,
-  AUTH_ISSUER: 'madoguchi-bench',
-  AUTH_AUDIENCE: 'madoguchi',
-  KEY_ENCRYPTION_SECRET: crypto.randomBytes(32).toString('hex'),
-  // The prober alone asks ~100 times a second; load shedding keeps its production settings.
-  RATE_LIMIT_PER_MINUTE: '0',
-}
-const token = async (subject: string, role: Role) =>
-  `Bearer ${await signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, {
-    subject,
-    roles: [role],
-    orgUnit: '00000000-0000-7000-8000-000000000001',
-    name: 'ベンチ 太郎',
-    expiresIn: 3600,
-  })}`
+// The prober alone asks ~100 times a second; load shedding keeps its production settings.
+const { env, bearer } = benchService({ DATABASE_URL: databaseUrl(name) })
+const token = (subject: string, role: Role) => bearer([role], subject)
 
 interface HeavyResult {
   status: number
@@ -148,12 +115,7 @@ try {
 } finally {
   await service.stop()
   await database.close()
-  if (!values.keep) {
-    const admin = new pg.Client({ connectionString: ADMIN_URL })
-    await admin.connect()
-    await admin.query(`drop database if exists "${name}" with (force)`)
-    await admin.end()
-  }
+  if (!values.keep) await dropDatabase(name)
 }
 
 const rows = (['exports', 'verifications'] as const).map((kind) => {

@@ -24,6 +24,13 @@ export async function freshDatabase(name: string, poolSize = 20): Promise<Databa
   return handle
 }
 
+export async function dropDatabase(name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  await admin.query(`drop database if exists "${name}" with (force)`)
+  await admin.end()
+}
+
 export interface LatencyStats {
   requests: number
   p50_ms: number

@@ -7,14 +7,12 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import { seedCases, seedRecordings } from '../src/cli/seed.js'
-import { signHs256Token } from '../src/kernel/auth.js'
-import type { Role } from '../src/kernel/access.js'
 import { embeddedFolder, openEmbedded } from '../src/kernel/db.js'
 import { migrateToLatest } from '../src/kernel/migrations.js'
 import { benchCaseList } from './cases-list.js'
 import { readCounters } from './counters.js'
 import { databaseUrl, freshDatabase } from './lib.js'
-import { freePort, startServer } from './service.js'
+import { benchService, freePort, startServer } from './service.js'
 import { runThroughput, type Scenario } from './throughput.js'
 
 /**
@@ -91,28 +89,10 @@ if (wanted('cases-list') || wanted('throughput')) {
       `in ${(seed.seconds + seededRecordings.seconds).toFixed(1)} s\n`,
   )
 
-  const secret = crypto.randomBytes(32).toString('hex')
-  // One subject drives all the load: the per-subject rate limit is off for the measurement.
-  const env = {
-    DATABASE_URL: databaseUrl(name),
-    AUTH_HS256_SECRET: secret,
-    AUTH_ISSUER: 'madoguchi-bench',
-    AUTH_AUDIENCE: 'madoguchi',
-    KEY_ENCRYPTION_SECRET: crypto.randomBytes(32).toString('hex'),
-    RATE_LIMIT_PER_MINUTE: '0',
-    // The service's own counters give the statements per request of each scenario.
-    METRICS_PORT: String(await freePort()),
-  }
-  const token = (roles: Role[]) =>
-    signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, {
-      subject: `bench-${roles[0]}`,
-      roles,
-      orgUnit: '00000000-0000-7000-8000-000000000001',
-      name: 'ベンチ 太郎',
-      expiresIn: 3600,
-    })
+  // The service's own counters give the statements per request of each scenario.
+  const { env, bearer } = benchService({ DATABASE_URL: databaseUrl(name), METRICS_PORT: String(await freePort()) })
   const service = await startServer('src/server.ts', env, '/readyz')
-  const desk = { authorization: `Bearer ${await token(['desk'])}` }
+  const desk = { authorization: await bearer(['desk']) }
   try {
     if (wanted('cases-list'))
       results['cases-list'] = await benchCaseList(database.db, service.baseUrl, desk.authorization.slice(7), seed.units, Number(values.requests))
@@ -121,7 +101,7 @@ if (wanted('cases-list') || wanted('throughput')) {
       const ceiling = await startServer('bench/ceiling-server.ts', { DATABASE_URL: databaseUrl(name), DATABASE_POOL_SIZE: '10' }, '/select/1')
       const caseIds = (await database.db.selectFrom('cases').select('id').limit(2000).execute()).map((r) => r.id)
       const anyCase = () => caseIds[Math.floor(Math.random() * caseIds.length)]!
-      const supervisor = { authorization: `Bearer ${await token(['supervisor'])}` }
+      const supervisor = { authorization: await bearer(['supervisor']) }
       const scenarios: Scenario[] = [
         { name: 'ceiling: INSERT', baseUrl: ceiling.baseUrl, method: 'POST', path: () => '/insert', body: () => '{"n":1}' },
         { name: 'ceiling: SELECT by id', baseUrl: ceiling.baseUrl, method: 'GET', path: () => `/select/${1 + Math.floor(Math.random() * 10000)}` },
@@ -157,30 +137,13 @@ if (wanted('embedded')) {
     const caseIds = (await handle.db.selectFrom('cases').select('id').limit(2000).execute()).map((r) => r.id)
     await handle.close()
     process.stdout.write(`\nembedded: seeded ${seed.cases} cases and ${seed.events} events in ${seed.seconds.toFixed(1)} s\n`)
-    const secret = crypto.randomBytes(32).toString('hex')
-    const env = {
-      DATA_DIR: dataDir,
-      AUTH_HS256_SECRET: secret,
-      AUTH_ISSUER: 'madoguchi-bench',
-      AUTH_AUDIENCE: 'madoguchi',
-      KEY_ENCRYPTION_SECRET: crypto.randomBytes(32).toString('hex'),
-      RATE_LIMIT_PER_MINUTE: '0',
-      METRICS_PORT: String(await freePort()),
-    }
-    const bearer = async (role: Role) => ({
-      authorization: `Bearer ${await signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, {
-        subject: `bench-${role}`,
-        roles: [role],
-        orgUnit: '00000000-0000-7000-8000-000000000001',
-        name: 'ベンチ 太郎',
-        expiresIn: 3600,
-      })}`,
-    })
+    const { env, bearer } = benchService({ DATA_DIR: dataDir, METRICS_PORT: String(await freePort()) })
     const { DATABASE_URL: _notPostgres, ...withoutPostgres } = process.env
     const service = await startServer('src/server.ts', env, '/readyz', withoutPostgres)
     try {
       const anyCase = () => caseIds[Math.floor(Math.random() * caseIds.length)]!
-      const scenarios = serviceScenarios(service.baseUrl, { desk: await bearer('desk'), supervisor: await bearer('supervisor') }, anyCase)
+      const headers = { desk: { authorization: await bearer(['desk']) }, supervisor: { authorization: await bearer(['supervisor']) } }
+      const scenarios = serviceScenarios(service.baseUrl, headers, anyCase)
       // No PostgreSQL backends to read: the name matches none, so all CPU shows as the service's.
       const probe = () => readCounters(`http://127.0.0.1:${env.METRICS_PORT}/metrics`, service.process.pid!, 'embedded: none')
       results.embedded = {

@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import crypto from 'node:crypto'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
+import type { Role } from '../src/kernel/access.js'
+import { signHs256Token } from '../src/kernel/auth.js'
+import { ROOT_ORG_UNIT_ID } from '../src/org-units/org-units.repository.js'
 
 /** Starts a process (the service, or the ceiling server) on a free port and waits until it answers. */
 export interface RunningServer {
@@ -52,4 +56,30 @@ export async function startServer(script: string, env: Record<string, string>, r
         child.kill('SIGTERM')
       }),
   }
+}
+
+const ISSUER = 'madoguchi-bench'
+const AUDIENCE = 'madoguchi'
+
+/**
+ * What a benchmarked service starts with: a fresh token secret and a signer for it, a key-encryption
+ * secret, and no per-minute rate limit (one subject drives all the load). `settings` names the
+ * database (DATABASE_URL or DATA_DIR) and anything else the bench sets.
+ */
+export function benchService(settings: Record<string, string>, keyEncryptionSecret = crypto.randomBytes(32).toString('hex')) {
+  const secret = crypto.randomBytes(32).toString('hex')
+  const env: Record<string, string> = {
+    AUTH_HS256_SECRET: secret,
+    AUTH_ISSUER: ISSUER,
+    AUTH_AUDIENCE: AUDIENCE,
+    KEY_ENCRYPTION_SECRET: keyEncryptionSecret,
+    RATE_LIMIT_PER_MINUTE: '0',
+    ...settings,
+  }
+  /** An Authorization header value for a staff member of the root unit. */
+  const bearer = async (roles: Role[], subject = `bench-${roles[0]}`) => {
+    const claims = { subject, roles, orgUnit: ROOT_ORG_UNIT_ID, name: 'ベンチ 太郎', expiresIn: 3600 }
+    return `Bearer ${await signHs256Token(new TextEncoder().encode(secret), ISSUER, AUDIENCE, claims)}`
+  }
+  return { env, bearer }
 }

@@ -15,15 +15,12 @@
  */
 import crypto from 'node:crypto'
 import { parseArgs } from 'node:util'
-import pg from 'pg'
 import { sql } from 'kysely'
 import { seedCases, seedRecordings } from '../src/cli/seed.js'
-import type { Role } from '../src/kernel/access.js'
-import { signHs256Token } from '../src/kernel/auth.js'
 import { connectPostgres, type DatabaseHandle } from '../src/kernel/db.js'
 import { fiscalYear, todayInTokyo } from '../src/kernel/time.js'
-import { ADMIN_URL, databaseUrl, freshDatabase, latencyStats, printTable } from './lib.js'
-import { startServer } from './service.js'
+import { databaseUrl, dropDatabase, freshDatabase, latencyStats, printTable } from './lib.js'
+import { benchService, startServer } from './service.js'
 
 const { values } = parseArgs({
   options: {
@@ -85,26 +82,15 @@ const inYear = await database.db
   .where('fiscal_year', '=', fy)
   .executeTakeFirstOrThrow()
 
-const secret = crypto.randomBytes(32).toString('hex')
-const env = {
-  DATABASE_URL: databaseUrl(name),
-  AUTH_HS256_SECRET: secret,
-  AUTH_ISSUER: 'madoguchi-bench',
-  AUTH_AUDIENCE: 'madoguchi',
+const { env, bearer } = benchService(
+  {
+    DATABASE_URL: databaseUrl(name),
+    // Measured on a shared machine: load shedding would answer 503 instead of being measured.
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '60000',
+  },
   // Fixed for this throwaway database, so that --reuse opens the signing keys an earlier run made.
-  KEY_ENCRYPTION_SECRET: crypto.createHash('sha256').update(`bench ${name}`).digest('hex'),
-  RATE_LIMIT_PER_MINUTE: '0',
-  // Measured on a shared machine: load shedding would answer 503 instead of being measured.
-  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '60000',
-}
-const token = (role: Role) =>
-  signHs256Token(new TextEncoder().encode(secret), env.AUTH_ISSUER, env.AUTH_AUDIENCE, {
-    subject: `bench-${role}`,
-    roles: [role],
-    orgUnit: '00000000-0000-7000-8000-000000000001',
-    name: 'ベンチ 太郎',
-    expiresIn: 3600,
-  })
+  crypto.createHash('sha256').update(`bench ${name}`).digest('hex'),
+)
 
 const service = await startServer('src/server.ts', env, '/readyz')
 const requests = Number(values.requests)
@@ -112,7 +98,7 @@ const path = `/v1/statistics/cases?fiscal_year=${fy}&group_by=month,category`
 const measured: Record<string, ReturnType<typeof latencyStats> & { rows: number }> = {}
 try {
   for (const role of ['desk', 'auditor'] as const) {
-    const authorization = `Bearer ${await token(role)}`
+    const authorization = await bearer([role])
     const samples: number[] = []
     let rows = 0
     for (let i = 0; i < requests + 10; i++) {
@@ -133,12 +119,7 @@ try {
 } finally {
   await service.stop()
   await database.close()
-  if (!values.keep) {
-    const admin = new pg.Client({ connectionString: ADMIN_URL })
-    await admin.connect()
-    await admin.query(`drop database if exists "${name}" with (force)`)
-    await admin.end()
-  }
+  if (!values.keep) await dropDatabase(name)
 }
 
 process.stderr.write(`\nGET ${path}: ${requests} sequential requests, ${Number(inYear.n)} cases in fiscal year ${fy}\n`)

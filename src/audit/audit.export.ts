@@ -2,7 +2,7 @@ import type { Db } from '../kernel/db.js'
 import { badRequest } from '../kernel/errors.js'
 import { chainHead, firstSeqAtOrAfter, lastSeqBefore } from './audit.repository.js'
 import { type ChainPageRow, chainPageAsText, parseChainRow } from './chain-verification.js'
-import { chainContent } from '../kernel/audit-chain.js'
+import { CHAINED_COLUMNS, chainContent } from '../kernel/audit-chain.js'
 import { canonicalJson } from '../kernel/canonical-json.js'
 import { csvField, japanTime } from '../kernel/csv.js'
 import { TimeSlice } from '../kernel/time-slice.js'
@@ -43,25 +43,7 @@ function instant(value: string, name: string): Date {
 export type ExportFormat = 'ndjson' | 'csv'
 
 /** The export's columns (CSV header, and the fields of each NDJSON line). */
-const EXPORT_FIELDS = [
-  'seq',
-  'id',
-  'occurred_at',
-  'subject',
-  'roles',
-  'org_unit',
-  'action',
-  'route',
-  'resource_type',
-  'resource_id',
-  'outcome',
-  'status',
-  'request_id',
-  'client_address',
-  'details',
-  'prev_hash',
-  'hash',
-] as const
+const EXPORT_FIELDS = ['seq', ...CHAINED_COLUMNS, 'prev_hash', 'hash'] as const
 
 const PAGE_SIZE = 1000
 

@@ -101,8 +101,8 @@ export function entryHash(prevHash: string, row: ChainedColumns, seq: number): s
 }
 
 // The columns the linker reads: the hashed content, nothing else (txid and the link columns
-// would only be decoded to be thrown away).
-const CHAINED_COLUMNS = [
+// would only be decoded to be thrown away). The export lists the same, in this order.
+export const CHAINED_COLUMNS = [
   'id',
   'occurred_at',
   'subject',
