@@ -331,16 +331,24 @@ async function createCaseInOneStatement(ctx: ServiceContext, statement: OneState
     audit: (when: RawBuilder<unknown>) => statement.auditEntry(201, when),
   }
   const open = (q: Queryable) => openCaseChecked(q, toOpen, unit.query, answer, written)
-  const found = responderShortfall(row, responders.length, escalation)
-    ? await ctx.db.transaction().execute(async (trx) => {
+  // A refusal's own entry names no case (none was written), as in a request transaction.
+  const refused = (error: unknown) => {
+    ctx.audit.resourceId = null
+    return error
+  }
+  const found = await (responderShortfall(row, responders.length, escalation)
+    ? ctx.db.transaction().execute(async (trx) => {
         const opened = await open(trx)
         if (opened.id !== null) await noteResponderShortfall(trx, id)
         return opened
       })
-    : await open(ctx.db)
+    : open(ctx.db)
+  ).catch((error: unknown) => {
+    // e.g. another case of the unit holds the external reference (409): nothing was written.
+    throw refused(error)
+  })
   if (found.id === null) {
-    ctx.audit.resourceId = null
-    throw unit.refusal({ exists: found.unit_found, allowed: found.unit_allowed }) ?? new Error('the case was refused by no known rule')
+    throw refused(unit.refusal({ exists: found.unit_found, allowed: found.unit_allowed }) ?? new Error('the case was refused by no known rule'))
   }
   const { unit_found: _f, unit_allowed: _a, responder_names, personal_visible, ...written_row } = found
   // The caller's names are in their token (the statement read the profiles before writing theirs).

@@ -241,6 +241,11 @@ t.test('racing creations in one fiscal year: distinct numbers without gaps, refu
     [201, 409, 409],
     'one case per reference',
   )
+  const conflicts = results.filter((r) => r.statusCode === 409).map((r) => r.headers['x-request-id'] as string)
+  t.match(await db.selectFrom('audit_events').select(['outcome', 'resource_id']).where('request_id', 'in', conflicts).execute(), [
+    { outcome: 'failed', resource_id: null },
+    { outcome: 'failed', resource_id: null },
+  ])
   const created = results.filter((r) => r.statusCode === 201).map((r) => r.json())
   t.equal(created.length, 17)
   const numbers = created.map((c) => c.number as string).sort()
