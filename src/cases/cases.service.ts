@@ -350,12 +350,12 @@ async function createCaseInOneStatement(ctx: ServiceContext, statement: OneState
   if (found.id === null) {
     throw refused(unit.refusal({ exists: found.unit_found, allowed: found.unit_allowed }) ?? new Error('the case was refused by no known rule'))
   }
-  const { unit_found: _f, unit_allowed: _a, responder_names, personal_visible, ...written_row } = found
+  const { unit_found: _f, unit_allowed: _a, responder_names, personal_visible, ...caseRow } = found
   // The caller's names are in their token (the statement read the profiles before writing theirs).
   const own = { full_name: caller.name, family_name: caller.familyName, business_name: caller.businessName }
   const k = input.customer
   return {
-    ...written_row,
+    ...caseRow,
     responder_profiles: responder_names.map((r) => (r.subject === caller.subject ? { subject: r.subject, profile: own } : r)),
     creator_profile: own,
     personal_visible,
