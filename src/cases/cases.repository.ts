@@ -1,12 +1,12 @@
-import { sql, type Expression, type ExpressionBuilder, type Selectable, type SqlBool } from 'kysely'
+import { type Compilable, type Expression, type ExpressionBuilder, type RawBuilder, type Selectable, type SqlBool, sql } from 'kysely'
 import type { Reach } from '../kernel/access.js'
 import type { Caller } from '../kernel/auth.js'
-import type { Database } from '../kernel/db.js'
-import type { Queryable } from '../kernel/db.js'
+import type { Database, Queryable } from '../kernel/db.js'
+import { insertChangesFrom } from '../kernel/outbox.js'
 import type { CursorValue } from '../kernel/pagination.js'
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres'
 import { unitSubtree } from '../org-units/org-units.repository.js'
-import { staffProfileOf, type Profile } from '../staff/staff.repository.js'
+import { staffProfileOf, SYSTEM_ACTOR, type Profile } from '../staff/staff.repository.js'
 import type { CaseStatus } from './case-status.js'
 import type { Customer } from './cases.schemas.js'
 import type { CasesTable } from './cases.tables.js'
@@ -36,6 +36,23 @@ export function caseInReach(q: Queryable, reach: Reach, caller: Caller) {
             .where('case_responders.subject', '=', caller.subject),
         )
     }
+  }
+}
+
+/**
+ * caseInReach for a case the statement is writing (its rows are not visible to the statement):
+ * decided from the unit it is created in and its responders.
+ */
+export function newCaseInReach(q: Queryable, reach: Reach | null, caller: Caller, unitId: string, responders: readonly string[]): RawBuilder<boolean> {
+  switch (reach) {
+    case null:
+      return sql<boolean>`false`
+    case 'all':
+      return sql<boolean>`true`
+    case 'own':
+      return responders.includes(caller.subject) ? sql<boolean>`true` : sql<boolean>`false`
+    case 'unit':
+      return caller.orgUnit ? sql<boolean>`${unitId}::uuid in (${unitSubtree(q, caller.orgUnit)})` : sql<boolean>`false`
   }
 }
 
@@ -163,6 +180,95 @@ export interface NewCase {
 
 export async function insertCase(q: Queryable, row: NewCase): Promise<CaseRow> {
   return q.insertInto('cases').values(row).returningAll().executeTakeFirstOrThrow()
+}
+
+/** A new case as one statement writes it (openCaseChecked); its number is drawn in the statement. */
+export interface CaseToOpen {
+  row: Omit<NewCase, 'number'> & { version: number }
+  fiscalYear: number
+  responders: readonly string[]
+  customer: Customer | null
+  /** The escalation event written with the case when the escalation rule applies. */
+  escalation: { id: string; occurredAt: Date; description: string; details: Record<string, unknown>; policyVersionId: string } | null
+  /** The changes to publish, in order; each one's data gets the case's number. */
+  changes: ReadonlyArray<{ kind: string; data: Record<string, unknown> }>
+}
+
+/** What the one statement of a creation found, and the case when it was written (id null otherwise). */
+export type OpenedCase = { unit_found: boolean; unit_allowed: boolean; personal_visible: boolean } & (({ id: string } & CaseRow) | { id: null })
+
+/**
+ * A case created in one statement, in autocommit: the unit checked (`unit` yields its id and
+ * whether the caller may create there; no row when it does not exist), the fiscal year's counter
+ * drawn (its row stays locked until the statement ends, and rolls back with it: numbers stay
+ * gap-free), the case, its responders, customer and escalation event, the writer's staff profile,
+ * the request's audit entry and the change-feed rows. Nothing but the flags when the unit refused.
+ * Its people's names come back in `responder_names` (read before the statement's own writes).
+ *
+ * The statistics row is written by a trigger when the statement ends (migration 0016), so a
+ * responder shortfall cannot be noted in the same statement: the caller then wraps it in a
+ * transaction with noteResponderShortfall.
+ */
+export async function openCaseChecked(
+  q: Queryable,
+  c: CaseToOpen,
+  unit: Compilable<{ id: string; allowed: boolean }>,
+  answer: { personal: RawBuilder<boolean>; names: RawBuilder<unknown> },
+  written: { staff: (condition: RawBuilder<unknown>) => RawBuilder<unknown>; audit: (condition: RawBuilder<unknown>) => RawBuilder<unknown> },
+): Promise<OpenedCase & { responder_names: Array<{ subject: string; profile: Profile | null }> }> {
+  const r = c.row
+  const wrote = sql`exists (select 1 from ins)`
+  const ctes: RawBuilder<unknown>[] = [
+    sql`unit as (${unit})`,
+    // ON CONFLICT DO UPDATE takes the latest counter row, waiting for a creation holding it.
+    sql`counter as (
+      insert into case_number_counters (fiscal_year, last_number) select ${c.fiscalYear}::int, 1 from unit where unit.allowed
+      on conflict (fiscal_year) do update set last_number = case_number_counters.last_number + 1
+      returning last_number)`,
+    sql`ins as (
+      insert into cases (id, number, org_unit_id, channel, occurred_at, location, categories, severity, status, summary, external_system, external_ref,
+                         handled_alone_forbidden, escalation_policy_id, created_by, version)
+      select ${r.id}::uuid, ${String(c.fiscalYear)}::text || '-' || lpad(n.last_number::text, greatest(6, length(n.last_number::text)), '0'),
+             ${r.org_unit_id}::uuid, ${r.channel}, ${r.occurred_at}::timestamptz, ${r.location}::text, ${r.categories}::text[], ${r.severity}, ${r.status},
+             ${r.summary}, ${r.external_system}::text, ${r.external_ref}::text, ${r.handled_alone_forbidden}::boolean, ${r.escalation_policy_id}::uuid,
+             ${r.created_by}, ${r.version}::int
+        from counter n
+      returning *)`,
+  ]
+  if (c.responders.length > 0) {
+    const subjects = sql.join(c.responders.map((subject) => sql`(${subject}::text)`))
+    ctes.push(sql`responders as (
+      insert into case_responders (case_id, subject, added_by) select ins.id, s.subject, ${r.created_by} from ins, (values ${subjects}) s(subject))`)
+  }
+  if (c.customer) {
+    const k = c.customer
+    ctes.push(sql`customer as (
+      insert into case_customers (case_id, name, address, phone, email)
+      select ins.id, ${k.name ?? null}::text, ${k.address ?? null}::text, ${k.phone ?? null}::text, ${k.email ?? null}::text from ins)`)
+  }
+  if (c.escalation) {
+    const e = c.escalation
+    // The case's first event: seq 1.
+    ctes.push(sql`escalation as (
+      insert into case_events (id, case_id, seq, type, occurred_at, actor, description, details, policy_version_id)
+      select ${e.id}::uuid, ins.id, 1, 'escalation', ${e.occurredAt}::timestamptz, ${SYSTEM_ACTOR}, ${e.description}, ${JSON.stringify(e.details)}::jsonb,
+             ${e.policyVersionId}::uuid from ins)`)
+  }
+  const changes = sql.join(c.changes.map((change, i) => sql`(${i}::int, ${change.kind}::text, ${JSON.stringify(change.data)}::jsonb)`))
+  ctes.push(
+    written.staff(wrote),
+    sql`audited as (${written.audit(wrote)})`,
+    sql`published as (${insertChangesFrom(
+      sql`select v.kind, 'case', ins.id::text, ins.org_unit_id, jsonb_build_object('number', ins.number) || v.data
+            from ins, (values ${changes}) v(n, kind, data) order by v.n`,
+    )})`,
+  )
+  const result = await sql<OpenedCase & { responder_names: Array<{ subject: string; profile: Profile | null }> }>`
+    with ${sql.join(ctes)}
+    select unit.id is not null as unit_found, coalesce(unit.allowed, false) as unit_allowed, ${answer.personal} as personal_visible,
+           ${answer.names} as responder_names, ins.*
+      from (select 1) one left join unit on true left join ins on true`.execute(q)
+  return result.rows[0]!
 }
 
 export type CaseHeaderChanges = Partial<

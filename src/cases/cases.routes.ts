@@ -17,10 +17,10 @@ import {
 } from './cases.schemas.js'
 import {
   addResponder,
-  createCase,
   listCasesInReach,
   loadCase,
   presentCase,
+  recordCase,
   reloadCase,
   transitionCase,
   updateCase,
@@ -37,7 +37,8 @@ async function currentCase(ctx: ServiceContext, reply: FastifyReply, id: string)
 /** Cases (カスハラ事案): intake, reading, changes, status, responders, integration upserts. */
 const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('', {
-    config: { permission: 'cases:create', idempotent: true },
+    // One statement in autocommit (cases.service.ts); with an Idempotency-Key, a transaction.
+    config: { permission: 'cases:create', idempotent: true, oneStatement: true },
     schema: {
       operationId: 'createCase',
       summary: 'Record a new case',
@@ -50,9 +51,10 @@ const caseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 201: CaseSchema },
     },
     handler: async (request, reply) => {
-      const row = await createCase(request.ctx, request.body)
+      const row = await recordCase(request.ctx, request.body)
       reply.code(201).header('location', `/v1/cases/${row.id}`)
-      return currentCase(request.ctx, reply, row.id)
+      setEtag(reply, row.version)
+      return presentCase(request.ctx, row)
     },
   })
 

@@ -1,18 +1,19 @@
-import { type SqlBool, sql } from 'kysely'
+import { type RawBuilder, type SqlBool, sql } from 'kysely'
 import type { Permission, Reach } from '../kernel/access.js'
-import type { ServiceContext } from '../kernel/context.js'
+import type { OneStatement, ServiceContext } from '../kernel/context.js'
+import type { Queryable } from '../kernel/db.js'
 import { conflict, forbidden, notFound } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import { decodeCursor, paginate } from '../kernel/pagination.js'
 import type { DomainChange } from '../kernel/outbox.js'
 import { requireIfMatch } from '../kernel/preconditions.js'
 import { fiscalYear, todayInTokyo } from '../kernel/time.js'
-import { unitForNewRecord } from '../org-units/org-units.service.js'
+import { unitForNewRecord, unitForNewRecordInStatement } from '../org-units/org-units.service.js'
 import type { CaseCategory } from '../policies/case-vocabulary.js'
 import { escalationFor } from '../policies/policies.decisions.js'
 import type { PolicyVersion } from '../policies/policies.schemas.js'
 import { policiesToday } from '../policies/policies.service.js'
-import { staffRef, SYSTEM_ACTOR } from '../staff/staff.repository.js'
+import { rememberStaffCtes, staffProfilesIn, staffRef, SYSTEM_ACTOR } from '../staff/staff.repository.js'
 import { findTransition, transitionsFrom, type CaseStatus } from './case-status.js'
 import {
   addResponders,
@@ -25,10 +26,13 @@ import {
   insertCase,
   listCases,
   listKey,
+  newCaseInReach,
   nextCaseNumber,
+  openCaseChecked,
   setCustomer,
   updateCaseHeader,
   type CaseFilters,
+  type CaseToOpen,
   type CaseHeaderChanges,
   type CaseRow,
   type CaseWithPeople,
@@ -219,7 +223,7 @@ async function applyEscalationRule(ctx: ServiceContext, row: CaseRow, policy: Es
   return { row: updated, changes: [changeOf('case.escalated', updated, { categories: triggering, policy_version_id: policy.id })] }
 }
 
-export async function createCase(ctx: ServiceContext, input: CreateCase | (UpsertCase & { external_ref?: { system: string; ref: string } })): Promise<CaseRow> {
+async function createCase(ctx: ServiceContext, input: CreateCase | (UpsertCase & { external_ref?: { system: string; ref: string } })): Promise<CaseRow> {
   const { caller } = ctx
   const orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.create_cases' })
   const { escalation } = await casePolicies(ctx)
@@ -254,6 +258,109 @@ export async function createCase(ctx: ServiceContext, input: CreateCase | (Upser
   await rememberShortfall(ctx, row)
   ctx.audit.resourceId = row.id
   return row
+}
+
+/**
+ * POST /v1/cases: records a new case and returns it as the answer shows it (its people, and the
+ * customer where the caller may see them). In one statement where the route runs as one
+ * (createCaseInOneStatement); in the request's transaction otherwise (an Idempotency-Key).
+ */
+export async function recordCase(ctx: ServiceContext, input: CreateCase): Promise<CaseWithPeople & { personal_visible: boolean; customer: Customer | null }> {
+  if (ctx.oneStatement) return createCaseInOneStatement(ctx, ctx.oneStatement, input)
+  const row = await createCase(ctx, input)
+  return reloadCase(ctx, row.id)
+}
+
+/**
+ * createCase's rules, decided before one statement writes everything (openCaseChecked): the
+ * escalation rule and the responder shortfall from the input and the policies in force, the unit
+ * as a condition of the statement, whose refusal is read from what it returns. A case that opens
+ * with too few responders also notes the shortfall on its statistics row, which a trigger writes
+ * only when the statement ends: that statement and the note then share a transaction.
+ */
+async function createCaseInOneStatement(ctx: ServiceContext, statement: OneStatement, input: CreateCase) {
+  const { caller } = ctx
+  const unit = unitForNewRecordInStatement(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.create_cases' })
+  const { escalation } = await casePolicies(ctx)
+  const creatorResponds = input.external_ref === undefined && ctx.can('cases:respond') !== null
+  const responders = [...new Set([...(creatorResponds ? [caller.subject] : []), ...(input.responders ?? [])])]
+  const { because_of: triggering } = escalationFor(escalation, input)
+  const escalated = triggering.length > 0
+  const id = newId()
+  const row = {
+    id,
+    org_unit_id: unit.unitId,
+    channel: input.channel,
+    occurred_at: new Date(input.occurred_at),
+    location: input.location ?? null,
+    categories: input.categories,
+    severity: input.severity,
+    // The rule applied as createCase does (open, then escalated: version 2), in one write.
+    status: escalated ? ('escalated' as const) : ('open' as const),
+    summary: input.summary,
+    external_system: input.external_ref?.system ?? null,
+    external_ref: input.external_ref?.ref ?? null,
+    handled_alone_forbidden: escalated,
+    escalation_policy_id: escalated ? escalation.id : null,
+    created_by: caller.subject,
+    version: escalated ? 2 : 1,
+  }
+  const created = { kind: 'case.created', data: { status: 'open', version: 1 } }
+  const escalatedChange = { kind: 'case.escalated', data: { status: 'escalated', version: 2, categories: triggering, policy_version_id: escalation.id } }
+  ctx.audit.resourceId = id
+  const toOpen: CaseToOpen = {
+    row,
+    fiscalYear: fiscalYear(todayInTokyo()),
+    responders,
+    customer: input.customer ?? null,
+    escalation: escalated
+      ? {
+          id: newId(),
+          occurredAt: new Date(),
+          description: `Escalated at once: ${triggering.join(', ')} (一人で対応しない)`,
+          details: { from: 'open', to: 'escalated', categories: triggering, automatic: true },
+          policyVersionId: escalation.id,
+        }
+      : null,
+    changes: escalated ? [created, escalatedChange] : [created],
+  }
+  const personal = newCaseInReach(ctx.db, ctx.can('cases:read_personal'), caller, unit.unitId, responders)
+  const answer = { personal, names: staffProfilesIn(responders) }
+  const written = {
+    staff: (when: RawBuilder<unknown>) => rememberStaffCtes(caller, when),
+    audit: (when: RawBuilder<unknown>) => statement.auditEntry(201, when),
+  }
+  const open = (q: Queryable) => openCaseChecked(q, toOpen, unit.query, answer, written)
+  // A refusal's own entry names no case (none was written), as in a request transaction.
+  const refused = (error: unknown) => {
+    ctx.audit.resourceId = null
+    return error
+  }
+  const found = await (responderShortfall(row, responders.length, escalation)
+    ? ctx.db.transaction().execute(async (trx) => {
+        const opened = await open(trx)
+        if (opened.id !== null) await noteResponderShortfall(trx, id)
+        return opened
+      })
+    : open(ctx.db)
+  ).catch((error: unknown) => {
+    // e.g. another case of the unit holds the external reference (409): nothing was written.
+    throw refused(error)
+  })
+  if (found.id === null) {
+    throw refused(unit.refusal({ exists: found.unit_found, allowed: found.unit_allowed }) ?? new Error('the case was refused by no known rule'))
+  }
+  const { unit_found: _f, unit_allowed: _a, responder_names, personal_visible, ...caseRow } = found
+  // The caller's names are in their token (the statement read the profiles before writing theirs).
+  const own = { full_name: caller.name, family_name: caller.familyName, business_name: caller.businessName }
+  const k = input.customer
+  return {
+    ...caseRow,
+    responder_profiles: responder_names.map((r) => (r.subject === caller.subject ? { subject: r.subject, profile: own } : r)),
+    creator_profile: own,
+    personal_visible,
+    customer: personal_visible && k ? { name: k.name ?? null, address: k.address ?? null, phone: k.phone ?? null, email: k.email ?? null } : null,
+  }
 }
 
 const EDITABLE = ['channel', 'occurred_at', 'location', 'categories', 'severity', 'summary'] as const

@@ -1,4 +1,5 @@
 import { sql, type Selectable } from 'kysely'
+import type { Reach } from '../kernel/access.js'
 import type { Queryable } from '../kernel/db.js'
 import { newId } from '../kernel/ids.js'
 import type { OrgUnit } from './org-units.schemas.js'
@@ -63,4 +64,24 @@ export async function isWithinUnit(q: Queryable, unitId: string, ancestorId: str
     .where(sql<boolean>`u.path like a.path || '%'`)
     .executeTakeFirst()
   return row !== undefined
+}
+
+/**
+ * The unit `unitId` (no row when it does not exist) with whether a caller of unit `callerUnit`
+ * creates records in it with `reach` (own: that unit only; unit: it and below; all: any), as a
+ * query for a statement that decides in SQL.
+ */
+export function unitWithCreationReach(q: Queryable, unitId: string, reach: Reach, callerUnit: string | null) {
+  const allowed =
+    reach === 'all'
+      ? sql<boolean>`true`
+      : callerUnit === null
+        ? sql<boolean>`false`
+        : reach === 'own'
+          ? sql<boolean>`u.id = ${callerUnit}::uuid`
+          : sql<boolean>`coalesce(u.path like (select a.path from org_units a where a.id = ${callerUnit}::uuid) || '%', false)`
+  return q
+    .selectFrom('org_units as u')
+    .select(['u.id', allowed.as('allowed')])
+    .where('u.id', '=', unitId)
 }

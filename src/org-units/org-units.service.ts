@@ -1,6 +1,6 @@
 import type { ServiceContext } from '../kernel/context.js'
 import { conflictOnUnique, forbidden, unprocessable } from '../kernel/errors.js'
-import { createOrgUnit, findOrgUnit, isWithinUnit, listOrgUnits } from './org-units.repository.js'
+import { createOrgUnit, findOrgUnit, isWithinUnit, listOrgUnits, unitWithCreationReach } from './org-units.repository.js'
 import type { CreateOrgUnit, OrgUnit } from './org-units.schemas.js'
 import type { Message } from '../kernel/messages/index.js'
 
@@ -46,11 +46,37 @@ export async function unitForNewRecord(
   { pointer, doing }: { pointer: string; doing: Message },
 ): Promise<string> {
   const { caller, reach } = ctx
-  const unitId = wanted ?? caller.orgUnit
-  if (!unitId) throw unprocessable('org_units.token_names_none', [{ pointer, message: 'field.required' }])
+  const unitId = unitAsked(ctx, wanted, pointer)
   await requireOrgUnit(ctx, unitId, pointer)
   const allowed =
     reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(ctx.db, unitId, caller.orgUnit)))
-  if (!allowed) throw forbidden(reach === 'own' ? { id: 'org_units.only_own_unit', params: { doing: { text: doing } } } : 'org_units.outside_reach')
+  const refused = unitRefusal(ctx, { exists: true, allowed }, { pointer, doing })
+  if (refused) throw refused
   return unitId
+}
+
+function unitAsked({ caller }: ServiceContext, wanted: string | undefined, pointer: string): string {
+  const unitId = wanted ?? caller.orgUnit
+  if (!unitId) throw unprocessable('org_units.token_names_none', [{ pointer, message: 'field.required' }])
+  return unitId
+}
+
+function unitRefusal(ctx: ServiceContext, found: { exists: boolean; allowed: boolean }, { pointer, doing }: { pointer: string; doing: Message }) {
+  if (!found.exists) return unprocessable('org_units.unit_missing', [{ pointer, message: 'org_units.no_such_unit' }])
+  if (found.allowed) return null
+  return forbidden(ctx.reach === 'own' ? { id: 'org_units.only_own_unit', params: { doing: { text: doing } } } : 'org_units.outside_reach')
+}
+
+/**
+ * unitForNewRecord for a write done in one statement: the unit, a query for the statement that
+ * yields its row (none when it does not exist) with whether the caller may create there, and the
+ * problem to answer from what that query found (null: the unit is fine).
+ */
+export function unitForNewRecordInStatement(ctx: ServiceContext, wanted: string | undefined, what: { pointer: string; doing: Message }) {
+  const unitId = unitAsked(ctx, wanted, what.pointer)
+  return {
+    unitId,
+    query: unitWithCreationReach(ctx.db, unitId, ctx.reach, ctx.caller.orgUnit),
+    refusal: (found: { exists: boolean; allowed: boolean }) => unitRefusal(ctx, found, what),
+  }
 }

@@ -87,6 +87,19 @@ export function rememberStaffCtes(caller: Caller, condition: RawBuilder<unknown>
       on conflict (subject) do nothing)`
 }
 
+/**
+ * Staff members with their names (null when unknown) as one JSON array of `{ subject, profile }`
+ * ordered by subject, as a column of a statement that answers with the people it wrote.
+ */
+export function staffProfilesIn(subjects: readonly string[]): RawBuilder<Array<{ subject: string; profile: Profile | null }>> {
+  if (subjects.length === 0) return sql`'[]'::jsonb`
+  const listed = sql.join(subjects.map((subject) => sql`(${subject}::text)`))
+  return sql`(select coalesce(jsonb_agg(jsonb_build_object('subject', s.subject, 'profile', (
+                select to_jsonb(p) from (select full_name, family_name, business_name from staff_profiles where subject = s.subject) p))
+                order by s.subject), '[]'::jsonb)
+                from (values ${listed}) s(subject))`
+}
+
 /** The display name the policy allows. Without an allowed name, the staff id: never more. */
 function displayName(subject: string, profile: Profile | undefined, mode: NameMode): string {
   if (subject === SYSTEM_ACTOR) return 'Madoguchi (system)'

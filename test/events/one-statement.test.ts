@@ -137,3 +137,130 @@ t.test('racing appends on one case all succeed, numbered without gaps', async (t
     seqs.map((_, i) => i + 1),
   )
 })
+
+/**
+ * Creating a case is one statement too (cases.service.ts): the number drawn from the fiscal
+ * year's counter, the case, its people, the escalation rule's outcome, the audit entry and the
+ * changes; a case that opens short of responders adds the note on its statistics in a transaction.
+ */
+t.test('creating a case: one statement, everything or nothing', async (t) => {
+  const { injectAs, db, orgUnit, metrics } = await buildTestApp(t, { metrics: true })
+  const unit = await orgUnit('hajime')
+  const staff: Identity = { roles: ['staff'], unit, sub: 'staff-4', name: '鈴木 一郎' }
+  const create = async (payload: Record<string, unknown>, statements: number, message: string) => {
+    const before = await statementsOf(metrics!, 'POST', '/v1/cases')
+    const res = await injectAs(staff, { method: 'POST', url: '/v1/cases', payload })
+    expectStatus(t, res, 201)
+    t.equal((await statementsOf(metrics!, 'POST', '/v1/cases')) - before, statements, message)
+    return res
+  }
+  // The policies in force are read once per instance: by the first request, not counted below.
+  expectStatus(t, await injectAs(staff, { method: 'POST', url: '/v1/cases', payload: caseBody() }), 201)
+
+  const plain = await create(caseBody({ severity: 'low', customer: { name: '顧客 次郎' } }), 1, 'one statement, no BEGIN or COMMIT')
+  const c = plain.json()
+  t.equal(plain.headers.etag, '"v1"')
+  t.match(c, { status: 'open', version: 1, responders: [{ id: 'staff-4', display_name: '鈴木' }], customer: { name: '顧客 次郎', phone: null } })
+  t.same(c, (await injectAs(staff, { method: 'GET', url: `/v1/cases/${c.id}` })).json(), 'answered as a read shows it')
+  t.match(
+    await db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('request_id', '=', plain.headers['x-request-id'] as string)
+      .execute(),
+    [{ action: 'createCase', outcome: 'allowed', status: 201, resource_id: c.id }],
+  )
+  t.match(await db.selectFrom('changes').select(['kind', 'data']).where('resource_id', '=', c.id).execute(), [
+    { kind: 'case.created', data: { number: c.number, status: 'open', version: 1 } },
+  ])
+
+  // Violence escalates at once; with two responders nobody is short, so still one statement.
+  const violent = (await create(caseBody({ categories: ['violence'], responders: ['staff-5'] }), 1, 'escalated in the same statement')).json()
+  t.match(violent, { status: 'escalated', version: 2, handled_alone_forbidden: true, responder_shortfall: null })
+  t.same(
+    (await db.selectFrom('changes').select(['kind', 'data']).where('resource_id', '=', violent.id).orderBy('id').execute()).map((r) => r.kind),
+    ['case.created', 'case.escalated'],
+  )
+  t.match(await db.selectFrom('case_events').selectAll().where('case_id', '=', violent.id).execute(), [
+    { seq: 1, type: 'escalation', actor: 'system', details: { from: 'open', to: 'escalated', automatic: true } },
+  ])
+  t.match(await db.selectFrom('case_statistics').selectAll().where('case_id', '=', violent.id).executeTakeFirst(), {
+    status: 'escalated',
+    escalations: 1,
+    responder_shortfall_seen: false,
+  })
+
+  // Alone with a violent customer: the shortfall is noted in the same transaction.
+  const alone = (await create(caseBody({ categories: ['violence'] }), 4, 'BEGIN, the statement, the shortfall, COMMIT')).json()
+  t.match(alone, { status: 'escalated', responder_shortfall: { required: 2, actual: 1 } })
+  t.match(await db.selectFrom('case_statistics').selectAll().where('case_id', '=', alone.id).executeTakeFirst(), {
+    escalations: 1,
+    responder_shortfall_seen: true,
+  })
+
+  // Refused by the unit: nothing written but the refusal's own entry, and no number drawn.
+  const elsewhere = await orgUnit('yoso')
+  const refused = await injectAs(staff, { method: 'POST', url: '/v1/cases', payload: caseBody({ org_unit_id: elsewhere }) })
+  expectStatus(t, refused, 403)
+  t.match(
+    await db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('request_id', '=', refused.headers['x-request-id'] as string)
+      .execute(),
+    [{ outcome: 'denied', status: 403, resource_id: null }],
+  )
+  t.equal((await db.selectFrom('staff_profiles').select('subject').where('subject', '=', 'staff-5').execute()).length, 0, 'responders are not profiled')
+  const next = (await create(caseBody(), 1, 'one statement')).json()
+  t.equal(Number(next.number.slice(-6)), Number(alone.number.slice(-6)) + 1, 'the refusal drew no number')
+})
+
+t.test('racing creations in one fiscal year: distinct numbers without gaps, refusals included', async (t) => {
+  const { injectAs, db, orgUnit } = await buildTestApp(t)
+  const unit = await orgUnit('renban')
+  const other = await orgUnit('tonari')
+  const staff: Identity = { roles: ['staff'], unit, sub: 'staff-6' }
+  const post = (payload: Record<string, unknown>) => injectAs(staff, { method: 'POST', url: '/v1/cases', payload })
+  const results = await Promise.all([
+    ...Array.from({ length: 16 }, (_, i) => post(caseBody({ summary: `並行 ${i}` }))),
+    // Refused before the counter: another unit (403).
+    post(caseBody({ org_unit_id: other })),
+    post(caseBody({ org_unit_id: other })),
+    // Refused after drawing a number: the same reference twice is a unique violation (409).
+    ...Array.from({ length: 3 }, () => post(caseBody({ external_ref: { system: 'kikan', ref: 'SAME-1' } }))),
+  ])
+  t.same(
+    results.slice(16, 18).map((r) => r.statusCode),
+    [403, 403],
+  )
+  t.same(
+    results
+      .slice(18)
+      .map((r) => r.statusCode)
+      .sort(),
+    [201, 409, 409],
+    'one case per reference',
+  )
+  const conflicts = results.filter((r) => r.statusCode === 409).map((r) => r.headers['x-request-id'] as string)
+  t.match(await db.selectFrom('audit_events').select(['outcome', 'resource_id']).where('request_id', 'in', conflicts).execute(), [
+    { outcome: 'failed', resource_id: null },
+    { outcome: 'failed', resource_id: null },
+  ])
+  const created = results.filter((r) => r.statusCode === 201).map((r) => r.json())
+  t.equal(created.length, 17)
+  const numbers = created.map((c) => c.number as string).sort()
+  t.same(
+    numbers.map((n) => Number(n.slice(-6))),
+    numbers.map((_, i) => i + 1),
+    'consecutive from the first of the year',
+  )
+  t.equal(new Set(numbers.map((n) => n.slice(0, 4))).size, 1, 'one fiscal year')
+  const desk: Identity = { roles: ['desk'], sub: 'desk-6' }
+  const reads = await Promise.all(created.map((c) => injectAs(desk, { method: 'GET', url: `/v1/cases/${c.id}` })))
+  t.same(
+    reads.map((r) => r.json().number),
+    created.map((c) => c.number),
+    'every case readable',
+  )
+  t.equal(Number((await db.selectFrom('cases').select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()).n), 17)
+})

@@ -40,7 +40,7 @@ t.test('requests and the statements they send, by route and status', async (t) =
   expectStatus(t, res, 201)
   t.equal(await sample(m, 'madoguchi_http_request_duration_seconds_count', created), before + 1, 'the request is counted')
   const sent = (await sample(m, 'madoguchi_db_statements_total', { method: 'POST', route: '/v1/cases' })) - statementsBefore
-  t.ok(sent >= 3, `its statements are counted under its route (${sent}: BEGIN, the work, COMMIT)`)
+  t.ok(sent >= 1, `its statements are counted under its route (${sent}: a creation is one statement)`)
 
   const id = res.json().id as string
   await injectAs('desk', { method: 'GET', url: `/v1/cases/${id}` })
