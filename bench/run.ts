@@ -76,7 +76,7 @@ const results: Record<string, unknown> = {
 }
 
 if (wanted('cases-list') || wanted('throughput')) {
-  const name = 'madoguchi_bench'
+  const name = process.env.BENCH_DATABASE_NAME ?? 'madoguchi_bench'
   const database = await freshDatabase(name)
   const seed = await seedCases(database.db, { cases: Number(values.cases), eventsPerCase: Number(values['events-per-case']), units: 20, staff: 200 })
   const seededRecordings = await seedRecordings(database.db, Number(values['seed-recordings']))

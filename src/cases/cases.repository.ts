@@ -3,6 +3,7 @@ import type { Reach } from '../kernel/access.js'
 import type { Caller } from '../kernel/auth.js'
 import type { Database, Queryable } from '../kernel/db.js'
 import { insertChangesFrom } from '../kernel/outbox.js'
+import { CompiledQueries } from '../kernel/compiled-queries.js'
 import type { CursorValue } from '../kernel/pagination.js'
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres'
 import { unitSubtree } from '../org-units/org-units.repository.js'
@@ -14,13 +15,15 @@ import type { CaseCategory, CaseChannel, Severity } from '../policies/case-vocab
 
 export type CaseRow = Selectable<CasesTable>
 type CasesEb = ExpressionBuilder<Database, 'cases'>
+/** What reach conditions read of the caller. */
+type ReachCaller = Pick<Caller, 'subject' | 'orgUnit'>
 
 /**
  * The cases a caller reaches with a grant: own = cases they respond to; unit = cases of their
  * org unit and the units below it; all = every case. Used in every query that touches cases,
  * so an id outside the reach is simply not found.
  */
-export function caseInReach(q: Queryable, reach: Reach, caller: Caller) {
+export function caseInReach(q: Queryable, reach: Reach, caller: ReachCaller) {
   return (eb: CasesEb): Expression<SqlBool> => {
     switch (reach) {
       case 'all':
@@ -106,13 +109,37 @@ export async function findCaseInReach(
   caller: Caller,
   options: { lock?: boolean; personalReach?: Reach | null } = {},
 ): Promise<(CaseWithPeople & { personal_visible: boolean; customer: Customer | null }) | undefined> {
-  let query = caseInReachQuery(q, id, reach, caller, options)
-  if (options.lock) query = query.forUpdate('cases')
-  return query.executeTakeFirst()
+  const personalReach = options.personalReach ?? null
+  const lock = options.lock === true
+  const shape = `${reach}/${personalReach}/${reachCallerShape(caller)}/${lock}`
+  const values = { id, ...reachCallerValues(caller) }
+  const result = await caseReads.execute(q, shape, values, (p) => {
+    const query = caseInReachQuery(q, p.id, reach, reachCallerOf(p), { personalReach })
+    return lock ? query.forUpdate('cases') : query
+  })
+  return result.rows[0]
+}
+
+// The case read, the hottest query: built and compiled once per shape (compiled-queries.ts).
+const caseReads = new CompiledQueries('case in reach')
+
+/** The caller as values of a compiled query (compiled-queries.ts), and as the shape those values leave. */
+export function reachCallerValues(caller: ReachCaller) {
+  return { callerSubject: caller.subject, callerOrgUnit: caller.orgUnit }
+}
+
+/** Whether the caller has an org unit: a unit reach without one is no condition but `false`. */
+export function reachCallerShape(caller: ReachCaller): string {
+  return caller.orgUnit ? 'unit' : 'no-unit'
+}
+
+/** The caller to build reach conditions with, from the stand-ins of `reachCallerValues`. */
+export function reachCallerOf(p: ReturnType<typeof reachCallerValues>): ReachCaller {
+  return { subject: p.callerSubject, orgUnit: p.callerOrgUnit }
 }
 
 /** findCaseInReach's query, for a read that fetches more with the case in the same statement. */
-export function caseInReachQuery(q: Queryable, id: string, reach: Reach, caller: Caller, options: { personalReach?: Reach | null } = {}) {
+export function caseInReachQuery(q: Queryable, id: string, reach: Reach, caller: ReachCaller, options: { personalReach?: Reach | null } = {}) {
   return q
     .selectFrom('cases')
     .selectAll('cases')
@@ -366,11 +393,36 @@ export async function listCases(
   limit: number,
   after: CursorValue[] | null,
 ): Promise<CaseWithPeople[]> {
-  return casesListQuery(q, reach, caller, filters, limit, after).execute()
+  // The filters present and the reach make the shape; their values and the page are parameters.
+  const present = (Object.keys(filters) as Array<keyof CaseFilters>).filter((k) => Boolean(filters[k])).sort()
+  const shape = `${reach}/${reachCallerShape(caller)}/${present.join(',')}/${after ? 'after' : 'first'}`
+  const [priority, occurredAt, id] = (after ?? []) as [number?, string?, string?]
+  const values = {
+    ...reachCallerValues(caller),
+    ...filters,
+    text: filters.text ? textPattern(filters.text) : undefined,
+    limit,
+    afterPriority: priority,
+    afterOccurredAt: occurredAt,
+    afterId: id,
+  }
+  const result = await caseLists.execute(q, shape, values, (p) => {
+    const given = Object.fromEntries(present.map((k) => [k, p[k]])) as CaseFilters
+    const page = after ? [p.afterPriority, p.afterOccurredAt, p.afterId] : null
+    return listQuery(q, reach, reachCallerOf(p), given, p.limit, page as CursorValue[] | null)
+  })
+  return result.rows
 }
+
+const caseLists = new CompiledQueries('cases list')
 
 /** The query behind listCases, unexecuted (the benchmark EXPLAINs it). */
 export function casesListQuery(q: Queryable, reach: Reach, caller: Caller, filters: CaseFilters, limit: number, after: CursorValue[] | null) {
+  return listQuery(q, reach, caller, { ...filters, text: filters.text ? textPattern(filters.text) : undefined }, limit, after)
+}
+
+/** `filters.text` is the ILIKE pattern here (textPattern). */
+function listQuery(q: Queryable, reach: Reach, caller: ReachCaller, filters: CaseFilters, limit: number, after: CursorValue[] | null) {
   let query = q
     .selectFrom('cases')
     .selectAll('cases')
@@ -395,12 +447,16 @@ export function casesListQuery(q: Queryable, reach: Reach, caller: Caller, filte
   if (filters.occurredFrom) query = query.where('occurred_at', '>=', filters.occurredFrom)
   if (filters.occurredTo) query = query.where('occurred_at', '<', filters.occurredTo)
   if (filters.externalRef) query = query.where('external_ref', '=', filters.externalRef)
-  if (filters.text) query = query.where('summary', 'ilike', `%${escapeLike(filters.text)}%`)
+  if (filters.text) query = query.where('summary', 'ilike', filters.text)
   if (after) {
     const [priority, occurredAt, id] = after as [number, string, string]
     query = query.where(sql<SqlBool>`(priority, occurred_at, id) < (${priority}::smallint, ${occurredAt}::timestamptz, ${id}::uuid)`)
   }
   return query.orderBy('priority', 'desc').orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit)
+}
+
+function textPattern(text: string): string {
+  return `%${escapeLike(text)}%`
 }
 
 function escapeLike(text: string): string {

@@ -1,4 +1,4 @@
-import { type RawBuilder, type SqlBool, sql } from 'kysely'
+import type { RawBuilder } from 'kysely'
 import type { Permission, Reach } from '../kernel/access.js'
 import type { OneStatement, ServiceContext } from '../kernel/context.js'
 import type { Queryable } from '../kernel/db.js'
@@ -18,7 +18,6 @@ import { findTransition, transitionsFrom, type CaseStatus } from './case-status.
 import {
   addResponders,
   advisoryLockExternalRef,
-  caseInReach,
   countResponders,
   customerOf,
   findCaseByExternalRef,
@@ -98,21 +97,6 @@ export async function loadCase(ctx: ServiceContext, id: string, options: { lock?
   })
   if (!found) throw notFound('not_found.case')
   return found
-}
-
-/**
- * The caller's reach as conditions on a cases row, for a statement that decides in SQL: the
- * route's permission, the customer's details (cases:read_personal) and managing (cases:manage).
- */
-export function caseAccess(ctx: ServiceContext) {
-  const never = () => sql<SqlBool>`false`
-  const personalReach = ctx.can('cases:read_personal')
-  const manageReach = ctx.can('cases:manage')
-  return {
-    inReach: caseInReach(ctx.db, ctx.reach, ctx.caller),
-    personal: personalReach ? caseInReach(ctx.db, personalReach, ctx.caller) : never,
-    manage: manageReach ? caseInReach(ctx.db, manageReach, ctx.caller) : never,
-  }
 }
 
 /** Whether the caller reaches this case with another permission (e.g. cases:manage). */

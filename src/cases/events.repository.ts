@@ -1,12 +1,14 @@
-import { type Expression, type ExpressionBuilder, type RawBuilder, type Selectable, type SqlBool, sql } from 'kysely'
+import { type Selectable, type SqlBool, sql } from 'kysely'
 import { jsonArrayFrom } from 'kysely/helpers/postgres'
 import type { Reach } from '../kernel/access.js'
 import type { Caller } from '../kernel/auth.js'
-import type { Database, Queryable } from '../kernel/db.js'
+import type { Queryable } from '../kernel/db.js'
+import { CompiledQueries } from '../kernel/compiled-queries.js'
+import { insertAuditRowsWhere } from '../kernel/audit.js'
 import { insertChangesFrom } from '../kernel/outbox.js'
 import { newId } from '../kernel/ids.js'
-import { type Profile, staffProfileOf } from '../staff/staff.repository.js'
-import { caseInReachQuery } from './cases.repository.js'
+import { type Profile, rememberStaffCtes, staffProfileOf } from '../staff/staff.repository.js'
+import { caseInReach, caseInReachQuery, reachCallerOf, reachCallerShape, reachCallerValues } from './cases.repository.js'
 import type { EventType } from './event-types.js'
 import type { CaseEventsTable } from './events.tables.js'
 
@@ -66,13 +68,18 @@ export async function listEvents(q: Queryable, caseId: string, afterSeq: number,
 /** An event with its actor's names, fetched with its case. */
 type EventWithActor = EventRow & { actor_profile: Profile | null }
 
+// The timeline and the append, built and compiled once per shape (compiled-queries.ts).
+const timelines = new CompiledQueries('case timeline')
+const appends = new CompiledQueries('event append')
+
 /**
  * A case in reach with all its events in occurred order and their actors' names: the timeline in
  * one statement (one round trip) instead of the case, then the events, then the names.
  */
 export async function findCaseWithTimeline(q: Queryable, id: string, reach: Reach, caller: Caller, personalReach: Reach | null) {
-  const found = await caseInReachQuery(q, id, reach, caller, { personalReach })
-    .select((eb) =>
+  const shape = `${reach}/${personalReach}/${reachCallerShape(caller)}`
+  const result = await timelines.execute(q, shape, { id, ...reachCallerValues(caller) }, (p) =>
+    caseInReachQuery(q, p.id, reach, reachCallerOf(p), { personalReach }).select((eb) =>
       jsonArrayFrom(
         eb
           .selectFrom('case_events')
@@ -82,8 +89,9 @@ export async function findCaseWithTimeline(q: Queryable, id: string, reach: Reac
           .orderBy('case_events.occurred_at')
           .orderBy('case_events.seq'),
       ).as('events'),
-    )
-    .executeTakeFirst()
+    ),
+  )
+  const found = result.rows[0]
   if (!found) return undefined
   // Instants arrive as JSON text inside the array (Kysely's type says Date): made Dates here.
   const events: EventWithActor[] = found.events.map((e) => ({ ...e, occurred_at: new Date(e.occurred_at), recorded_at: new Date(e.recorded_at) }))
@@ -113,70 +121,95 @@ export interface CheckedAppend {
  * The row lock serialises writers of one case, but the next seq is read with the statement's
  * snapshot, which may predate a writer the lock waited for: the unique (case_id, seq) then refuses
  * the insert and the caller runs the statement again (`isSeqCollision`).
+ *
+ * Compiled once per shape (the three reaches, whether it corrects an event): the event, the caller
+ * and the audit entry (`auditRows`, OneStatement) are parameters.
  */
 export async function appendEventChecked(
   q: Queryable,
   event: NewEvent & { id: string },
-  access: {
-    inReach: (eb: ExpressionBuilder<Database, 'cases'>) => Expression<SqlBool>
-    personal: (eb: ExpressionBuilder<Database, 'cases'>) => Expression<SqlBool>
-    manage: (eb: ExpressionBuilder<Database, 'cases'>) => Expression<SqlBool>
-  },
-  written: {
-    staff: (condition: RawBuilder<unknown>) => RawBuilder<unknown>
-    audit: (condition: RawBuilder<unknown>) => RawBuilder<unknown>
-  },
+  access: { caller: Caller; reach: Reach; personalReach: Reach | null; manageReach: Reach | null },
+  auditRows: string,
 ): Promise<CheckedAppend | undefined> {
-  const found = q
-    .selectFrom('cases')
-    .select((eb) => [
-      'cases.id',
-      'cases.org_unit_id',
-      'cases.status',
-      sql<boolean>`${access.personal(eb)}`.as('personal_visible'),
-      sql<boolean>`${access.manage(eb)}`.as('manageable'),
-      eb
-        .exists(
-          eb.selectFrom('case_events').select(sql`1`.as('one')).whereRef('case_events.case_id', '=', 'cases.id').where('case_events.type', '=', 'fact_check'),
-        )
-        .as('fact_checked'),
-      sql<boolean>`${
-        event.correctsEventId
-          ? eb.exists(
-              eb
-                .selectFrom('case_events')
-                .select(sql`1`.as('one'))
-                .whereRef('case_events.case_id', '=', 'cases.id')
-                .where('case_events.id', '=', event.correctsEventId),
-            )
-          : sql<boolean>`true`
-      }`.as('correction_found'),
-    ])
-    .where('cases.id', '=', event.caseId)
-    .where(access.inReach)
-    .forUpdate('cases')
-  const wrote = sql`exists (select 1 from ins)`
-  const result = await sql<CheckedAppend>`
+  const { caller, reach, personalReach, manageReach } = access
+  const correction = event.correctsEventId != null
+  const shape = `${reach}/${personalReach}/${manageReach}/${reachCallerShape(caller)}/${correction}`
+  const values = {
+    ...reachCallerValues(caller),
+    callerName: caller.name,
+    callerFamilyName: caller.familyName,
+    callerBusinessName: caller.businessName,
+    id: event.id,
+    caseId: event.caseId,
+    type: event.type,
+    occurredAt: event.occurredAt,
+    actor: event.actor,
+    description: event.description,
+    quote: event.quote ?? null,
+    details: JSON.stringify(event.details ?? {}),
+    correctsEventId: event.correctsEventId ?? null,
+    policyVersionId: event.policyVersionId ?? null,
+    auditRows,
+  }
+  const result = await appends.execute(q, shape, values, (p) => {
+    const who = reachCallerOf(p)
+    const never = sql<SqlBool>`false`
+    const found = q
+      .selectFrom('cases')
+      .select((eb) => [
+        'cases.id',
+        'cases.org_unit_id',
+        'cases.status',
+        sql<boolean>`${personalReach ? caseInReach(q, personalReach, who)(eb) : never}`.as('personal_visible'),
+        sql<boolean>`${manageReach ? caseInReach(q, manageReach, who)(eb) : never}`.as('manageable'),
+        eb
+          .exists(
+            eb
+              .selectFrom('case_events')
+              .select(sql`1`.as('one'))
+              .whereRef('case_events.case_id', '=', 'cases.id')
+              .where('case_events.type', '=', sql.lit<EventType>('fact_check')),
+          )
+          .as('fact_checked'),
+        sql<boolean>`${
+          correction
+            ? eb.exists(
+                eb
+                  .selectFrom('case_events')
+                  .select(sql`1`.as('one'))
+                  .whereRef('case_events.case_id', '=', 'cases.id')
+                  .where('case_events.id', '=', p.correctsEventId!),
+              )
+            : sql<boolean>`true`
+        }`.as('correction_found'),
+      ])
+      .where('cases.id', '=', p.caseId)
+      .where(caseInReach(q, reach, who))
+      .forUpdate('cases')
+    const wrote = sql`exists (select 1 from ins)`
+    const staff = { ...caller, subject: p.callerSubject, name: p.callerName, familyName: p.callerFamilyName, businessName: p.callerBusinessName }
+    return sql<CheckedAppend>`
     with c as (${found}),
     ins as (
       insert into case_events (id, case_id, seq, type, occurred_at, actor, description, quote, details, corrects_event_id, policy_version_id)
-      select ${event.id}::uuid, c.id, (select coalesce(max(e.seq), 0) + 1 from case_events e where e.case_id = c.id), ${event.type},
-             ${event.occurredAt}::timestamptz, ${event.actor}, ${event.description}, ${event.quote ?? null}, ${JSON.stringify(event.details ?? {})}::jsonb,
-             ${event.correctsEventId ?? null}::uuid, ${event.policyVersionId ?? null}::uuid
+      select ${p.id}::uuid, c.id, (select coalesce(max(e.seq), 0) + 1 from case_events e where e.case_id = c.id), ${p.type},
+             ${p.occurredAt}::timestamptz, ${p.actor}, ${p.description}, ${p.quote}, ${p.details}::jsonb,
+             ${p.correctsEventId}::uuid, ${p.policyVersionId}::uuid
         from c
-       where (c.status <> 'closed' or (${event.type} = 'note' and c.manageable))
-         and (${event.type} <> 'fault_acknowledged' or (c.manageable and c.fact_checked))
+       where (c.status <> 'closed' or (${p.type} = 'note' and c.manageable))
+         and (${p.type} <> 'fault_acknowledged' or (c.manageable and c.fact_checked))
          and c.correction_found
       returning case_id, seq, recorded_at),
-    ${written.staff(wrote)},
-    audited as (${written.audit(wrote)}),
+    ${rememberStaffCtes(staff, wrote)},
+    audited as (${insertAuditRowsWhere(p.auditRows, wrote)}),
     published as (${insertChangesFrom(
       sql`select 'event.appended', 'case', ins.case_id::text, c.org_unit_id,
-                 jsonb_build_object('event_id', ${event.id}::text, 'event_type', ${event.type}::text, 'seq', ins.seq)
+                 jsonb_build_object('event_id', ${p.id}::text, 'event_type', ${p.type}::text, 'seq', ins.seq)
             from ins, c`,
     )})
     select c.org_unit_id, c.status, c.personal_visible, c.manageable, c.fact_checked, c.correction_found, ins.seq, ins.recorded_at
-      from c left join ins on true`.execute(q)
+      from c left join ins on true`
+  })
   return result.rows[0]
 }
 

@@ -1,11 +1,10 @@
-import type { RawBuilder } from 'kysely'
 import type { OneStatement, ServiceContext } from '../kernel/context.js'
 import { conflict, forbidden, notFound, unprocessable } from '../kernel/errors.js'
 import { newId } from '../kernel/ids.js'
 import { decodeCursor, paginate } from '../kernel/pagination.js'
 import { isInTheFuture } from '../kernel/time.js'
-import { rememberStaffCtes, type StaffRef, staffRef, staffRefs } from '../staff/staff.repository.js'
-import { caseAccess, casePolicies, loadCase, presentCases, reachesCase } from './cases.service.js'
+import { type StaffRef, staffRef, staffRefs } from '../staff/staff.repository.js'
+import { casePolicies, loadCase, presentCases, reachesCase } from './cases.service.js'
 import { LADDER_TYPES, WARNING_TYPES } from './event-types.js'
 import {
   appendEvent,
@@ -115,14 +114,12 @@ async function recordEventInOneStatement(ctx: ServiceContext, statement: OneStat
     policyVersionId: null,
   }
   ctx.audit.details = { event_id: id, event_type: input.type }
-  const written = {
-    staff: (when: RawBuilder<unknown>) => rememberStaffCtes(ctx.caller, when),
-    audit: (when: RawBuilder<unknown>) => statement.auditEntry(201, when),
-  }
+  const access = { caller: ctx.caller, reach: ctx.reach, personalReach: ctx.can('cases:read_personal'), manageReach: ctx.can('cases:manage') }
+  const auditRows = statement.auditRows(201)
   for (let attempt = 1; ; attempt++) {
     let found: Awaited<ReturnType<typeof appendEventChecked>>
     try {
-      found = await appendEventChecked(ctx.db, event, caseAccess(ctx), written)
+      found = await appendEventChecked(ctx.db, event, access, auditRows)
     } catch (error) {
       if (isSeqCollision(error) && attempt < SEQ_ATTEMPTS) continue
       throw error

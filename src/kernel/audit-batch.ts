@@ -1,4 +1,4 @@
-import { type AuditEntryInput, appendAuditEntries } from './audit.js'
+import { type AuditEntryInput, appendAuditRows } from './audit.js'
 import type { Db } from './db.js'
 
 /**
@@ -27,7 +27,7 @@ export class AuditBatch {
     this.#timer = null
     const batch = this.#waiting.splice(0)
     try {
-      await appendAuditEntries(
+      await appendAuditRows(
         this.db,
         batch.flatMap((w) => w.entries),
       )

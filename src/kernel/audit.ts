@@ -1,5 +1,6 @@
 import { type RawBuilder, sql } from 'kysely'
 import type { AuditOutcome } from './audit.tables.js'
+import { CompiledQueries } from './compiled-queries.js'
 import type { Queryable } from './db.js'
 import { storableText } from './storable-text.js'
 
@@ -57,10 +58,45 @@ export function auditRow(e: AuditEntryInput) {
  * `exists (select 1 from inserted)`): a write done in one statement carries its audit entry.
  */
 export function insertAuditEntriesWhere(entries: readonly AuditEntryInput[], condition: RawBuilder<unknown>): RawBuilder<unknown> {
-  const rows = entries.map((e) => ({ ...auditRow(e), details: e.details ?? {} }))
+  return insertAuditRowsWhere(auditRowsJson(entries), condition)
+}
+
+/**
+ * The same INSERT with the entries as one value (`auditRowsJson`), so that its text is the same
+ * whatever the entries: a statement compiled once (compiled-queries.ts) passes them as a parameter.
+ */
+export function insertAuditRowsWhere(rows: string, condition: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`insert into audit_events (subject, roles, org_unit, action, route, resource_type, resource_id, outcome, status, request_id,
                                        client_address, details)
     select subject, roles, org_unit, action, route, resource_type, resource_id, outcome, status, request_id, client_address, details
-      from jsonb_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::jsonb)
+      from jsonb_populate_recordset(null::audit_events, ${rows}::jsonb)
      where ${condition}`
+}
+
+/** Entries as the JSON array `insertAuditRowsWhere` reads, every text (details' too) storable. */
+export function auditRowsJson(entries: readonly AuditEntryInput[]): string {
+  const rows = entries.map((e) => ({
+    subject: e.subject,
+    roles: e.roles,
+    org_unit: e.orgUnit,
+    action: e.action,
+    route: e.route,
+    resource_type: e.resourceType,
+    resource_id: e.resourceId,
+    outcome: e.outcome,
+    status: e.status,
+    request_id: e.requestId,
+    client_address: e.clientAddress,
+    details: e.details ?? {},
+  }))
+  return JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? storableText(value) : value))
+}
+
+// Reads' entries, however many a group commit holds, in a statement of one text (audit-batch.ts).
+const batches = new CompiledQueries('audit entries')
+
+/** Writes entries in one statement whose text does not depend on how many there are. */
+export async function appendAuditRows(q: Queryable, entries: readonly AuditEntryInput[]): Promise<void> {
+  if (entries.length === 0) return
+  await batches.execute(q, 'rows', { rows: auditRowsJson(entries) }, (p) => insertAuditRowsWhere(p.rows, sql`true`))
 }

@@ -24,6 +24,11 @@ export interface OneStatement {
    * INSERT written only where `condition` holds; the unit of work then writes none after the handler.
    */
   auditEntry(status: number, condition: RawBuilder<unknown>): RawBuilder<unknown>
+  /**
+   * The same entry as one value, for `insertAuditRowsWhere` in a statement compiled once
+   * (compiled-queries.ts): the entry is a parameter, not part of the statement's text.
+   */
+  auditRows(status: number): string
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { callerOf } from './access.plugin.js'
-import { type AuditEntryInput, appendAuditEntries, auditRow, insertAuditEntriesWhere } from './audit.js'
+import { type AuditEntryInput, appendAuditEntries, auditRow, auditRowsJson, insertAuditEntriesWhere } from './audit.js'
 import { AuditBatch } from './audit-batch.js'
 import type { AuditOutcome } from './audit.tables.js'
 import type { AuditNote, OneStatement, ServiceContext } from './context.js'
@@ -143,6 +143,10 @@ export default fp<UnitOfWorkOptions>(
           auditEntry(status, condition) {
             audited = true
             return insertAuditEntriesWhere(entriesFor(request, 'allowed', status), condition)
+          },
+          auditRows(status) {
+            audited = true
+            return auditRowsJson(entriesFor(request, 'allowed', status))
           },
         }
         ;(request as Internal)[kContext] = contextFor(request, db, null, statement)

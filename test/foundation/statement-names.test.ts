@@ -1,7 +1,10 @@
 import t from 'tap'
 import { sql } from 'kysely'
+import { casesListQuery, findCaseInReach, caseInReachQuery, listCases } from '../../src/cases/cases.repository.js'
+import type { Caller } from '../../src/kernel/auth.js'
+import { CompiledQueries } from '../../src/kernel/compiled-queries.js'
 import { StatementNames } from '../../src/kernel/db.js'
-import { buildTestApp } from '../helpers/app.js'
+import { buildTestApp, type Identity } from '../helpers/app.js'
 import { expectEvery, expectStatus } from '../helpers/expect.js'
 import { caseBody } from '../helpers/fixtures.js'
 import { testDatabaseUrl } from '../helpers/database.js'
@@ -46,4 +49,61 @@ t.test('hot statements are prepared on the connection and answer as before', asy
     return
   }
   t.ok(caseRead, 'the case read is a named statement on the connection')
+})
+
+t.test('queries compiled once answer every caller with their own reach', async (t) => {
+  const { injectAs, db, orgUnit } = await buildTestApp(t)
+  const [east, west] = [await orgUnit('east'), await orgUnit('west')]
+  const supEast: Identity = { roles: ['supervisor'], unit: east, sub: 'sup-east' }
+  const supWest: Identity = { roles: ['supervisor'], unit: west, sub: 'sup-west' }
+  const staffWest: Identity = { roles: ['staff'], unit: west, sub: 'staff-west' }
+  const created = await injectAs(supEast, { method: 'POST', url: '/v1/cases', payload: caseBody({ severity: 'high' }) })
+  expectStatus(t, created, 201)
+  const id = created.json().id as string
+  // Interleaved and repeated, so every shape is compiled by one caller and reused by the others.
+  const expected: Array<[Identity, number]> = [
+    [supEast, 200],
+    [supWest, 404],
+    [staffWest, 404],
+    [supEast, 200],
+  ]
+  for (let round = 0; round < 2; round++) {
+    for (const [who, status] of expected) {
+      expectStatus(t, await injectAs(who, { method: 'GET', url: `/v1/cases/${id}` }), status, `case, round ${round}`)
+      expectStatus(t, await injectAs(who, { method: 'GET', url: `/v1/cases/${id}/timeline` }), status, `timeline, round ${round}`)
+      const list = await injectAs(who, { method: 'GET', url: '/v1/cases?severity=high&limit=20' })
+      const ids = (list.json().items as Array<{ id: string }>).map((c) => c.id)
+      t.equal(ids.includes(id), status === 200, `list, round ${round}`)
+      const note = { type: 'note', occurred_at: new Date().toISOString(), description: 'メモ' }
+      expectStatus(
+        t,
+        await injectAs(who, { method: 'POST', url: `/v1/cases/${id}/events`, payload: note }),
+        status === 200 ? 201 : 404,
+        `append, round ${round}`,
+      )
+    }
+  }
+
+  // The compiled statements give the rows the query built on each call gives.
+  const caller = (sub: string, orgUnit: string | null): Caller => ({ subject: sub, name: null, roles: [], orgUnit, familyName: null, businessName: null })
+  for (const [reach, who] of [
+    ['unit', caller('sup-east', east)],
+    ['unit', caller('sup-west', west)],
+    ['unit', caller('nobody', null)],
+    ['own', caller('sup-east', east)],
+    ['all', caller('x', null)],
+  ] as const) {
+    const built = await caseInReachQuery(db, id, reach, who, { personalReach: 'own' }).executeTakeFirst()
+    t.same(await findCaseInReach(db, id, reach, who, { personalReach: 'own' }), built, `case, ${reach} ${who.subject}`)
+    const filters = { severity: 'high' as const, text: '%_' }
+    const listed = await casesListQuery(db, reach, who, filters, 5, null).execute()
+    t.same(await listCases(db, reach, who, filters, 5, null), listed, `list, ${reach} ${who.subject}`)
+  }
+
+  // A value written into a compiled query would answer every later caller: compiling refuses it.
+  const queries = new CompiledQueries('test')
+  await t.rejects(
+    queries.execute(db, 'baked', { id }, () => db.selectFrom('cases').select('id').where('id', '=', id)),
+    /parameter \$1 is not one of the values/,
+  )
 })
