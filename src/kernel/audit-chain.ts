@@ -1,7 +1,7 @@
 import crypto from 'node:crypto'
 import { type RawBuilder, sql, type Selectable } from 'kysely'
 import { canonicalJson } from './canonical-json.js'
-import type { Db, Queryable } from './db.js'
+import type { Db, Queryable, Trx } from './db.js'
 import type { AuditEventsTable } from './audit.tables.js'
 import { TimeSlice } from './time-slice.js'
 
@@ -100,8 +100,8 @@ export function entryHash(prevHash: string, row: ChainedColumns, seq: number): s
   return hashLink(prevHash, canonicalContent(row, seq))
 }
 
-// The columns the linker reads: the hashed content, nothing else (txid would only be decoded to
-// be thrown away). The export lists the same, in this order.
+// The columns of the hashed content, in the order the export lists them (and the linker reads
+// them: pendingAsText below).
 export const CHAINED_COLUMNS = [
   'id',
   'occurred_at',
@@ -138,7 +138,10 @@ const WRITE_CHUNK = 5000
  * (verification reports that); linking then goes on with the anti-join, slowly but in order.
  */
 export async function unlinkedEntries(q: Queryable): Promise<RawBuilder<boolean>> {
-  const head = await headLink(q)
+  return notLinkedAfter(await headLink(q))
+}
+
+function notLinkedAfter(head: Awaited<ReturnType<typeof headLink>>): RawBuilder<boolean> {
   if (!head) return sql<boolean>`true`
   if (head.txid === null) return sql<boolean>`not exists (select 1 from audit_chain as c where c.entry_id = audit_events.id)`
   return sql<boolean>`(audit_events.txid, audit_events.id) > (${head.txid}::xid8, ${head.entry_id}::bigint)`
@@ -155,6 +158,40 @@ async function headLink(q: Queryable) {
     .executeTakeFirst()
 }
 
+// Entries fetched as one JSON array each and parsed in one JSON.parse: a third less CPU per entry
+// than fourteen columns through the driver's per-column parsers (as verification reads the chain).
+// occurred_at arrives as epoch milliseconds, which a timestamptz(3) holds exactly.
+async function pendingAsText(trx: Trx, unlinked: RawBuilder<boolean>, limit: number): Promise<string[]> {
+  const result = await sql<{ e: string }>`
+    select json_build_array(id, (extract(epoch from occurred_at) * 1000)::int8, subject, roles, org_unit, action, route,
+                            resource_type, resource_id, outcome, status, request_id, client_address, details)::text as e
+      from audit_events
+     where ${unlinked} and txid < pg_snapshot_xmin(pg_current_snapshot())
+     order by txid, id
+     limit ${limit}`.execute(trx)
+  return result.rows.map(({ e }) => e)
+}
+
+function parsePendingEntry(e: string): ChainedColumns {
+  const v = JSON.parse(e) as unknown[]
+  return {
+    id: v[0] as number,
+    occurred_at: new Date(v[1] as number),
+    subject: v[2] as string | null,
+    roles: v[3] as string[],
+    org_unit: v[4] as string | null,
+    action: v[5] as string,
+    route: v[6] as string,
+    resource_type: v[7] as string | null,
+    resource_id: v[8] as string | null,
+    outcome: v[9] as ChainedColumns['outcome'],
+    status: v[10] as number,
+    request_id: v[11] as string,
+    client_address: v[12] as string | null,
+    details: v[13] as Record<string, unknown>,
+  }
+}
+
 /**
  * Links entries whose transactions have ended into the chain, oldest transaction first.
  * Entries of transactions still running (txid at or above the snapshot's xmin) wait for the
@@ -169,15 +206,7 @@ export async function linkPendingEntries(db: Db, batchSize = LINK_BATCH): Promis
 
     // Read after taking the lock: the previous linker's links are committed and visible.
     const head = await headLink(trx)
-    const pending = await trx
-      .selectFrom('audit_events')
-      .select(CHAINED_COLUMNS)
-      .where(await unlinkedEntries(trx))
-      .where(sql<boolean>`txid < pg_snapshot_xmin(pg_current_snapshot())`)
-      .orderBy('txid')
-      .orderBy('id')
-      .limit(batchSize)
-      .execute()
+    const pending = (await pendingAsText(trx, notLinkedAfter(head), batchSize)).map(parsePendingEntry)
     if (pending.length === 0) return 0
 
     let seq = head ? Number(head.seq) : 0

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { countUnlinked } from '../../src/audit/audit.repository.js'
+import { chainHead, countUnlinked } from '../../src/audit/audit.repository.js'
 import type { Trx } from '../../src/kernel/db.js'
 import { verifyChain } from '../../src/audit/chain-verification.js'
 import { GENESIS_HASH, linkAllPendingEntries, linkEntriesRound, linkPendingEntries } from '../../src/kernel/audit-chain.js'
@@ -132,6 +132,11 @@ t.test('the hash chain: one line under concurrent writers and linkers; tampering
 
   await tamper(sql`delete from audit_events where id = (select entry_id from audit_chain where seq = 30)`)
   t.match(await verifyChain(db), { checked: 29, broken: { chain_seq: 30, reason: 'missing-entry' } }, 'a removed entry is found')
+  // With the head's entry removed there is no watermark: linking goes on after it, each entry once.
+  await tamper(sql`delete from audit_events where id = (select entry_id from audit_chain where seq = 40)`)
+  await Promise.all(Array.from({ length: 3 }, () => injectAs('auditor', { method: 'GET', url: '/v1/me' })))
+  await linkEverything(db)
+  t.equal(await chainHead(db), 43, 'the new entries are linked at 41..43')
   await tamper(sql`delete from audit_chain where seq = 25`)
   t.match(await verifyChain(db), { checked: 24, broken: { chain_seq: 25, reason: 'missing-entry' } }, 'and a removed link')
 })
