@@ -73,7 +73,7 @@ export async function* exportChain(db: Db, range: ChainRange, format: ExportForm
       row = parseChainRow(text)
       const content = chainContent(row, row.chain_seq)
       if (format === 'ndjson') chunk += `${JSON.stringify({ ...content, prev_hash: row.prev_hash, hash: row.hash })}\n`
-      else chunk += `${csvLine(content, row.prev_hash!, row.hash!)}\r\n`
+      else chunk += `${csvLine(content, row.prev_hash, row.hash)}\r\n`
       if (slice.due()) {
         yield chunk
         chunk = ''

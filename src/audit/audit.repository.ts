@@ -1,11 +1,21 @@
 import { sql, type Selectable } from 'kysely'
+import { unlinkedEntries } from '../kernel/audit-chain.js'
 import type { Queryable } from '../kernel/db.js'
 import type { AuditEvent } from './audit.schemas.js'
 import type { AuditEventsTable, AuditOutcome } from '../kernel/audit.tables.js'
 
-/** The auditors' queries over the trail the kernel writes (src/kernel/audit.ts). */
+/** The auditors' queries over the trail the kernel writes (src/kernel/audit.ts, audit-chain.ts). */
 
-type AuditRow = Selectable<AuditEventsTable>
+type AuditRow = Selectable<AuditEventsTable> & { chain_seq: number | null; prev_hash: string | null; hash: string | null }
+
+// Entries with their link, if linked yet (null until the linker has reached them).
+function entriesWithLinks(q: Queryable) {
+  return q
+    .selectFrom('audit_events')
+    .leftJoin('audit_chain', 'audit_chain.entry_id', 'audit_events.id')
+    .selectAll('audit_events')
+    .select(['audit_chain.seq as chain_seq', 'audit_chain.prev_hash', 'audit_chain.hash'])
+}
 
 function toAuditEvent(row: AuditRow): AuditEvent {
   return {
@@ -48,7 +58,7 @@ export async function listAuditEvents(
   filters: AuditFilters,
   page: { order: 'oldest' | 'newest'; limit: number; afterId: number | null },
 ): Promise<AuditEvent[]> {
-  let query = q.selectFrom('audit_events').selectAll()
+  let query = entriesWithLinks(q)
   if (filters.subject !== undefined) query = query.where('subject', '=', filters.subject)
   if (filters.action !== undefined) query = query.where('action', '=', filters.action)
   if (filters.resourceType !== undefined) query = query.where('resource_type', '=', filters.resourceType)
@@ -85,7 +95,7 @@ export async function auditEventsOfRecord(
   start: HistoryStart | null,
   limit: number,
 ): Promise<AuditEvent[]> {
-  let query = q.selectFrom('audit_events').selectAll().where('resource_type', '=', resourceType).where('resource_id', '=', resourceId)
+  let query = entriesWithLinks(q).where('resource_type', '=', resourceType).where('resource_id', '=', resourceId)
   if (start?.mode === 'after') query = query.where('occurred_at', '>', start.at)
   if (start?.mode === 'at-or-after') query = query.where('occurred_at', '>=', start.at)
   if (start?.mode === 'keyset') {
@@ -97,25 +107,39 @@ export async function auditEventsOfRecord(
 
 /** The last linked chain position (0 before the first). */
 export async function chainHead(q: Queryable): Promise<number> {
-  const row = await q.selectFrom('audit_events').select('chain_seq').where('chain_seq', 'is not', null).orderBy('chain_seq', 'desc').limit(1).executeTakeFirst()
-  return row?.chain_seq ?? 0
+  const row = await q.selectFrom('audit_chain').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst()
+  return row ? Number(row.seq) : 0
 }
 
 /** The first chain position of an entry that occurred at or after `at`; null when none. */
 export async function firstSeqAtOrAfter(q: Queryable, at: Date): Promise<number | null> {
-  const row = await q.selectFrom('audit_events').select(sql<number | null>`min(chain_seq)`.as('seq')).where('occurred_at', '>=', at).executeTakeFirst()
+  const row = await q
+    .selectFrom('audit_events')
+    .innerJoin('audit_chain', 'audit_chain.entry_id', 'audit_events.id')
+    .select(sql<number | null>`min(audit_chain.seq)`.as('seq'))
+    .where('audit_events.occurred_at', '>=', at)
+    .executeTakeFirst()
   return row?.seq == null ? null : Number(row.seq)
 }
 
 /** The last chain position of an entry that occurred before `at`; null when none. */
 export async function lastSeqBefore(q: Queryable, at: Date): Promise<number | null> {
-  const row = await q.selectFrom('audit_events').select(sql<number | null>`max(chain_seq)`.as('seq')).where('occurred_at', '<', at).executeTakeFirst()
+  const row = await q
+    .selectFrom('audit_events')
+    .innerJoin('audit_chain', 'audit_chain.entry_id', 'audit_events.id')
+    .select(sql<number | null>`max(audit_chain.seq)`.as('seq'))
+    .where('audit_events.occurred_at', '<', at)
+    .executeTakeFirst()
   return row?.seq == null ? null : Number(row.seq)
 }
 
 /** Entries not linked yet (their transactions were running at the last linking round). */
 export async function countUnlinked(q: Queryable): Promise<number> {
-  const row = await q.selectFrom('audit_events').select(sql<number>`count(*)`.as('n')).where('chain_seq', 'is', null).executeTakeFirst()
+  const row = await q
+    .selectFrom('audit_events')
+    .select(sql<number>`count(*)`.as('n'))
+    .where(await unlinkedEntries(q))
+    .executeTakeFirst()
   return Number(row?.n ?? 0)
 }
 
@@ -124,7 +148,7 @@ export async function chainLinkingLag(q: Queryable): Promise<{ unlinked: number;
   const row = await q
     .selectFrom('audit_events')
     .select([sql<number>`count(*)`.as('n'), sql<number>`coalesce(extract(epoch from now() - min(occurred_at)), 0)::float8`.as('age')])
-    .where('chain_seq', 'is', null)
+    .where(await unlinkedEntries(q))
     .executeTakeFirst()
   return { unlinked: Number(row?.n ?? 0), oldestSeconds: Number(row?.age ?? 0) }
 }

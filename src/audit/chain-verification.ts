@@ -27,18 +27,22 @@ export interface ChainVerification {
  */
 export interface ChainPageRow extends ChainedColumns {
   chain_seq: number
-  prev_hash: string | null
-  hash: string | null
+  prev_hash: string
+  hash: string
 }
 
+// The links joined with their entries: a link whose entry was removed (with the guard off) drops out,
+// which leaves a gap in the positions (missing-entry).
 export async function chainPageAsText(db: Db, atOrAfter: number, toSeq: number | undefined, limit: number): Promise<string[]> {
-  const upper = toSeq === undefined ? sql`` : sql`and chain_seq <= ${toSeq}`
+  const upper = toSeq === undefined ? sql`` : sql`and c.seq <= ${toSeq}`
   const result = await sql<{ e: string }>`
-    select json_build_array(id, chain_seq, (extract(epoch from occurred_at) * 1000)::int8, subject, roles, org_unit, action, route,
-                            resource_type, resource_id, outcome, status, request_id, client_address, details, prev_hash, hash)::text as e
-      from audit_events
-     where chain_seq >= ${atOrAfter} ${upper}
-     order by chain_seq
+    select json_build_array(e.id, c.seq, (extract(epoch from e.occurred_at) * 1000)::int8, e.subject, e.roles, e.org_unit, e.action, e.route,
+                            e.resource_type, e.resource_id, e.outcome, e.status, e.request_id, e.client_address, e.details,
+                            c.prev_hash, c.hash)::text as e
+      from audit_chain as c
+      join audit_events as e on e.id = c.entry_id
+     where c.seq >= ${atOrAfter} ${upper}
+     order by c.seq
      limit ${limit}`.execute(db)
   return result.rows.map(({ e }) => e)
 }
@@ -63,8 +67,8 @@ export function parseChainRow(e: string): ChainPageRow {
     request_id: v[12] as string,
     client_address: v[13] as string | null,
     details: v[14] as Record<string, unknown>,
-    prev_hash: v[15] as string | null,
-    hash: v[16] as string | null,
+    prev_hash: v[15] as string,
+    hash: v[16] as string,
   }
 }
 
@@ -80,12 +84,12 @@ export async function verifyChain(db: Db, range: { fromSeq?: number; toSeq?: num
   let prevHash = GENESIS_HASH
   if (fromSeq > 1) {
     const before = await db
-      .selectFrom('audit_events')
-      .select('hash')
-      .where('chain_seq', '=', fromSeq - 1)
+      .selectFrom('audit_chain')
+      .innerJoin('audit_events', 'audit_events.id', 'audit_chain.entry_id')
+      .select('audit_chain.hash')
+      .where('audit_chain.seq', '=', fromSeq - 1)
       .executeTakeFirst()
-    if (!before?.hash)
-      return { checked: 0, first_seq: null, last_seq: null, last_hash: null, broken: { chain_seq: fromSeq - 1, id: null, reason: 'missing-entry' } }
+    if (!before) return { checked: 0, first_seq: null, last_seq: null, last_hash: null, broken: { chain_seq: fromSeq - 1, id: null, reason: 'missing-entry' } }
     prevHash = before.hash
   }
   const fetchPage = (atOrAfter: number) => chainPageAsText(db, atOrAfter, range.toSeq, pageSize)
@@ -112,7 +116,7 @@ export async function verifyChain(db: Db, range: { fromSeq?: number; toSeq?: num
         next?.catch(() => {})
         return { checked, first_seq: checked > 0 ? fromSeq : null, last_seq: lastSeq, last_hash: checked > 0 ? prevHash : null, broken }
       }
-      prevHash = row.hash!
+      prevHash = row.hash
       expectedSeq = seq + 1
       lastSeq = seq
       checked += 1

@@ -19,20 +19,14 @@ export async function takeCheckpointLock(trx: Trx, wait: boolean): Promise<boole
 
 /** The last linked entry of the chain: its position and hash. */
 export async function linkedHead(q: Queryable): Promise<{ chain_seq: number; hash: string } | undefined> {
-  const row = await q
-    .selectFrom('audit_events')
-    .select(['chain_seq', 'hash'])
-    .where('chain_seq', 'is not', null)
-    .orderBy('chain_seq', 'desc')
-    .limit(1)
-    .executeTakeFirst()
-  return row ? { chain_seq: row.chain_seq!, hash: row.hash! } : undefined
+  const row = await q.selectFrom('audit_chain').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst()
+  return row ? { chain_seq: Number(row.seq), hash: row.hash } : undefined
 }
 
 /** The hash the chain holds at a position now; undefined when there is no entry there. */
 export async function hashAt(q: Queryable, chainSeq: number): Promise<string | undefined> {
-  const row = await q.selectFrom('audit_events').select('hash').where('chain_seq', '=', chainSeq).executeTakeFirst()
-  return row?.hash ?? undefined
+  const row = await q.selectFrom('audit_chain').select('hash').where('seq', '=', chainSeq).executeTakeFirst()
+  return row?.hash
 }
 
 export async function lastCheckpoint(q: Queryable): Promise<CheckpointRow | undefined> {

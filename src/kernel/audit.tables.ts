@@ -18,12 +18,17 @@ export interface AuditEventsTable {
   request_id: string
   client_address: string | null
   details: ColumnType<Record<string, unknown>, string | undefined, never>
-  // Set once by the chainer, never by a request.
-  chain_seq: ColumnType<number | null, never, number>
-  prev_hash: ColumnType<string | null, never, string>
-  hash: ColumnType<string | null, never, string>
+}
+
+/** The hash chain: one row per linked entry, inserted by the linker only (audit-chain.ts), never changed. */
+interface AuditChainTable {
+  seq: number
+  entry_id: number
+  prev_hash: string
+  hash: string
 }
 
 export interface AuditTables {
   audit_events: AuditEventsTable
+  audit_chain: AuditChainTable
 }

@@ -15,7 +15,7 @@ import { runWebhookRound } from '../../src/webhooks/worker.js'
 import { buildTestApp, testKeyEncryption, type Identity, type TestApp } from '../helpers/app.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { eventually, startInstance, startReceiver, workerOptions } from '../webhooks/helpers.js'
-import { linkEverything, readmeScript, tamper } from './helpers.js'
+import { cutFrom, entryAt, linkEverything, readmeScript, tamper } from './helpers.js'
 import { expectStatus } from '../helpers/expect.js'
 
 const AUDITOR: Identity = { roles: ['auditor'], sub: 'kansa-cp' }
@@ -141,7 +141,7 @@ t.test('checkpoints chain to each other, one per chain head; listed with a curso
       `checkpoint ${cp.checkpoint} names the one before it`,
     )
     if (before) t.ok(cp.chain_seq > before.chain_seq, 'and covers a later head')
-    const entry = await db.selectFrom('audit_events').select('hash').where('chain_seq', '=', cp.chain_seq).executeTakeFirstOrThrow()
+    const entry = await db.selectFrom('audit_chain').select('hash').where('seq', '=', cp.chain_seq).executeTakeFirstOrThrow()
     t.equal(entry.hash, cp.chain_hash, 'the hash the chain holds at its position')
     const { payload, protectedHeader } = await compactVerify(cp.jws, keySet, { algorithms: ['ES256'] })
     t.match(protectedHeader, { alg: 'ES256', kid: cp.kid, typ: 'audit-checkpoint+jws' })
@@ -224,8 +224,8 @@ t.test('verification against a checkpoint held outside: a tail cut, an alteratio
 
   // An entry at or before the checkpoint altered with the guard off: found, naming the checkpoint.
   const at = first.chain_seq - 5
-  const original = await db.selectFrom('audit_events').select('subject').where('chain_seq', '=', at).executeTakeFirstOrThrow()
-  await tamper(db, sql`update audit_events set subject = 'someone-else' where chain_seq = ${at}`)
+  const original = await db.selectFrom('audit_events').select('subject').where('id', '=', entryAt(at)).executeTakeFirstOrThrow()
+  await tamper(db, sql`update audit_events set subject = 'someone-else' where id = ${entryAt(at)}`)
   t.match(await verifyWith(test, first.jws), {
     valid: false,
     broken: { chain_seq: at, reason: 'hash-mismatch' },
@@ -236,12 +236,12 @@ t.test('verification against a checkpoint held outside: a tail cut, an alteratio
       detail: new RegExp(`^checkpoint 1 \\(position ${first.chain_seq}, .*broken at position ${at}`),
     },
   })
-  await tamper(db, sql`update audit_events set subject = ${original.subject} where chain_seq = ${at}`)
+  await tamper(db, sql`update audit_events set subject = ${original.subject} where id = ${entryAt(at)}`)
   // After the checkpoint's position, an alteration is the next checkpoint's business.
-  await tamper(db, sql`update audit_events set subject = 'someone-else' where chain_seq = ${first.chain_seq + 3}`)
+  await tamper(db, sql`update audit_events set subject = 'someone-else' where id = ${entryAt(first.chain_seq + 3)}`)
   t.match(await verifyWith(test, first.jws), { valid: true, checkpoint: { holds: true } }, 'the first checkpoint covers only up to its position')
   t.match(await verifyWith(test, second.jws), { valid: false, checkpoint: { checkpoint: 2, failure: 'chain-broken' } }, 'the second finds it')
-  await tamper(db, sql`update audit_events set subject = ${original.subject} where chain_seq = ${first.chain_seq + 3}`)
+  await tamper(db, sql`update audit_events set subject = ${original.subject} where id = ${entryAt(first.chain_seq + 3)}`)
   const audited = await db
     .selectFrom('audit_events')
     .select('details')
@@ -252,8 +252,7 @@ t.test('verification against a checkpoint held outside: a tail cut, an alteratio
   t.match(audited.at(-1)!.details, { checkpoint: 2, valid: false, failure: 'chain-broken' }, 'each verification is audited with the checkpoint and its outcome')
 
   // The tail cut: the newest entries deleted with the guard off (from 10 before the first checkpoint).
-  const cutFrom = first.chain_seq - 10
-  await tamper(db, sql`delete from audit_events where chain_seq >= ${cutFrom}`)
+  await tamper(db, cutFrom(first.chain_seq - 10))
   const plain = (await test.injectAs(AUDITOR, { method: 'GET', url: '/v1/audit-events/verify' })).json()
   t.match(plain, { valid: true, broken: null }, 'the cut chain is valid in itself: only a checkpoint shows the cut')
   const cutFirst = await verifyWith(test, first.jws)
@@ -402,7 +401,7 @@ t.test('the README scripts verify a real checkpoint offline, and an export again
   }
 
   // The database's tail cut, re-hashed onward: the new export no longer matches the checkpoint.
-  await tamper(test.db, sql`delete from audit_events where chain_seq >= ${cp.chain_seq - 3}`)
+  await tamper(test.db, cutFrom(cp.chain_seq - 3))
   await seed(test.db, 10)
   const after = await file('after.ndjson', (await test.injectAs(AUDITOR, { method: 'GET', url: '/v1/audit-events/export' })).body)
   for (const r of run(jws, jwks, after)) {

@@ -32,6 +32,13 @@ export async function tamper(db: Db, statement: ReturnType<typeof sql>): Promise
   })
 }
 
+/** The audit entry at a chain position, as SQL (to tamper with it). */
+export const entryAt = (seq: number) => sql<number>`(select entry_id from audit_chain where seq = ${seq})`
+
+/** The tail cut from a position on: its links and their entries deleted (with the guard off). */
+export const cutFrom = (seq: number) =>
+  sql`with cut as (delete from audit_chain where seq >= ${seq} returning entry_id) delete from audit_events where id in (select entry_id from cut)`
+
 /** A verification script of the README (the code block after `<!-- marker -->`), as an auditor would copy it. */
 export async function readmeScript(marker: string): Promise<string> {
   const readme = await fs.readFile(new URL('../../docs/audit.md', import.meta.url), 'utf8')

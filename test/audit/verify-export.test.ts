@@ -9,7 +9,7 @@ import { canonicalJson } from '../../src/kernel/canonical-json.js'
 import type { Db } from '../../src/kernel/db.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
-import { linkEverything, readmeScript, tamper } from './helpers.js'
+import { entryAt, linkEverything, readmeScript, tamper } from './helpers.js'
 import { expectStatus } from '../helpers/expect.js'
 import { parseCsv } from '../helpers/csv.js'
 
@@ -76,29 +76,30 @@ t.test('verify walks the chain: a range, an altered entry, a deleted entry; only
   // Instants map to positions (the smallest run holding every entry in [from, to)).
   const at = await db
     .selectFrom('audit_events')
-    .select(['chain_seq', 'occurred_at'])
+    .innerJoin('audit_chain', 'audit_chain.entry_id', 'audit_events.id')
+    .select(['audit_chain.seq', 'audit_events.occurred_at'])
     .where('request_id', 'in', ['seed-1', 'seed-30'])
-    .orderBy('chain_seq')
+    .orderBy('audit_chain.seq')
     .execute()
   const byTime = await verify(`?from=${at[0]!.occurred_at.toISOString()}&to=${new Date(at[1]!.occurred_at.getTime() + 1).toISOString()}`)
   t.match(byTime, { valid: true, from_seq: 1, to_seq: 30, checked: 30 })
   t.match(await verify('?from=2999-01-01T00:00:00Z'), { valid: true, checked: 0 }, 'an empty range')
   expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/verify?from=0' }), 400)
 
-  const original = await db.selectFrom('audit_events').select('subject').where('chain_seq', '=', 17).executeTakeFirstOrThrow()
-  await tamper(db, sql`update audit_events set subject = 'someone-else' where chain_seq = 17`)
+  const original = await db.selectFrom('audit_events').select('subject').where('id', '=', entryAt(17)).executeTakeFirstOrThrow()
+  await tamper(db, sql`update audit_events set subject = 'someone-else' where id = ${entryAt(17)}`)
   t.match(
     await verify('?to=30'),
     { valid: false, checked: 16, last_seq: 16, broken: { chain_seq: 17, reason: 'hash-mismatch' } },
     'an entry altered by SQL is found',
   )
   t.match(await verify('?from=18&to=30'), { valid: true, checked: 13 }, 'a range after it still verifies on its own')
-  await tamper(db, sql`update audit_events set subject = ${original.subject} where chain_seq = 17`)
+  await tamper(db, sql`update audit_events set subject = ${original.subject} where id = ${entryAt(17)}`)
 
-  await tamper(db, sql`delete from audit_events where chain_seq = 23`)
+  await tamper(db, sql`delete from audit_events where id = ${entryAt(23)}`)
   t.match(await verify('?to=30'), { valid: false, checked: 22, broken: { chain_seq: 23, reason: 'missing-entry' } }, 'a deleted entry is found')
   t.match(await verify('?from=23&to=30'), { valid: false, checked: 0, broken: { chain_seq: 23, reason: 'missing-entry' } }, 'also when the range starts at it')
-  await tamper(db, sql`delete from audit_events where chain_seq = 30`)
+  await tamper(db, sql`delete from audit_events where id = ${entryAt(30)}`)
   t.match(
     await verify('?from=25&to=30'),
     { valid: false, checked: 5, broken: { chain_seq: 30, reason: 'missing-entry' } },
@@ -185,7 +186,7 @@ t.test('export: NDJSON with the chain hashes, verified offline by the scripts in
   t.match(broken.stderr, /altered/)
   const removed = lines.filter((_, i) => i !== 5).join('\n')
   t.match((await runScript(t, 'verify-script:node', process.execPath, 'mjs', removed)).stderr, /broken link/, 'a removed line fails')
-  await tamper(db, sql`update audit_events set details = '{"count": 99}' where chain_seq = 4`)
+  await tamper(db, sql`update audit_events set details = '{"count": 99}' where id = ${entryAt(4)}`)
   const afterTamper = await injectAs('auditor', { method: 'GET', url: '/v1/audit-events/export?to=10' })
   t.match(
     (await runScript(t, 'verify-script:node', process.execPath, 'mjs', afterTamper.body)).stderr,

@@ -1,9 +1,13 @@
 import { sql } from 'kysely'
 import t from 'tap'
+import { chainHead, countUnlinked } from '../../src/audit/audit.repository.js'
+import type { Trx } from '../../src/kernel/db.js'
 import { verifyChain } from '../../src/audit/chain-verification.js'
 import { GENESIS_HASH, linkAllPendingEntries, linkEntriesRound, linkPendingEntries } from '../../src/kernel/audit-chain.js'
 import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
 import { buildTestApp } from '../helpers/app.js'
+import { linkEverything } from '../audit/helpers.js'
+import { testDatabaseUrl } from '../helpers/database.js'
 import { expectEvery, expectStatus } from '../helpers/expect.js'
 
 t.test('every /v1 request leaves an audit entry; refusals too', async (t) => {
@@ -75,7 +79,10 @@ t.test('the audit table is append-only in the database itself', async (t) => {
   await t.rejects(sql`delete from audit_events`.execute(db), /append-only/)
   await t.rejects(sql`truncate audit_events`.execute(db), /append-only/)
   await linkAllPendingEntries(db)
-  await t.rejects(sql`update audit_events set hash = 'f00'`.execute(db), /append-only/, 'a linked entry cannot be re-linked')
+  await t.rejects(sql`update audit_events set action = 'x'`.execute(db), /append-only/, 'nor once linked')
+  await t.rejects(sql`update audit_chain set hash = 'f00'`.execute(db), /append-only/, 'a link cannot be rewritten')
+  await t.rejects(sql`delete from audit_chain`.execute(db), /append-only/)
+  await t.rejects(sql`truncate audit_chain`.execute(db), /append-only/)
 })
 
 t.test('the hash chain: one line under concurrent writers and linkers; tampering is detected', async (t) => {
@@ -89,10 +96,10 @@ t.test('the hash chain: one line under concurrent writers and linkers; tampering
   await Promise.all([...requests, ...linkers])
   await linkAllPendingEntries(db)
 
-  const chain = await db.selectFrom('audit_events').select(['chain_seq', 'prev_hash', 'hash']).orderBy('chain_seq').execute()
+  const chain = await db.selectFrom('audit_chain').select(['seq', 'prev_hash', 'hash']).orderBy('seq').execute()
   t.equal(chain.length, 40)
   t.same(
-    chain.map((e) => e.chain_seq),
+    chain.map((e) => Number(e.seq)),
     Array.from({ length: 40 }, (_, i) => i + 1),
     'positions 1..n, no gaps, no duplicates',
   )
@@ -112,25 +119,96 @@ t.test('the hash chain: one line under concurrent writers and linkers; tampering
       }
     })
   }
-  const original = await db.selectFrom('audit_events').select('subject').where('chain_seq', '=', 17).executeTakeFirstOrThrow()
-  await tamper(sql`update audit_events set subject = 'someone-else' where chain_seq = 17`)
+  const entry17 = sql<number>`(select entry_id from audit_chain where seq = 17)`
+  const original = await db.selectFrom('audit_events').select('subject').where('id', '=', entry17).executeTakeFirstOrThrow()
+  await tamper(sql`update audit_events set subject = 'someone-else' where id = ${entry17}`)
   t.match(await verifyChain(db), { checked: 16, broken: { chain_seq: 17, reason: 'hash-mismatch' } }, 'an altered entry is found')
-  await tamper(sql`update audit_events set subject = ${original.subject} where chain_seq = 17`)
+  await tamper(sql`update audit_events set subject = ${original.subject} where id = ${entry17}`)
   t.match(await verifyChain(db), { checked: 40, broken: null }, 'restored, the chain verifies again')
+  const link21 = await db.selectFrom('audit_chain').select('prev_hash').where('seq', '=', 21).executeTakeFirstOrThrow()
+  await tamper(sql`update audit_chain set prev_hash = ${'f'.repeat(64)} where seq = 21`)
+  t.match(await verifyChain(db), { checked: 20, broken: { chain_seq: 21, reason: 'prev-hash-mismatch' } }, 'a rewritten link is found')
+  await tamper(sql`update audit_chain set prev_hash = ${link21.prev_hash} where seq = 21`)
 
-  await tamper(sql`delete from audit_events where chain_seq = 30`)
+  await tamper(sql`delete from audit_events where id = (select entry_id from audit_chain where seq = 30)`)
   t.match(await verifyChain(db), { checked: 29, broken: { chain_seq: 30, reason: 'missing-entry' } }, 'a removed entry is found')
+  // With the head's entry removed there is no watermark: linking goes on after it, each entry once.
+  await tamper(sql`delete from audit_events where id = (select entry_id from audit_chain where seq = 40)`)
+  await Promise.all(Array.from({ length: 3 }, () => injectAs('auditor', { method: 'GET', url: '/v1/me' })))
+  await linkEverything(db)
+  t.equal(await chainHead(db), 43, 'the new entries are linked at 41..43')
+  await tamper(sql`delete from audit_chain where seq = 25`)
+  t.match(await verifyChain(db), { checked: 24, broken: { chain_seq: 25, reason: 'missing-entry' } }, 'and a removed link')
 })
 
 t.test('a round of the background linker works off a backlog batch after batch, not one batch per interval', async (t) => {
   const { db, injectAs } = await buildTestApp(t)
   await Promise.all(Array.from({ length: 25 }, () => injectAs('auditor', { method: 'GET', url: '/v1/me' })))
   t.equal(await linkEntriesRound(db, { batchSize: 10 }), 25, 'three batches of 10, 10 and 5 in one round')
-  const unlinked = await db.selectFrom('audit_events').select('id').where('chain_seq', 'is', null).execute()
-  t.equal(unlinked.length, 0)
+  t.equal(await countUnlinked(db), 0)
   const stopped = new AbortController()
   stopped.abort()
   await Promise.all(Array.from({ length: 25 }, () => injectAs('auditor', { method: 'GET', url: '/v1/me' })))
   t.equal(await linkEntriesRound(db, { signal: stopped.signal, batchSize: 10 }), 10, 'at shutdown, the round stops after the batch in hand')
   t.match(await verifyChain(db), { checked: 35, broken: null })
+})
+
+t.test('an entry of a transaction open across a linking round is linked later, in (txid, id) order', async (t) => {
+  // Needs two transactions open at once: the embedded database has a single connection.
+  if (!testDatabaseUrl) return t.pass('two open transactions', { skip: 'needs PostgreSQL (TEST_DATABASE_URL)' })
+  const { db, injectAs } = await buildTestApp(t)
+  const write = (trx: Trx, requestId: string) =>
+    sql`insert into audit_events (subject, action, route, outcome, status, request_id)
+        values ('linker-test', 'test', 'GET /test', 'allowed', 200, ${requestId})`.execute(trx)
+  const entry = (requestId: string) =>
+    db
+      .selectFrom('audit_events')
+      .leftJoin('audit_chain', 'audit_chain.entry_id', 'audit_events.id')
+      .select(['audit_events.id', 'audit_chain.seq'])
+      .where('audit_events.request_id', '=', requestId)
+      .executeTakeFirstOrThrow()
+  const gate = () => {
+    let open!: () => void
+    const opened = new Promise<void>((r) => (open = r))
+    return { opened, open }
+  }
+  await linkEverything(db)
+
+  // T-early takes its txid first; T-open then writes an entry (the lower id) and stays open while
+  // T-early writes one (the higher id, the lower txid) and commits.
+  const earlyHasTxid = gate()
+  const openHasWritten = gate()
+  const openMayCommit = gate()
+  const early = db.transaction().execute(async (trx) => {
+    await sql`select pg_current_xact_id()`.execute(trx)
+    earlyHasTxid.open()
+    await openHasWritten.opened
+    await write(trx, 'early-entry')
+  })
+  await earlyHasTxid.opened
+  const open = db.transaction().execute(async (trx) => {
+    await write(trx, 'open-entry')
+    openHasWritten.open()
+    await openMayCommit.opened
+  })
+  try {
+    await early
+    await linkEverything(db)
+    t.ok((await entry('early-entry')).seq, 'the committed entry is linked: it is the head')
+    expectStatus(t, await injectAs('auditor', { method: 'GET', url: '/v1/me', headers: { 'x-request-id': 'later-entry' } }), 200)
+    await linkAllPendingEntries(db)
+    t.equal(await countUnlinked(db), 1, 'an entry committed after the open transaction began waits for it')
+  } finally {
+    openMayCommit.open()
+    await open
+  }
+  await linkEverything(db)
+  const [earlyEntry, openEntry, laterEntry] = [await entry('early-entry'), await entry('open-entry'), await entry('later-entry')]
+  t.ok(openEntry.id < earlyEntry.id, 'the open transaction wrote the lower id')
+  t.same(
+    [Number(openEntry.seq), Number(laterEntry.seq)],
+    [Number(earlyEntry.seq) + 1, Number(earlyEntry.seq) + 2],
+    'linked after the head it sorts after in (txid, id) order, then the entry that waited for it',
+  )
+  t.match(await verifyChain(db), { broken: null, checked: Number(laterEntry.seq) })
 })
