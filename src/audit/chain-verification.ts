@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { type ChainedColumns, entryHash, GENESIS_HASH } from '../kernel/audit-chain.js'
+import { type ChainedColumns, chainedColumnsArray, chainedColumnsFrom, entryHash, GENESIS_HASH } from '../kernel/audit-chain.js'
 import type { Db } from '../kernel/db.js'
 import { TimeSlice } from '../kernel/time-slice.js'
 
@@ -36,9 +36,7 @@ export interface ChainPageRow extends ChainedColumns {
 export async function chainPageAsText(db: Db, atOrAfter: number, toSeq: number | undefined, limit: number): Promise<string[]> {
   const upper = toSeq === undefined ? sql`` : sql`and c.seq <= ${toSeq}`
   const result = await sql<{ e: string }>`
-    select json_build_array(e.id, c.seq, (extract(epoch from e.occurred_at) * 1000)::int8, e.subject, e.roles, e.org_unit, e.action, e.route,
-                            e.resource_type, e.resource_id, e.outcome, e.status, e.request_id, e.client_address, e.details,
-                            c.prev_hash, c.hash)::text as e
+    select json_build_array(${chainedColumnsArray('e')}, c.seq, c.prev_hash, c.hash)::text as e
       from audit_chain as c
       join audit_events as e on e.id = c.entry_id
      where c.seq >= ${atOrAfter} ${upper}
@@ -51,25 +49,7 @@ export async function chainPageAsText(db: Db, atOrAfter: number, toSeq: number |
 // page of 10,000 at once blocked the loop for a third of a second.
 export function parseChainRow(e: string): ChainPageRow {
   const v = JSON.parse(e) as unknown[]
-  return {
-    id: v[0] as number,
-    chain_seq: v[1] as number,
-    occurred_at: new Date(v[2] as number),
-    subject: v[3] as string | null,
-    roles: v[4] as string[],
-    org_unit: v[5] as string | null,
-    action: v[6] as string,
-    route: v[7] as string,
-    resource_type: v[8] as string | null,
-    resource_id: v[9] as string | null,
-    outcome: v[10] as ChainedColumns['outcome'],
-    status: v[11] as number,
-    request_id: v[12] as string,
-    client_address: v[13] as string | null,
-    details: v[14] as Record<string, unknown>,
-    prev_hash: v[15] as string,
-    hash: v[16] as string,
-  }
+  return { ...chainedColumnsFrom(v), chain_seq: v[14] as number, prev_hash: v[15] as string, hash: v[16] as string }
 }
 
 /**

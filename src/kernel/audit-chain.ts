@@ -163,8 +163,7 @@ async function headLink(q: Queryable) {
 // occurred_at arrives as epoch milliseconds, which a timestamptz(3) holds exactly.
 async function pendingAsText(trx: Trx, unlinked: RawBuilder<boolean>, limit: number): Promise<string[]> {
   const result = await sql<{ e: string }>`
-    select json_build_array(id, (extract(epoch from occurred_at) * 1000)::int8, subject, roles, org_unit, action, route,
-                            resource_type, resource_id, outcome, status, request_id, client_address, details)::text as e
+    select json_build_array(${chainedColumnsArray('audit_events')})::text as e
       from audit_events
      where ${unlinked} and txid < pg_snapshot_xmin(pg_current_snapshot())
      order by txid, id
@@ -172,23 +171,34 @@ async function pendingAsText(trx: Trx, unlinked: RawBuilder<boolean>, limit: num
   return result.rows.map(({ e }) => e)
 }
 
-function parsePendingEntry(e: string): ChainedColumns {
-  const v = JSON.parse(e) as unknown[]
+/**
+ * An entry's hashed columns as the elements of a JSON array (`json_build_array(...)`), for readers
+ * that fetch entries as one JSON text each (the linker, verification, the export): one JSON.parse per
+ * entry costs a third of the CPU of fourteen columns through the driver's per-column parsers.
+ * occurred_at goes as epoch milliseconds, which a timestamptz(3) holds exactly.
+ */
+export function chainedColumnsArray(table: string) {
+  const column = (name: string) => sql.ref(`${table}.${name}`)
+  return sql.join([column('id'), sql`(extract(epoch from ${column('occurred_at')}) * 1000)::int8`, ...CHAINED_COLUMNS.slice(2).map(column)])
+}
+
+/** The hashed columns from the parsed array `chainedColumnsArray` built (at index `at` onwards). */
+export function chainedColumnsFrom(v: unknown[], at = 0): ChainedColumns {
   return {
-    id: v[0] as number,
-    occurred_at: new Date(v[1] as number),
-    subject: v[2] as string | null,
-    roles: v[3] as string[],
-    org_unit: v[4] as string | null,
-    action: v[5] as string,
-    route: v[6] as string,
-    resource_type: v[7] as string | null,
-    resource_id: v[8] as string | null,
-    outcome: v[9] as ChainedColumns['outcome'],
-    status: v[10] as number,
-    request_id: v[11] as string,
-    client_address: v[12] as string | null,
-    details: v[13] as Record<string, unknown>,
+    id: v[at] as number,
+    occurred_at: new Date(v[at + 1] as number),
+    subject: v[at + 2] as string | null,
+    roles: v[at + 3] as string[],
+    org_unit: v[at + 4] as string | null,
+    action: v[at + 5] as string,
+    route: v[at + 6] as string,
+    resource_type: v[at + 7] as string | null,
+    resource_id: v[at + 8] as string | null,
+    outcome: v[at + 9] as ChainedColumns['outcome'],
+    status: v[at + 10] as number,
+    request_id: v[at + 11] as string,
+    client_address: v[at + 12] as string | null,
+    details: v[at + 13] as Record<string, unknown>,
   }
 }
 
@@ -206,7 +216,7 @@ export async function linkPendingEntries(db: Db, batchSize = LINK_BATCH): Promis
 
     // Read after taking the lock: the previous linker's links are committed and visible.
     const head = await headLink(trx)
-    const pending = (await pendingAsText(trx, notLinkedAfter(head), batchSize)).map(parsePendingEntry)
+    const pending = (await pendingAsText(trx, notLinkedAfter(head), batchSize)).map((e) => chainedColumnsFrom(JSON.parse(e) as unknown[]))
     if (pending.length === 0) return 0
 
     let seq = head ? Number(head.seq) : 0
