@@ -49,7 +49,7 @@ const { values } = parseArgs({
 
 /** Runs a bench script in its own process and returns the JSON report it prints last. */
 async function runScript(script: string, args: string[]): Promise<unknown> {
-  const child = spawn(process.execPath, ['--import=tsx', script, ...args], {
+  const child = spawn(process.execPath, [script, ...args], {
     cwd: fileURLToPath(new URL('../', import.meta.url)),
     stdio: ['ignore', 'pipe', 'inherit'],
   })

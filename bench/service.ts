@@ -27,7 +27,7 @@ export async function freePort(): Promise<number> {
 export async function startServer(script: string, env: Record<string, string>, readyPath: string, inherited = process.env): Promise<RunningServer> {
   const port = await freePort()
   const root = fileURLToPath(new URL('../', import.meta.url))
-  const child = spawn(process.execPath, ['--import=tsx', script], {
+  const child = spawn(process.execPath, [script], {
     cwd: root,
     env: { ...inherited, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_ENV: 'production' },
     stdio: ['ignore', 'ignore', 'pipe'],

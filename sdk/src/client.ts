@@ -53,12 +53,13 @@ export interface MadoguchiClient {
 /** A problem thrown where a result cannot carry it (`pages()`). */
 export class MadoguchiProblem<P = Problem> extends Error {
   override name = 'MadoguchiProblem'
-  constructor(
-    readonly problem: P,
-    readonly response: Response,
-  ) {
+  readonly problem: P
+  readonly response: Response
+  constructor(problem: P, response: Response) {
     const p = problem as { status?: number; code?: string; detail?: string }
     super(`${p.status ?? response.status} ${p.code ?? ''}${p.detail ? `: ${p.detail}` : ''}`)
+    this.problem = problem
+    this.response = response
   }
 }
 
@@ -186,7 +187,10 @@ function newIdempotencyKey(): string {
 /** The last ETag seen per record path, the most recently used few hundred. */
 class EtagCache {
   readonly #entries = new Map<string, string>()
-  constructor(readonly size: number) {}
+  readonly size: number
+  constructor(size: number) {
+    this.size = size
+  }
   get(path: string): string | undefined {
     const etag = this.#entries.get(path)
     if (etag !== undefined) {

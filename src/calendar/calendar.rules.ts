@@ -62,11 +62,12 @@ const MAX_CONSECUTIVE_HOLIDAYS = 800
 
 export class CalendarError extends Error {
   override readonly name = 'CalendarError'
-  constructor(
-    readonly reason: 'out_of_range' | 'no_working_day',
-    readonly detail: Message,
-  ) {
+  readonly reason: 'out_of_range' | 'no_working_day'
+  readonly detail: Message
+  constructor(reason: 'out_of_range' | 'no_working_day', detail: Message) {
     super(render(detail, 'en'))
+    this.reason = reason
+    this.detail = detail
   }
 }
 

@@ -11,10 +11,13 @@ export class AuditBatch {
   #waiting: Array<{ entries: readonly AuditEntryInput[]; resolve(): void; reject(error: unknown): void }> = []
   #timer: NodeJS.Timeout | null = null
 
-  constructor(
-    private readonly db: Db,
-    private readonly windowMs = 1,
-  ) {}
+  private readonly db: Db
+  private readonly windowMs: number
+
+  constructor(db: Db, windowMs = 1) {
+    this.db = db
+    this.windowMs = windowMs
+  }
 
   write(entries: readonly AuditEntryInput[]): Promise<void> {
     return new Promise((resolve, reject) => {

@@ -26,8 +26,10 @@ export interface Caller {
 
 export class TokenRejected extends Error {
   override name = 'TokenRejected'
-  constructor(readonly reason: Message) {
+  readonly reason: Message
+  constructor(reason: Message) {
     super(render(reason, 'en'))
+    this.reason = reason
   }
 }
 

@@ -38,26 +38,26 @@ export interface DataFolderLock {
 /** Another live process holds the folder. */
 class DataFolderInUse extends Error {
   override name = 'DataFolderInUse'
-  constructor(
-    readonly folder: string,
-    readonly holder: LockHolder | null,
-  ) {
+  readonly folder: string
+  readonly holder: LockHolder | null
+  constructor(folder: string, holder: LockHolder | null) {
     super(`the data folder ${folder} is in use by ${describeHolder(holder)}`)
+    this.folder = folder
+    this.holder = holder
   }
 }
 
 /** The folder's database did not open: damaged, or not a database at all. */
 export class EmbeddedDatabaseUnreadable extends Error {
   override name = 'EmbeddedDatabaseUnreadable'
-  constructor(
-    readonly folder: string,
-    cause: unknown,
-  ) {
+  readonly folder: string
+  constructor(folder: string, cause: unknown) {
     super(
       `the embedded database in ${folder} could not be opened (${engineMessage(cause)}); if it is damaged, restore your last backup into it with ` +
         `npm run restore -- --from <file> --force (README, "Backup and restore")`,
       { cause },
     )
+    this.folder = folder
   }
 }
 

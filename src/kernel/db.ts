@@ -100,10 +100,13 @@ export class StatementNames {
   readonly #seen = new Map<string, number>()
   readonly #names = new Map<string, string>()
 
-  constructor(
-    private readonly after = 3,
-    private readonly max = 500,
-  ) {}
+  private readonly after: number
+  private readonly max: number
+
+  constructor(after = 3, max = 500) {
+    this.after = after
+    this.max = max
+  }
 
   nameOf(text: string): string | undefined {
     const name = this.#names.get(text)

@@ -68,17 +68,22 @@ export type FieldError = LocalFieldError
  * in the caller's language. The detail is a message id with its values, never prose (messages/).
  */
 export class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: ProblemCode,
-    readonly detail: Message,
-    /** Extension members of the problem body. */
-    readonly extra: { errors?: FieldError[]; allowed?: string[]; [key: string]: unknown } = {},
-    /** Response headers that go with the problem (Retry-After, WWW-Authenticate, …). */
-    readonly headers: Record<string, string> = {},
-  ) {
+  readonly status: number
+  readonly code: ProblemCode
+  readonly detail: Message
+  /** Extension members of the problem body. */
+  readonly extra: { errors?: FieldError[]; allowed?: string[]; [key: string]: unknown }
+  /** Response headers that go with the problem (Retry-After, WWW-Authenticate, …). */
+  readonly headers: Record<string, string>
+
+  constructor(status: number, code: ProblemCode, detail: Message, extra: HttpProblem['extra'] = {}, headers: Record<string, string> = {}) {
     // The English text, for logs.
     super(render(detail, 'en'))
+    this.status = status
+    this.code = code
+    this.detail = detail
+    this.extra = extra
+    this.headers = headers
   }
 
   title(language: Language): string {

@@ -15,7 +15,10 @@ async function migrationFiles(): Promise<string[]> {
 }
 
 class SqlFileMigrationProvider implements MigrationProvider {
-  constructor(private readonly handle: DatabaseHandle) {}
+  private readonly handle: DatabaseHandle
+  constructor(handle: DatabaseHandle) {
+    this.handle = handle
+  }
 
   async getMigrations(): Promise<Record<string, Migration>> {
     const migrations: Record<string, Migration> = {}

@@ -33,7 +33,10 @@ export class SharedValues {
   readonly #stops: Array<() => Promise<void>> = []
   #closed = false
 
-  constructor(private readonly listen: Listen | null) {}
+  private readonly listen: Listen | null
+  constructor(listen: Listen | null) {
+    this.listen = listen
+  }
 
   /** Declares a value at start-up; it is listened for once the app is ready (`start`). */
   keep(value: SharedValue<unknown>): void {

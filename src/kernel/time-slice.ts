@@ -10,7 +10,10 @@ export class TimeSlice {
   #startedAt = performance.now()
 
   /** The longest run of work between two pauses, in milliseconds. */
-  constructor(private readonly budgetMs = 5) {}
+  private readonly budgetMs: number
+  constructor(budgetMs = 5) {
+    this.budgetMs = budgetMs
+  }
 
   /** Whether the current slice has used up its time. */
   due(): boolean {

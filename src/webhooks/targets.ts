@@ -48,7 +48,9 @@ export class TargetPolicy {
   private readonly special = new net.BlockList()
   private readonly allowed = new net.BlockList()
 
-  constructor(readonly privateNetworks: readonly string[] = []) {
+  readonly privateNetworks: readonly string[]
+  constructor(privateNetworks: readonly string[] = []) {
+    this.privateNetworks = privateNetworks
     for (const [address, prefix] of SPECIAL_V4) this.special.addSubnet(address, prefix, 'ipv4')
     for (const [address, prefix] of SPECIAL_V6) this.special.addSubnet(address, prefix, 'ipv6')
     for (const network of privateNetworks) {

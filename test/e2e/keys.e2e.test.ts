@@ -32,7 +32,7 @@ t.test('development secret, a wrong secret refused at start, re-encryption to a 
   t.equal(await trial.stop(), 0)
 
   const next = crypto.randomBytes(32).toString('hex')
-  const wrong = spawnSync(process.execPath, ['--import=tsx', 'src/server.ts'], {
+  const wrong = spawnSync(process.execPath, ['src/server.ts'], {
     env: { ...env, KEY_ENCRYPTION_SECRET: next },
     encoding: 'utf8',
     timeout: 60_000,
@@ -43,7 +43,7 @@ t.test('development secret, a wrong secret refused at start, re-encryption to a 
   t.match(lines[0], /^madoguchi: configuration error: KEY_ENCRYPTION_SECRET: the signing keys do not open with it .*npm run keys:reencrypt/)
 
   const cli = (extra: NodeJS.ProcessEnv) =>
-    spawnSync(process.execPath, ['--import=tsx', 'src/cli/keys-reencrypt.ts'], { env: { ...env, ...extra }, encoding: 'utf8', timeout: 60_000 })
+    spawnSync(process.execPath, ['src/cli/keys-reencrypt.ts'], { env: { ...env, ...extra }, encoding: 'utf8', timeout: 60_000 })
   const refused = cli({ KEY_ENCRYPTION_SECRET: next, KEY_ENCRYPTION_SECRET_OLD: crypto.randomBytes(32).toString('hex') })
   t.equal(refused.status, 1, 'a wrong old secret is refused')
   t.match(refused.stderr, /^keys:reencrypt: .*not the one in use; nothing was changed/)

@@ -23,7 +23,7 @@ t.test('start on the embedded database, get a token, call the API, stop on SIGTE
 
   expectStatus(t, await fetch(`${base}/readyz`), 200, '/readyz answers')
 
-  const token = spawnSync(process.execPath, ['--import=tsx', 'src/cli/token.ts', '--role', 'supervisor'], { env, encoding: 'utf8' })
+  const token = spawnSync(process.execPath, ['src/cli/token.ts', '--role', 'supervisor'], { env, encoding: 'utf8' })
   t.equal(token.status, 0, token.stderr)
   const me = await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${token.stdout.trim()}` } })
   expectStatus(t, me, 200)

@@ -44,7 +44,7 @@ t.test('KEY_ENCRYPTION_SECRET: at least 32 bytes, never echoed; required in prod
 })
 
 t.test('the service refuses to start on a bad value, with one clear line', async (t) => {
-  const result = spawnSync(process.execPath, ['--import=tsx', 'src/server.ts'], {
+  const result = spawnSync(process.execPath, ['src/server.ts'], {
     env: { ...process.env, PORT: 'not-a-port', DATABASE_URL: '' },
     encoding: 'utf8',
     timeout: 30_000,

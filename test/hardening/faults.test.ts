@@ -18,7 +18,10 @@ class CuttableProxy {
   private readonly sockets = new Set<net.Socket>()
   port = 0
 
-  constructor(private readonly target: { host: string; port: number }) {}
+  private readonly target: { host: string; port: number }
+  constructor(target: { host: string; port: number }) {
+    this.target = target
+  }
 
   async start(): Promise<void> {
     this.server = net.createServer((client) => {

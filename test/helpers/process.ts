@@ -23,7 +23,7 @@ export interface ServiceProcess {
 export async function startServiceProcess(t: Teardown, env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
   // Test files share two cores: a slow event loop there is the machine, not this service's
   // overload, so event-loop shedding is off unless a test sets it.
-  const child = spawn(process.execPath, ['--import=tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['src/server.ts'], {
     env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -64,7 +64,7 @@ export async function startServiceProcess(t: Teardown, env: NodeJS.ProcessEnv): 
 /** Runs a process to its end (a command, or a service expected to refuse to start): status and output. */
 export function runProcess(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import=tsx', script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))

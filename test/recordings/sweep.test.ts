@@ -141,7 +141,7 @@ t.test(
     const rec = await register(test, sup, { started_at: daysAgo(365) })
     await pastReviewPeriod(test.db, rec.id)
     const output = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import=tsx', 'src/cli/retention-sweep.ts'], {
+      const child = spawn(process.execPath, ['src/cli/retention-sweep.ts'], {
         env: { ...process.env, DATABASE_URL: test.database.url!, LOG_LEVEL: 'silent' },
       })
       let stdout = ''
