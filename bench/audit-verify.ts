@@ -15,10 +15,10 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
 import pg from 'pg'
-import { verifyChain } from '../src/audit/chain-verification.js'
-import { linkPendingEntries } from '../src/kernel/audit-chain.js'
-import { connectPostgres } from '../src/kernel/db.js'
-import { migrateToLatest } from '../src/kernel/migrations.js'
+import { verifyChain } from '../src/audit/chain-verification.ts'
+import { linkPendingEntries } from '../src/kernel/audit-chain.ts'
+import { connectPostgres } from '../src/kernel/db.ts'
+import { migrateToLatest } from '../src/kernel/migrations.ts'
 
 const { values } = parseArgs({
   options: {

@@ -1,8 +1,8 @@
 import { sql } from 'kysely'
-import { casesListQuery, type CaseFilters } from '../src/cases/cases.repository.js'
-import type { Caller } from '../src/kernel/auth.js'
-import type { Db } from '../src/kernel/db.js'
-import { latencyStats, printTable, type LatencyStats } from './lib.js'
+import { casesListQuery, type CaseFilters } from '../src/cases/cases.repository.ts'
+import type { Caller } from '../src/kernel/auth.ts'
+import type { Db } from '../src/kernel/db.ts'
+import { latencyStats, printTable, type LatencyStats } from './lib.ts'
 
 /**
  * Case lists on a seeded database: times GET /v1/cases with each single filter (sequential

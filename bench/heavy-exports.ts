@@ -2,10 +2,10 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { sql } from 'kysely'
-import type { Role } from '../src/kernel/access.js'
-import { linkPendingEntries } from '../src/kernel/audit-chain.js'
-import { databaseUrl, dropDatabase, freshDatabase, latencyStats, printTable } from './lib.js'
-import { benchService, startServer } from './service.js'
+import type { Role } from '../src/kernel/access.ts'
+import { linkPendingEntries } from '../src/kernel/audit-chain.ts'
+import { databaseUrl, dropDatabase, freshDatabase, latencyStats, printTable } from './lib.ts'
+import { benchService, startServer } from './service.ts'
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 import pg from 'pg'
-import { connectPostgres, type DatabaseHandle } from '../src/kernel/db.js'
-import { migrateToLatest } from '../src/kernel/migrations.js'
+import { connectPostgres, type DatabaseHandle } from '../src/kernel/db.ts'
+import { migrateToLatest } from '../src/kernel/migrations.ts'
 
 /** Shared pieces of the benchmark: a fresh PostgreSQL database, statistics, tables. */
 

@@ -20,10 +20,10 @@
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { sql } from 'kysely'
-import { connectPostgres } from '../src/kernel/db.js'
-import { migrateToLatest } from '../src/kernel/migrations.js'
-import { addDays, todayInTokyo } from '../src/kernel/time.js'
-import { sweepRetention } from '../src/recordings/retention-sweep.js'
+import { connectPostgres } from '../src/kernel/db.ts'
+import { migrateToLatest } from '../src/kernel/migrations.ts'
+import { addDays, todayInTokyo } from '../src/kernel/time.ts'
+import { sweepRetention } from '../src/recordings/retention-sweep.ts'
 
 const { values } = parseArgs({
   options: {

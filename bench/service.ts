@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import crypto from 'node:crypto'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
-import type { Role } from '../src/kernel/access.js'
-import { signHs256Token } from '../src/kernel/auth.js'
-import { ROOT_ORG_UNIT_ID } from '../src/org-units/org-units.repository.js'
+import type { Role } from '../src/kernel/access.ts'
+import { signHs256Token } from '../src/kernel/auth.ts'
+import { ROOT_ORG_UNIT_ID } from '../src/org-units/org-units.repository.ts'
 
 /** Starts a process (the service, or the ceiling server) on a free port and waits until it answers. */
 export interface RunningServer {

@@ -16,11 +16,11 @@
 import crypto from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
-import { seedCases, seedRecordings } from '../src/cli/seed.js'
-import { connectPostgres, type DatabaseHandle } from '../src/kernel/db.js'
-import { fiscalYear, todayInTokyo } from '../src/kernel/time.js'
-import { databaseUrl, dropDatabase, freshDatabase, latencyStats, printTable } from './lib.js'
-import { benchService, startServer } from './service.js'
+import { seedCases, seedRecordings } from '../src/cli/seed.ts'
+import { connectPostgres, type DatabaseHandle } from '../src/kernel/db.ts'
+import { fiscalYear, todayInTokyo } from '../src/kernel/time.ts'
+import { databaseUrl, dropDatabase, freshDatabase, latencyStats, printTable } from './lib.ts'
+import { benchService, startServer } from './service.ts'
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 import autocannon from 'autocannon'
-import { costBetween, type CounterReading, type RequestCost } from './counters.js'
-import { printTable } from './lib.js'
+import { costBetween, type CounterReading, type RequestCost } from './counters.ts'
+import { printTable } from './lib.ts'
 
 /**
  * Throughput under concurrent load with autocannon on loopback, each scenario as a ratio to

@@ -3,11 +3,11 @@ import path from 'node:path'
 import { Type, type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { Value } from 'typebox/value'
-import type { AuthConfig } from './kernel/auth.js'
-import { ConfigError } from './kernel/errors.js'
-import type { ProtectionConfig } from './kernel/protection.plugin.js'
-import type { KeyEncryptionConfig } from './keys/key-encryption.js'
-import type { MediaGrantSettings } from './media-grants/media-grants.service.js'
+import type { AuthConfig } from './kernel/auth.ts'
+import { ConfigError } from './kernel/errors.ts'
+import type { ProtectionConfig } from './kernel/protection.plugin.ts'
+import type { KeyEncryptionConfig } from './keys/key-encryption.ts'
+import type { MediaGrantSettings } from './media-grants/media-grants.service.ts'
 
 /** Exports and verifications of the audit chain one subject may run at once (EXPENSIVE_REQUESTS_PER_SUBJECT's default). */
 export const EXPENSIVE_REQUESTS_PER_SUBJECT = 2

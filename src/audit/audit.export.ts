@@ -1,11 +1,11 @@
-import type { Db } from '../kernel/db.js'
-import { badRequest } from '../kernel/errors.js'
-import { chainHead, firstSeqAtOrAfter, lastSeqBefore } from './audit.repository.js'
-import { type ChainPageRow, chainPageAsText, parseChainRow } from './chain-verification.js'
-import { CHAINED_COLUMNS, chainContent } from '../kernel/audit-chain.js'
-import { canonicalJson } from '../kernel/canonical-json.js'
-import { csvField, japanTime } from '../kernel/csv.js'
-import { TimeSlice } from '../kernel/time-slice.js'
+import type { Db } from '../kernel/db.ts'
+import { badRequest } from '../kernel/errors.ts'
+import { chainHead, firstSeqAtOrAfter, lastSeqBefore } from './audit.repository.ts'
+import { type ChainPageRow, chainPageAsText, parseChainRow } from './chain-verification.ts'
+import { CHAINED_COLUMNS, chainContent } from '../kernel/audit-chain.ts'
+import { canonicalJson } from '../kernel/canonical-json.ts'
+import { csvField, japanTime } from '../kernel/csv.ts'
+import { TimeSlice } from '../kernel/time-slice.ts'
 
 /**
  * Chain ranges, and the export of one.

@@ -1,8 +1,8 @@
 import { sql, type Selectable } from 'kysely'
-import { unlinkedEntries } from '../kernel/audit-chain.js'
-import type { Queryable } from '../kernel/db.js'
-import type { AuditEvent } from './audit.schemas.js'
-import type { AuditEventsTable, AuditOutcome } from '../kernel/audit.tables.js'
+import { unlinkedEntries } from '../kernel/audit-chain.ts'
+import type { Queryable } from '../kernel/db.ts'
+import type { AuditEvent } from './audit.schemas.ts'
+import type { AuditEventsTable, AuditOutcome } from '../kernel/audit.tables.ts'
 
 /** The auditors' queries over the trail the kernel writes (src/kernel/audit.ts, audit-chain.ts). */
 

@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox'
-import { PageQuery, pageOf } from '../kernel/pagination.js'
-import { CheckpointCheckSchema } from './checkpoints.schemas.js'
+import { PageQuery, pageOf } from '../kernel/pagination.ts'
+import { CheckpointCheckSchema } from './checkpoints.schemas.ts'
 
 const Nullable = <T extends TSchema>(schema: T, description?: string) => Type.Union([schema, Type.Null()], description ? { description } : {})
 

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
-import { type ChainedColumns, chainedColumnsArray, chainedColumnsFrom, entryHash, GENESIS_HASH } from '../kernel/audit-chain.js'
-import type { Db } from '../kernel/db.js'
-import { TimeSlice } from '../kernel/time-slice.js'
+import { type ChainedColumns, chainedColumnsArray, chainedColumnsFrom, entryHash, GENESIS_HASH } from '../kernel/audit-chain.ts'
+import type { Db } from '../kernel/db.ts'
+import { TimeSlice } from '../kernel/time-slice.ts'
 
 interface ChainBreak {
   chain_seq: number

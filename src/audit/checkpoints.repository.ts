@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely'
-import type { Queryable, Trx } from '../kernel/db.js'
-import type { AuditCheckpointsTable } from './checkpoints.tables.js'
+import type { Queryable, Trx } from '../kernel/db.ts'
+import type { AuditCheckpointsTable } from './checkpoints.tables.ts'
 
 export type CheckpointRow = Selectable<AuditCheckpointsTable>
 

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { auditNow } from '../kernel/unit-of-work.plugin.js'
-import { JwksSchema } from '../keys/keys.schemas.js'
-import type { SigningKeys } from '../keys/keys.service.js'
-import { CheckpointPageSchema, CheckpointQuerySchema, CheckpointSchema } from './checkpoints.schemas.js'
-import { CHECKPOINT_JWKS_PATH, checkpointOnRequest, checkpointPage } from './checkpoints.service.js'
+import { auditNow } from '../kernel/unit-of-work.plugin.ts'
+import { JwksSchema } from '../keys/keys.schemas.ts'
+import type { SigningKeys } from '../keys/keys.service.ts'
+import { CheckpointPageSchema, CheckpointQuerySchema, CheckpointSchema } from './checkpoints.schemas.ts'
+import { CHECKPOINT_JWKS_PATH, checkpointOnRequest, checkpointPage } from './checkpoints.service.ts'
 
 /** Signed checkpoints of the audit chain: the list for auditors, and one on demand. */
 const checkpointRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app, { keys }) => {

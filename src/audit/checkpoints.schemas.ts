@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { PageQuery, pageOf } from '../kernel/pagination.js'
+import { PageQuery, pageOf } from '../kernel/pagination.ts'
 
 const Hash = (description: string) => Type.String({ pattern: '^[0-9a-f]{64}$', description })
 

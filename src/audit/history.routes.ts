@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HistoryPageSchema, HistoryParamsSchema, HistoryQuerySchema } from './audit.schemas.js'
-import { recordHistory } from './audit.service.js'
+import { HistoryPageSchema, HistoryParamsSchema, HistoryQuerySchema } from './audit.schemas.ts'
+import { recordHistory } from './audit.service.ts'
 
 /** Chain of custody: every access to a record and every change of it, in order. */
 const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { HttpProblem } from '../kernel/errors.js'
-import { DeadlineQuerySchema, DeadlineSchema, HolidaysQuerySchema, MAX_HOLIDAY_RANGE_YEARS, OfficeHolidaysSchema } from './calendar.schemas.js'
-import { deadlineOf, holidaysFromTo } from './calendar.service.js'
+import { HttpProblem } from '../kernel/errors.ts'
+import { DeadlineQuerySchema, DeadlineSchema, HolidaysQuerySchema, MAX_HOLIDAY_RANGE_YEARS, OfficeHolidaysSchema } from './calendar.schemas.ts'
+import { deadlineOf, holidaysFromTo } from './calendar.service.ts'
 
 /**
  * Query strings are converted leniently before validation ('1.5' would count as 1 day, '' as 0):

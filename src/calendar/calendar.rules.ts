@@ -1,7 +1,7 @@
 import holidayJp from '@holiday-jp/holiday_jp'
-import { POLICY_EPOCH, type PolicyVersion } from '../policies/policies.schemas.js'
-import { addDays, weekday } from '../kernel/time.js'
-import { type Message, render } from '../kernel/messages/index.js'
+import { POLICY_EPOCH, type PolicyVersion } from '../policies/policies.schemas.ts'
+import { addDays, weekday } from '../kernel/time.ts'
+import { type Message, render } from '../kernel/messages/index.ts'
 
 /**
  * The office calendar, as pure functions of dates ('YYYY-MM-DD', Asia/Tokyo) and calendar

@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { CALENDAR_FIRST_DATE, CALENDAR_LAST_DATE } from './calendar.rules.js'
+import { CALENDAR_FIRST_DATE, CALENDAR_LAST_DATE } from './calendar.rules.ts'
 
 const DateString = (description: string) => Type.String({ format: 'date', description })
 const VersionId = Type.String({ format: 'uuid' })

@@ -1,8 +1,8 @@
-import type { ServiceContext } from '../kernel/context.js'
-import type { Queryable } from '../kernel/db.js'
-import { badRequest, HttpProblem } from '../kernel/errors.js'
-import { addDays, addYears } from '../kernel/time.js'
-import { policyVersionsGoverning } from '../policies/policies.repository.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import type { Queryable } from '../kernel/db.ts'
+import { badRequest, HttpProblem } from '../kernel/errors.ts'
+import { addDays, addYears } from '../kernel/time.ts'
+import { policyVersionsGoverning } from '../policies/policies.repository.ts'
 import {
   assertInCalendar,
   CALENDAR_FIRST_DATE,
@@ -13,8 +13,8 @@ import {
   dueDate,
   holidaysBetween,
   type OfficeHoliday,
-} from './calendar.rules.js'
-import { MAX_HOLIDAY_RANGE_YEARS } from './calendar.schemas.js'
+} from './calendar.rules.ts'
+import { MAX_HOLIDAY_RANGE_YEARS } from './calendar.schemas.ts'
 
 /**
  * The office calendar read from the database: loads the calendar policy versions that govern

@@ -1,11 +1,11 @@
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely'
-import type { Reach } from '../kernel/access.js'
-import type { Caller } from '../kernel/auth.js'
-import type { Database, Queryable } from '../kernel/db.js'
-import { unitSubtree } from '../org-units/org-units.repository.js'
-import type { CaseCategory, CaseChannel, Severity } from '../policies/case-vocabulary.js'
-import type { CaseStatus } from './case-status.js'
-import { casesRespondedBy } from './cases.repository.js'
+import type { Reach } from '../kernel/access.ts'
+import type { Caller } from '../kernel/auth.ts'
+import type { Database, Queryable } from '../kernel/db.ts'
+import { unitSubtree } from '../org-units/org-units.repository.ts'
+import type { CaseCategory, CaseChannel, Severity } from '../policies/case-vocabulary.ts'
+import type { CaseStatus } from './case-status.ts'
+import { casesRespondedBy } from './cases.repository.ts'
 
 /**
  * The cases module's face for statistics (統計): one row of facts per case from the

@@ -1,4 +1,4 @@
-import type { Permission } from '../kernel/access.js'
+import type { Permission } from '../kernel/access.ts'
 
 /**
  * The case status machine, as data: open → escalated → in_review → resolved → closed, and

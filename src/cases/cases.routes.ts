@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
-import type { ServiceContext } from '../kernel/context.js'
-import { IdempotencyKeyHeader, IfMatchHeader, OptionalIfMatchHeader } from '../kernel/http-headers.js'
-import { setEtag } from '../kernel/preconditions.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import { IdempotencyKeyHeader, IfMatchHeader, OptionalIfMatchHeader } from '../kernel/http-headers.ts'
+import { setEtag } from '../kernel/preconditions.ts'
 import {
   AddResponderSchema,
   CaseIdParams,
@@ -14,7 +14,7 @@ import {
   TransitionSchema,
   UpdateCaseSchema,
   UpsertCaseSchema,
-} from './cases.schemas.js'
+} from './cases.schemas.ts'
 import {
   addResponder,
   listCasesInReach,
@@ -25,7 +25,7 @@ import {
   transitionCase,
   updateCase,
   upsertByExternalRef,
-} from './cases.service.js'
+} from './cases.service.ts'
 
 /** After a change: the case as it now is, with its ETag. */
 async function currentCase(ctx: ServiceContext, reply: FastifyReply, id: string) {

@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox'
-import { PageQuery, pageOf } from '../kernel/pagination.js'
-import { StaffRefSchema } from '../staff/staff.repository.js'
-import { CASE_STATUSES } from './case-status.js'
-import { CASE_CATEGORIES, CASE_CHANNELS, SEVERITIES } from '../policies/case-vocabulary.js'
+import { PageQuery, pageOf } from '../kernel/pagination.ts'
+import { StaffRefSchema } from '../staff/staff.repository.ts'
+import { CASE_STATUSES } from './case-status.ts'
+import { CASE_CATEGORIES, CASE_CHANNELS, SEVERITIES } from '../policies/case-vocabulary.ts'
 
 const Uuid = Type.String({ format: 'uuid' })
 const Instant = Type.String({ format: 'date-time', description: 'RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00' })

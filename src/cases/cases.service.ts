@@ -1,20 +1,20 @@
 import type { RawBuilder } from 'kysely'
-import type { Permission, Reach } from '../kernel/access.js'
-import type { OneStatement, ServiceContext } from '../kernel/context.js'
-import type { Queryable } from '../kernel/db.js'
-import { conflict, forbidden, notFound } from '../kernel/errors.js'
-import { newId } from '../kernel/ids.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import type { DomainChange } from '../kernel/outbox.js'
-import { requireIfMatch } from '../kernel/preconditions.js'
-import { fiscalYear, todayInTokyo } from '../kernel/time.js'
-import { unitForNewRecord, unitForNewRecordInStatement } from '../org-units/org-units.service.js'
-import type { CaseCategory } from '../policies/case-vocabulary.js'
-import { escalationFor } from '../policies/policies.decisions.js'
-import type { PolicyVersion } from '../policies/policies.schemas.js'
-import { policiesToday } from '../policies/policies.service.js'
-import { rememberStaffCtes, staffProfilesIn, staffRef, SYSTEM_ACTOR } from '../staff/staff.repository.js'
-import { findTransition, transitionsFrom, type CaseStatus } from './case-status.js'
+import type { Permission, Reach } from '../kernel/access.ts'
+import type { OneStatement, ServiceContext } from '../kernel/context.ts'
+import type { Queryable } from '../kernel/db.ts'
+import { conflict, forbidden, notFound } from '../kernel/errors.ts'
+import { newId } from '../kernel/ids.ts'
+import { decodeCursor, paginate } from '../kernel/pagination.ts'
+import type { DomainChange } from '../kernel/outbox.ts'
+import { requireIfMatch } from '../kernel/preconditions.ts'
+import { fiscalYear, todayInTokyo } from '../kernel/time.ts'
+import { unitForNewRecord, unitForNewRecordInStatement } from '../org-units/org-units.service.ts'
+import type { CaseCategory } from '../policies/case-vocabulary.ts'
+import { escalationFor } from '../policies/policies.decisions.ts'
+import type { PolicyVersion } from '../policies/policies.schemas.ts'
+import { policiesToday } from '../policies/policies.service.ts'
+import { rememberStaffCtes, staffProfilesIn, staffRef, SYSTEM_ACTOR } from '../staff/staff.repository.ts'
+import { findTransition, transitionsFrom, type CaseStatus } from './case-status.ts'
 import {
   addResponders,
   advisoryLockExternalRef,
@@ -35,11 +35,11 @@ import {
   type CaseHeaderChanges,
   type CaseRow,
   type CaseWithPeople,
-} from './cases.repository.js'
-import type { CaseSummaryView, CaseView, CreateCase, Customer, UpdateCase, UpsertCase } from './cases.schemas.js'
-import { appendEvent, caseHasEvent } from './events.repository.js'
-import type { Message } from '../kernel/messages/index.js'
-import { noteResponderShortfall } from './case-statistics.repository.js'
+} from './cases.repository.ts'
+import type { CaseSummaryView, CaseView, CreateCase, Customer, UpdateCase, UpsertCase } from './cases.schemas.ts'
+import { appendEvent, caseHasEvent } from './events.repository.ts'
+import type { Message } from '../kernel/messages/index.ts'
+import { noteResponderShortfall } from './case-statistics.repository.ts'
 
 /**
  * The rules of a case, from the seeds:

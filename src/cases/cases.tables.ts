@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely'
-import type { CaseCategory, CaseChannel, Severity } from '../policies/case-vocabulary.js'
-import type { CaseStatus } from './case-status.js'
+import type { CaseCategory, CaseChannel, Severity } from '../policies/case-vocabulary.ts'
+import type { CaseStatus } from './case-status.ts'
 
 export interface CasesTable {
   id: string

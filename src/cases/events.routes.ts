@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { IdempotencyKeyHeader } from '../kernel/http-headers.js'
-import { CaseIdParams } from './cases.schemas.js'
-import { CaseEventSchema, CreateEventSchema, EventListQuerySchema, EventPageSchema, TimelineSchema } from './events.schemas.js'
-import { buildTimeline, listCaseEvents, recordEvent, timelineCsvOf } from './events.service.js'
+import { IdempotencyKeyHeader } from '../kernel/http-headers.ts'
+import { CaseIdParams } from './cases.schemas.ts'
+import { CaseEventSchema, CreateEventSchema, EventListQuerySchema, EventPageSchema, TimelineSchema } from './events.schemas.ts'
+import { buildTimeline, listCaseEvents, recordEvent, timelineCsvOf } from './events.service.ts'
 
 /** The chronological record of a case (時系列) and the report built from it. */
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {

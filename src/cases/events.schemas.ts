@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox'
-import { CaseSummarySchema } from './cases.schemas.js'
-import { PageQuery, pageOf } from '../kernel/pagination.js'
-import { StaffRefSchema } from '../staff/staff.repository.js'
-import { EVENT_TYPES, LADDER_TYPES, RECORDABLE_EVENT_TYPES } from './event-types.js'
+import { CaseSummarySchema } from './cases.schemas.ts'
+import { PageQuery, pageOf } from '../kernel/pagination.ts'
+import { StaffRefSchema } from '../staff/staff.repository.ts'
+import { EVENT_TYPES, LADDER_TYPES, RECORDABLE_EVENT_TYPES } from './event-types.ts'
 
 const Uuid = Type.String({ format: 'uuid' })
 

@@ -1,11 +1,11 @@
-import type { OneStatement, ServiceContext } from '../kernel/context.js'
-import { conflict, forbidden, notFound, unprocessable } from '../kernel/errors.js'
-import { newId } from '../kernel/ids.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import { isInTheFuture } from '../kernel/time.js'
-import { type StaffRef, staffRef, staffRefs } from '../staff/staff.repository.js'
-import { casePolicies, loadCase, presentCases, reachesCase } from './cases.service.js'
-import { LADDER_TYPES, WARNING_TYPES } from './event-types.js'
+import type { OneStatement, ServiceContext } from '../kernel/context.ts'
+import { conflict, forbidden, notFound, unprocessable } from '../kernel/errors.ts'
+import { newId } from '../kernel/ids.ts'
+import { decodeCursor, paginate } from '../kernel/pagination.ts'
+import { isInTheFuture } from '../kernel/time.ts'
+import { type StaffRef, staffRef, staffRefs } from '../staff/staff.repository.ts'
+import { casePolicies, loadCase, presentCases, reachesCase } from './cases.service.ts'
+import { LADDER_TYPES, WARNING_TYPES } from './event-types.ts'
 import {
   appendEvent,
   appendEventChecked,
@@ -15,9 +15,9 @@ import {
   isSeqCollision,
   listEvents,
   findCaseWithTimeline,
-} from './events.repository.js'
-import type { CaseEventView, CreateEvent, TimelineView } from './events.schemas.js'
-import { csvField, japanTime } from '../kernel/csv.js'
+} from './events.repository.ts'
+import type { CaseEventView, CreateEvent, TimelineView } from './events.schemas.ts'
+import { csvField, japanTime } from '../kernel/csv.ts'
 
 /**
  * Records an event on a case, with the seeds' rules:

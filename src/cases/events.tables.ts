@@ -1,5 +1,5 @@
 import type { ColumnType, Generated } from 'kysely'
-import type { EventType } from './event-types.js'
+import type { EventType } from './event-types.ts'
 
 export interface CaseEventsTable {
   id: string

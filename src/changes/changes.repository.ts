@@ -1,8 +1,8 @@
 import { sql, type Selectable } from 'kysely'
-import type { Queryable } from '../kernel/db.js'
-import { unitSubtree } from '../org-units/org-units.repository.js'
-import type { Change } from './changes.schemas.js'
-import type { ChangesTable } from '../kernel/changes.tables.js'
+import type { Queryable } from '../kernel/db.ts'
+import { unitSubtree } from '../org-units/org-units.repository.ts'
+import type { Change } from './changes.schemas.ts'
+import type { ChangesTable } from '../kernel/changes.tables.ts'
 
 /** Which changes a reader may see: all, or those of a unit subtree plus organisation-wide ones. */
 export type FeedScope = { kind: 'all' } | { kind: 'unit'; unitId: string | null }

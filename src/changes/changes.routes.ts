@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { auditNow } from '../kernel/unit-of-work.plugin.js'
-import { ChangePageSchema, ChangeQuerySchema, MAX_WAIT_SECONDS, type ChangePage } from './changes.schemas.js'
-import { feedHead, readChanges, type FeedScope } from './changes.repository.js'
-import { sequencePendingChanges } from '../kernel/sequencer.js'
+import { auditNow } from '../kernel/unit-of-work.plugin.ts'
+import { ChangePageSchema, ChangeQuerySchema, MAX_WAIT_SECONDS, type ChangePage } from './changes.schemas.ts'
+import { feedHead, readChanges, type FeedScope } from './changes.repository.ts'
+import { sequencePendingChanges } from '../kernel/sequencer.ts'
 
 // How often a long poll looks again. State lives in the database only, so any instance can
 // answer any poll; no LISTEN/NOTIFY needed.

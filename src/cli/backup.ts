@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../config.js'
-import { dataFolderProblem } from '../kernel/data-folder.js'
-import { embeddedFolder, openEmbedded } from '../kernel/db.js'
+import { ConfigError, loadConfig } from '../config.ts'
+import { dataFolderProblem } from '../kernel/data-folder.ts'
+import { embeddedFolder, openEmbedded } from '../kernel/db.ts'
 
 /**
  * A snapshot of the embedded database, for safekeeping:

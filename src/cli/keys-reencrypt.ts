@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises'
-import { ConfigError, loadConfig } from '../config.js'
-import { dataFolderProblem } from '../kernel/data-folder.js'
-import { openDatabase } from '../kernel/db.js'
-import { pendingMigrations } from '../kernel/migrations.js'
-import { KeyEncryptionKey, loadKeyEncryptionKey, MIN_SECRET_BYTES } from '../keys/key-encryption.js'
-import { reencryptKeys } from '../keys/keys.service.js'
+import { ConfigError, loadConfig } from '../config.ts'
+import { dataFolderProblem } from '../kernel/data-folder.ts'
+import { openDatabase } from '../kernel/db.ts'
+import { pendingMigrations } from '../kernel/migrations.ts'
+import { KeyEncryptionKey, loadKeyEncryptionKey, MIN_SECRET_BYTES } from '../keys/key-encryption.ts'
+import { reencryptKeys } from '../keys/keys.service.ts'
 
 /**
  * Re-encrypts every private signing key for a new key-encryption secret, in one transaction.

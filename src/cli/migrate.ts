@@ -1,7 +1,7 @@
-import { ConfigError, loadConfig } from '../config.js'
-import { dataFolderProblem } from '../kernel/data-folder.js'
-import { openDatabase } from '../kernel/db.js'
-import { migrateToLatest } from '../kernel/migrations.js'
+import { ConfigError, loadConfig } from '../config.ts'
+import { dataFolderProblem } from '../kernel/data-folder.ts'
+import { openDatabase } from '../kernel/db.ts'
+import { migrateToLatest } from '../kernel/migrations.ts'
 
 /** Applies pending migrations to the configured database (the service also does this at start). */
 async function main(): Promise<void> {

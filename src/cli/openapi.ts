@@ -2,10 +2,10 @@ import fs from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import openapiTS, { astToString } from 'openapi-typescript'
-import { buildApp } from '../app.js'
-import { TokenRejected } from '../kernel/auth.js'
-import { connectPostgres } from '../kernel/db.js'
-import { breakingChanges } from './contract-versions.js'
+import { buildApp } from '../app.ts'
+import { TokenRejected } from '../kernel/auth.ts'
+import { connectPostgres } from '../kernel/db.ts'
+import { breakingChanges } from './contract-versions.ts'
 
 /**
  * The contract pipeline.

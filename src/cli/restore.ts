@@ -3,9 +3,9 @@ import path from 'node:path'
 import { parseArgs, promisify } from 'node:util'
 import zlib from 'node:zlib'
 import { sql } from 'kysely'
-import { ConfigError, loadConfig } from '../config.js'
-import { dataFolderProblem, EmbeddedDatabaseUnreadable, engineMessage, lockDataFolder } from '../kernel/data-folder.js'
-import { embeddedFolder, openEmbedded, type DatabaseHandle } from '../kernel/db.js'
+import { ConfigError, loadConfig } from '../config.ts'
+import { dataFolderProblem, EmbeddedDatabaseUnreadable, engineMessage, lockDataFolder } from '../kernel/data-folder.ts'
+import { embeddedFolder, openEmbedded, type DatabaseHandle } from '../kernel/db.ts'
 
 /**
  * Puts a backup (`npm run backup`) back as the embedded database:

@@ -1,8 +1,8 @@
-import { ConfigError, loadConfig } from '../config.js'
-import { dataFolderProblem } from '../kernel/data-folder.js'
-import { openDatabase } from '../kernel/db.js'
-import { pendingMigrations } from '../kernel/migrations.js'
-import { sweepRetention } from '../recordings/retention-sweep.js'
+import { ConfigError, loadConfig } from '../config.ts'
+import { dataFolderProblem } from '../kernel/data-folder.ts'
+import { openDatabase } from '../kernel/db.ts'
+import { pendingMigrations } from '../kernel/migrations.ts'
+import { sweepRetention } from '../recordings/retention-sweep.ts'
 
 /**
  * One retention sweep now, on the configured database (the service also runs it every

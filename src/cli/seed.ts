@@ -1,11 +1,11 @@
 import { sql } from 'kysely'
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../config.js'
-import type { Db } from '../kernel/db.js'
-import { dataFolderProblem } from '../kernel/data-folder.js'
-import { openDatabase } from '../kernel/db.js'
-import { migrateToLatest } from '../kernel/migrations.js'
-import { fiscalYear, todayInTokyo } from '../kernel/time.js'
+import { ConfigError, loadConfig } from '../config.ts'
+import type { Db } from '../kernel/db.ts'
+import { dataFolderProblem } from '../kernel/data-folder.ts'
+import { openDatabase } from '../kernel/db.ts'
+import { migrateToLatest } from '../kernel/migrations.ts'
+import { fiscalYear, todayInTokyo } from '../kernel/time.ts'
 
 export interface SeedOptions {
   cases: number

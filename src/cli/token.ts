@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util'
-import { ROLES } from '../kernel/access.js'
-import { ensureDevSecret, signHs256Token } from '../kernel/auth.js'
-import { ConfigError, loadConfig } from '../config.js'
-import { ROOT_ORG_UNIT_ID } from '../org-units/org-units.repository.js'
+import { ROLES } from '../kernel/access.ts'
+import { ensureDevSecret, signHs256Token } from '../kernel/auth.ts'
+import { ConfigError, loadConfig } from '../config.ts'
+import { ROOT_ORG_UNIT_ID } from '../org-units/org-units.repository.ts'
 
 /**
  * Prints a JWT that the local service accepts, for trying the API:

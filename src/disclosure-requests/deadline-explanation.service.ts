@@ -1,13 +1,13 @@
-import type { OfficeHoliday } from '../calendar/calendar.rules.js'
-import type { ServiceContext } from '../kernel/context.js'
-import { addDays, todayInTokyo } from '../kernel/time.js'
-import type { PolicyVersion } from '../policies/policies.schemas.js'
-import { findPolicyVersion } from '../policies/policies.repository.js'
-import { excludedDays } from './disclosure-deadline.js'
-import { computeDeadline } from './disclosure-deadline.service.js'
-import type { DeadlineExplanationView } from './disclosure-requests.schemas.js'
-import { loadRequest, presentRequest } from './disclosure-requests.service.js'
-import { type Message, render } from '../kernel/messages/index.js'
+import type { OfficeHoliday } from '../calendar/calendar.rules.ts'
+import type { ServiceContext } from '../kernel/context.ts'
+import { addDays, todayInTokyo } from '../kernel/time.ts'
+import type { PolicyVersion } from '../policies/policies.schemas.ts'
+import { findPolicyVersion } from '../policies/policies.repository.ts'
+import { excludedDays } from './disclosure-deadline.ts'
+import { computeDeadline } from './disclosure-deadline.service.ts'
+import type { DeadlineExplanationView } from './disclosure-requests.schemas.ts'
+import { loadRequest, presentRequest } from './disclosure-requests.service.ts'
+import { type Message, render } from '../kernel/messages/index.ts'
 
 const LAW = {
   personal_information: 'deadline.law_personal_information',

@@ -1,10 +1,10 @@
-import { CalendarError, type Deadline } from '../calendar/calendar.rules.js'
-import { officeDueDate } from '../calendar/calendar.service.js'
-import type { Queryable } from '../kernel/db.js'
-import { HttpProblem } from '../kernel/errors.js'
-import { addDays } from '../kernel/time.js'
-import type { DisclosureKind, PolicyVersion } from '../policies/policies.schemas.js'
-import { type CorrectionRound, type KindRules, type PeriodLength, periodLength } from './disclosure-deadline.js'
+import { CalendarError, type Deadline } from '../calendar/calendar.rules.ts'
+import { officeDueDate } from '../calendar/calendar.service.ts'
+import type { Queryable } from '../kernel/db.ts'
+import { HttpProblem } from '../kernel/errors.ts'
+import { addDays } from '../kernel/time.ts'
+import type { DisclosureKind, PolicyVersion } from '../policies/policies.schemas.ts'
+import { type CorrectionRound, type KindRules, type PeriodLength, periodLength } from './disclosure-deadline.ts'
 
 /**
  * The deadline of a request as the office calendar has it: the period's length (disclosure-

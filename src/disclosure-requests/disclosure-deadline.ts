@@ -1,4 +1,4 @@
-import type { PolicyBodies } from '../policies/policies.schemas.js'
+import type { PolicyBodies } from '../policies/policies.schemas.ts'
 
 /**
  * The decision deadline of a disclosure request (開示決定等の期限), as arithmetic on Tokyo dates

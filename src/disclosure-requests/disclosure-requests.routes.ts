@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { IdempotencyKeyHeader, IfMatchHeader } from '../kernel/http-headers.js'
-import { setEtag } from '../kernel/preconditions.js'
-import type { SigningKeys } from '../keys/keys.service.js'
-import type { MediaGrantSettings } from '../media-grants/media-grants.service.js'
-import { explainDeadline } from './deadline-explanation.service.js'
+import { IdempotencyKeyHeader, IfMatchHeader } from '../kernel/http-headers.ts'
+import { setEtag } from '../kernel/preconditions.ts'
+import type { SigningKeys } from '../keys/keys.service.ts'
+import type { MediaGrantSettings } from '../media-grants/media-grants.service.ts'
+import { explainDeadline } from './deadline-explanation.service.ts'
 import {
   AddRecordSchema,
   AppealOutcomeSchema,
@@ -25,7 +25,7 @@ import {
   StepListSchema,
   UpdateDisclosureRequestSchema,
   WithdrawSchema,
-} from './disclosure-requests.schemas.js'
+} from './disclosure-requests.schemas.ts'
 import {
   addRecord,
   createRequest,
@@ -35,8 +35,8 @@ import {
   removeRecord,
   requestHistory,
   updateDescription,
-} from './disclosure-requests.service.js'
-import { appeal, decide, decideAppeal, extendDeadline, handOver, receiveCorrection, requestCorrection, withdraw } from './disclosure-steps.service.js'
+} from './disclosure-requests.service.ts'
+import { appeal, decide, decideAppeal, extendDeadline, handOver, receiveCorrection, requestCorrection, withdraw } from './disclosure-steps.service.ts'
 
 const TAGS = ['disclosure-requests']
 

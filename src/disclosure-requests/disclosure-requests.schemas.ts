@@ -1,10 +1,10 @@
 import { Type, type Static } from 'typebox'
-import { OfficeHolidaySchema } from '../calendar/calendar.schemas.js'
-import { PageQuery, pageOf } from '../kernel/pagination.js'
-import { MediaGrantSchema } from '../media-grants/media-grants.schemas.js'
-import { DISCLOSURE_KINDS } from '../policies/policies.schemas.js'
-import { StaffRefSchema } from '../staff/staff.repository.js'
-import { APPEAL_OUTCOMES, DISCLOSURE_DECISIONS, DISCLOSURE_STATUSES, DISCLOSURE_STEPS, ITEM_OUTCOMES } from './disclosure-status.js'
+import { OfficeHolidaySchema } from '../calendar/calendar.schemas.ts'
+import { PageQuery, pageOf } from '../kernel/pagination.ts'
+import { MediaGrantSchema } from '../media-grants/media-grants.schemas.ts'
+import { DISCLOSURE_KINDS } from '../policies/policies.schemas.ts'
+import { StaffRefSchema } from '../staff/staff.repository.ts'
+import { APPEAL_OUTCOMES, DISCLOSURE_DECISIONS, DISCLOSURE_STATUSES, DISCLOSURE_STEPS, ITEM_OUTCOMES } from './disclosure-status.ts'
 
 const Uuid = Type.String({ format: 'uuid' })
 const DateString = Type.String({ format: 'date', description: 'YYYY-MM-DD (Asia/Tokyo)' })

@@ -1,19 +1,19 @@
-import { reachesCase } from '../cases/cases.service.js'
-import type { ServiceContext } from '../kernel/context.js'
-import { conflict, type FieldError, forbidden, invalidValues, notFound, unprocessable } from '../kernel/errors.js'
-import { newId } from '../kernel/ids.js'
-import type { DomainChange } from '../kernel/outbox.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import { requireIfMatch } from '../kernel/preconditions.js'
-import { todayInTokyo } from '../kernel/time.js'
-import { requireOrgUnit, unitForNewRecord } from '../org-units/org-units.service.js'
-import { POLICY_EPOCH } from '../policies/policies.schemas.js'
-import { policiesToday, policyOn } from '../policies/policies.service.js'
-import { placeHold, releaseHold } from '../recordings/holds.service.js'
-import { isTerminal, recordingStatusInReach } from '../recordings/recordings.service.js'
-import { staffRefs } from '../staff/staff.repository.js'
-import { excludedDays } from './disclosure-deadline.js'
-import { computeDeadline, deadlineColumns } from './disclosure-deadline.service.js'
+import { reachesCase } from '../cases/cases.service.ts'
+import type { ServiceContext } from '../kernel/context.ts'
+import { conflict, type FieldError, forbidden, invalidValues, notFound, unprocessable } from '../kernel/errors.ts'
+import { newId } from '../kernel/ids.ts'
+import type { DomainChange } from '../kernel/outbox.ts'
+import { decodeCursor, paginate } from '../kernel/pagination.ts'
+import { requireIfMatch } from '../kernel/preconditions.ts'
+import { todayInTokyo } from '../kernel/time.ts'
+import { requireOrgUnit, unitForNewRecord } from '../org-units/org-units.service.ts'
+import { POLICY_EPOCH } from '../policies/policies.schemas.ts'
+import { policiesToday, policyOn } from '../policies/policies.service.ts'
+import { placeHold, releaseHold } from '../recordings/holds.service.ts'
+import { isTerminal, recordingStatusInReach } from '../recordings/recordings.service.ts'
+import { staffRefs } from '../staff/staff.repository.ts'
+import { excludedDays } from './disclosure-deadline.ts'
+import { computeDeadline, deadlineColumns } from './disclosure-deadline.service.ts'
 import {
   appendStep,
   findRequestInReach,
@@ -30,10 +30,10 @@ import {
   setRequester,
   stepsOf,
   updateRequest,
-} from './disclosure-requests.repository.js'
-import type { AddRecord, CreateDisclosureRequest, DisclosureRequestView, StepView, UpdateDisclosureRequest } from './disclosure-requests.schemas.js'
-import { OPEN_STATUSES, stepsFrom } from './disclosure-status.js'
-import type { Message } from '../kernel/messages/index.js'
+} from './disclosure-requests.repository.ts'
+import type { AddRecord, CreateDisclosureRequest, DisclosureRequestView, StepView, UpdateDisclosureRequest } from './disclosure-requests.schemas.ts'
+import { OPEN_STATUSES, stepsFrom } from './disclosure-status.ts'
+import type { Message } from '../kernel/messages/index.ts'
 
 /**
  * Disclosure requests (開示請求): a request for recordings and case files, under the

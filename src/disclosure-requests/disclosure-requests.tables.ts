@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely'
-import type { DisclosureKind } from '../policies/policies.schemas.js'
-import type { DecisionItem, DisclosureDecision, DisclosureStatus } from './disclosure-status.js'
+import type { DisclosureKind } from '../policies/policies.schemas.ts'
+import type { DecisionItem, DisclosureDecision, DisclosureStatus } from './disclosure-status.ts'
 
 type Json<T = unknown> = ColumnType<T, string, string>
 

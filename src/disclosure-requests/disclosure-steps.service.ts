@@ -1,15 +1,15 @@
 import type { Updateable } from 'kysely'
-import type { ServiceContext } from '../kernel/context.js'
-import { conflict, type FieldError, forbidden } from '../kernel/errors.js'
-import { newId } from '../kernel/ids.js'
-import { todayInTokyo } from '../kernel/time.js'
-import type { SigningKeys } from '../keys/keys.service.js'
-import type { MediaGrantSettings } from '../media-grants/media-grants.service.js'
-import type { PolicyVersion } from '../policies/policies.schemas.js'
-import { findPolicyVersion } from '../policies/policies.repository.js'
-import { placeHold, recordHoldDecision, releaseHold } from '../recordings/holds.service.js'
-import { derivativeOfRecording, grantMediaAccess, isTerminal, recordingStatusInReach } from '../recordings/recordings.service.js'
-import { computeDeadline, deadlineColumns } from './disclosure-deadline.service.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import { conflict, type FieldError, forbidden } from '../kernel/errors.ts'
+import { newId } from '../kernel/ids.ts'
+import { todayInTokyo } from '../kernel/time.ts'
+import type { SigningKeys } from '../keys/keys.service.ts'
+import type { MediaGrantSettings } from '../media-grants/media-grants.service.ts'
+import type { PolicyVersion } from '../policies/policies.schemas.ts'
+import { findPolicyVersion } from '../policies/policies.repository.ts'
+import { placeHold, recordHoldDecision, releaseHold } from '../recordings/holds.service.ts'
+import { derivativeOfRecording, grantMediaAccess, isTerminal, recordingStatusInReach } from '../recordings/recordings.service.ts'
+import { computeDeadline, deadlineColumns } from './disclosure-deadline.service.ts'
 import {
   closeCorrection,
   insertHandover,
@@ -18,8 +18,8 @@ import {
   type RequestRow,
   setAppealHold,
   updateRequest,
-} from './disclosure-requests.repository.js'
-import type { Appeal, AppealOutcome, Decide, Extend, HandOver, ReceiveCorrection, RequestCorrection, Withdraw } from './disclosure-requests.schemas.js'
+} from './disclosure-requests.repository.ts'
+import type { Appeal, AppealOutcome, Decide, Extend, HandOver, ReceiveCorrection, RequestCorrection, Withdraw } from './disclosure-requests.schemas.ts'
 import {
   dateErrors,
   holdReference,
@@ -30,9 +30,9 @@ import {
   refuseIf,
   reloadRequest,
   requestChange,
-} from './disclosure-requests.service.js'
-import type { DisclosureRequestsTable } from './disclosure-requests.tables.js'
-import { type DecisionItem, type DisclosureStatus, type DisclosureStep, stepTarget, stepsFrom } from './disclosure-status.js'
+} from './disclosure-requests.service.ts'
+import type { DisclosureRequestsTable } from './disclosure-requests.tables.ts'
+import { type DecisionItem, type DisclosureStatus, type DisclosureStep, stepTarget, stepsFrom } from './disclosure-status.ts'
 
 /**
  * The steps of a disclosure request's state machine (disclosure-status.ts), each recorded with

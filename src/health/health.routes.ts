@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sql } from 'kysely'
 import { Type } from 'typebox'
-import type { DatabaseHandle } from '../kernel/db.js'
-import { serviceUnavailable } from '../kernel/errors.js'
-import { pendingMigrations } from '../kernel/migrations.js'
+import type { DatabaseHandle } from '../kernel/db.ts'
+import { serviceUnavailable } from '../kernel/errors.ts'
+import { pendingMigrations } from '../kernel/migrations.ts'
 
 const HealthSchema = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
 

@@ -1,6 +1,6 @@
-import type { Db } from '../kernel/db.js'
-import { todayInTokyo } from '../kernel/time.js'
-import { publishDeadlineWarnings } from './incidents.repository.js'
+import type { Db } from '../kernel/db.ts'
+import { todayInTokyo } from '../kernel/time.ts'
+import { publishDeadlineWarnings } from './incidents.repository.ts'
 
 /**
  * The background job behind `incident.report_due` and `incident.report_overdue` on the change

@@ -1,12 +1,12 @@
 import { sql, type Expression, type ExpressionBuilder, type Insertable, type Selectable, type SqlBool, type Updateable } from 'kysely'
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres'
-import type { Reach } from '../kernel/access.js'
-import type { Caller } from '../kernel/auth.js'
-import type { Database, Db, Queryable } from '../kernel/db.js'
-import { newId } from '../kernel/ids.js'
-import { insertChangesFrom } from '../kernel/outbox.js'
-import type { CursorValue } from '../kernel/pagination.js'
-import { unitSubtree } from '../org-units/org-units.repository.js'
+import type { Reach } from '../kernel/access.ts'
+import type { Caller } from '../kernel/auth.ts'
+import type { Database, Db, Queryable } from '../kernel/db.ts'
+import { newId } from '../kernel/ids.ts'
+import { insertChangesFrom } from '../kernel/outbox.ts'
+import type { CursorValue } from '../kernel/pagination.ts'
+import { unitSubtree } from '../org-units/org-units.repository.ts'
 import type {
   IncidentActionsTable,
   IncidentDisclosuresTable,
@@ -18,7 +18,7 @@ import type {
   IncidentsTable,
   RecordType,
   TeamRole,
-} from './incidents.tables.js'
+} from './incidents.tables.ts'
 
 export type IncidentRow = Selectable<IncidentsTable>
 export type JudgementRow = Selectable<IncidentJudgementsTable>

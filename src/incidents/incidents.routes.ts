@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
-import type { ServiceContext } from '../kernel/context.js'
-import { IdempotencyKeyHeader, IfMatchHeader, OptionalIfMatchHeader } from '../kernel/http-headers.js'
-import { setEtag } from '../kernel/preconditions.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import { IdempotencyKeyHeader, IfMatchHeader, OptionalIfMatchHeader } from '../kernel/http-headers.ts'
+import { setEtag } from '../kernel/preconditions.ts'
 import {
   ActionListSchema,
   ActionParams,
@@ -31,7 +31,7 @@ import {
   ReleaseIncidentHoldsSchema,
   UpdateActionSchema,
   UpdateIncidentSchema,
-} from './incidents.schemas.js'
+} from './incidents.schemas.ts'
 import {
   addMember,
   addRecords,
@@ -46,8 +46,8 @@ import {
   releaseIncidentHolds,
   removeMember,
   updateIncidentFacts,
-} from './incidents.service.js'
-import { actionList, addAction, addEntry, changeAction, decideDisclosure, entriesPage, fileReport, recordNotification } from './response.service.js'
+} from './incidents.service.ts'
+import { actionList, addAction, addEntry, changeAction, decideDisclosure, entriesPage, fileReport, recordNotification } from './response.service.ts'
 
 /** After a change: the incident as it now is, with its ETag. */
 async function current(ctx: ServiceContext, reply: FastifyReply, id: string) {

@@ -1,6 +1,6 @@
-import { addDays } from '../kernel/time.js'
-import type { PolicyBodies } from '../policies/policies.schemas.js'
-import type { Exemption, ReportReason } from './incidents.tables.js'
+import { addDays } from '../kernel/time.ts'
+import type { PolicyBodies } from '../policies/policies.schemas.ts'
+import type { Exemption, ReportReason } from './incidents.tables.ts'
 
 /**
  * The reporting duty for leaks (漏えい等) of 行政機関等, pure: 個人情報保護法第68条第1項 and

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
-import { PageQuery, pageOf } from '../kernel/pagination.js'
-import { StaffRefSchema } from '../staff/staff.repository.js'
+import { PageQuery, pageOf } from '../kernel/pagination.ts'
+import { StaffRefSchema } from '../staff/staff.repository.ts'
 
 /**
  * Leak incidents (漏えい等): the place where the first seed's five principles happen, with the

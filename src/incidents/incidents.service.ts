@@ -1,19 +1,19 @@
 import type { Updateable } from 'kysely'
-import { CalendarError } from '../calendar/calendar.rules.js'
-import { officeDueDate } from '../calendar/calendar.service.js'
-import { readableCase } from '../cases/cases.service.js'
-import type { Reach } from '../kernel/access.js'
-import type { ServiceContext } from '../kernel/context.js'
-import { conflict, forbidden, invalidValues, notFound, unprocessable, type FieldError } from '../kernel/errors.js'
-import { newId } from '../kernel/ids.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import { requireIfMatch } from '../kernel/preconditions.js'
-import { addDays, isInTheFuture, tokyoDate } from '../kernel/time.js'
-import { unitForNewRecord } from '../org-units/org-units.service.js'
-import { POLICY_EPOCH, type PolicyVersion } from '../policies/policies.schemas.js'
-import { policyOn } from '../policies/policies.service.js'
-import { placeHoldFor, releaseHoldsFor } from '../recordings/holds.service.js'
-import { readableRecording } from '../recordings/recordings.service.js'
+import { CalendarError } from '../calendar/calendar.rules.ts'
+import { officeDueDate } from '../calendar/calendar.service.ts'
+import { readableCase } from '../cases/cases.service.ts'
+import type { Reach } from '../kernel/access.ts'
+import type { ServiceContext } from '../kernel/context.ts'
+import { conflict, forbidden, invalidValues, notFound, unprocessable, type FieldError } from '../kernel/errors.ts'
+import { newId } from '../kernel/ids.ts'
+import { decodeCursor, paginate } from '../kernel/pagination.ts'
+import { requireIfMatch } from '../kernel/preconditions.ts'
+import { addDays, isInTheFuture, tokyoDate } from '../kernel/time.ts'
+import { unitForNewRecord } from '../org-units/org-units.service.ts'
+import { POLICY_EPOCH, type PolicyVersion } from '../policies/policies.schemas.ts'
+import { policyOn } from '../policies/policies.service.ts'
+import { placeHoldFor, releaseHoldsFor } from '../recordings/holds.service.ts'
+import { readableRecording } from '../recordings/recordings.service.ts'
 import {
   actionsOf,
   addTeamMembers,
@@ -35,12 +35,12 @@ import {
   removeTeamMember,
   setLinkHold,
   updateIncident,
-} from './incidents.repository.js'
-import { dayOne, finalReportDays, judge, type Judgement, type ReportingFacts } from './incidents.rules.js'
-import type { CreateIncident, IncidentView, UpdateIncident } from './incidents.schemas.js'
-import type { CountedDeadline, DeadlinesDoc, IncidentsTable, TeamRole } from './incidents.tables.js'
-import { incidentChange, presentIncidents, refsFor } from './incidents.views.js'
-import type { Message } from '../kernel/messages/index.js'
+} from './incidents.repository.ts'
+import { dayOne, finalReportDays, judge, type Judgement, type ReportingFacts } from './incidents.rules.ts'
+import type { CreateIncident, IncidentView, UpdateIncident } from './incidents.schemas.ts'
+import type { CountedDeadline, DeadlinesDoc, IncidentsTable, TeamRole } from './incidents.tables.ts'
+import { incidentChange, presentIncidents, refsFor } from './incidents.views.ts'
+import type { Message } from '../kernel/messages/index.ts'
 
 /**
  * Leak incidents (漏えい等), the first seed's principles as a workflow:

@@ -1,12 +1,12 @@
-import type { ServiceContext } from '../kernel/context.js'
-import type { DomainChange } from '../kernel/outbox.js'
-import { todayInTokyo, tokyoDate } from '../kernel/time.js'
-import { policiesToday } from '../policies/policies.service.js'
-import { type StaffRef, staffRefs } from '../staff/staff.repository.js'
-import type { ActionRow, EntryRow, IncidentRow, IncidentViewRow, ReportJson } from './incidents.repository.js'
-import { warningOn } from './incidents.rules.js'
-import type { ActionView, EntryView, IncidentView } from './incidents.schemas.js'
-import type { CountedDeadline, DeadlineKind } from './incidents.tables.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import type { DomainChange } from '../kernel/outbox.ts'
+import { todayInTokyo, tokyoDate } from '../kernel/time.ts'
+import { policiesToday } from '../policies/policies.service.ts'
+import { type StaffRef, staffRefs } from '../staff/staff.repository.ts'
+import type { ActionRow, EntryRow, IncidentRow, IncidentViewRow, ReportJson } from './incidents.repository.ts'
+import { warningOn } from './incidents.rules.ts'
+import type { ActionView, EntryView, IncidentView } from './incidents.schemas.ts'
+import type { CountedDeadline, DeadlineKind } from './incidents.tables.ts'
 
 /**
  * How incidents appear: staff under the names the name-display policy allows, free text that may

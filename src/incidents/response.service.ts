@@ -1,10 +1,10 @@
-import type { ServiceContext } from '../kernel/context.js'
-import { conflict, type FieldError, invalidValues, notFound } from '../kernel/errors.js'
-import { newId } from '../kernel/ids.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import { requireIfMatch } from '../kernel/preconditions.js'
-import { isInTheFuture, todayInTokyo, tokyoDate } from '../kernel/time.js'
-import { loadHeader, lockForHandling } from './incidents.service.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import { conflict, type FieldError, invalidValues, notFound } from '../kernel/errors.ts'
+import { newId } from '../kernel/ids.ts'
+import { decodeCursor, paginate } from '../kernel/pagination.ts'
+import { requireIfMatch } from '../kernel/preconditions.ts'
+import { isInTheFuture, todayInTokyo, tokyoDate } from '../kernel/time.ts'
+import { loadHeader, lockForHandling } from './incidents.service.ts'
 import {
   actionsOf,
   appendEntry,
@@ -18,10 +18,10 @@ import {
   listEntries,
   updateAction,
   updateIncident,
-} from './incidents.repository.js'
-import type { ActionView, CreateAction, CreateEntry, DecideDisclosure, EntryView, FileReport, RecordNotification, UpdateAction } from './incidents.schemas.js'
-import { incidentChange, presentActions, presentEntries } from './incidents.views.js'
-import type { Message } from '../kernel/messages/index.js'
+} from './incidents.repository.ts'
+import type { ActionView, CreateAction, CreateEntry, DecideDisclosure, EntryView, FileReport, RecordNotification, UpdateAction } from './incidents.schemas.ts'
+import { incidentChange, presentActions, presentEntries } from './incidents.views.ts'
+import type { Message } from '../kernel/messages/index.ts'
 
 /**
  * The response to an incident, after the seed:

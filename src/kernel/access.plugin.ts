@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { isPermission, reachFor, type Permission, type Reach, type RouteAccess } from './access.js'
-import { TokenRejected, type Caller, type TokenVerifier } from './auth.js'
-import { forbidden, unauthorized } from './errors.js'
+import { isPermission, reachFor, type Permission, type Reach, type RouteAccess } from './access.ts'
+import { TokenRejected, type Caller, type TokenVerifier } from './auth.ts'
+import { forbidden, unauthorized } from './errors.ts'
 
 /** What the authorisation hook established for the request. */
 interface RequestAccess {

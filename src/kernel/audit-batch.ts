@@ -1,5 +1,5 @@
-import { type AuditEntryInput, appendAuditRows } from './audit.js'
-import type { Db } from './db.js'
+import { type AuditEntryInput, appendAuditRows } from './audit.ts'
+import type { Db } from './db.ts'
 
 /**
  * Group commit for the audit entries of reads: entries that arrive within `windowMs` of the first

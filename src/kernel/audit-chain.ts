@@ -1,9 +1,9 @@
 import crypto from 'node:crypto'
 import { type RawBuilder, sql, type Selectable } from 'kysely'
-import { canonicalJson } from './canonical-json.js'
-import type { Db, Queryable, Trx } from './db.js'
-import type { AuditEventsTable } from './audit.tables.js'
-import { TimeSlice } from './time-slice.js'
+import { canonicalJson } from './canonical-json.ts'
+import type { Db, Queryable, Trx } from './db.ts'
+import type { AuditEventsTable } from './audit.tables.ts'
+import { TimeSlice } from './time-slice.ts'
 
 /**
  * The audit hash chain (tamper evidence): the recipe and the linker, which is the only writer of

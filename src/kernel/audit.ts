@@ -1,8 +1,8 @@
 import { type RawBuilder, sql } from 'kysely'
-import type { AuditOutcome } from './audit.tables.js'
-import { CompiledQueries } from './compiled-queries.js'
-import type { Queryable } from './db.js'
-import { storableText } from './storable-text.js'
+import type { AuditOutcome } from './audit.tables.ts'
+import { CompiledQueries } from './compiled-queries.ts'
+import type { Queryable } from './db.ts'
+import { storableText } from './storable-text.ts'
 
 /**
  * The audit append: the only way entries get into audit_events (the chain linker in

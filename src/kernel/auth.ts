@@ -2,8 +2,8 @@ import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose'
-import { ROLES, type Role } from './access.js'
-import { render, type Message } from './messages/index.js'
+import { ROLES, type Role } from './access.ts'
+import { render, type Message } from './messages/index.ts'
 
 /** Signature verification: exactly one source of keys, or the local development secret. */
 export type AuthConfig =

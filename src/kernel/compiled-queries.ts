@@ -1,9 +1,12 @@
 import type { Compilable, CompiledQuery, QueryResult, RawBuilder } from 'kysely'
-import type { Queryable } from './db.js'
+import type { Queryable } from './db.ts'
 
 /** Where a query built once takes a value given on each execution. */
 class Slot {
-  constructor(readonly name: string) {}
+  readonly name: string
+  constructor(name: string) {
+    this.name = name
+  }
 }
 
 /** A query builder, or a sql`` template. */
@@ -31,10 +34,13 @@ interface Template {
 export class CompiledQueries {
   readonly #templates = new Map<string, Template>()
 
-  constructor(
-    private readonly kind: string,
-    private readonly max = 64,
-  ) {}
+  private readonly kind: string
+  private readonly max: number
+
+  constructor(kind: string, max = 64) {
+    this.kind = kind
+    this.max = max
+  }
 
   async execute<V extends Record<string, unknown>, R>(q: Queryable, shape: string, values: V, build: (p: V) => Built<R>): Promise<QueryResult<R>> {
     let template = this.#templates.get(shape)

@@ -1,11 +1,11 @@
-import type { Permission, Reach } from './access.js'
-import type { AuditEntryInput } from './audit.js'
-import type { Caller } from './auth.js'
+import type { Permission, Reach } from './access.ts'
+import type { AuditEntryInput } from './audit.ts'
+import type { Caller } from './auth.ts'
 import type { RawBuilder } from 'kysely'
-import type { Queryable } from './db.js'
-import type { Language } from './language.js'
-import type { DomainChange } from './outbox.js'
-import type { SharedValue } from './shared-values.js'
+import type { Queryable } from './db.ts'
+import type { Language } from './language.ts'
+import type { DomainChange } from './outbox.ts'
+import type { SharedValue } from './shared-values.ts'
 
 /** What a request's audit entry will say beyond who, when and how it ended. */
 export interface AuditNote {

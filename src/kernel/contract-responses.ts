@@ -1,7 +1,7 @@
 import type { RouteOptions } from 'fastify'
-import type { RouteAccess } from './access.js'
-import { type ProblemCode, ProblemSchema } from './errors.js'
-import { REQUIRED_IN_CONTRACT } from './http-headers.js'
+import type { RouteAccess } from './access.ts'
+import { type ProblemCode, ProblemSchema } from './errors.ts'
+import { REQUIRED_IN_CONTRACT } from './http-headers.ts'
 
 /**
  * What each operation's contract says it can answer besides success, derived from what the

@@ -4,8 +4,8 @@ import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import pg from 'pg'
-import { EmbeddedDatabaseUnreadable, lockDataFolder, type DataFolderLock } from './data-folder.js'
-import type { KernelTables } from './kernel.tables.js'
+import { EmbeddedDatabaseUnreadable, lockDataFolder, type DataFolderLock } from './data-folder.ts'
+import type { KernelTables } from './kernel.tables.ts'
 
 /**
  * Every table Kysely may query. The kernel declares its own here; src/database.ts adds every

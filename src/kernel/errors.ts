@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
-import type { Language } from './language.js'
-import { render, type LocalFieldError, type Message } from './messages/index.js'
+import type { Language } from './language.ts'
+import { render, type LocalFieldError, type Message } from './messages/index.ts'
 
 /**
  * Every problem code the API answers, in one list: the contract's Problem `code` enum is this

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto'
 import { finished, Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod, RouteOptions } from 'fastify'
-import type { SessionLocks } from './db.js'
-import { HttpProblem } from './errors.js'
+import type { SessionLocks } from './db.ts'
+import { HttpProblem } from './errors.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,10 +1,10 @@
 import crypto from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { sql } from 'kysely'
-import { canonicalJson } from './canonical-json.js'
-import type { Db, Trx } from './db.js'
-import { badRequest, HttpProblem } from './errors.js'
-import { IDEMPOTENCY_KEY_PATTERN } from './http-headers.js'
+import { canonicalJson } from './canonical-json.ts'
+import type { Db, Trx } from './db.ts'
+import { badRequest, HttpProblem } from './errors.ts'
+import { IDEMPOTENCY_KEY_PATTERN } from './http-headers.ts'
 
 /** How long a key is remembered. */
 const IDEMPOTENCY_KEY_TTL_HOURS = 24

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { badRequest, HttpProblem } from './errors.js'
+import { badRequest, HttpProblem } from './errors.ts'
 
 /**
  * JSON bodies are UTF-8 (RFC 8259 §8.1) and are taken exactly as sent: bytes that are not UTF-8

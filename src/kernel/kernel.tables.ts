@@ -1,6 +1,6 @@
 import type { ColumnType } from 'kysely'
-import type { AuditTables } from './audit.tables.js'
-import type { ChangeTables } from './changes.tables.js'
+import type { AuditTables } from './audit.tables.ts'
+import type { ChangeTables } from './changes.tables.ts'
 
 /** Replies remembered for Idempotency-Key retries (idempotency.ts). */
 interface IdempotencyKeysTable {

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration'
-import type { DatabaseHandle } from './db.js'
+import type { DatabaseHandle } from './db.ts'
 
 // Migrations are plain SQL files in migrations/, named NNNN_what.sql, applied in name order.
 // Kysely's Migrator records them and holds an advisory lock while it runs, so several

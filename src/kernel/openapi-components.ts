@@ -1,4 +1,4 @@
-import { REQUIRED_IN_CONTRACT } from './http-headers.js'
+import { REQUIRED_IN_CONTRACT } from './http-headers.ts'
 
 /**
  * Schemas are written once in TypeBox and used inline by routes, so handlers are typed by

@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely'
-import type { Queryable } from './db.js'
+import type { Queryable } from './db.ts'
 
 /**
  * The change outbox: the only way rows get into `changes` (the sequencer, sequencer.ts, then

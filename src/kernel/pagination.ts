@@ -1,5 +1,5 @@
 import { Type, type TSchema } from 'typebox'
-import { badRequest } from './errors.js'
+import { badRequest } from './errors.ts'
 
 /**
  * Cursor pagination: `limit` and an opaque `cursor` in, `items` and `next_cursor` out.

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify'
-import { preconditionFailed, preconditionRequired } from './errors.js'
+import { preconditionFailed, preconditionRequired } from './errors.ts'
 
 /**
  * Optimistic concurrency with ETags (RFC 9110): a record's ETag is its version. GET sets it

@@ -1,12 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { TokenRejected } from './auth.js'
-import { DatabaseUnavailable } from './db.js'
-import { badRequest, HttpProblem, problemBody, serviceUnavailable, unauthorized, type FieldError, type ProblemCode } from './errors.js'
-import { languageOf } from './language.js'
-import type { Message } from './messages/index.js'
-import { findUnstorable } from './storable-text.js'
-import { recordFailure } from './unit-of-work.plugin.js'
+import { TokenRejected } from './auth.ts'
+import { DatabaseUnavailable } from './db.ts'
+import { badRequest, HttpProblem, problemBody, serviceUnavailable, unauthorized, type FieldError, type ProblemCode } from './errors.ts'
+import { languageOf } from './language.ts'
+import type { Message } from './messages/index.ts'
+import { findUnstorable } from './storable-text.ts'
+import { recordFailure } from './unit-of-work.plugin.ts'
 
 /**
  * One error handler for the whole service: every error leaves as RFC 9457 problem+json with

@@ -6,9 +6,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { decodeJwt } from 'jose'
-import type { DatabaseHandle } from './db.js'
-import { HttpProblem, serviceUnavailable } from './errors.js'
-import { limitExpensiveRequests } from './expensive-requests.js'
+import type { DatabaseHandle } from './db.ts'
+import { HttpProblem, serviceUnavailable } from './errors.ts'
+import { limitExpensiveRequests } from './expensive-requests.ts'
 
 export interface ProtectionConfig {
   /** Browser origins allowed to call the API (CORS); empty: none. */

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Db, Queryable } from './db.js'
+import type { Db, Queryable } from './db.ts'
 
 /**
  * The change feed's sequencer: gives committed changes their feed positions 1, 2, 3, …

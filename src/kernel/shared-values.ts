@@ -1,4 +1,4 @@
-import type { Listen, Queryable } from './db.js'
+import type { Listen, Queryable } from './db.ts'
 
 /**
  * Values kept per instance and dropped when the database announces a change (LISTEN/NOTIFY):

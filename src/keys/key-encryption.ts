@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import type { JWK } from 'jose'
-import { ensureDevSecret } from '../kernel/auth.js'
+import { ensureDevSecret } from '../kernel/auth.ts'
 
 /**
  * Envelope encryption of private signing keys (AES-256-GCM from Node's crypto).

@@ -1,7 +1,7 @@
 import { sql, type Selectable } from 'kysely'
-import type { Queryable } from '../kernel/db.js'
-import type { SealedPrivateKey } from './key-encryption.js'
-import type { KeyPurpose, SigningKeysTable } from './keys.tables.js'
+import type { Queryable } from '../kernel/db.ts'
+import type { SealedPrivateKey } from './key-encryption.ts'
+import type { KeyPurpose, SigningKeysTable } from './keys.tables.ts'
 
 export type KeyRow = Selectable<SigningKeysTable>
 

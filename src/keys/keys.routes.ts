@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { rotateSigningKey, type SigningKeys, signingKeyList } from './keys.service.js'
-import { KeyRotationSchema, RotateKeySchema, SigningKeyListSchema } from './keys.schemas.js'
+import { rotateSigningKey, type SigningKeys, signingKeyList } from './keys.service.ts'
+import { KeyRotationSchema, RotateKeySchema, SigningKeyListSchema } from './keys.schemas.ts'
 
 /** Signing keys: what exists (no private parts, ever), and rotation. */
 const keyRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app, { keys }) => {

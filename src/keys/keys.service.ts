@@ -1,9 +1,9 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose'
 import { sql } from 'kysely'
-import type { ServiceContext } from '../kernel/context.js'
-import type { Db, Queryable } from '../kernel/db.js'
-import { ConfigError, serviceUnavailable } from '../kernel/errors.js'
-import { type KeyEncryptionKey, WrongKeyEncryptionKey } from './key-encryption.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import type { Db, Queryable } from '../kernel/db.ts'
+import { ConfigError, serviceUnavailable } from '../kernel/errors.ts'
+import { type KeyEncryptionKey, WrongKeyEncryptionKey } from './key-encryption.ts'
 import {
   activeKey,
   activeKeys,
@@ -15,9 +15,9 @@ import {
   supersedeKey,
   type ActiveKeyRow,
   type NewKey,
-} from './keys.repository.js'
-import type { KeyRotationView, RotateKey, SigningKeyView } from './keys.schemas.js'
-import type { KeyPurpose } from './keys.tables.js'
+} from './keys.repository.ts'
+import type { KeyRotationView, RotateKey, SigningKeyView } from './keys.schemas.ts'
+import type { KeyPurpose } from './keys.tables.ts'
 
 /**
  * Signing keys: one active ES256 key per purpose, kept in PostgreSQL with its private part

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ACCESS, permissionsOf, ROLES } from '../kernel/access.js'
+import { ACCESS, permissionsOf, ROLES } from '../kernel/access.ts'
 
 const ReachSchema = Type.Enum(['own', 'unit', 'all'])
 

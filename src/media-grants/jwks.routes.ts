@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { JwksSchema } from '../keys/keys.schemas.js'
-import type { SigningKeys } from '../keys/keys.service.js'
-import { JWKS_PATH, mediaGrantJwks } from './media-grants.service.js'
+import { JwksSchema } from '../keys/keys.schemas.ts'
+import type { SigningKeys } from '../keys/keys.service.ts'
+import { JWKS_PATH, mediaGrantJwks } from './media-grants.service.ts'
 
 /** The public keys media servers verify media access grants with (RFC 7517). No token needed. */
 const jwksRoutes: FastifyPluginAsyncTypebox<{ keys: SigningKeys }> = async (app, { keys }) => {

@@ -1,8 +1,8 @@
 import { SignJWT } from 'jose'
-import type { Queryable } from '../kernel/db.js'
-import { newId } from '../kernel/ids.js'
-import type { PublicJwk, SigningKeys } from '../keys/keys.service.js'
-import type { MediaGrantView } from './media-grants.schemas.js'
+import type { Queryable } from '../kernel/db.ts'
+import { newId } from '../kernel/ids.ts'
+import type { PublicJwk, SigningKeys } from '../keys/keys.service.ts'
+import type { MediaGrantView } from './media-grants.schemas.ts'
 
 /**
  * Media access grants: short-lived JWTs that let the municipality's media server open one

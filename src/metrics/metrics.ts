@@ -4,12 +4,12 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { chainLinkingLag } from '../audit/audit.repository.js'
-import { feedLag } from '../changes/changes.repository.js'
-import type { DatabaseHandle } from '../kernel/db.js'
-import type { BackgroundJob } from '../kernel/background-jobs.js'
-import type { SweepResult } from '../recordings/retention-sweep.js'
-import { deliveryBacklog } from '../webhooks/webhooks.repository.js'
+import { chainLinkingLag } from '../audit/audit.repository.ts'
+import { feedLag } from '../changes/changes.repository.ts'
+import type { DatabaseHandle } from '../kernel/db.ts'
+import type { BackgroundJob } from '../kernel/background-jobs.ts'
+import type { SweepResult } from '../recordings/retention-sweep.ts'
+import { deliveryBacklog } from '../webhooks/webhooks.repository.ts'
 
 /**
  * Prometheus metrics (prom-client), served on their own listener (METRICS_PORT), never on the

@@ -1,9 +1,9 @@
 import { sql, type Selectable } from 'kysely'
-import type { Reach } from '../kernel/access.js'
-import type { Queryable } from '../kernel/db.js'
-import { newId } from '../kernel/ids.js'
-import type { OrgUnit } from './org-units.schemas.js'
-import type { OrgUnitsTable } from './org-units.tables.js'
+import type { Reach } from '../kernel/access.ts'
+import type { Queryable } from '../kernel/db.ts'
+import { newId } from '../kernel/ids.ts'
+import type { OrgUnit } from './org-units.schemas.ts'
+import type { OrgUnitsTable } from './org-units.tables.ts'
 
 /** The unit every tree hangs from; created by the first migration. */
 export const ROOT_ORG_UNIT_ID = '00000000-0000-7000-8000-000000000001'

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { CreateOrgUnitSchema, OrgUnitListSchema, OrgUnitSchema } from './org-units.schemas.js'
-import { addOrgUnit, orgUnitTree } from './org-units.service.js'
+import { CreateOrgUnitSchema, OrgUnitListSchema, OrgUnitSchema } from './org-units.schemas.ts'
+import { addOrgUnit, orgUnitTree } from './org-units.service.ts'
 
 /** Org units (所属): the tree that reach ("own unit and below") is measured on. */
 const orgUnitRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,8 +1,8 @@
-import type { ServiceContext } from '../kernel/context.js'
-import { conflictOnUnique, forbidden, unprocessable } from '../kernel/errors.js'
-import { createOrgUnit, findOrgUnit, isWithinUnit, listOrgUnits, unitWithCreationReach } from './org-units.repository.js'
-import type { CreateOrgUnit, OrgUnit } from './org-units.schemas.js'
-import type { Message } from '../kernel/messages/index.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import { conflictOnUnique, forbidden, unprocessable } from '../kernel/errors.ts'
+import { createOrgUnit, findOrgUnit, isWithinUnit, listOrgUnits, unitWithCreationReach } from './org-units.repository.ts'
+import type { CreateOrgUnit, OrgUnit } from './org-units.schemas.ts'
+import type { Message } from '../kernel/messages/index.ts'
 
 /** Org units (所属): the tree that reach ("own unit and below") is measured on. */
 

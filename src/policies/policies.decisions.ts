@@ -1,5 +1,5 @@
-import type { CaseCategory, CaseChannel, Severity } from './case-vocabulary.js'
-import type { PolicyVersion } from './policies.schemas.js'
+import type { CaseCategory, CaseChannel, Severity } from './case-vocabulary.ts'
+import type { PolicyVersion } from './policies.schemas.ts'
 
 /**
  * Small decisions read straight off a policy version, for the domains that make them (cases).

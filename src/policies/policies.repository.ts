@@ -1,8 +1,8 @@
 import type { Selectable } from 'kysely'
-import type { Queryable } from '../kernel/db.js'
-import { newId } from '../kernel/ids.js'
-import { POLICY_TYPES, type PolicyBodies, type PolicyType, type PolicyVersion } from './policies.schemas.js'
-import type { PolicyVersionsTable } from './policies.tables.js'
+import type { Queryable } from '../kernel/db.ts'
+import { newId } from '../kernel/ids.ts'
+import { POLICY_TYPES, type PolicyBodies, type PolicyType, type PolicyVersion } from './policies.schemas.ts'
+import type { PolicyVersionsTable } from './policies.tables.ts'
 
 function toVersion<T extends PolicyType>(row: Selectable<PolicyVersionsTable>): PolicyVersion<T> {
   return {

@@ -13,8 +13,8 @@ import {
   policyVersionSchemaName,
   type PolicyBodies,
   type PolicyType,
-} from './policies.schemas.js'
-import { createPolicyVersion, dateAsked, POLICY_VERSIONS, policiesInForceOn, policyHistory, policyInForceOn, policyVersion } from './policies.service.js'
+} from './policies.schemas.ts'
+import { createPolicyVersion, dateAsked, POLICY_VERSIONS, policiesInForceOn, policyHistory, policyInForceOn, policyVersion } from './policies.service.ts'
 
 /**
  * Policies with effective dates (施行日). Reads answer "which version was (or will be) in force

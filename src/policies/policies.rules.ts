@@ -1,6 +1,6 @@
-import type { FieldError } from '../kernel/errors.js'
-import { addDays, todayInTokyo } from '../kernel/time.js'
-import { CLASSIFICATIONS, DISCLOSURE_KINDS, type PolicyBodies, type PolicyType } from './policies.schemas.js'
+import type { FieldError } from '../kernel/errors.ts'
+import { addDays, todayInTokyo } from '../kernel/time.ts'
+import { CLASSIFICATIONS, DISCLOSURE_KINDS, type PolicyBodies, type PolicyType } from './policies.schemas.ts'
 
 /**
  * What a new policy version must satisfy beyond its JSON schema. Each rule answers with the

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { CASE_CATEGORIES, CASE_CHANNELS } from './case-vocabulary.js'
+import { CASE_CATEGORIES, CASE_CHANNELS } from './case-vocabulary.ts'
 
 /**
  * Policy bodies, one schema per type. Municipal rules change on announced dates (施行日):

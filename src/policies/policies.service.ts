@@ -1,7 +1,7 @@
-import type { ServiceContext } from '../kernel/context.js'
-import type { SharedValue } from '../kernel/shared-values.js'
-import { badRequest, conflict, notFound, unprocessable } from '../kernel/errors.js'
-import { addDays, todayInTokyo } from '../kernel/time.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import type { SharedValue } from '../kernel/shared-values.ts'
+import { badRequest, conflict, notFound, unprocessable } from '../kernel/errors.ts'
+import { addDays, todayInTokyo } from '../kernel/time.ts'
 import {
   allPolicyVersions,
   findPolicyVersion,
@@ -11,9 +11,9 @@ import {
   policiesInForce,
   policyInForce,
   versionExistsOn,
-} from './policies.repository.js'
-import { effectiveDateErrors, policyBodyErrors } from './policies.rules.js'
-import { POLICY_EPOCH, POLICY_TYPES, type PolicyBodies, type PolicyType, type PolicyVersion, type PolicyVersionView } from './policies.schemas.js'
+} from './policies.repository.ts'
+import { effectiveDateErrors, policyBodyErrors } from './policies.rules.ts'
+import { POLICY_EPOCH, POLICY_TYPES, type PolicyBodies, type PolicyType, type PolicyVersion, type PolicyVersionView } from './policies.schemas.ts'
 
 /**
  * Policies with effective dates (施行日): which version was (or will be) in force on a date, and

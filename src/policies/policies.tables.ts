@@ -1,5 +1,5 @@
 import type { ColumnType } from 'kysely'
-import type { PolicyType } from './policies.schemas.js'
+import type { PolicyType } from './policies.schemas.ts'
 
 export interface PolicyVersionsTable {
   id: string

@@ -1,6 +1,6 @@
 import { type Insertable, type Selectable, sql } from 'kysely'
-import type { Queryable } from '../kernel/db.js'
-import type { RecordingDerivativesTable } from './recordings.tables.js'
+import type { Queryable } from '../kernel/db.ts'
+import type { RecordingDerivativesTable } from './recordings.tables.ts'
 
 export type DerivativeRow = Selectable<RecordingDerivativesTable>
 

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { IdempotencyKeyHeader } from '../kernel/http-headers.js'
-import { CreateDerivativeSchema, DerivativeListSchema, DerivativeParams, DerivativeSchema, KeepDerivativeSchema } from './derivatives.schemas.js'
-import { getDerivative, keepDerivative, listDerivatives, registerDerivative } from './derivatives.service.js'
-import { RecordingIdParams } from './recordings.schemas.js'
+import { IdempotencyKeyHeader } from '../kernel/http-headers.ts'
+import { CreateDerivativeSchema, DerivativeListSchema, DerivativeParams, DerivativeSchema, KeepDerivativeSchema } from './derivatives.schemas.ts'
+import { getDerivative, keepDerivative, listDerivatives, registerDerivative } from './derivatives.service.ts'
+import { RecordingIdParams } from './recordings.schemas.ts'
 
 /** Redaction derivatives of a recording (部分開示): metadata of redacted copies; the original never changes. */
 const derivativeRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { StaffRefSchema } from '../staff/staff.repository.js'
+import { StaffRefSchema } from '../staff/staff.repository.ts'
 
 const Uuid = Type.String({ format: 'uuid' })
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])

@@ -1,12 +1,12 @@
-import type { ServiceContext } from '../kernel/context.js'
-import { conflict, conflictOnUnique, type FieldError, notFound, unprocessable } from '../kernel/errors.js'
-import { newId } from '../kernel/ids.js'
-import { addYears, todayInTokyo } from '../kernel/time.js'
-import { staffRefs } from '../staff/staff.repository.js'
-import { type DerivativeRow, derivativesOf, findDerivative, insertDerivative, keepDerivativeUntil } from './derivatives.repository.js'
-import type { CreateDerivative, DerivativeView, KeepDerivative } from './derivatives.schemas.js'
-import type { LoadedRecording } from './recordings.repository.js'
-import { isTerminal, loadRecording, nameMode, recordingChange } from './recordings.service.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import { conflict, conflictOnUnique, type FieldError, notFound, unprocessable } from '../kernel/errors.ts'
+import { newId } from '../kernel/ids.ts'
+import { addYears, todayInTokyo } from '../kernel/time.ts'
+import { staffRefs } from '../staff/staff.repository.ts'
+import { type DerivativeRow, derivativesOf, findDerivative, insertDerivative, keepDerivativeUntil } from './derivatives.repository.ts'
+import type { CreateDerivative, DerivativeView, KeepDerivative } from './derivatives.schemas.ts'
+import type { LoadedRecording } from './recordings.repository.ts'
+import { isTerminal, loadRecording, nameMode, recordingChange } from './recordings.service.ts'
 
 /**
  * Redaction derivatives (部分開示): a redacted copy of a recording, produced by the municipality's

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { approveDisposition, cancelDisposition, dispositionRecord, dispositionRecords, dueForDisposition } from './dispositions.service.js'
+import { approveDisposition, cancelDisposition, dispositionRecord, dispositionRecords, dueForDisposition } from './dispositions.service.ts'
 import {
   CancelDispositionSchema,
   DecideDispositionSchema,
@@ -9,7 +9,7 @@ import {
   DispositionSchema,
   DuePageSchema,
   DueQuerySchema,
-} from './recordings.schemas.js'
+} from './recordings.schemas.ts'
 
 /** Disposition (廃棄・移管): what is due, two-person approval, and the permanent records auditors list. */
 const dispositionRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,12 +1,12 @@
-import type { ServiceContext } from '../kernel/context.js'
-import { conflict, forbidden, notFound } from '../kernel/errors.js'
-import { newId } from '../kernel/ids.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import { addDays, todayInTokyo } from '../kernel/time.js'
-import type { RetentionRule } from '../policies/policies.schemas.js'
-import { staffRefs } from '../staff/staff.repository.js'
-import { disposeDerivativesWith } from './derivatives.repository.js'
-import { keepingHolds } from './holds.service.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import { conflict, forbidden, notFound } from '../kernel/errors.ts'
+import { newId } from '../kernel/ids.ts'
+import { decodeCursor, paginate } from '../kernel/pagination.ts'
+import { addDays, todayInTokyo } from '../kernel/time.ts'
+import type { RetentionRule } from '../policies/policies.schemas.ts'
+import { staffRefs } from '../staff/staff.repository.ts'
+import { disposeDerivativesWith } from './derivatives.repository.ts'
+import { keepingHolds } from './holds.service.ts'
 import {
   type DispositionFilters,
   type DispositionRow,
@@ -20,10 +20,10 @@ import {
   type LoadedRecording,
   listDispositions,
   updateRecording,
-} from './recordings.repository.js'
-import type { DispositionView, DueRecordingView } from './recordings.schemas.js'
-import { isTerminal, loadRecording, nameMode, recordingChange, settle } from './recordings.service.js'
-import type { Message } from '../kernel/messages/index.js'
+} from './recordings.repository.ts'
+import type { DispositionView, DueRecordingView } from './recordings.schemas.ts'
+import { isTerminal, loadRecording, nameMode, recordingChange, settle } from './recordings.service.ts'
+import type { Message } from '../kernel/messages/index.ts'
 
 /**
  * Disposition (廃棄・移管) of recordings whose retention has ended: one records manager

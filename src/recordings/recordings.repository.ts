@@ -1,12 +1,12 @@
 import { sql, type Expression, type ExpressionBuilder, type Insertable, type Selectable, type SqlBool, type Updateable } from 'kysely'
-import { casesRespondedBy } from '../cases/cases.repository.js'
-import type { Reach } from '../kernel/access.js'
-import type { Caller } from '../kernel/auth.js'
-import type { Database } from '../kernel/db.js'
-import type { Queryable } from '../kernel/db.js'
-import type { CursorValue } from '../kernel/pagination.js'
-import { unitSubtree } from '../org-units/org-units.repository.js'
-import type { Classification } from '../policies/policies.schemas.js'
+import { casesRespondedBy } from '../cases/cases.repository.ts'
+import type { Reach } from '../kernel/access.ts'
+import type { Caller } from '../kernel/auth.ts'
+import type { Database } from '../kernel/db.ts'
+import type { Queryable } from '../kernel/db.ts'
+import type { CursorValue } from '../kernel/pagination.ts'
+import { unitSubtree } from '../org-units/org-units.repository.ts'
+import type { Classification } from '../policies/policies.schemas.ts'
 import type {
   DispositionAction,
   DispositionStatus,
@@ -15,7 +15,7 @@ import type {
   RecordingHoldsTable,
   RecordingsTable,
   RecordingStatus,
-} from './recordings.tables.js'
+} from './recordings.tables.ts'
 
 export type RecordingRow = Selectable<RecordingsTable>
 export type ClassificationRow = Selectable<RecordingClassificationsTable>

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { IdempotencyKeyHeader, IfMatchHeader, OptionalIfMatchHeader } from '../kernel/http-headers.js'
-import { setEtag } from '../kernel/preconditions.js'
-import { todayInTokyo } from '../kernel/time.js'
-import { MediaGrantSchema } from '../media-grants/media-grants.schemas.js'
-import type { SigningKeys } from '../keys/keys.service.js'
-import type { MediaGrantSettings } from '../media-grants/media-grants.service.js'
-import { proposeDisposition } from './dispositions.service.js'
-import { listHolds, placeHold, recordHoldDecision, releaseHold } from './holds.service.js'
+import { IdempotencyKeyHeader, IfMatchHeader, OptionalIfMatchHeader } from '../kernel/http-headers.ts'
+import { setEtag } from '../kernel/preconditions.ts'
+import { todayInTokyo } from '../kernel/time.ts'
+import { MediaGrantSchema } from '../media-grants/media-grants.schemas.ts'
+import type { SigningKeys } from '../keys/keys.service.ts'
+import type { MediaGrantSettings } from '../media-grants/media-grants.service.ts'
+import { proposeDisposition } from './dispositions.service.ts'
+import { listHolds, placeHold, recordHoldDecision, releaseHold } from './holds.service.ts'
 import {
   ClassificationHistorySchema,
   ClassifySchema,
@@ -26,7 +26,7 @@ import {
   ReleaseHoldSchema,
   RetentionExplanationSchema,
   UpdateRecordingSchema,
-} from './recordings.schemas.js'
+} from './recordings.schemas.ts'
 import {
   classificationEntries,
   classifyRecording,
@@ -36,8 +36,8 @@ import {
   presentRecording,
   registerRecording,
   updateDescription,
-} from './recordings.service.js'
-import { explainRetention } from './retention.service.js'
+} from './recordings.service.ts'
+import { explainRetention } from './retention.service.ts'
 
 /** Recordings (録音・録画): metadata, classification and retention, holds, disposition proposals, media access. */
 const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings; keys: SigningKeys }> = async (app, { mediaGrants, keys }) => {

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox'
-import { PageQuery, pageOf } from '../kernel/pagination.js'
-import { CLASSIFICATIONS, RetentionRuleSchema } from '../policies/policies.schemas.js'
-import { StaffRefSchema } from '../staff/staff.repository.js'
+import { PageQuery, pageOf } from '../kernel/pagination.ts'
+import { CLASSIFICATIONS, RetentionRuleSchema } from '../policies/policies.schemas.ts'
+import { StaffRefSchema } from '../staff/staff.repository.ts'
 
 const Uuid = Type.String({ format: 'uuid' })
 const Instant = Type.String({ format: 'date-time', description: 'RFC 3339 date-time with offset, e.g. 2025-06-02T10:15:00+09:00' })

@@ -1,21 +1,21 @@
 import type { Updateable } from 'kysely'
-import { findCaseInReach } from '../cases/cases.repository.js'
-import type { Reach } from '../kernel/access.js'
-import type { ServiceContext } from '../kernel/context.js'
-import type { Queryable } from '../kernel/db.js'
-import { conflict, conflictOnUnique, notFound, unprocessable } from '../kernel/errors.js'
-import { newId } from '../kernel/ids.js'
-import type { DomainChange } from '../kernel/outbox.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import { requireIfMatch } from '../kernel/preconditions.js'
-import { addDays, isInTheFuture, todayInTokyo, tokyoDate } from '../kernel/time.js'
-import type { SigningKeys } from '../keys/keys.service.js'
-import { issueMediaGrant, type MediaGrantSettings } from '../media-grants/media-grants.service.js'
-import { unitForNewRecord } from '../org-units/org-units.service.js'
-import type { PolicyBodies, PolicyVersion, RetentionRule } from '../policies/policies.schemas.js'
-import { policiesToday, policyOn } from '../policies/policies.service.js'
-import { type StaffRef, staffRefs, SYSTEM_ACTOR } from '../staff/staff.repository.js'
-import { findDerivative } from './derivatives.repository.js'
+import { findCaseInReach } from '../cases/cases.repository.ts'
+import type { Reach } from '../kernel/access.ts'
+import type { ServiceContext } from '../kernel/context.ts'
+import type { Queryable } from '../kernel/db.ts'
+import { conflict, conflictOnUnique, notFound, unprocessable } from '../kernel/errors.ts'
+import { newId } from '../kernel/ids.ts'
+import type { DomainChange } from '../kernel/outbox.ts'
+import { decodeCursor, paginate } from '../kernel/pagination.ts'
+import { requireIfMatch } from '../kernel/preconditions.ts'
+import { addDays, isInTheFuture, todayInTokyo, tokyoDate } from '../kernel/time.ts'
+import type { SigningKeys } from '../keys/keys.service.ts'
+import { issueMediaGrant, type MediaGrantSettings } from '../media-grants/media-grants.service.ts'
+import { unitForNewRecord } from '../org-units/org-units.service.ts'
+import type { PolicyBodies, PolicyVersion, RetentionRule } from '../policies/policies.schemas.ts'
+import { policiesToday, policyOn } from '../policies/policies.service.ts'
+import { type StaffRef, staffRefs, SYSTEM_ACTOR } from '../staff/staff.repository.ts'
+import { findDerivative } from './derivatives.repository.ts'
 import {
   classificationHistory,
   findRecordingInReach,
@@ -27,11 +27,11 @@ import {
   type RecordingRow,
   recordingListKey,
   updateRecording,
-} from './recordings.repository.js'
-import type { Classify, CreateRecording, RecordingFlag, RecordingView, UpdateRecording } from './recordings.schemas.js'
-import type { RecordingsTable, RecordingStatus } from './recordings.tables.js'
-import { classificationKey, findRule, type MatchedRule, retentionStep, schedule } from './retention.js'
-import type { LocalFieldError as FieldError, Message } from '../kernel/messages/index.js'
+} from './recordings.repository.ts'
+import type { Classify, CreateRecording, RecordingFlag, RecordingView, UpdateRecording } from './recordings.schemas.ts'
+import type { RecordingsTable, RecordingStatus } from './recordings.tables.ts'
+import { classificationKey, findRule, type MatchedRule, retentionStep, schedule } from './retention.ts'
+import type { LocalFieldError as FieldError, Message } from '../kernel/messages/index.ts'
 
 /**
  * Recordings (録音・録画): registration with the recording policy's rules (告知, 庁舎管理権),

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated } from 'kysely'
-import type { Classification } from '../policies/policies.schemas.js'
+import type { Classification } from '../policies/policies.schemas.ts'
 
 type MediaKind = 'audio' | 'video'
 type RecordingSource = 'staff_device' | 'fixed_camera' | 'phone_system' | 'resident_provided'

@@ -1,10 +1,10 @@
 import { sql } from 'kysely'
-import { appendAuditEntries } from '../kernel/audit.js'
-import type { Db, Trx } from '../kernel/db.js'
-import { newId } from '../kernel/ids.js'
-import { insertChangesFrom } from '../kernel/outbox.js'
-import { todayInTokyo } from '../kernel/time.js'
-import { SYSTEM_ACTOR } from '../staff/staff.repository.js'
+import { appendAuditEntries } from '../kernel/audit.ts'
+import type { Db, Trx } from '../kernel/db.ts'
+import { newId } from '../kernel/ids.ts'
+import { insertChangesFrom } from '../kernel/outbox.ts'
+import { todayInTokyo } from '../kernel/time.ts'
+import { SYSTEM_ACTOR } from '../staff/staff.repository.ts'
 
 /**
  * The retention sweep. Two set-based statements, each one SQL statement over every recording

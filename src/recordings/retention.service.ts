@@ -1,13 +1,13 @@
-import type { ServiceContext } from '../kernel/context.js'
-import { addDays, todayInTokyo, tokyoDate } from '../kernel/time.js'
-import type { RetentionRule } from '../policies/policies.schemas.js'
-import { findPolicyVersion } from '../policies/policies.repository.js'
-import { holdState, presentHolds } from './holds.service.js'
-import { findClassification, holdsOf } from './recordings.repository.js'
-import type { RetentionExplanationView } from './recordings.schemas.js'
-import { isTerminal, loadRecording, presentRecordings } from './recordings.service.js'
-import { effectiveEnd, holdKeeps, retentionEnd } from './retention.js'
-import { type Message, render } from '../kernel/messages/index.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import { addDays, todayInTokyo, tokyoDate } from '../kernel/time.ts'
+import type { RetentionRule } from '../policies/policies.schemas.ts'
+import { findPolicyVersion } from '../policies/policies.repository.ts'
+import { holdState, presentHolds } from './holds.service.ts'
+import { findClassification, holdsOf } from './recordings.repository.ts'
+import type { RetentionExplanationView } from './recordings.schemas.ts'
+import { isTerminal, loadRecording, presentRecordings } from './recordings.service.ts'
+import { effectiveEnd, holdKeeps, retentionEnd } from './retention.ts'
+import { type Message, render } from '../kernel/messages/index.ts'
 
 const ACTION_WORDS = { dispose: 'retention.action_dispose', transfer: 'retention.action_transfer', review: 'retention.action_review' } as const
 

@@ -1,6 +1,6 @@
-import { addDays, nextFiscalYearStart } from '../kernel/time.js'
-import type { Classification, RetentionRule } from '../policies/policies.schemas.js'
-import type { HoldType } from './recordings.tables.js'
+import { addDays, nextFiscalYearStart } from '../kernel/time.ts'
+import type { Classification, RetentionRule } from '../policies/policies.schemas.ts'
+import type { HoldType } from './recordings.tables.ts'
 
 /**
  * Retention arithmetic (保存期間), pure: dates are Asia/Tokyo calendar dates 'YYYY-MM-DD', and

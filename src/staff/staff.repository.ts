@@ -1,10 +1,10 @@
 import { type ExpressionBuilder, type RawBuilder, sql } from 'kysely'
 import { jsonObjectFrom } from 'kysely/helpers/postgres'
-import type { Database } from '../kernel/db.js'
+import type { Database } from '../kernel/db.ts'
 import { Type, type Static } from 'typebox'
-import type { Caller } from '../kernel/auth.js'
-import type { Queryable } from '../kernel/db.js'
-import type { PolicyBodies } from '../policies/policies.schemas.js'
+import type { Caller } from '../kernel/auth.ts'
+import type { Queryable } from '../kernel/db.ts'
+import type { PolicyBodies } from '../policies/policies.schemas.ts'
 
 /**
  * Staff as responses show them. Names come from the staff's own tokens (name, family_name,

@@ -1,9 +1,9 @@
 import { sql } from 'kysely'
-import type { ServiceContext } from '../kernel/context.js'
-import { unprocessable } from '../kernel/errors.js'
-import { todayInTokyo } from '../kernel/time.js'
-import { unitSubtree } from '../org-units/org-units.repository.js'
-import { holdingReferences, recordingFacts } from '../recordings/recordings.repository.js'
+import type { ServiceContext } from '../kernel/context.ts'
+import { unprocessable } from '../kernel/errors.ts'
+import { todayInTokyo } from '../kernel/time.ts'
+import { unitSubtree } from '../org-units/org-units.repository.ts'
+import { holdingReferences, recordingFacts } from '../recordings/recordings.repository.ts'
 import {
   HOLD_TYPES,
   RECORDING_COUNT_MEASURES,
@@ -11,8 +11,8 @@ import {
   type RecordingMeasures,
   type RecordingStatistics,
   type RecordingStatisticsQuery,
-} from './statistics.schemas.js'
-import { type Published, SUPPRESSION_RULE, suppressCell, suppressTotal } from './suppression.js'
+} from './statistics.schemas.ts'
+import { type Published, SUPPRESSION_RULE, suppressCell, suppressTotal } from './suppression.ts'
 
 /**
  * The retention programme at a glance (保存・廃棄の状況): recordings by classification, status and

@@ -1,4 +1,4 @@
-import type { CaseStatistics, RecordingStatistics } from './statistics.schemas.js'
+import type { CaseStatistics, RecordingStatistics } from './statistics.schemas.ts'
 
 /**
  * Statistics as CSV for spreadsheets and council reports: UTF-8 with a byte-order mark (so Excel

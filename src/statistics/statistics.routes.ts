@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { caseStatisticsCsv, prefersCsv, prefersJapanese, recordingStatisticsCsv } from './statistics.csv.js'
-import { recordingStatistics } from './recording-statistics.service.js'
-import { CaseStatisticsQuerySchema, CaseStatisticsSchema, RecordingStatisticsQuerySchema, RecordingStatisticsSchema } from './statistics.schemas.js'
-import { caseStatistics } from './statistics.service.js'
+import { caseStatisticsCsv, prefersCsv, prefersJapanese, recordingStatisticsCsv } from './statistics.csv.ts'
+import { recordingStatistics } from './recording-statistics.service.ts'
+import { CaseStatisticsQuerySchema, CaseStatisticsSchema, RecordingStatisticsQuerySchema, RecordingStatisticsSchema } from './statistics.schemas.ts'
+import { caseStatistics } from './statistics.service.ts'
 
 /** Statistics for policy making (政策立案のための統計). Every read is audited with what it asked. */
 const statisticsRoutes: FastifyPluginAsyncTypebox = async (app) => {

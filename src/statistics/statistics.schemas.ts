@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox'
-import { CASE_STATUSES } from '../cases/case-status.js'
-import { CASE_OUTCOMES } from '../cases/case-statistics.repository.js'
-import { CASE_CATEGORIES, CASE_CHANNELS, SEVERITIES } from '../policies/case-vocabulary.js'
+import { CASE_STATUSES } from '../cases/case-status.ts'
+import { CASE_OUTCOMES } from '../cases/case-statistics.repository.ts'
+import { CASE_CATEGORIES, CASE_CHANNELS, SEVERITIES } from '../policies/case-vocabulary.ts'
 
 /** Statistics for policy making (政策立案のための統計): request and response shapes. */
 

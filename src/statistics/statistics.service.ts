@@ -1,10 +1,10 @@
 import { sql, type RawBuilder } from 'kysely'
-import { caseFacts, type CaseFactFilters } from '../cases/case-statistics.repository.js'
-import type { ServiceContext } from '../kernel/context.js'
-import { unprocessable } from '../kernel/errors.js'
-import { fiscalYear, todayInTokyo } from '../kernel/time.js'
-import type { CaseDimension, CaseMeasures, CaseStatistics, CaseStatisticsQuery } from './statistics.schemas.js'
-import { type Published, SUPPRESSION_RULE, suppressCell, suppressTotal } from './suppression.js'
+import { caseFacts, type CaseFactFilters } from '../cases/case-statistics.repository.ts'
+import type { ServiceContext } from '../kernel/context.ts'
+import { unprocessable } from '../kernel/errors.ts'
+import { fiscalYear, todayInTokyo } from '../kernel/time.ts'
+import type { CaseDimension, CaseMeasures, CaseStatistics, CaseStatisticsQuery } from './statistics.schemas.ts'
+import { type Published, SUPPRESSION_RULE, suppressCell, suppressTotal } from './suppression.ts'
 
 /**
  * Statistics for policy making. Figures come from the cases module's per-case facts (an exact

@@ -1,6 +1,6 @@
 import dns from 'node:dns'
 import net from 'node:net'
-import { type Message, render } from '../kernel/messages/index.js'
+import { type Message, render } from '../kernel/messages/index.ts'
 
 /**
  * Where webhooks may be delivered (server-side request forgery guard).

@@ -1,8 +1,8 @@
 import { sql, type RawBuilder, type Selectable } from 'kysely'
-import type { Db, Queryable } from '../kernel/db.js'
-import { newId } from '../kernel/ids.js'
-import type { Delivery, Webhook } from './webhooks.schemas.js'
-import type { WebhookDeliveriesTable, WebhooksTable } from './webhooks.tables.js'
+import type { Db, Queryable } from '../kernel/db.ts'
+import { newId } from '../kernel/ids.ts'
+import type { Delivery, Webhook } from './webhooks.schemas.ts'
+import type { WebhookDeliveriesTable, WebhooksTable } from './webhooks.tables.ts'
 
 type WebhookRow = Selectable<WebhooksTable>
 type DeliveryRow = Selectable<WebhookDeliveriesTable>

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { TargetPolicy } from './targets.js'
+import type { TargetPolicy } from './targets.ts'
 import {
   CreatedWebhookSchema,
   CreateWebhookSchema,
@@ -13,8 +13,8 @@ import {
   WebhookListSchema,
   WebhookParamsSchema,
   WebhookSchema,
-} from './webhooks.schemas.js'
-import { changeWebhook, createWebhook, redeliverNow, removeWebhook, webhook, webhookDeliveries, webhookDelivery, webhookList } from './webhooks.service.js'
+} from './webhooks.schemas.ts'
+import { changeWebhook, createWebhook, redeliverNow, removeWebhook, webhook, webhookDeliveries, webhookDelivery, webhookList } from './webhooks.service.ts'
 
 interface WebhookRouteOptions {
   targets: TargetPolicy

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
-import { ChangeSchema } from '../changes/changes.schemas.js'
-import { PageQuery, pageOf } from '../kernel/pagination.js'
+import { ChangeSchema } from '../changes/changes.schemas.ts'
+import { PageQuery, pageOf } from '../kernel/pagination.ts'
 
 // An event kind (case.created), every kind of a resource (case.*), or every kind (*).
 const KIND_PATTERN = '^(\\*|[a-z][a-z0-9_]*\\.\\*|[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*)$'

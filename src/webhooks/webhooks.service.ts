@@ -1,13 +1,13 @@
-import { feedHead } from '../changes/changes.repository.js'
-import type { ServiceContext } from '../kernel/context.js'
-import { notFound, unprocessable } from '../kernel/errors.js'
-import { decodeCursor, paginate } from '../kernel/pagination.js'
-import { sequenceAllWithin } from '../kernel/sequencer.js'
-import { requireOrgUnit } from '../org-units/org-units.service.js'
-import { generateSecret } from './signature.js'
-import type { TargetPolicy } from './targets.js'
-import { deleteWebhook, findDelivery, findWebhook, insertWebhook, listDeliveries, listWebhooks, redeliver, updateWebhook } from './webhooks.repository.js'
-import type { CreateWebhook, Delivery, UpdateWebhook, Webhook } from './webhooks.schemas.js'
+import { feedHead } from '../changes/changes.repository.ts'
+import type { ServiceContext } from '../kernel/context.ts'
+import { notFound, unprocessable } from '../kernel/errors.ts'
+import { decodeCursor, paginate } from '../kernel/pagination.ts'
+import { sequenceAllWithin } from '../kernel/sequencer.ts'
+import { requireOrgUnit } from '../org-units/org-units.service.ts'
+import { generateSecret } from './signature.ts'
+import type { TargetPolicy } from './targets.ts'
+import { deleteWebhook, findDelivery, findWebhook, insertWebhook, listDeliveries, listWebhooks, redeliver, updateWebhook } from './webhooks.repository.ts'
+import type { CreateWebhook, Delivery, UpdateWebhook, Webhook } from './webhooks.schemas.ts'
 
 /**
  * Webhooks (administrators): receivers of the change feed. A target must be one the delivery

@@ -1,13 +1,13 @@
 import http from 'node:http'
 import https from 'node:https'
 import { sql } from 'kysely'
-import { changesAtPositions, feedHead, readChanges } from '../changes/changes.repository.js'
-import type { Change } from '../changes/changes.schemas.js'
-import { sequencePendingChanges } from '../kernel/sequencer.js'
-import type { Db } from '../kernel/db.js'
-import { unitSubtree } from '../org-units/org-units.repository.js'
-import { SIGNATURE_HEADER, signDelivery } from './signature.js'
-import type { TargetPolicy } from './targets.js'
+import { changesAtPositions, feedHead, readChanges } from '../changes/changes.repository.ts'
+import type { Change } from '../changes/changes.schemas.ts'
+import { sequencePendingChanges } from '../kernel/sequencer.ts'
+import type { Db } from '../kernel/db.ts'
+import { unitSubtree } from '../org-units/org-units.repository.ts'
+import { SIGNATURE_HEADER, signDelivery } from './signature.ts'
+import type { TargetPolicy } from './targets.ts'
 import {
   activeWebhooks,
   claimDueDeliveries,
@@ -19,9 +19,9 @@ import {
   webhooksWithDueDeliveries,
   type ActiveWebhook,
   type ClaimedDelivery,
-} from './webhooks.repository.js'
-import type { DeliveryPayload } from './webhooks.schemas.js'
-import { render } from '../kernel/messages/index.js'
+} from './webhooks.repository.ts'
+import type { DeliveryPayload } from './webhooks.schemas.ts'
+import { render } from '../kernel/messages/index.ts'
 
 /**
  * Webhook delivery, in two steps that every instance runs (background job):

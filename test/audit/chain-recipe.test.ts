@@ -1,10 +1,10 @@
 import t from 'tap'
-import { appendAuditEntries } from '../../src/kernel/audit.js'
-import { verifyChain } from '../../src/audit/chain-verification.js'
-import { canonicalContent, chainContent, chainHash, entryHash, GENESIS_HASH, type ChainedColumns } from '../../src/kernel/audit-chain.js'
-import { canonicalJson } from '../../src/kernel/canonical-json.js'
-import { buildTestApp } from '../helpers/app.js'
-import { linkEverything } from './helpers.js'
+import { appendAuditEntries } from '../../src/kernel/audit.ts'
+import { verifyChain } from '../../src/audit/chain-verification.ts'
+import { canonicalContent, chainContent, chainHash, entryHash, GENESIS_HASH, type ChainedColumns } from '../../src/kernel/audit-chain.ts'
+import { canonicalJson } from '../../src/kernel/canonical-json.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { linkEverything } from './helpers.ts'
 
 // Strings that JSON escapes, or that differ between encoders when they get it wrong.
 const TRICKY = [

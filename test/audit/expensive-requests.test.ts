@@ -1,10 +1,10 @@
 import http from 'node:http'
 import { sql } from 'kysely'
 import t from 'tap'
-import type { Db } from '../../src/kernel/db.js'
-import { startSecondInstance, startTestServer, tokenFor, type Identity } from '../helpers/app.js'
-import { testDatabaseUrl } from '../helpers/database.js'
-import { linkEverything } from './helpers.js'
+import type { Db } from '../../src/kernel/db.ts'
+import { startSecondInstance, startTestServer, tokenFor, type Identity } from '../helpers/app.ts'
+import { testDatabaseUrl } from '../helpers/database.ts'
+import { linkEverything } from './helpers.ts'
 
 /**
  * Exports and verifications of the audit chain are expensive (issue 10 item 9): one subject runs

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises'
 import { sql } from 'kysely'
-import { countUnlinked } from '../../src/audit/audit.repository.js'
-import { linkAllPendingEntries } from '../../src/kernel/audit-chain.js'
-import type { Db } from '../../src/kernel/db.js'
+import { countUnlinked } from '../../src/audit/audit.repository.ts'
+import { linkAllPendingEntries } from '../../src/kernel/audit-chain.ts'
+import type { Db } from '../../src/kernel/db.ts'
 
 /**
  * Links every audit entry written so far. The linker only links entries of transactions below

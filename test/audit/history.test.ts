@@ -1,10 +1,10 @@
 import t from 'tap'
-import { appendAuditEntries } from '../../src/kernel/audit.js'
-import { publishChanges } from '../../src/kernel/outbox.js'
-import { sequenceAllPendingChanges } from '../../src/kernel/sequencer.js'
-import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { buildTestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
+import { appendAuditEntries } from '../../src/kernel/audit.ts'
+import { publishChanges } from '../../src/kernel/outbox.ts'
+import { sequenceAllPendingChanges } from '../../src/kernel/sequencer.ts'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const access = (over: Record<string, unknown>) => ({

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { appendAuditEntries } from '../../src/kernel/audit.js'
-import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { buildTestApp } from '../helpers/app.js'
-import { linkEverything } from './helpers.js'
-import { expectStatus } from '../helpers/expect.js'
+import { appendAuditEntries } from '../../src/kernel/audit.ts'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { linkEverything } from './helpers.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 const caseEntry = (over: Record<string, unknown>) => ({
   subject: 'staff-1',

@@ -8,8 +8,8 @@ import {
   holidaysBetween,
   isOfficeHoliday,
   type CalendarVersion,
-} from '../../src/calendar/calendar.rules.js'
-import { addDays, weekday } from '../../src/kernel/time.js'
+} from '../../src/calendar/calendar.rules.ts'
+import { addDays, weekday } from '../../src/kernel/time.ts'
 
 // The pure calendar rules, with calendar versions written out as data (as the database returns them).
 const version = (

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { ROLES } from '../../src/kernel/access.js'
-import { buildTestApp } from '../helpers/app.js'
-import { expectEvery, expectStatus } from '../helpers/expect.js'
+import { ROLES } from '../../src/kernel/access.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { expectEvery, expectStatus } from '../helpers/expect.ts'
 
 // The office calendar over HTTP, on a real database: the shipped calendar policy (in force from
 // 1970-01-01) carries the seed notice's closure 2024-12-30 – 2025-01-03, work resuming 2025-01-06.

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { fiscalYear, todayInTokyo } from '../../src/kernel/time.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { expectEvery, expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { fiscalYear, todayInTokyo } from '../../src/kernel/time.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { expectEvery, expectStatus } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
 
 const minutesAgo = (n: number) => new Date(Date.now() - n * 60_000).toISOString()
 const body = (extra: Record<string, unknown> = {}) =>

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 // Existence oracle (issue 10, item 6): references are scoped per org unit, so an integration in
 // unit B that PUTs a reference unit A holds gets exactly the answer for a reference nobody holds.

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { todayInTokyo } from '../../src/kernel/time.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { todayInTokyo } from '../../src/kernel/time.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
 
 // 一人で対応しない means never alone: at least two responders wherever handling alone is forbidden,
 // whatever the severity or channel (issue 10, item 1).

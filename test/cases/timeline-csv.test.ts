@@ -1,9 +1,9 @@
 import t from 'tap'
-import type { Identity } from '../helpers/app.js'
-import { buildTestApp } from '../helpers/app.js'
-import { linkEverything } from '../audit/helpers.js'
-import { caseBody } from '../helpers/fixtures.js'
-import { parseCsv } from '../helpers/csv.js'
+import type { Identity } from '../helpers/app.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { linkEverything } from '../audit/helpers.ts'
+import { caseBody } from '../helpers/fixtures.ts'
+import { parseCsv } from '../helpers/csv.ts'
 
 /**
  * The CSV a clerk opens in Excel: times in Japan time with the offset (JSON stays UTC), the

@@ -1,9 +1,9 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { publishChanges } from '../../src/kernel/outbox.js'
-import { sequencePendingChanges } from '../../src/kernel/sequencer.js'
-import { startTestServer } from '../helpers/app.js'
-import { expectEvery } from '../helpers/expect.js'
+import { publishChanges } from '../../src/kernel/outbox.ts'
+import { sequencePendingChanges } from '../../src/kernel/sequencer.ts'
+import { startTestServer } from '../helpers/app.ts'
+import { expectEvery } from '../helpers/expect.ts'
 
 /**
  * The feed under load: 8 writers commit 2,000 changes in transactions that interleave and

@@ -1,12 +1,12 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { publishChanges } from '../../src/kernel/outbox.js'
-import { sequenceAllPendingChanges } from '../../src/kernel/sequencer.js'
-import type { Trx } from '../../src/kernel/db.js'
-import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { buildTestApp, startTestServer } from '../helpers/app.js'
-import { testDatabaseUrl } from '../helpers/database.js'
-import { expectStatus } from '../helpers/expect.js'
+import { publishChanges } from '../../src/kernel/outbox.ts'
+import { sequenceAllPendingChanges } from '../../src/kernel/sequencer.ts'
+import type { Trx } from '../../src/kernel/db.ts'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.ts'
+import { buildTestApp, startTestServer } from '../helpers/app.ts'
+import { testDatabaseUrl } from '../helpers/database.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 t.test('a committed change appears in the feed with a position; reads are audited', async (t) => {
   const { db, injectAs } = await buildTestApp(t)

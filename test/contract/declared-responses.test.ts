@@ -1,11 +1,11 @@
 import crypto from 'node:crypto'
 import t from 'tap'
-import { PROBLEM_CODES } from '../../src/kernel/errors.js'
-import { ROLES } from '../../src/kernel/access.js'
-import { buildTestApp, type TestApp } from '../helpers/app.js'
-import { contractOf, disagreements, operationOf, type ContractDocument } from '../helpers/contract.js'
-import { expectStatus } from '../helpers/expect.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { PROBLEM_CODES } from '../../src/kernel/errors.ts'
+import { ROLES } from '../../src/kernel/access.ts'
+import { buildTestApp, type TestApp } from '../helpers/app.ts'
+import { contractOf, disagreements, operationOf, type ContractDocument } from '../helpers/contract.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * Every operation declares the error statuses it can answer, each with the Problem schema, derived

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { buildTestApp, type TestApp } from '../helpers/app.js'
-import { contractOf, type ContractDocument } from '../helpers/contract.js'
-import { expectStatus } from '../helpers/expect.js'
-import { createCase, register } from '../helpers/fixtures.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { buildTestApp, type TestApp } from '../helpers/app.ts'
+import { contractOf, type ContractDocument } from '../helpers/contract.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { createCase, register } from '../helpers/fixtures.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * The contract guides an integrator: global tags with descriptions, a summary and a description

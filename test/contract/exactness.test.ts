@@ -1,8 +1,8 @@
 import t from 'tap'
-import { buildTestApp, type TestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { createCase, disclosureRequestBody, incidentBody, register } from '../helpers/fixtures.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { buildTestApp, type TestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { createCase, disclosureRequestBody, incidentBody, register } from '../helpers/fixtures.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * Issue 10 items 10–13: the server and its contract agree on If-Match, Idempotency-Key, wrong

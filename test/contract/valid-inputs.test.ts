@@ -1,12 +1,12 @@
 import querystring from 'node:querystring'
 import fc from 'fast-check'
 import t from 'tap'
-import { ROLES } from '../../src/kernel/access.js'
-import { strictValidatorCompiler } from '../../src/kernel/validation.js'
-import { buildTestApp } from '../helpers/app.js'
-import { arbitraryOf, type JsonSchema } from '../helpers/arbitrary.js'
-import { contractOf, disagreements, operationOf } from '../helpers/contract.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { ROLES } from '../../src/kernel/access.ts'
+import { strictValidatorCompiler } from '../../src/kernel/validation.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { arbitraryOf, type JsonSchema } from '../helpers/arbitrary.ts'
+import { contractOf, disagreements, operationOf } from '../helpers/contract.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * Issue 10 item 14: the contract and the server agree on what is valid. For every operation,

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import t from 'tap'
-import { breakingChangesBetween } from '../../src/cli/contract-versions.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { breakingChangesBetween } from '../../src/cli/contract-versions.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * `npm run openapi:check` refuses a breaking change within a version (src/cli/openapi.ts): the

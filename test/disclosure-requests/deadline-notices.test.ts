@@ -1,9 +1,9 @@
 import t from 'tap'
-import { runDeadlineRound } from '../../src/disclosure-requests/deadline-notices.js'
-import { todayInTokyo } from '../../src/kernel/time.js'
-import { startSecondInstance, buildTestApp, type Identity, type TestApp } from '../helpers/app.js'
-import { expectSome, expectStatus } from '../helpers/expect.js'
-import { disclosureRequestBody } from '../helpers/fixtures.js'
+import { runDeadlineRound } from '../../src/disclosure-requests/deadline-notices.ts'
+import { todayInTokyo } from '../../src/kernel/time.ts'
+import { startSecondInstance, buildTestApp, type Identity, type TestApp } from '../helpers/app.ts'
+import { expectSome, expectStatus } from '../helpers/expect.ts'
+import { disclosureRequestBody } from '../helpers/fixtures.ts'
 
 /**
  * The deadline job on two instances of the service sharing one database: each notice of each

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { buildTestApp, type Identity, type TestApp } from '../helpers/app.js'
-import { expectEvery, expectSome, expectStatus } from '../helpers/expect.js'
-import { createCase, daysAgo, derivativeBody, disclosureRequestBody, register } from '../helpers/fixtures.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { buildTestApp, type Identity, type TestApp } from '../helpers/app.ts'
+import { expectEvery, expectSome, expectStatus } from '../helpers/expect.ts'
+import { createCase, daysAgo, derivativeBody, disclosureRequestBody, register } from '../helpers/fixtures.ts'
 
 /**
  * Disclosure requests through HTTP (app.inject): creation and its checks, who reads what, the

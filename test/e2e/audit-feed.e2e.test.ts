@@ -1,9 +1,9 @@
 import t from 'tap'
-import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { linkEverything } from '../audit/helpers.js'
-import { startTestServer, tokenFor } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.ts'
+import { linkEverything } from '../audit/helpers.ts'
+import { startTestServer, tokenFor } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 // Auditors, integrating systems and administrators through the SDK generated from the contract.
 t.test('audit queries, verification, export, history, the change feed and webhooks through the generated client', { skip: databaseIndependent }, async (t) => {

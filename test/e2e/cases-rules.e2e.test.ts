@@ -1,9 +1,9 @@
 import t from 'tap'
 import type { Schema } from '@madoguchi/sdk'
-import { startTestServer, type ApiClient, type Identity } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { validCase } from '../helpers/fixtures.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { startTestServer, type ApiClient, type Identity } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { validCase } from '../helpers/fixtures.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * The rules from the seeds, through the SDK generated from the contract:

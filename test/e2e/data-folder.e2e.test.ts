@@ -3,11 +3,11 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { signHs256Token } from '../../src/kernel/auth.js'
-import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { createEmbeddedDataDir, testDatabaseUrl } from '../helpers/database.js'
-import { runProcess, startServiceProcess } from '../helpers/process.js'
-import { expectStatus } from '../helpers/expect.js'
+import { signHs256Token } from '../../src/kernel/auth.ts'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.ts'
+import { createEmbeddedDataDir, testDatabaseUrl } from '../helpers/database.ts'
+import { runProcess, startServiceProcess } from '../helpers/process.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 // Several processes start one after another here; a loaded two-core machine needs more than the
 // default 120 s for the file.

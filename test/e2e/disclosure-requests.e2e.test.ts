@@ -1,11 +1,11 @@
 import t from 'tap'
-import { runDeadlineRound } from '../../src/disclosure-requests/deadline-notices.js'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { sweepRetention } from '../../src/recordings/retention-sweep.js'
-import { startSecondInstance, startTestServer, type Identity } from '../helpers/app.js'
-import { expectSome, expectStatus } from '../helpers/expect.js'
-import { caseBody, daysAgo, derivativeBody, disclosureRequestBody, pastReviewPeriod, recordingBody } from '../helpers/fixtures.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { runDeadlineRound } from '../../src/disclosure-requests/deadline-notices.ts'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { sweepRetention } from '../../src/recordings/retention-sweep.ts'
+import { startSecondInstance, startTestServer, type Identity } from '../helpers/app.ts'
+import { expectSome, expectStatus } from '../helpers/expect.ts'
+import { caseBody, daysAgo, derivativeBody, disclosureRequestBody, pastReviewPeriod, recordingBody } from '../helpers/fixtures.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * Disclosure requests (開示請求) through the SDK generated from the contract, on a real port:

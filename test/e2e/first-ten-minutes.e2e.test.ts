@@ -3,8 +3,8 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
-import { startServiceProcess } from '../helpers/process.js'
+import { createTestDatabase, testDatabaseUrl } from '../helpers/database.ts'
+import { startServiceProcess } from '../helpers/process.ts'
 
 /**
  * The README's "First ten minutes", run from its own code blocks against the service on a real

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { startTestServer } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.ts'
+import { startTestServer } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 // Through the SDK generated from the contract, on a real port, as a front end would call it.
 t.test('foundation through the generated client', { skip: databaseIndependent }, async (t) => {

@@ -1,11 +1,11 @@
 import t from 'tap'
-import { warnIncidentDeadlines } from '../../src/incidents/deadline-warnings.js'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { sweepRetention } from '../../src/recordings/retention-sweep.js'
-import { type ApiClient, type Identity, startSecondInstance, startTestServer } from '../helpers/app.js'
-import { expectEvery, expectStatus } from '../helpers/expect.js'
-import { caseBody, daysAgo, incidentBody, pastReviewPeriod, recordingBody } from '../helpers/fixtures.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { warnIncidentDeadlines } from '../../src/incidents/deadline-warnings.ts'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { sweepRetention } from '../../src/recordings/retention-sweep.ts'
+import { type ApiClient, type Identity, startSecondInstance, startTestServer } from '../helpers/app.ts'
+import { expectEvery, expectStatus } from '../helpers/expect.ts'
+import { caseBody, daysAgo, incidentBody, pastReviewPeriod, recordingBody } from '../helpers/fixtures.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * Leak incidents (漏えい等) through the SDK generated from the contract, on a real port: the

@@ -4,8 +4,8 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { startServiceProcess } from '../helpers/process.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { startServiceProcess } from '../helpers/process.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * The key-encryption secret as an operator meets it: a trial on the development secret, a

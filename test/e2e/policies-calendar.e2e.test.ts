@@ -1,8 +1,8 @@
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { startTestServer } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { startTestServer } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 // Policies and the office calendar through the SDK generated from the contract, on a real port.
 t.test('policies and the office calendar through the generated client', { skip: databaseIndependent }, async (t) => {

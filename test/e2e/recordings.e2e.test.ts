@@ -1,10 +1,10 @@
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import t from 'tap'
-import { todayInTokyo } from '../../src/kernel/time.js'
-import { startTestServer, type Identity } from '../helpers/app.js'
-import { validCase, validRecording } from '../helpers/fixtures.js'
-import { expectSome, expectStatus } from '../helpers/expect.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { todayInTokyo } from '../../src/kernel/time.ts'
+import { startTestServer, type Identity } from '../helpers/app.ts'
+import { validCase, validRecording } from '../helpers/fixtures.ts'
+import { expectSome, expectStatus } from '../helpers/expect.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * The recordings flow through the SDK generated from the contract: registration, classification,

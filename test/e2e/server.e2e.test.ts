@@ -3,9 +3,9 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { expectStatus } from '../helpers/expect.js'
-import { startServiceProcess } from '../helpers/process.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { expectStatus } from '../helpers/expect.ts'
+import { startServiceProcess } from '../helpers/process.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * What a new user does: `npm start` (embedded database, no configuration), then a token from

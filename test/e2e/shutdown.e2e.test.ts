@@ -3,12 +3,12 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { signHs256Token } from '../../src/kernel/auth.js'
-import { openEmbedded, connectPostgres, type DatabaseHandle } from '../../src/kernel/db.js'
-import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
-import { expectEvery } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
-import { startServiceProcess } from '../helpers/process.js'
+import { signHs256Token } from '../../src/kernel/auth.ts'
+import { openEmbedded, connectPostgres, type DatabaseHandle } from '../../src/kernel/db.ts'
+import { createTestDatabase, testDatabaseUrl } from '../helpers/database.ts'
+import { expectEvery } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
+import { startServiceProcess } from '../helpers/process.ts'
 
 /**
  * SIGTERM while requests are in flight: those the service accepted finish and are stored, new

@@ -1,10 +1,10 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { todayInTokyo } from '../../src/kernel/time.js'
-import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { expectEvery, expectSome, expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { todayInTokyo } from '../../src/kernel/time.ts'
+import { insertPolicyVersion } from '../../src/policies/policies.repository.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { expectEvery, expectSome, expectStatus } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
 
 const minutesAgo = (n: number) => new Date(Date.now() - n * 60_000).toISOString()
 

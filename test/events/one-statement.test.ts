@@ -1,8 +1,8 @@
 import t from 'tap'
-import type { Metrics } from '../../src/metrics/metrics.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import type { Metrics } from '../../src/metrics/metrics.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
 
 /**
  * An event append is one statement in autocommit (events.service.ts): the case in reach, the

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { ACCESS, reachFor, ROLES, type Permission } from '../../src/kernel/access.js'
-import { buildTestApp } from '../helpers/app.js'
-import { expectEvery, expectStatus } from '../helpers/expect.js'
+import { ACCESS, reachFor, ROLES, type Permission } from '../../src/kernel/access.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { expectEvery, expectStatus } from '../helpers/expect.ts'
 
 /**
  * Walks every route × every role against the access table: a role the table does not grant

@@ -1,14 +1,14 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { chainHead, countUnlinked } from '../../src/audit/audit.repository.js'
-import type { Trx } from '../../src/kernel/db.js'
-import { verifyChain } from '../../src/audit/chain-verification.js'
-import { GENESIS_HASH, linkAllPendingEntries, linkEntriesRound, linkPendingEntries } from '../../src/kernel/audit-chain.js'
-import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { buildTestApp } from '../helpers/app.js'
-import { linkEverything } from '../audit/helpers.js'
-import { testDatabaseUrl } from '../helpers/database.js'
-import { expectEvery, expectStatus } from '../helpers/expect.js'
+import { chainHead, countUnlinked } from '../../src/audit/audit.repository.ts'
+import type { Trx } from '../../src/kernel/db.ts'
+import { verifyChain } from '../../src/audit/chain-verification.ts'
+import { GENESIS_HASH, linkAllPendingEntries, linkEntriesRound, linkPendingEntries } from '../../src/kernel/audit-chain.ts'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { linkEverything } from '../audit/helpers.ts'
+import { testDatabaseUrl } from '../helpers/database.ts'
+import { expectEvery, expectStatus } from '../helpers/expect.ts'
 
 t.test('every /v1 request leaves an audit entry; refusals too', async (t) => {
   const { db, injectAs, orgUnit } = await buildTestApp(t)

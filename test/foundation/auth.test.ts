@@ -3,10 +3,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { exportJWK, generateKeyPair, SignJWT, base64url } from 'jose'
 import t from 'tap'
-import { createTokenVerifier, ensureDevSecret, signHs256Token } from '../../src/kernel/auth.js'
-import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/config.js'
-import { buildTestApp, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, testAuth, tokenFor } from '../helpers/app.js'
-import { expectEvery, expectStatus } from '../helpers/expect.js'
+import { createTokenVerifier, ensureDevSecret, signHs256Token } from '../../src/kernel/auth.ts'
+import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/config.ts'
+import { buildTestApp, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET, testAuth, tokenFor } from '../helpers/app.ts'
+import { expectEvery, expectStatus } from '../helpers/expect.ts'
 
 const key = new TextEncoder().encode(TEST_SECRET)
 const now = () => Math.floor(Date.now() / 1000)

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { buildTestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
+import { buildTestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 // The authentication scheme name is case-insensitive (RFC 9110 §11.1; issue 10, item 5).
 t.test('Authorization: the Bearer scheme is accepted in any case', async (t) => {

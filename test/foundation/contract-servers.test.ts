@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises'
 import t from 'tap'
-import { DEFAULT_PUBLIC_BASE_URL, loadConfig } from '../../src/config.js'
-import { buildTestApp, startTestServer } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
+import { DEFAULT_PUBLIC_BASE_URL, loadConfig } from '../../src/config.ts'
+import { buildTestApp, startTestServer } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 /**
  * The contract's `servers`: PUBLIC_BASE_URL when configured, else the address the service

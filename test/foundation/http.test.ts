@@ -1,6 +1,6 @@
 import t from 'tap'
-import { buildTestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
+import { buildTestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 // Errors and HTTP conventions: RFC 9457 problems with the right 4xx, request ids.
 t.test('HTTP conventions', async (t) => {

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { en } from '../../src/kernel/messages/en.js'
-import { ja } from '../../src/kernel/messages/ja.js'
-import { buildTestApp } from '../helpers/app.js'
-import { caseBody, disclosureRequestBody, register } from '../helpers/fixtures.js'
+import { en } from '../../src/kernel/messages/en.ts'
+import { ja } from '../../src/kernel/messages/ja.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { caseBody, disclosureRequestBody, register } from '../helpers/fixtures.ts'
 
 /**
  * Japanese for Japanese front ends: Accept-Language picks the language of every problem's title

@@ -2,9 +2,9 @@ import crypto from 'node:crypto'
 import { sql } from 'kysely'
 import pg from 'pg'
 import t from 'tap'
-import { connectPostgres, openEmbedded } from '../../src/kernel/db.js'
-import { migrateToLatest, pendingMigrations } from '../../src/kernel/migrations.js'
-import { testDatabaseUrl } from '../helpers/database.js'
+import { connectPostgres, openEmbedded } from '../../src/kernel/db.ts'
+import { migrateToLatest, pendingMigrations } from '../../src/kernel/migrations.ts'
+import { testDatabaseUrl } from '../helpers/database.ts'
 
 t.test('two instances migrating one fresh PostgreSQL at once apply each migration once', { skip: !testDatabaseUrl && 'needs TEST_DATABASE_URL' }, async (t) => {
   const name = `madoguchi_mig_${crypto.randomBytes(4).toString('hex')}`

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import t from 'tap'
-import { ACCESS, ROLES } from '../../src/kernel/access.js'
+import { ACCESS, ROLES } from '../../src/kernel/access.ts'
 
 const read = (file: string) => fs.readFile(new URL(`../../${file}`, import.meta.url), 'utf8')
 

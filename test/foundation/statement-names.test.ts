@@ -1,13 +1,13 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import { casesListQuery, findCaseInReach, caseInReachQuery, listCases } from '../../src/cases/cases.repository.js'
-import type { Caller } from '../../src/kernel/auth.js'
-import { CompiledQueries } from '../../src/kernel/compiled-queries.js'
-import { StatementNames } from '../../src/kernel/db.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { expectEvery, expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
-import { testDatabaseUrl } from '../helpers/database.js'
+import { casesListQuery, findCaseInReach, caseInReachQuery, listCases } from '../../src/cases/cases.repository.ts'
+import type { Caller } from '../../src/kernel/auth.ts'
+import { CompiledQueries } from '../../src/kernel/compiled-queries.ts'
+import { StatementNames } from '../../src/kernel/db.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { expectEvery, expectStatus } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
+import { testDatabaseUrl } from '../helpers/database.ts'
 
 /**
  * On PostgreSQL the statements the service sends again and again run as named (prepared)

@@ -1,10 +1,10 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { ACCESS, ROLES, type Permission, type Role } from '../../src/kernel/access.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { arbitraryOf, type JsonSchema } from '../helpers/arbitrary.js'
-import { createCase, incidentBody, register } from '../helpers/fixtures.js'
-import { expectStatus } from '../helpers/expect.js'
+import { ACCESS, ROLES, type Permission, type Role } from '../../src/kernel/access.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { arbitraryOf, type JsonSchema } from '../helpers/arbitrary.ts'
+import { createCase, incidentBody, register } from '../helpers/fixtures.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 /**
  * Broken object-level authorisation (BOLA/IDOR): on every route that takes a record id, a

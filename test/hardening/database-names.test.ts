@@ -1,7 +1,7 @@
 import t from 'tap'
-import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { buildTestApp } from '../helpers/app.js'
-import { recordingBody } from '../helpers/fixtures.js'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { recordingBody } from '../helpers/fixtures.ts'
 
 /** Problems speak the API's words: the field and what conflicts, never a constraint, table or column name. */
 t.test('a duplicate org-unit code or storage URI is 409 naming the field, not the constraint', async (t) => {

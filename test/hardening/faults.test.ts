@@ -1,12 +1,12 @@
 import net from 'node:net'
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
-import { createTokenVerifier } from '../../src/kernel/auth.js'
-import { connectPostgres } from '../../src/kernel/db.js'
-import { testAuth, tokenFor } from '../helpers/app.js'
-import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
-import { expectEvery, expectSome, expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { buildApp } from '../../src/app.ts'
+import { createTokenVerifier } from '../../src/kernel/auth.ts'
+import { connectPostgres } from '../../src/kernel/db.ts'
+import { testAuth, tokenFor } from '../helpers/app.ts'
+import { createTestDatabase, testDatabaseUrl } from '../helpers/database.ts'
+import { expectEvery, expectSome, expectStatus } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
 
 /**
  * PostgreSQL going away while requests are in flight. The service reaches the database through

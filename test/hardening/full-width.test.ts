@@ -1,7 +1,7 @@
 import t from 'tap'
-import { buildTestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { buildTestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
 
 /**
  * Issue 10 item 15: input a Japanese user types. A phone number in full-width digits and hyphens

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { sql } from 'kysely'
 import t from 'tap'
-import { ACCESS, ROLES, type Permission, type Role } from '../../src/kernel/access.js'
-import type { DeclaredRoute } from '../../src/kernel/access.plugin.js'
-import { buildTestApp, type TestApp } from '../helpers/app.js'
-import { hostileOf, type JsonSchema } from '../helpers/arbitrary.js'
-import { createCase, register } from '../helpers/fixtures.js'
+import { ACCESS, ROLES, type Permission, type Role } from '../../src/kernel/access.ts'
+import type { DeclaredRoute } from '../../src/kernel/access.plugin.ts'
+import { buildTestApp, type TestApp } from '../helpers/app.ts'
+import { hostileOf, type JsonSchema } from '../helpers/arbitrary.ts'
+import { createCase, register } from '../helpers/fixtures.ts'
 
 /**
  * Every route gets inputs generated from its own schemas — valid ones, and the same with one

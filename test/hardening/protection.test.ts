@@ -1,7 +1,7 @@
 import t from 'tap'
-import { buildTestApp } from '../helpers/app.js'
-import { testDatabaseUrl } from '../helpers/database.js'
-import { expectEvery, expectStatus } from '../helpers/expect.js'
+import { buildTestApp } from '../helpers/app.ts'
+import { testDatabaseUrl } from '../helpers/database.ts'
+import { expectEvery, expectStatus } from '../helpers/expect.ts'
 
 t.test('security headers on every response; no stack traces or SQL in errors', async (t) => {
   const { app, injectAs } = await buildTestApp(t)

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { buildTestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { buildTestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
 
 // A NUL (or an unpaired surrogate: text PostgreSQL cannot store) in a path parameter, query value,
 // header or JSON body is 400 problem+json, never 503 with Retry-After, and the refusal is audited

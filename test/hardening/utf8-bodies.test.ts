@@ -1,7 +1,7 @@
 import t from 'tap'
-import { buildTestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { buildTestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
 
 // JSON bodies are UTF-8 and stored exactly as sent: invalid UTF-8 and unpaired surrogates are 400,
 // a charset other than UTF-8 is 415, and nothing is stored (issue 10, item 4).

@@ -1,5 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import type { DeclaredRoute } from '../../src/kernel/access.plugin.js'
+import type { DeclaredRoute } from '../../src/kernel/access.plugin.ts'
 
 /**
  * The contract as the running service generates it, and checks of answers against it: the status

@@ -4,8 +4,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { connectPostgres, openEmbedded, type DatabaseHandle } from '../../src/kernel/db.js'
-import { migrateToLatest } from '../../src/kernel/migrations.js'
+import { connectPostgres, openEmbedded, type DatabaseHandle } from '../../src/kernel/db.ts'
+import { migrateToLatest } from '../../src/kernel/migrations.ts'
 
 /**
  * Test databases: one per test file, copied from a template that has every migration applied.

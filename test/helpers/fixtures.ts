@@ -1,9 +1,9 @@
 import crypto from 'node:crypto'
 import type { Schema } from '@madoguchi/sdk'
-import type { Db } from '../../src/kernel/db.js'
-import type { RetentionRule } from '../../src/policies/policies.schemas.js'
-import { retentionEnd } from '../../src/recordings/retention.js'
-import type { TestApp, Identity } from '../helpers/app.js'
+import type { Db } from '../../src/kernel/db.ts'
+import type { RetentionRule } from '../../src/policies/policies.schemas.ts'
+import { retentionEnd } from '../../src/recordings/retention.ts'
+import type { TestApp, Identity } from '../helpers/app.ts'
 
 /**
  * Request bodies that tests share, one builder per body (override any field with `extra`), and

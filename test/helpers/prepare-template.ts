@@ -1,4 +1,4 @@
-import { prepareTemplate } from './database.js'
+import { prepareTemplate } from './database.ts'
 
 // tap runs this once before the test files: they then copy the migrated template.
 await prepareTemplate()

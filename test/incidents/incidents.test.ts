@@ -1,9 +1,9 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { buildTestApp, type Identity, type TestApp } from '../helpers/app.js'
-import { expectEvery, expectSome, expectStatus } from '../helpers/expect.js'
-import { createCase, incidentBody, register } from '../helpers/fixtures.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { buildTestApp, type Identity, type TestApp } from '../helpers/app.ts'
+import { expectEvery, expectSome, expectStatus } from '../helpers/expect.ts'
+import { createCase, incidentBody, register } from '../helpers/fixtures.ts'
 
 /** Leak incidents (漏えい等) through HTTP: access, the judgement's history, the record of facts, actions, disclosure, reports, holds. */
 

@@ -3,10 +3,10 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { signHs256Token } from '../../src/kernel/auth.js'
-import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js'
-import { expectStatus } from '../helpers/expect.js'
-import { startServiceProcess } from '../helpers/process.js'
+import { signHs256Token } from '../../src/kernel/auth.ts'
+import { createTestDatabase, testDatabaseUrl } from '../helpers/database.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { startServiceProcess } from '../helpers/process.ts'
 
 /**
  * The service as deployed (`src/server.ts`) with METRICS_PORT: Prometheus metrics answer on that

@@ -1,10 +1,10 @@
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { escalationFor } from '../../src/policies/policies.decisions.js'
-import { findRule } from '../../src/recordings/retention.js'
-import { policyInForce } from '../../src/policies/policies.repository.js'
-import { buildTestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { escalationFor } from '../../src/policies/policies.decisions.ts'
+import { findRule } from '../../src/recordings/retention.ts'
+import { policyInForce } from '../../src/policies/policies.repository.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 // Decisions take the version in force at the moment that matters and answer with its id.
 t.test('decisions follow the version in force at the moment that matters, and name it', async (t) => {

@@ -1,10 +1,10 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { todayInTokyo } from '../../src/kernel/time.js'
-import type { Metrics } from '../../src/metrics/metrics.js'
-import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
-import { buildTestApp, startSecondInstance, tokenFor } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
+import { todayInTokyo } from '../../src/kernel/time.ts'
+import type { Metrics } from '../../src/metrics/metrics.ts'
+import { insertPolicyVersion } from '../../src/policies/policies.repository.ts'
+import { buildTestApp, startSecondInstance, tokenFor } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 /**
  * Every instance keeps the policy versions and drops its copy when a version is added

@@ -1,12 +1,12 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { ROLES } from '../../src/kernel/access.js'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { policyInForce } from '../../src/policies/policies.repository.js'
-import { effectiveDateErrors, policyBodyErrors } from '../../src/policies/policies.rules.js'
-import { POLICY_TYPES } from '../../src/policies/policies.schemas.js'
-import { buildTestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
+import { ROLES } from '../../src/kernel/access.ts'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { policyInForce } from '../../src/policies/policies.repository.ts'
+import { effectiveDateErrors, policyBodyErrors } from '../../src/policies/policies.rules.ts'
+import { POLICY_TYPES } from '../../src/policies/policies.schemas.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 // The shipped defaults (migrations/0003_policies.sql; 0012 for disclosure; the response plan 0013_incidents.sql), in force from 1970-01-01.
 const DEFAULT_IDS = {

@@ -1,10 +1,10 @@
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
-import type { RetentionRule } from '../../src/policies/policies.schemas.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { at, createCase, register } from '../helpers/fixtures.js'
-import { expectStatus } from '../helpers/expect.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { insertPolicyVersion } from '../../src/policies/policies.repository.ts'
+import type { RetentionRule } from '../../src/policies/policies.schemas.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { at, createCase, register } from '../helpers/fixtures.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 const doc = (record_category: string, years: 1 | 5 | 30, action: RetentionRule['action'] = 'dispose'): RetentionRule => ({
   record_category,

@@ -1,11 +1,11 @@
 import { decodeJwt } from 'jose'
 import { sql } from 'kysely'
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { sweepRetention } from '../../src/recordings/retention-sweep.js'
-import { buildTestApp, type Identity, type TestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { at, createCase, daysAgo, derivativeBody, pastReviewPeriod, register } from '../helpers/fixtures.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { sweepRetention } from '../../src/recordings/retention-sweep.ts'
+import { buildTestApp, type Identity, type TestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { at, createCase, daysAgo, derivativeBody, pastReviewPeriod, register } from '../helpers/fixtures.ts'
 
 /**
  * Redaction derivatives (部分開示): registered beside the original, which never changes; opened by

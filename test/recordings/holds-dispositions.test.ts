@@ -1,10 +1,10 @@
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { sweepRetention } from '../../src/recordings/retention-sweep.js'
-import { holdEndAfterDecision } from '../../src/recordings/retention.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { at, createCase, pastReviewPeriod, register } from '../helpers/fixtures.js'
-import { expectEvery, expectStatus } from '../helpers/expect.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { sweepRetention } from '../../src/recordings/retention-sweep.ts'
+import { holdEndAfterDecision } from '../../src/recordings/retention.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { at, createCase, pastReviewPeriod, register } from '../helpers/fixtures.ts'
+import { expectEvery, expectStatus } from '../helpers/expect.ts'
 
 /**
  * The latest March 31 before today: the end of a 5-year schedule for a recording made in the

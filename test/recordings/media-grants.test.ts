@@ -1,10 +1,10 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
 import t from 'tap'
-import { SigningKeys } from '../../src/keys/keys.service.js'
-import { connectPostgres } from '../../src/kernel/db.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { createCase, register } from '../helpers/fixtures.js'
-import { expectStatus } from '../helpers/expect.js'
+import { SigningKeys } from '../../src/keys/keys.service.ts'
+import { connectPostgres } from '../../src/kernel/db.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { createCase, register } from '../helpers/fixtures.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 t.test('media access grants: signed, verifiable with the published JWKS, audited, refused to staff', async (t) => {
   const test = await buildTestApp(t)
@@ -114,9 +114,9 @@ t.test('media access grants: signed, verifiable with the published JWKS, audited
 })
 
 t.test('grant lifetime is configurable; concurrent first use creates one key', async (t) => {
-  const { buildApp } = await import('../../src/app.js')
-  const { createTokenVerifier } = await import('../../src/kernel/auth.js')
-  const { testAuth, testKeyEncryption, tokenFor } = await import('../helpers/app.js')
+  const { buildApp } = await import('../../src/app.ts')
+  const { createTokenVerifier } = await import('../../src/kernel/auth.ts')
+  const { testAuth, testKeyEncryption, tokenFor } = await import('../helpers/app.ts')
   const test = await buildTestApp(t)
   const app = await buildApp({
     config: {

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { insertPolicyVersion } from '../../src/policies/policies.repository.js'
-import { todayInTokyo, tokyoDate } from '../../src/kernel/time.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { createCase, pastReviewPeriod, recordingBody, register } from '../helpers/fixtures.js'
-import { expectSome, expectStatus } from '../helpers/expect.js'
+import { insertPolicyVersion } from '../../src/policies/policies.repository.ts'
+import { todayInTokyo, tokyoDate } from '../../src/kernel/time.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { createCase, pastReviewPeriod, recordingBody, register } from '../helpers/fixtures.ts'
+import { expectSome, expectStatus } from '../helpers/expect.ts'
 
 t.test('registration: metadata, validation, idempotency, provisional classification', async (t) => {
   const test = await buildTestApp(t)

@@ -1,6 +1,6 @@
 import t from 'tap'
-import type { RetentionRule } from '../../src/policies/policies.schemas.js'
-import { judgeRecording, settledStatus } from '../../src/recordings/recordings.service.js'
+import type { RetentionRule } from '../../src/policies/policies.schemas.ts'
+import { judgeRecording, settledStatus } from '../../src/recordings/recordings.service.ts'
 import {
   classificationKey,
   effectiveEnd,
@@ -11,7 +11,7 @@ import {
   retentionStart,
   schedule,
   yearsPeriodEnd,
-} from '../../src/recordings/retention.js'
+} from '../../src/recordings/retention.ts'
 
 // The arithmetic of retention on its own: pure functions, no database.
 const rule = (period: RetentionRule['period'], start: RetentionRule['start'] = 'next_fiscal_year'): RetentionRule => ({

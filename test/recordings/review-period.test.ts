@@ -1,9 +1,9 @@
 import t from 'tap'
-import { addDays, todayInTokyo, tokyoDate } from '../../src/kernel/time.js'
-import { sweepRetention } from '../../src/recordings/retention-sweep.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { daysAgo, register } from '../helpers/fixtures.js'
+import { addDays, todayInTokyo, tokyoDate } from '../../src/kernel/time.ts'
+import { sweepRetention } from '../../src/recordings/retention-sweep.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { daysAgo, register } from '../helpers/fixtures.ts'
 
 // No automatic purge before a person could look (issue 10, item 2): an unclassified recording is
 // kept at least a review period (retention policy, default 30 days) after its registration.

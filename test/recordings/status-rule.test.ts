@@ -1,13 +1,13 @@
 import { type Insertable, sql } from 'kysely'
 import t from 'tap'
-import { newId } from '../../src/kernel/ids.js'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { settledStatus } from '../../src/recordings/recordings.service.js'
-import type { RecordingsTable } from '../../src/recordings/recordings.tables.js'
-import { sweepRetention } from '../../src/recordings/retention-sweep.js'
-import { retentionStep } from '../../src/recordings/retention.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { register, sha } from '../helpers/fixtures.js'
+import { newId } from '../../src/kernel/ids.ts'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { settledStatus } from '../../src/recordings/recordings.service.ts'
+import type { RecordingsTable } from '../../src/recordings/recordings.tables.ts'
+import { sweepRetention } from '../../src/recordings/retention-sweep.ts'
+import { retentionStep } from '../../src/recordings/retention.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { register, sha } from '../helpers/fixtures.ts'
 
 /**
  * The recording-status rule is written in three places: `settledStatus` (requests settle a

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process'
 import t from 'tap'
-import { connectPostgres } from '../../src/kernel/db.js'
-import { addDays, todayInTokyo, tokyoDate } from '../../src/kernel/time.js'
-import { sweepRetention } from '../../src/recordings/retention-sweep.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { at, createCase, daysAgo, pastReviewPeriod, register } from '../helpers/fixtures.js'
+import { connectPostgres } from '../../src/kernel/db.ts'
+import { addDays, todayInTokyo, tokyoDate } from '../../src/kernel/time.ts'
+import { sweepRetention } from '../../src/recordings/retention-sweep.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { at, createCase, daysAgo, pastReviewPeriod, register } from '../helpers/fixtures.ts'
 
 t.test('the retention sweep purges expired non-document personal information and marks the rest due', async (t) => {
   const test = await buildTestApp(t)

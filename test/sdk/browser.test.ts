@@ -4,10 +4,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
 import t from 'tap'
-import { serveExample } from '../../sdk/examples/browser/serve.js'
-import { startTestServer } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { serveExample } from '../../sdk/examples/browser/serve.ts'
+import { startTestServer } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * A real browser: headless Chromium opens the example page (sdk/examples/browser) on its own

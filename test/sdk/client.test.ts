@@ -2,10 +2,10 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createMadoguchiClient, MadoguchiProblem, type ProblemOf, type Schema } from '@madoguchi/sdk'
 import t from 'tap'
-import { startTestServer, tokenFor, type Identity } from '../helpers/app.js'
-import { validRecording } from '../helpers/fixtures.js'
-import { expectStatus } from '../helpers/expect.js'
-import { databaseIndependent } from '../helpers/database.js'
+import { startTestServer, tokenFor, type Identity } from '../helpers/app.ts'
+import { validRecording } from '../helpers/fixtures.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { databaseIndependent } from '../helpers/database.ts'
 
 /**
  * The SDK package against the service on a real port: what it adds to openapi-fetch (tokens per

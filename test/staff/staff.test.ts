@@ -1,7 +1,7 @@
 import t from 'tap'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { expectEvery } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { expectEvery } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
 
 t.test('staff names are kept from their tokens and follow changes, without locking on every request', async (t) => {
   const { injectAs, orgUnit, db } = await buildTestApp(t)

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { tokyoDate } from '../../src/kernel/time.js'
-import { buildTestApp, type Identity, type TestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { caseBody, register } from '../helpers/fixtures.js'
+import { tokyoDate } from '../../src/kernel/time.ts'
+import { buildTestApp, type Identity, type TestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { caseBody, register } from '../helpers/fixtures.ts'
 
 /**
  * The figures agree with the list endpoints: on generated cases (a fixed pseudo-random seed),

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { buildTestApp, type Identity, type TestApp } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { caseBody, register } from '../helpers/fixtures.js'
+import { buildTestApp, type Identity, type TestApp } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { caseBody, register } from '../helpers/fixtures.ts'
 
 /**
  * GET /v1/statistics/cases on a small, known set of cases in fiscal year 2024 (2024-04-01 –

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { addDays, todayInTokyo } from '../../src/kernel/time.js'
-import { sweepRetention } from '../../src/recordings/retention-sweep.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { at, createCase, daysAgo, incidentBody, pastReviewPeriod, register } from '../helpers/fixtures.js'
+import { addDays, todayInTokyo } from '../../src/kernel/time.ts'
+import { sweepRetention } from '../../src/recordings/retention-sweep.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { at, createCase, daysAgo, incidentBody, pastReviewPeriod, register } from '../helpers/fixtures.ts'
 
 /** GET /v1/statistics/recordings: the retention programme at a glance. */
 t.test('recording statistics', async (t) => {

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { type Published, suppressCell, suppressTotal } from '../../src/statistics/suppression.js'
-import { buildTestApp, type Identity } from '../helpers/app.js'
-import { expectStatus } from '../helpers/expect.js'
-import { caseBody } from '../helpers/fixtures.js'
+import { type Published, suppressCell, suppressTotal } from '../../src/statistics/suppression.ts'
+import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { expectStatus } from '../helpers/expect.ts'
+import { caseBody } from '../helpers/fixtures.ts'
 
 /**
  * Small-cell suppression for auditors and admins, and the subtraction attack: on a table where

@@ -1,14 +1,14 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../../src/app.js'
-import type { Role } from '../../src/kernel/access.js'
-import { createTokenVerifier } from '../../src/kernel/auth.js'
-import { connectPostgres, type DatabaseHandle } from '../../src/kernel/db.js'
-import { TargetPolicy } from '../../src/webhooks/targets.js'
-import type { DeliveryOptions } from '../../src/webhooks/worker.js'
-import { testAuth, testKeyEncryption, tokenFor, type Identity } from '../helpers/app.js'
-import type { TestDatabase } from '../helpers/database.js'
+import { buildApp } from '../../src/app.ts'
+import type { Role } from '../../src/kernel/access.ts'
+import { createTokenVerifier } from '../../src/kernel/auth.ts'
+import { connectPostgres, type DatabaseHandle } from '../../src/kernel/db.ts'
+import { TargetPolicy } from '../../src/webhooks/targets.ts'
+import type { DeliveryOptions } from '../../src/webhooks/worker.ts'
+import { testAuth, testKeyEncryption, tokenFor, type Identity } from '../helpers/app.ts'
+import type { TestDatabase } from '../helpers/database.ts'
 
 interface Teardown {
   teardown(fn: () => unknown): void

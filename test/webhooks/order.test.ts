@@ -1,8 +1,8 @@
 import t from 'tap'
-import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { runWebhookRound } from '../../src/webhooks/worker.js'
-import { createTestDatabase } from '../helpers/database.js'
-import { sleep, startInstance, startReceiver, workerOptions, type Received, type ServiceInstance } from './helpers.js'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.ts'
+import { runWebhookRound } from '../../src/webhooks/worker.ts'
+import { createTestDatabase } from '../helpers/database.ts'
+import { sleep, startInstance, startReceiver, workerOptions, type Received, type ServiceInstance } from './helpers.ts'
 
 /**
  * Order of deliveries: each webhook gets its deliveries one at a time in feed order (a failed

@@ -1,15 +1,15 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { startBackgroundJobs } from '../../src/kernel/background-jobs.js'
-import { render } from '../../src/kernel/messages/index.js'
-import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.js'
-import { verifyDeliverySignature } from '../../src/webhooks/signature.js'
-import { TargetPolicy } from '../../src/webhooks/targets.js'
-import { deliverDueWebhooks, dispatchWebhookDeliveries, retryDelayMs, runWebhookRound } from '../../src/webhooks/worker.js'
-import { buildTestApp } from '../helpers/app.js'
-import { createTestDatabase } from '../helpers/database.js'
-import { eventually, sleep, startInstance, startReceiver, workerOptions, type ServiceInstance } from './helpers.js'
-import { expectStatus } from '../helpers/expect.js'
+import { startBackgroundJobs } from '../../src/kernel/background-jobs.ts'
+import { render } from '../../src/kernel/messages/index.ts'
+import { ROOT_ORG_UNIT_ID } from '../../src/org-units/org-units.repository.ts'
+import { verifyDeliverySignature } from '../../src/webhooks/signature.ts'
+import { TargetPolicy } from '../../src/webhooks/targets.ts'
+import { deliverDueWebhooks, dispatchWebhookDeliveries, retryDelayMs, runWebhookRound } from '../../src/webhooks/worker.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { createTestDatabase } from '../helpers/database.ts'
+import { eventually, sleep, startInstance, startReceiver, workerOptions, type ServiceInstance } from './helpers.ts'
+import { expectStatus } from '../helpers/expect.ts'
 
 async function setup(t: Tap) {
   const database = await createTestDatabase()
@@ -363,7 +363,7 @@ t.test('several workers share the queue (SKIP LOCKED) without delivering anythin
 })
 
 t.test('WEBHOOK_PRIVATE_NETWORKS is validated at start', async (t) => {
-  const { loadConfig } = await import('../../src/config.js')
+  const { loadConfig } = await import('../../src/config.ts')
   t.same(loadConfig({ WEBHOOK_PRIVATE_NETWORKS: '10.20.0.0/16,127.0.0.1,fd00::/8' }).webhooks.privateNetworks, ['10.20.0.0/16', '127.0.0.1', 'fd00::/8'])
   t.same(loadConfig({}).webhooks, {
     intervalMs: 1000,

@@ -1,6 +1,6 @@
-import type { Language } from '../language.js'
-import { en } from './en.js'
-import { ja } from './ja.js'
+import type { Language } from '../language.ts'
+import { en } from './en.ts'
+import { ja } from './ja.ts'
 
 /**
  * Every sentence the API writes for a person (a problem's title and detail, a field's message,

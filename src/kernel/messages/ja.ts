@@ -1,4 +1,4 @@
-import type { en } from './en.js'
+import type { en } from './en.ts'
 
 /**
  * 日本語のカタログ: en.ts と同じ id に、窓口の職員が読む言葉（丁寧語、公用文の用語）で。
