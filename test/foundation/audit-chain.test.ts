@@ -153,6 +153,21 @@ t.test('a round of the background linker works off a backlog batch after batch, 
   t.match(await verifyChain(db), { checked: 35, broken: null })
 })
 
+t.test('a transaction of the linker reads its entries chunk after chunk, each after the last one taken', async (t) => {
+  const { db, injectAs } = await buildTestApp(t)
+  await Promise.all(Array.from({ length: 30 }, () => injectAs('auditor', { method: 'GET', url: '/v1/me' })))
+  const before = await countUnlinked(db)
+  t.equal(await linkPendingEntries(db, 20, 7), 20, 'chunks of 7, 7 and 6 in one transaction')
+  t.equal(await countUnlinked(db), before - 20)
+  t.equal(await linkPendingEntries(db, 100, 7), before - 20, 'the rest, the last chunk short')
+  const order = await sql<{ in_order: boolean }>`
+    select bool_and(prev_txid is null or (prev_txid, prev_id) < (txid, id)) as in_order
+      from (select e.txid, e.id, lag(e.txid) over w as prev_txid, lag(e.id) over w as prev_id
+              from audit_chain c join audit_events e on e.id = c.entry_id window w as (order by c.seq)) links`.execute(db)
+  t.equal(order.rows[0]?.in_order, true, 'the chain follows (txid, id) with no entry twice')
+  t.match(await verifyChain(db), { checked: before, broken: null })
+})
+
 t.test('an entry of a transaction open across a linking round is linked later, in (txid, id) order', async (t) => {
   // Needs two transactions open at once: the embedded database has a single connection.
   if (!testDatabaseUrl) return t.pass('two open transactions', { skip: 'needs PostgreSQL (TEST_DATABASE_URL)' })
