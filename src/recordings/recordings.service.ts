@@ -360,7 +360,9 @@ const FLAG_AUDIT_ACTIONS: Record<RecordingFlag, string> = {
  * needs no database (the facts, the recording policy's judgement, the presumed classification,
  * its retention and the status it gives, from the policies every instance keeps) is decided
  * here; the case in reach (or the unit of a recording without a case) is the statement's
- * condition, and the problem when it refuses is decided from what it returns, as before.
+ * condition, and the problem when it refuses is decided from what it returns, as before. The case
+ * is read without a lock, as before: its unit never changes and reach only grows (responders are
+ * added, never removed), so what the statement read still holds when it commits.
  */
 export async function registerRecording(ctx: ServiceContext, input: CreateRecording): Promise<RecordingView> {
   const { caller } = ctx
