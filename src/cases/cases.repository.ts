@@ -159,6 +159,19 @@ export function caseInReachQuery(q: Queryable, id: string, reach: Reach, caller:
     .where(caseInReach(q, reach, caller))
 }
 
+/**
+ * The case `id` when the caller reaches it, as a sub-query of another domain's statement (a
+ * recording registered on the case decides in SQL): columns id and org_unit_id, no row when the
+ * case is unknown or out of reach alike.
+ */
+export function caseUnitInReach(q: Queryable, id: string, reach: Reach, caller: Caller) {
+  return q
+    .selectFrom('cases')
+    .select(['cases.id', 'cases.org_unit_id'])
+    .where('cases.id', '=', id)
+    .where(caseInReach(q, reach, caller))
+}
+
 /** Serialises requests about one external reference until commit (two upserts of a new ref: the second updates). */
 export async function advisoryLockExternalRef(q: Queryable, system: string, ref: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtextextended(${`case-ref:${system}/${ref}`}, 0))`.execute(q)

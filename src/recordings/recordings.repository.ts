@@ -1,8 +1,20 @@
-import { sql, type Expression, type ExpressionBuilder, type Insertable, type Selectable, type SqlBool, type Updateable } from 'kysely'
+import {
+  type Expression,
+  type ExpressionBuilder,
+  expressionBuilder,
+  type Insertable,
+  type RawBuilder,
+  type Selectable,
+  type SqlBool,
+  sql,
+  type Updateable,
+} from 'kysely'
 import { casesRespondedBy } from '../cases/cases.repository.ts'
 import type { Reach } from '../kernel/access.ts'
 import type { Caller } from '../kernel/auth.ts'
 import type { Database } from '../kernel/db.ts'
+import { type DomainChange, insertChangesFrom } from '../kernel/outbox.ts'
+import { type Profile, staffProfileOf } from '../staff/staff.repository.ts'
 import type { Queryable } from '../kernel/db.ts'
 import type { CursorValue } from '../kernel/pagination.ts'
 import { unitSubtree } from '../org-units/org-units.repository.ts'
@@ -84,8 +96,89 @@ export function recordingIdsInUnit(q: Queryable, unitId: string) {
   return q.selectFrom('recordings').select('recordings.id').where('recordings.org_unit_id', 'in', unitSubtree(q, unitId))
 }
 
-export async function insertRecording(q: Queryable, row: Insertable<RecordingsTable>): Promise<RecordingRow> {
-  return q.insertInto('recordings').values(row).returningAll().executeTakeFirstOrThrow()
+/**
+ * Where a recording being registered goes, as the first CTE of its statement: columns case_id,
+ * org_unit_id, allowed and unit_matches; no row when the case or the unit is unknown or out of
+ * reach. `caseTarget`: the case in reach (cases' sub-query) and whether it is of the unit the
+ * body names, if any; `unitTarget`: a record without a case, in a unit (org units' sub-query).
+ */
+export type RegistrationTarget = RawBuilder<{ case_id: string | null; org_unit_id: string; allowed: boolean; unit_matches: boolean }>
+
+export function caseTarget(caseInReach: Expression<{ id: string; org_unit_id: string }>, wantedUnit: string | undefined): RegistrationTarget {
+  return sql`select c.id as case_id, c.org_unit_id, true as allowed, coalesce(c.org_unit_id = ${wantedUnit ?? null}::uuid, true) as unit_matches
+               from (${caseInReach}) c`
+}
+
+export function unitTarget(unit: Expression<{ id: string; allowed: boolean }>): RegistrationTarget {
+  return sql`select null::uuid as case_id, u.id as org_unit_id, u.allowed, true as unit_matches from (${unit}) u`
+}
+
+/** What the target alone says: a request refused in Node (before its statement) still answers for the case or unit first. */
+export async function findTarget(q: Queryable, target: RegistrationTarget) {
+  const { rows } = await sql<{ allowed: boolean; unit_matches: boolean }>`select t.allowed, t.unit_matches from (${target}) t`.execute(q)
+  return rows[0]
+}
+
+/** What the statement of a registration found, and the recording when it wrote one (id not null). */
+export type CheckedRegistration = Nullable<LoadedRecording> & { allowed: boolean; unit_matches: boolean; recorder_profile: Profile | null }
+type Nullable<T> = { [K in keyof T]: T[K] | null }
+
+/**
+ * A recording registered in one statement: the target's checks as conditions, the recording and
+ * its provisional classification, read back as presented (whether the caller sees its media, the
+ * recorder's names). With `written` (a request in autocommit), the writer's staff profile, the
+ * request's audit entry and the changes (each in the recording's unit) go in the same statement,
+ * written only with the recording. Undefined when the target has no row; nothing is written
+ * unless `allowed` and `unit_matches`. Columns are sent as one JSON record each, typed by the
+ * table's row (jsonb_populate_record): one parameter, one statement text for every registration.
+ */
+export async function insertRecordingChecked(
+  q: Queryable,
+  target: RegistrationTarget,
+  recording: Omit<Insertable<RecordingsTable>, 'case_id' | 'org_unit_id'>,
+  classification: Omit<Insertable<RecordingClassificationsTable>, 'recording_id' | 'retention_rule'> & { retention_rule: object },
+  presented: { caller: Caller; mediaReach: Reach | null },
+  written: {
+    staff: (condition: RawBuilder<unknown>) => RawBuilder<unknown>
+    audit: (condition: RawBuilder<unknown>) => RawBuilder<unknown>
+    changes: ReadonlyArray<Omit<DomainChange, 'orgUnitId'>>
+  } | null,
+): Promise<CheckedRegistration | undefined> {
+  const columns = (row: object, from: string) => ({
+    names: sql.join(Object.keys(row).map((c) => sql.ref(c))),
+    values: sql.join(Object.keys(row).map((c) => sql.ref(`${from}.${c}`))),
+  })
+  const r = columns(recording, 'r')
+  const c = columns(classification, 'c')
+  const wrote = sql`exists (select 1 from ins)`
+  const also = written
+    ? sql`, ${written.staff(wrote)},
+    audited as (${written.audit(wrote)}),
+    published as (${insertChangesFrom(
+      sql`select e.v->>'kind', e.v->>'resourceType', e.v->>'resourceId', ins.org_unit_id, coalesce(e.v->'data', '{}')
+            from ins, jsonb_array_elements(${JSON.stringify(written.changes)}::jsonb) with ordinality as e(v, n) order by e.n`,
+    )})`
+    : sql``
+  // The recording as the statement wrote it is read under the name `recordings`, so the reach
+  // conditions and the staff profile apply to it as to a stored row.
+  const eb = expressionBuilder<Database, 'recordings'>()
+  const mediaVisible = presented.mediaReach ? recordingInReach(q, presented.mediaReach, presented.caller)(eb) : sql`false`
+  const result = await sql<CheckedRegistration>`
+    with target as (${target}),
+    ins as (
+      insert into recordings (case_id, org_unit_id, ${r.names})
+      select target.case_id, target.org_unit_id, ${r.values}
+        from target, jsonb_populate_record(null::recordings, ${JSON.stringify(recording)}::jsonb) r
+       where target.allowed and target.unit_matches
+      returning *),
+    classified as (
+      insert into recording_classifications (recording_id, ${c.names})
+      select ins.id, ${c.values} from ins, jsonb_populate_record(null::recording_classifications, ${JSON.stringify(classification)}::jsonb) c
+      returning classified_at, classified_by, provisional)${also}
+    select target.allowed, target.unit_matches, classified.classified_at, classified.classified_by, classified.provisional,
+           ${mediaVisible} as media_visible, ${staffProfileOf(eb, 'recordings.recorder')} as recorder_profile, recordings.*
+      from target left join ins as recordings on true left join classified on true`.execute(q)
+  return result.rows[0]
 }
 
 /** Applies changes and moves the version (the ETag) on. */

@@ -42,7 +42,8 @@ import { explainRetention } from './retention.service.ts'
 /** Recordings (録音・録画): metadata, classification and retention, holds, disposition proposals, media access. */
 const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettings; keys: SigningKeys }> = async (app, { mediaGrants, keys }) => {
   app.post('', {
-    config: { permission: 'recordings:create', idempotent: true },
+    // One statement in autocommit (recordings.service.ts); with an Idempotency-Key, a transaction.
+    config: { permission: 'recordings:create', idempotent: true, oneStatement: true },
     schema: {
       operationId: 'registerRecording',
       summary: 'Register a recording made at the counter or on the phone',
@@ -56,10 +57,10 @@ const recordingRoutes: FastifyPluginAsyncTypebox<{ mediaGrants: MediaGrantSettin
       response: { 201: RecordingSchema },
     },
     handler: async (request, reply) => {
-      const row = await registerRecording(request.ctx, request.body)
-      setEtag(reply, row.version)
-      reply.code(201).header('location', `/v1/recordings/${row.id}`)
-      return presentRecording(request.ctx, row)
+      const recording = await registerRecording(request.ctx, request.body)
+      setEtag(reply, recording.version)
+      reply.code(201).header('location', `/v1/recordings/${recording.id}`)
+      return recording
     },
   })
 

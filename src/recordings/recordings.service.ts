@@ -1,5 +1,5 @@
-import type { Updateable } from 'kysely'
-import { findCaseInReach } from '../cases/cases.repository.ts'
+import type { RawBuilder, Updateable } from 'kysely'
+import { caseUnitInReach } from '../cases/cases.repository.ts'
 import type { Reach } from '../kernel/access.ts'
 import type { ServiceContext } from '../kernel/context.ts'
 import type { Queryable } from '../kernel/db.ts'
@@ -11,21 +11,24 @@ import { requireIfMatch } from '../kernel/preconditions.ts'
 import { addDays, isInTheFuture, todayInTokyo, tokyoDate } from '../kernel/time.ts'
 import type { SigningKeys } from '../keys/keys.service.ts'
 import { issueMediaGrant, type MediaGrantSettings } from '../media-grants/media-grants.service.ts'
-import { unitForNewRecord } from '../org-units/org-units.service.ts'
+import { unitForNewRecordInStatement } from '../org-units/org-units.service.ts'
 import type { PolicyBodies, PolicyVersion, RetentionRule } from '../policies/policies.schemas.ts'
 import { policiesToday, policyOn } from '../policies/policies.service.ts'
-import { type StaffRef, staffRefs, SYSTEM_ACTOR } from '../staff/staff.repository.ts'
+import { type Profile, rememberStaffCtes, type StaffRef, staffRef, staffRefs, SYSTEM_ACTOR } from '../staff/staff.repository.ts'
 import { findDerivative } from './derivatives.repository.ts'
 import {
+  caseTarget,
   classificationHistory,
   findRecordingInReach,
+  findTarget,
   insertClassification,
-  insertRecording,
+  insertRecordingChecked,
   type LoadedRecording,
   listRecordings,
   type RecordingFilters,
   type RecordingRow,
   recordingListKey,
+  unitTarget,
   updateRecording,
 } from './recordings.repository.ts'
 import type { Classify, CreateRecording, RecordingFlag, RecordingView, UpdateRecording } from './recordings.schemas.ts'
@@ -352,23 +355,91 @@ const FLAG_AUDIT_ACTIONS: Record<RecordingFlag, string> = {
  * (個人情報); one attached to a case is used in the case's handling (行政文書) too. So a stray
  * phone-system recording is purged after the personal-information period, and a case's
  * recording is kept like the case file, without waiting for anyone.
+ *
+ * One statement (in autocommit, or in the request's transaction with an Idempotency-Key): what
+ * needs no database (the facts, the recording policy's judgement, the presumed classification,
+ * its retention and the status it gives, from the policies every instance keeps) is decided
+ * here; the case in reach (or the unit of a recording without a case) is the statement's
+ * condition, and the problem when it refuses is decided from what it returns, as before. The case
+ * is read without a lock, as before: its unit never changes and reach only grows (responders are
+ * added, never removed), so what the statement read still holds when it commits.
  */
-export async function registerRecording(ctx: ServiceContext, input: CreateRecording): Promise<LoadedRecording> {
-  const { caller, reach } = ctx
+export async function registerRecording(ctx: ServiceContext, input: CreateRecording): Promise<RecordingView> {
+  const { caller } = ctx
   checkFacts(input)
-
-  let orgUnitId: string
-  if (input.case_id) {
-    const found = await findCaseInReach(ctx.db, input.case_id, reach, caller)
-    if (!found) throw unprocessable('reach.no_case', [{ pointer: 'body/case_id', message: 'reach.no_such_case' }])
-    if (input.org_unit_id !== undefined && input.org_unit_id !== found.org_unit_id) {
-      throw unprocessable('recordings.case_unit', [{ pointer: 'body/org_unit_id', message: 'recordings.differs_case_unit' }])
-    }
-    orgUnitId = found.org_unit_id
-  } else {
-    orgUnitId = await unitForNewRecord(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.register_recordings' })
+  const { target, refusal } = registrationTarget(ctx, input)
+  let decided: Awaited<ReturnType<typeof decideRegistration>>
+  try {
+    decided = await decideRegistration(ctx, input)
+  } catch (error) {
+    // The case or unit is answered for first, whatever else the body says (no probing by 422s).
+    const problem = refusal(await findTarget(ctx.db, target))
+    throw problem ?? error
   }
+  const { recording, classification, judgement, recordingPolicy, changes } = decided
+  const id = recording.id
 
+  ctx.audit.resourceId = id
+  ctx.audit.details = { flags: judgement.flags, case_id: input.case_id ?? null, recording_policy_version_id: recordingPolicy.id }
+  for (const flag of judgement.flags) {
+    ctx.audit.also.push({
+      action: FLAG_AUDIT_ACTIONS[flag],
+      resourceType: 'recording',
+      resourceId: id,
+      details: { reason: judgement.reasons[flag], recording_policy_version_id: recordingPolicy.id },
+    })
+  }
+  const statement = ctx.oneStatement
+  const written = statement
+    ? {
+        staff: (when: RawBuilder<unknown>) => rememberStaffCtes(caller, when),
+        audit: (when: RawBuilder<unknown>) => statement.auditEntry(201, when),
+        changes,
+      }
+    : null
+  const found = await insertRecordingChecked(
+    ctx.db,
+    target,
+    recording,
+    classification,
+    { caller, mediaReach: ctx.can('recordings:media_access') },
+    written,
+  ).catch(conflictOnUnique('body/storage_uri', 'recordings.storage_uri_taken'))
+  const problem = refusal(found)
+  if (problem) throw problem
+  if (!found?.id) throw new Error('the registration was refused by no known rule')
+  const row = found as LoadedRecording & { recorder_profile: Profile | null }
+  if (!statement) ctx.publish(...changes.map((c) => ({ ...c, orgUnitId: row.org_unit_id })))
+
+  // The names as they are now: the caller's from their token (what the statement remembered).
+  const mode = await nameMode(ctx)
+  const refs = new Map<string, StaffRef>([
+    [SYSTEM_ACTOR, staffRef(SYSTEM_ACTOR, null, mode)],
+    [caller.subject, staffRef(caller.subject, { full_name: caller.name, family_name: caller.familyName, business_name: caller.businessName }, mode)],
+  ])
+  if (row.recorder && row.recorder !== caller.subject) refs.set(row.recorder, staffRef(row.recorder, row.recorder_profile, mode))
+  return recordingView(row, refs, todayInTokyo())
+}
+
+/** The statement's target: the case in the caller's reach, or the unit of a recording without a case. */
+function registrationTarget(ctx: ServiceContext, input: CreateRecording) {
+  if (input.case_id) {
+    const target = caseTarget(caseUnitInReach(ctx.db, input.case_id, ctx.reach, ctx.caller), input.org_unit_id)
+    const refusal = (found: { unit_matches: boolean } | undefined) => {
+      if (!found) return unprocessable('reach.no_case', [{ pointer: 'body/case_id', message: 'reach.no_such_case' }])
+      if (!found.unit_matches) return unprocessable('recordings.case_unit', [{ pointer: 'body/org_unit_id', message: 'recordings.differs_case_unit' }])
+      return null
+    }
+    return { target, refusal }
+  }
+  const unit = unitForNewRecordInStatement(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.register_recordings' })
+  const refusal = (found: { allowed: boolean } | undefined) =>
+    unit.refusal(found ? { exists: true, allowed: found.allowed } : { exists: false, allowed: false })
+  return { target: unitTarget(unit.query), refusal }
+}
+
+/** What a registration writes, decided without the database (the policies are kept per instance). */
+async function decideRegistration(ctx: ServiceContext, input: CreateRecording) {
   const today = todayInTokyo()
   const startedAt = new Date(input.started_at)
   // 作成・取得日: the organisation's own recording is made when it starts; one a resident
@@ -383,13 +454,24 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
     record_category: input.record_category ?? (input.case_id ? 'case_recording' : 'interaction_recording'),
   }
   const retention = withReviewPeriod(await decideRetention(ctx, documentDate, presumed, today, 'body/record_category'), presumed, today)
+  // A recording whose retention has already run out is due at once: as `settle` would make it
+  // right after the insert (status, due_since, and the version that change moves on).
+  const status = settledStatus(
+    {
+      status: 'active',
+      hold_open: false,
+      effective_end: retention.end,
+      administrative_document: presumed.administrative_document,
+      retention_action: retention.action,
+    },
+    today,
+  )
+  const due = status === 'due'
 
   const id = newId()
   const classificationId = newId()
-  let row = await insertRecording(ctx.db, {
+  const recording = {
     id,
-    case_id: input.case_id ?? null,
-    org_unit_id: orgUnitId,
     media_kind: input.media_kind,
     source: input.source,
     recorded_by: input.recorded_by,
@@ -425,14 +507,15 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
     retention_action: retention.action,
     held_until: null,
     review_until: retention.reviewUntil,
-    due_since: null,
+    status,
+    due_since: due ? addDays(retention.end, 1) : null,
     pending_disposition_id: null,
     disposition_id: null,
-    registered_by: caller.subject,
-  }).catch(conflictOnUnique('body/storage_uri', 'recordings.storage_uri_taken'))
-  await insertClassification(ctx.db, {
+    registered_by: ctx.caller.subject,
+    version: due ? 2 : 1,
+  }
+  const classification = {
     id: classificationId,
-    recording_id: id,
     ...presumed,
     classification: retention.key,
     reason: input.case_id
@@ -441,25 +524,21 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
     provisional: true,
     classified_by: SYSTEM_ACTOR,
     ...retentionColumns(retention, documentDate),
-  })
-  const settled = await settle(ctx.db, row, today)
-  row = settled.row
-  ctx.publish(
-    recordingChange('recording.registered', row, { case_id: row.case_id, media_kind: row.media_kind, flags: row.flags, classification: row.classification }),
-    ...settled.changes,
-  )
-
-  ctx.audit.resourceId = id
-  ctx.audit.details = { flags: judgement.flags, case_id: row.case_id, recording_policy_version_id: recordingPolicy.id }
-  for (const flag of judgement.flags) {
-    ctx.audit.also.push({
-      action: FLAG_AUDIT_ACTIONS[flag],
-      resourceType: 'recording',
-      resourceId: id,
-      details: { reason: judgement.reasons[flag], recording_policy_version_id: recordingPolicy.id },
-    })
+    // Sent inside a JSON record (insertRecordingChecked): the rule itself, not its text.
+    retention_rule: retention.matched.rule,
   }
-  return reloadRecording(ctx, id)
+  // recordingChange's shape; the recording's unit (the case's) is the statement's to fill in.
+  const change = (kind: string, data: Record<string, unknown>) => ({
+    kind,
+    resourceType: 'recording',
+    resourceId: id,
+    data: { status, version: recording.version, ...data },
+  })
+  const changes = [
+    change('recording.registered', { case_id: input.case_id ?? null, media_kind: input.media_kind, flags: judgement.flags, classification: retention.key }),
+    ...(due ? [change('recording.due', { effective_end: retention.end })] : []),
+  ]
+  return { recording, classification, judgement, recordingPolicy, changes }
 }
 
 function retentionColumns(retention: RetentionDecision, documentDate: string) {

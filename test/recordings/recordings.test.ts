@@ -1,6 +1,7 @@
 import t from 'tap'
 import { insertPolicyVersion } from '../../src/policies/policies.repository.ts'
 import { todayInTokyo, tokyoDate } from '../../src/kernel/time.ts'
+import type { Metrics } from '../../src/metrics/metrics.ts'
 import { buildTestApp, type Identity } from '../helpers/app.ts'
 import { createCase, pastReviewPeriod, recordingBody, register } from '../helpers/fixtures.ts'
 import { expectSome, expectStatus } from '../helpers/expect.ts'
@@ -281,4 +282,102 @@ t.test('list: filters and cursor pagination', async (t) => {
   expectStatus(t, await injectAs(desk, { method: 'GET', url: '/v1/recordings?status=lost' }), 400)
   const staffList = await injectAs({ roles: ['staff'], unit: a, sub: 'nobody' }, { method: 'GET', url: '/v1/recordings' })
   t.same(staffList.json().items, [], 'staff list only recordings of their cases')
+})
+
+async function statementsOf(metrics: Metrics, route: string): Promise<number> {
+  for (const metric of await metrics.registry.getMetricsAsJSON()) {
+    if (metric.name !== 'madoguchi_db_statements_total') continue
+    for (const value of metric.values) if (value.labels.method === 'POST' && value.labels.route === route) return value.value
+  }
+  return 0
+}
+
+t.test('one statement: the recording, its classification, audit entries and changes, or nothing', async (t) => {
+  const test = await buildTestApp(t, { metrics: true })
+  const { injectAs, orgUnit, db, metrics } = test
+  const unit = await orgUnit('hitotsu')
+  const other = await orgUnit('yoso')
+  const staff: Identity = { roles: ['staff'], unit, sub: 'staff-o', name: '田中 次郎' }
+  const sup: Identity = { roles: ['supervisor'], unit, sub: 'sup-o', name: '高橋 三郎' }
+  const kase = await createCase(test, staff)
+  const url = '/v1/recordings'
+  const entriesOf = (res: { headers: Record<string, unknown> }) =>
+    db
+      .selectFrom('audit_events')
+      .select(['action', 'outcome', 'status', 'resource_id', 'details'])
+      .where('request_id', '=', res.headers['x-request-id'] as string)
+      .orderBy('id')
+      .execute()
+
+  const before = await statementsOf(metrics!, url)
+  const res = await injectAs(sup, { method: 'POST', url, payload: recordingBody({ case_id: kase.id, recorder: 'staff-o', notice: { given: false } }) })
+  expectStatus(t, res, 201)
+  t.equal((await statementsOf(metrics!, url)) - before, 1, 'one statement, no BEGIN or COMMIT')
+  const rec = res.json()
+  t.match(rec, { org_unit_id: unit, recorder: { display_name: '田中' }, registered_by: { display_name: '高橋' }, redacted: false })
+  t.match(await entriesOf(res), [
+    { action: 'registerRecording', outcome: 'allowed', status: 201, resource_id: rec.id, details: { flags: ['notice_missing'], case_id: kase.id } },
+    { action: 'recording.notice_missing', resource_id: rec.id, details: { reason: 'not_given' } },
+  ])
+  const changes = await db.selectFrom('changes').select(['kind', 'org_unit_id', 'data']).where('resource_id', '=', rec.id).execute()
+  t.match(changes, [{ kind: 'recording.registered', org_unit_id: unit, data: { status: 'active', version: 1, case_id: kase.id } }])
+  t.equal((await db.selectFrom('recording_classifications').select('id').where('recording_id', '=', rec.id).execute()).length, 1)
+  t.ok(await db.selectFrom('staff_profiles').select('subject').where('subject', '=', 'sup-o').executeTakeFirst(), "the writer's profile is remembered")
+
+  t.test('refused registrations write nothing but their own audit entry', async (t) => {
+    const count = async () => {
+      const n = (table: 'recordings' | 'recording_classifications' | 'changes' | 'staff_profiles') =>
+        db.selectFrom(table).select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()
+      return Promise.all([n('recordings'), n('recording_classifications'), n('changes'), n('staff_profiles')])
+    }
+    const counted = await count()
+    const stranger: Identity = { roles: ['staff'], unit, sub: 'staff-x' }
+    const refused: Array<[Identity, Record<string, unknown>, number]> = [
+      [stranger, { case_id: kase.id }, 422],
+      [stranger, { org_unit_id: other }, 403],
+      [stranger, { org_unit_id: '0190f3c4-1111-7000-8000-000000000000' }, 422],
+      [sup, { case_id: kase.id, org_unit_id: other }, 422],
+      [sup, { storage_uri: (await db.selectFrom('recordings').select('storage_uri').where('id', '=', rec.id).executeTakeFirstOrThrow()).storage_uri }, 409],
+    ]
+    for (const [who, extra, status] of refused) {
+      const res = await injectAs(who, { method: 'POST', url, payload: recordingBody(extra) })
+      expectStatus(t, res, status, JSON.stringify(extra).slice(0, 80))
+      t.match(await entriesOf(res), [{ action: 'registerRecording', outcome: status === 403 ? 'denied' : 'failed', status }], 'only the refusal')
+    }
+    t.same(await count(), counted, 'no recording, classification, change or staff profile')
+  })
+
+  t.test('racing registrations: all on one case succeed; the same media only once', async (t) => {
+    const racingCase = await createCase(test, staff)
+    const many = await Promise.all(
+      Array.from({ length: 10 }, () => injectAs(staff, { method: 'POST', url, payload: recordingBody({ case_id: racingCase.id }) })),
+    )
+    t.same(
+      many.map((r) => r.statusCode),
+      many.map(() => 201),
+    )
+    t.equal(new Set(many.map((r) => r.json().id)).size, 10, 'distinct ids')
+    const counted = await db.selectFrom('case_statistics').select('recordings').where('case_id', '=', racingCase.id).executeTakeFirstOrThrow()
+    t.equal(counted.recordings, 10, "the case's count has every one")
+
+    const same = recordingBody({ case_id: racingCase.id })
+    const racing = await Promise.all(Array.from({ length: 6 }, () => injectAs(staff, { method: 'POST', url, payload: same })))
+    t.same(racing.map((r) => r.statusCode).sort(), [201, 409, 409, 409, 409, 409])
+    const stored = await db
+      .selectFrom('recordings')
+      .select('id')
+      .where('storage_uri', '=', same.storage_uri as string)
+      .execute()
+    t.same(
+      stored.map((r) => r.id),
+      [racing.find((r) => r.statusCode === 201)!.json().id],
+    )
+    const published = await db
+      .selectFrom('changes')
+      .select('id')
+      .where('kind', '=', 'recording.registered')
+      .where('data', '@>', { case_id: racingCase.id })
+      .execute()
+    t.equal(published.length, 11, 'a change for each recording written, none for the refused')
+  })
 })
