@@ -102,7 +102,8 @@ t.test('a listening connection that breaks: nothing is kept until it listens aga
   const listeners = async () =>
     (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and query like 'LISTEN%'`.execute(test.db))
       .rows[0]!.n
-  t.equal(await listeners(), 1, 'one listening connection')
+  // The service listens once it is ready, on a connection of its own: wait for its LISTEN to show.
+  t.ok(await eventually(async () => (await listeners()) === 1), 'one listening connection')
   await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query like 'LISTEN%'`.execute(test.db)
   // Written while nobody listens: its notification is lost.
   const unheard = await insertPolicyVersion(test.db, {
