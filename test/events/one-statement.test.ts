@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Metrics } from '../../src/metrics/metrics.ts'
-import { buildTestApp, type Identity } from '../helpers/app.ts'
+import { buildTestApp, type Identity, type TestApp } from '../helpers/app.ts'
 import { expectStatus } from '../helpers/expect.ts'
 import { caseBody } from '../helpers/fixtures.ts'
 
@@ -10,6 +10,13 @@ import { caseBody } from '../helpers/fixtures.ts'
  */
 
 const minutesAgo = (n: number) => new Date(Date.now() - n * 60_000).toISOString()
+/** The audit entries a response's request left. */
+const auditOf = (db: TestApp['db'], res: { headers: Record<string, unknown> }) =>
+  db
+    .selectFrom('audit_events')
+    .selectAll()
+    .where('request_id', '=', res.headers['x-request-id'] as string)
+    .execute()
 
 async function statementsOf(metrics: Metrics, method: string, route: string): Promise<number> {
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
@@ -32,11 +39,7 @@ t.test('one statement: the event, its audit entry and its change, or nothing', a
   expectStatus(t, res, 201)
   t.equal((await statementsOf(metrics!, 'POST', route)) - before, 1, 'one statement, no BEGIN or COMMIT')
   const event = res.json()
-  const audit = await db
-    .selectFrom('audit_events')
-    .selectAll()
-    .where('request_id', '=', res.headers['x-request-id'] as string)
-    .execute()
+  const audit = await auditOf(db, res)
   t.match(audit, [{ action: 'appendCaseEvent', outcome: 'allowed', status: 201, resource_id: c.id, details: { event_id: event.id, event_type: 'contact' } }])
   const change = await db.selectFrom('changes').selectAll().where('kind', '=', 'event.appended').where('resource_id', '=', c.id).execute()
   t.match(change, [{ org_unit_id: unit, data: { event_id: event.id, event_type: 'contact', seq: event.seq } }])
@@ -49,14 +52,7 @@ t.test('one statement: the event, its audit entry and its change, or nothing', a
   )
   expectStatus(t, refused, 409)
   t.equal((await db.selectFrom('case_events').select('id').where('case_id', '=', c.id).where('type', '=', 'fault_acknowledged').execute()).length, 0)
-  t.match(
-    await db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('request_id', '=', refused.headers['x-request-id'] as string)
-      .execute(),
-    [{ outcome: 'failed', status: 409 }],
-  )
+  t.match(await auditOf(db, refused), [{ outcome: 'failed', status: 409 }])
   t.equal((await db.selectFrom('changes').select('id').where('resource_id', '=', c.id).where('kind', '=', 'event.appended').execute()).length, 1)
   t.equal((await db.selectFrom('staff_profiles').select('subject').where('subject', '=', 'desk-1').execute()).length, 0, 'no profile either')
 
@@ -162,14 +158,7 @@ t.test('creating a case: one statement, everything or nothing', async (t) => {
   t.equal(plain.headers.etag, '"v1"')
   t.match(c, { status: 'open', version: 1, responders: [{ id: 'staff-4', display_name: '鈴木' }], customer: { name: '顧客 次郎', phone: null } })
   t.same(c, (await injectAs(staff, { method: 'GET', url: `/v1/cases/${c.id}` })).json(), 'answered as a read shows it')
-  t.match(
-    await db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('request_id', '=', plain.headers['x-request-id'] as string)
-      .execute(),
-    [{ action: 'createCase', outcome: 'allowed', status: 201, resource_id: c.id }],
-  )
+  t.match(await auditOf(db, plain), [{ action: 'createCase', outcome: 'allowed', status: 201, resource_id: c.id }])
   t.match(await db.selectFrom('changes').select(['kind', 'data']).where('resource_id', '=', c.id).execute(), [
     { kind: 'case.created', data: { number: c.number, status: 'open', version: 1 } },
   ])
@@ -202,14 +191,7 @@ t.test('creating a case: one statement, everything or nothing', async (t) => {
   const elsewhere = await orgUnit('yoso')
   const refused = await injectAs(staff, { method: 'POST', url: '/v1/cases', payload: caseBody({ org_unit_id: elsewhere }) })
   expectStatus(t, refused, 403)
-  t.match(
-    await db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('request_id', '=', refused.headers['x-request-id'] as string)
-      .execute(),
-    [{ outcome: 'denied', status: 403, resource_id: null }],
-  )
+  t.match(await auditOf(db, refused), [{ outcome: 'denied', status: 403, resource_id: null }])
   t.equal((await db.selectFrom('staff_profiles').select('subject').where('subject', '=', 'staff-5').execute()).length, 0, 'responders are not profiled')
   const next = (await create(caseBody(), 1, 'one statement')).json()
   t.equal(Number(next.number.slice(-6)), Number(alone.number.slice(-6)) + 1, 'the refusal drew no number')
