@@ -1,4 +1,4 @@
-import { sql, type Selectable } from 'kysely'
+import { type RawBuilder, sql, type Selectable } from 'kysely'
 import { unlinkedEntries } from '../kernel/audit-chain.ts'
 import type { Queryable } from '../kernel/db.ts'
 import type { AuditEvent } from './audit.schemas.ts'
@@ -112,23 +112,22 @@ export async function chainHead(q: Queryable): Promise<number> {
 }
 
 /** The first chain position of an entry that occurred at or after `at`; null when none. */
-export async function firstSeqAtOrAfter(q: Queryable, at: Date): Promise<number | null> {
-  const row = await q
-    .selectFrom('audit_events')
-    .innerJoin('audit_chain', 'audit_chain.entry_id', 'audit_events.id')
-    .select(sql<number | null>`min(audit_chain.seq)`.as('seq'))
-    .where('audit_events.occurred_at', '>=', at)
-    .executeTakeFirst()
-  return row?.seq == null ? null : Number(row.seq)
+export function firstSeqAtOrAfter(q: Queryable, at: Date): Promise<number | null> {
+  return chainPositionBy(q, sql`min`, '>=', at)
 }
 
 /** The last chain position of an entry that occurred before `at`; null when none. */
-export async function lastSeqBefore(q: Queryable, at: Date): Promise<number | null> {
+export function lastSeqBefore(q: Queryable, at: Date): Promise<number | null> {
+  return chainPositionBy(q, sql`max`, '<', at)
+}
+
+// A time bound of a range as a chain position: the entries' time, their links' positions.
+async function chainPositionBy(q: Queryable, aggregate: RawBuilder<unknown>, compare: '>=' | '<', at: Date): Promise<number | null> {
   const row = await q
     .selectFrom('audit_events')
     .innerJoin('audit_chain', 'audit_chain.entry_id', 'audit_events.id')
-    .select(sql<number | null>`max(audit_chain.seq)`.as('seq'))
-    .where('audit_events.occurred_at', '<', at)
+    .select(sql<number | null>`${aggregate}(audit_chain.seq)`.as('seq'))
+    .where('audit_events.occurred_at', compare, at)
     .executeTakeFirst()
   return row?.seq == null ? null : Number(row.seq)
 }
