@@ -1,6 +1,7 @@
-import { sql, type Selectable } from 'kysely'
+import type { Selectable } from 'kysely'
 import type { Queryable, Trx } from '../kernel/db.ts'
 import type { AuditCheckpointsTable } from './checkpoints.tables.ts'
+import { takeJobLock } from '../kernel/job-lock.ts'
 
 export type CheckpointRow = Selectable<AuditCheckpointsTable>
 
@@ -9,12 +10,7 @@ const CHECKPOINT_LOCK_KEY = 0x6d61_6404
 
 /** Takes the signing lock for the transaction: waits for it, or gives up at once when `wait` is false. */
 export async function takeCheckpointLock(trx: Trx, wait: boolean): Promise<boolean> {
-  if (wait) {
-    await sql`select pg_advisory_xact_lock(${CHECKPOINT_LOCK_KEY})`.execute(trx)
-    return true
-  }
-  const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${CHECKPOINT_LOCK_KEY}) as locked`.execute(trx)
-  return lock.rows[0]?.locked === true
+  return takeJobLock(trx, CHECKPOINT_LOCK_KEY, { wait })
 }
 
 /** The last linked entry of the chain: its position and hash. */

@@ -1,4 +1,3 @@
-import { sql } from 'kysely'
 import { appendAuditEntries } from '../kernel/audit.ts'
 import type { Db, Trx } from '../kernel/db.ts'
 import { HttpProblem } from '../kernel/errors.ts'
@@ -11,6 +10,7 @@ import { SYSTEM_ACTOR } from '../staff/staff.repository.ts'
 import { type ComputedDeadline, computeDeadline, deadlineColumns } from './disclosure-deadline.service.ts'
 import { moveDeadline, publishDeadlineNotices, runningRequests } from './disclosure-requests.repository.ts'
 import { requestChange } from './disclosure-requests.service.ts'
+import { takeJobLock } from '../kernel/job-lock.ts'
 
 /**
  * The deadline job, run by every instance (DISCLOSURE_DEADLINE_INTERVAL_MS). One round, in one
@@ -77,8 +77,7 @@ async function refreshDeadlines(trx: Trx, today: string): Promise<number> {
 export async function runDeadlineRound(db: Db, options: { today?: string } = {}): Promise<DeadlineRound> {
   const today = options.today ?? todayInTokyo()
   return db.transaction().execute(async (trx) => {
-    const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${DEADLINE_LOCK_KEY}) as locked`.execute(trx)
-    if (!lock.rows[0]?.locked) return { today, moved: 0, approaching: 0, missed: 0, skipped: true }
+    if (!(await takeJobLock(trx, DEADLINE_LOCK_KEY, { wait: false }))) return { today, moved: 0, approaching: 0, missed: 0, skipped: true }
     const moved = await refreshDeadlines(trx, today)
     const notices = await publishDeadlineNotices(trx, today)
     if (moved + notices.approaching + notices.missed > 0) {

@@ -4,6 +4,7 @@ import { canonicalJson } from './canonical-json.ts'
 import type { Db, Queryable, Trx } from './db.ts'
 import type { AuditEventsTable } from './audit.tables.ts'
 import { TimeSlice } from './time-slice.ts'
+import { takeJobLock } from './job-lock.ts'
 
 /**
  * The audit hash chain (tamper evidence): the recipe and the linker, which is the only writer of
@@ -219,8 +220,7 @@ export function chainedColumnsFrom(v: unknown[], at = 0): ChainedColumns {
  */
 export async function linkPendingEntries(db: Db, batchSize = LINK_BATCH, chunkSize = CHUNK): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${CHAIN_LOCK_KEY}) as locked`.execute(trx)
-    if (!lock.rows[0]?.locked) return 0
+    if (!(await takeJobLock(trx, CHAIN_LOCK_KEY, { wait: false }))) return 0
 
     // Read after taking the lock: the previous linker's links are committed and visible.
     const head = await headLink(trx)

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db, Queryable } from './db.ts'
+import { takeJobLock } from './job-lock.ts'
 
 /**
  * The change feed's sequencer: gives committed changes their feed positions 1, 2, 3, …
@@ -58,12 +59,7 @@ export async function sequenceAllWithin(trx: Queryable): Promise<void> {
 }
 
 async function sequenceWithin(trx: Queryable, options: { wait: boolean; batchSize: number }): Promise<number | null> {
-  if (options.wait) {
-    await sql`select pg_advisory_xact_lock(${SEQUENCER_LOCK_KEY})`.execute(trx)
-  } else {
-    const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SEQUENCER_LOCK_KEY}) as locked`.execute(trx)
-    if (!lock.rows[0]?.locked) return null
-  }
+  if (!(await takeJobLock(trx, SEQUENCER_LOCK_KEY, { wait: options.wait }))) return null
   // A statement after taking the lock: its snapshot sees the previous sequencer's commit.
   // Rows without a ticket can only come from writes made with triggers disabled; they go first
   // rather than never.

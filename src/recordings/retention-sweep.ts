@@ -5,6 +5,7 @@ import { newId } from '../kernel/ids.ts'
 import { insertChangesFrom } from '../kernel/outbox.ts'
 import { todayInTokyo } from '../kernel/time.ts'
 import { SYSTEM_ACTOR } from '../staff/staff.repository.ts'
+import { takeJobLock } from '../kernel/job-lock.ts'
 
 /**
  * The retention sweep. Two set-based statements, each one SQL statement over every recording
@@ -162,8 +163,7 @@ async function sweepBatch(
   runId: string,
 ): Promise<{ purged: number; markedDue: number; derivativesDisposed: number } | null> {
   return db.transaction().execute(async (trx) => {
-    const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx)
-    if (!lock.rows[0]?.locked) return null
+    if (!(await takeJobLock(trx, SWEEP_LOCK_KEY, { wait: false }))) return null
     // Compiling these statements (JIT) costs more than running them on a batch.
     await sql`set local jit = off`.execute(trx)
     const purged = await purgeBatch(trx, today, limit)

@@ -1,6 +1,5 @@
 import http from 'node:http'
 import https from 'node:https'
-import { sql } from 'kysely'
 import { changesAtPositions, feedHead, readChanges } from '../changes/changes.repository.ts'
 import type { Change } from '../changes/changes.schemas.ts'
 import { sequencePendingChanges } from '../kernel/sequencer.ts'
@@ -22,6 +21,7 @@ import {
 } from './webhooks.repository.ts'
 import type { DeliveryPayload } from './webhooks.schemas.ts'
 import { render } from '../kernel/messages/index.ts'
+import { takeJobLock } from '../kernel/job-lock.ts'
 
 /**
  * Webhook delivery, in two steps that every instance runs (background job):
@@ -71,8 +71,7 @@ export async function dispatchWebhookDeliveries(db: Db, batchSize = 1000): Promi
   // Like any reader: number what has committed first, rather than wait for the sequencer's round.
   await sequencePendingChanges(db)
   return db.transaction().execute(async (trx) => {
-    const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${DISPATCH_LOCK_KEY}) as locked`.execute(trx)
-    if (!lock.rows[0]?.locked) return 0
+    if (!(await takeJobLock(trx, DISPATCH_LOCK_KEY, { wait: false }))) return 0
     const position = await lockDispatchPosition(trx)
     const head = await feedHead(trx)
     if (head <= position) return 0

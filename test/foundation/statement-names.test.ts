@@ -4,6 +4,8 @@ import { casesListQuery, findCaseInReach, caseInReachQuery, listCases } from '..
 import type { Caller } from '../../src/kernel/auth.ts'
 import { CompiledQueries } from '../../src/kernel/compiled-queries.ts'
 import { StatementNames } from '../../src/kernel/db.ts'
+import { publishChanges } from '../../src/kernel/outbox.ts'
+import { sequencePendingChanges } from '../../src/kernel/sequencer.ts'
 import { buildTestApp, type Identity } from '../helpers/app.ts'
 import { expectEvery, expectStatus } from '../helpers/expect.ts'
 import { caseBody } from '../helpers/fixtures.ts'
@@ -106,4 +108,29 @@ t.test('queries compiled once answer every caller with their own reach', async (
     queries.execute(db, 'baked', { id }, () => db.selectFrom('cases').select('id').where('id', '=', id)),
     /parameter \$1 is not one of the values/,
   )
+})
+
+t.test('a background job plans its statements for the tables as they are now, never with a plan cached while they were small', async (t) => {
+  const { db } = await buildTestApp(t)
+  // One connection for every round, so that its prepared statements can be read.
+  await db.connection().execute(async (connection) => {
+    // Rounds on an empty feed: the sequencer's statement is named from its third round on, and
+    // PostgreSQL would switch to a generic plan after five executions.
+    for (let i = 0; i < 8; i++) await sequencePendingChanges(connection)
+    const change = { kind: 'case.created', resourceType: 'case', resourceId: 'c-1', orgUnitId: null }
+    await publishChanges(connection, [change, change, change])
+    t.equal(await sequencePendingChanges(connection), 3, 'the round numbers what committed meanwhile')
+    const setting = await sql<{ mode: string }>`select current_setting('plan_cache_mode') as mode`.execute(connection)
+    t.equal(setting.rows[0]?.mode, 'auto', "the job's setting ends with its transaction: requests keep their cached plans")
+    const prepared = await sql<{ statement: string; generic_plans: string; custom_plans: string }>`
+      select statement, generic_plans, custom_plans from pg_prepared_statements where name like 'madoguchi_%'`.execute(connection)
+    const numbering = prepared.rows.find((p) => p.statement.includes('with head as'))
+    if (!testDatabaseUrl) {
+      t.equal(numbering, undefined, 'the embedded database runs every statement as it comes')
+      return
+    }
+    t.ok(numbering, "the sequencer's statement is prepared on the connection")
+    t.equal(Number(numbering?.generic_plans), 0, 'never run with a generic plan')
+    t.ok(Number(numbering?.custom_plans) >= 6, 'planned at each round')
+  })
 })
