@@ -1,4 +1,5 @@
 import t from 'tap'
+import { sql } from 'kysely'
 import { buildTestApp, type Identity, type TestApp } from '../helpers/app.ts'
 import { expectStatus } from '../helpers/expect.ts'
 import { caseBody, register } from '../helpers/fixtures.ts'
@@ -236,4 +237,21 @@ t.test('case statistics', async (t) => {
     t.match(json.headers['content-type'], /application\/json/, 'JSON unless CSV is asked for')
   })
   void c5
+})
+
+t.test('an event that changes no figure leaves the case statistics row as it was; one that does updates it', async (t) => {
+  const test = await buildTestApp(t)
+  const unit = await test.orgUnit('ku-c')
+  const c = await newCase(test, desk, { org_unit_id: unit, occurred_at: '2024-07-01T00:00:00Z' })
+  // xmin: the transaction that wrote the row's current version.
+  const version = async () =>
+    (await sql<{ v: string; stops: number }>`select xmin::text as v, stop_requests as stops from case_statistics where case_id = ${c.id}`.execute(test.db))
+      .rows[0]!
+  const before = await version()
+  for (const type of ['contact', 'customer_statement', 'note', 'report_to_supervisor']) await event(test, desk, c.id, type)
+  t.same(await version(), before, 'contacts, statements, notes and reports: no new row version')
+  await event(test, desk, c.id, 'stop_request')
+  const after = await version()
+  t.not(after.v, before.v, 'a stop request rewrites the row')
+  t.equal(after.stops, before.stops + 1, 'and counts')
 })
