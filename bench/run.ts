@@ -23,6 +23,7 @@ import { runThroughput, type Scenario } from './throughput.ts'
  *
  *   npm run bench                                   every scenario with the default sizes
  *   npm run bench -- --only cases-list --only throughput
+ *   npm run bench -- --only throughput --scenario 'append event' --scenario 'ceiling: INSERT'
  *   npm run bench -- --cases 10000 --events-per-case 10 --seed-recordings 100000 --seconds 10 --connections 20
  *   npm run bench -- --only retention-sweep --recordings 1000000
  *   npm run bench -- --only audit-verify --audit-entries 1000000
@@ -33,6 +34,8 @@ import { runThroughput, type Scenario } from './throughput.ts'
 const { values } = parseArgs({
   options: {
     only: { type: 'string', multiple: true },
+    // Throughput scenarios to drive, by name (default all): e.g. --scenario 'get case' (to profile one).
+    scenario: { type: 'string', multiple: true },
     cases: { type: 'string', default: '10000' },
     'events-per-case': { type: 'string', default: '10' },
     requests: { type: 'string', default: '200' },
@@ -102,11 +105,13 @@ if (wanted('cases-list') || wanted('throughput')) {
       const caseIds = (await database.db.selectFrom('cases').select('id').limit(2000).execute()).map((r) => r.id)
       const anyCase = () => caseIds[Math.floor(Math.random() * caseIds.length)]!
       const supervisor = { authorization: await bearer(['supervisor']) }
-      const scenarios: Scenario[] = [
-        { name: 'ceiling: INSERT', baseUrl: ceiling.baseUrl, method: 'POST', path: () => '/insert', body: () => '{"n":1}' },
-        { name: 'ceiling: SELECT by id', baseUrl: ceiling.baseUrl, method: 'GET', path: () => `/select/${1 + Math.floor(Math.random() * 10000)}` },
-        ...serviceScenarios(service.baseUrl, { desk, supervisor }, anyCase),
-      ]
+      const scenarios = (
+        [
+          { name: 'ceiling: INSERT', baseUrl: ceiling.baseUrl, method: 'POST', path: () => '/insert', body: () => '{"n":1}' },
+          { name: 'ceiling: SELECT by id', baseUrl: ceiling.baseUrl, method: 'GET', path: () => `/select/${1 + Math.floor(Math.random() * 10000)}` },
+          ...serviceScenarios(service.baseUrl, { desk, supervisor }, anyCase),
+        ] satisfies Scenario[]
+      ).filter((s) => !values.scenario || values.scenario.includes(s.name))
       try {
         const metricsUrl = `http://127.0.0.1:${env.METRICS_PORT}/metrics`
         const probe = () => readCounters(metricsUrl, service.process.pid!, name)

@@ -74,8 +74,8 @@ export default fp<AccessPluginOptions>(
       }
       if (declared === undefined && PLUGIN_ROUTE_PREFIXES.some((p) => route.url.startsWith(p))) {
         declared = 'public'
-        // The docs page brings its own Content-Security-Policy (helmet skips it).
-        route.config = { ...route.config, permission: declared, helmet: { skipRoute: true } } as typeof route.config
+        // The docs page brings its own Content-Security-Policy (protection.plugin.ts skips it).
+        route.config = { ...route.config, permission: declared, securityHeaders: false }
       }
       if (declared === undefined) throw new Error(`route ${route.method} ${route.url} declares no permission (config.permission)`)
       if (declared !== 'public' && declared !== 'authenticated' && !isPermission(declared)) {
