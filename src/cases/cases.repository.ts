@@ -164,7 +164,7 @@ export function caseInReachQuery(q: Queryable, id: string, reach: Reach, caller:
  * recording registered on the case decides in SQL): columns id and org_unit_id, no row when the
  * case is unknown or out of reach alike.
  */
-export function caseUnitInReach(q: Queryable, id: string, reach: Reach, caller: Caller) {
+export function caseUnitInReach(q: Queryable, id: string, reach: Reach, caller: ReachCaller) {
   return q
     .selectFrom('cases')
     .select(['cases.id', 'cases.org_unit_id'])

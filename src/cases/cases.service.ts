@@ -314,7 +314,7 @@ async function createCaseInOneStatement(ctx: ServiceContext, statement: OneState
     staff: (when: RawBuilder<unknown>) => rememberStaffCtes(caller, when),
     audit: (when: RawBuilder<unknown>) => statement.auditEntry(201, when),
   }
-  const open = (q: Queryable) => openCaseChecked(q, toOpen, unit.query, answer, written)
+  const open = (q: Queryable) => openCaseChecked(q, toOpen, unit.query(), answer, written)
   // A refusal's own entry names no case (none was written), as in a request transaction.
   const refused = (error: unknown) => {
     ctx.audit.resourceId = null

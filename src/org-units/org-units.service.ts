@@ -76,7 +76,8 @@ export function unitForNewRecordInStatement(ctx: ServiceContext, wanted: string 
   const unitId = unitAsked(ctx, wanted, what.pointer)
   return {
     unitId,
-    query: unitWithCreationReach(ctx.db, unitId, ctx.reach, ctx.caller.orgUnit),
+    /** The unit's query; a statement compiled once passes stand-ins for the unit and the caller's unit (compiled-queries.ts). */
+    query: (unit: string = unitId, callerUnit: string | null = ctx.caller.orgUnit) => unitWithCreationReach(ctx.db, unit, ctx.reach, callerUnit),
     refusal: (found: { exists: boolean; allowed: boolean }) => unitRefusal(ctx, found, what),
   }
 }

@@ -9,12 +9,14 @@ import {
   sql,
   type Updateable,
 } from 'kysely'
-import { casesRespondedBy } from '../cases/cases.repository.ts'
+import { casesRespondedBy, reachCallerShape, reachCallerValues } from '../cases/cases.repository.ts'
 import type { Reach } from '../kernel/access.ts'
+import { insertAuditRowsWhere } from '../kernel/audit.ts'
 import type { Caller } from '../kernel/auth.ts'
+import { CompiledQueries } from '../kernel/compiled-queries.ts'
 import type { Database } from '../kernel/db.ts'
 import { type DomainChange, insertChangesFrom } from '../kernel/outbox.ts'
-import { type Profile, staffProfileOf } from '../staff/staff.repository.ts'
+import { type Profile, rememberStaffCtes, staffProfileOf } from '../staff/staff.repository.ts'
 import type { Queryable } from '../kernel/db.ts'
 import type { CursorValue } from '../kernel/pagination.ts'
 import { unitSubtree } from '../org-units/org-units.repository.ts'
@@ -48,7 +50,7 @@ type RecordingsEb = ExpressionBuilder<Database, 'recordings'>
  * The recordings a caller reaches with a grant: own = recordings of cases they respond to;
  * unit = recordings of their org unit and the units below it; all = every recording.
  */
-function recordingInReach(q: Queryable, reach: Reach, caller: Caller) {
+function recordingInReach(q: Queryable, reach: Reach, caller: Pick<Caller, 'subject' | 'orgUnit'>) {
   return (eb: RecordingsEb): Expression<SqlBool> => {
     switch (reach) {
       case 'all':
@@ -102,20 +104,41 @@ export function recordingIdsInUnit(q: Queryable, unitId: string) {
  * reach. `caseTarget`: the case in reach (cases' sub-query) and whether it is of the unit the
  * body names, if any; `unitTarget`: a record without a case, in a unit (org units' sub-query).
  */
-export type RegistrationTarget = RawBuilder<{ case_id: string | null; org_unit_id: string; allowed: boolean; unit_matches: boolean }>
+export type TargetRow = RawBuilder<{ case_id: string | null; org_unit_id: string; allowed: boolean; unit_matches: boolean }>
 
-export function caseTarget(caseInReach: Expression<{ id: string; org_unit_id: string }>, wantedUnit: string | undefined): RegistrationTarget {
-  return sql`select c.id as case_id, c.org_unit_id, true as allowed, coalesce(c.org_unit_id = ${wantedUnit ?? null}::uuid, true) as unit_matches
+export function caseTarget(caseInReach: Expression<{ id: string; org_unit_id: string }>, wantedUnit: string | null): TargetRow {
+  return sql`select c.id as case_id, c.org_unit_id, true as allowed, coalesce(c.org_unit_id = ${wantedUnit}::uuid, true) as unit_matches
                from (${caseInReach}) c`
 }
 
-export function unitTarget(unit: Expression<{ id: string; allowed: boolean }>): RegistrationTarget {
+export function unitTarget(unit: Expression<{ id: string; allowed: boolean }>): TargetRow {
   return sql`select null::uuid as case_id, u.id as org_unit_id, u.allowed, true as unit_matches from (${unit}) u`
 }
 
+/** A target's values: the case's id (or the unit's), the unit the body names, and the caller as reach conditions read them. */
+interface TargetValues {
+  targetId: string
+  wantedUnit: string | null
+  caller: ReachCaller
+}
+
+/**
+ * A registration's target as the statement builds it, from its values or from stand-ins for them
+ * (compiled-queries.ts); `shape` names what else its SQL depends on (case or unit, the reach).
+ */
+export interface RegistrationTarget {
+  shape: string
+  targetId: string
+  wantedUnit: string | null
+  build(values: TargetValues): TargetRow
+}
+
+type ReachCaller = Pick<Caller, 'subject' | 'orgUnit'>
+
 /** What the target alone says: a request refused in Node (before its statement) still answers for the case or unit first. */
-export async function findTarget(q: Queryable, target: RegistrationTarget) {
-  const { rows } = await sql<{ allowed: boolean; unit_matches: boolean }>`select t.allowed, t.unit_matches from (${target}) t`.execute(q)
+export async function findTarget(q: Queryable, target: RegistrationTarget, caller: Caller) {
+  const built = target.build({ targetId: target.targetId, wantedUnit: target.wantedUnit, caller })
+  const { rows } = await sql<{ allowed: boolean; unit_matches: boolean }>`select t.allowed, t.unit_matches from (${built}) t`.execute(q)
   return rows[0]
 }
 
@@ -124,60 +147,158 @@ export type CheckedRegistration = Nullable<LoadedRecording> & { allowed: boolean
 type Nullable<T> = { [K in keyof T]: T[K] | null }
 
 /**
+ * The columns a registration writes from its two JSON records: every one the service decides. The
+ * others take their table's defaults (hold_open, created_at, classified_at, …) or, case and unit,
+ * the target's. A fixed list, so the statement's text does not depend on the record.
+ */
+const REGISTERED = [
+  'id',
+  'media_kind',
+  'source',
+  'recorded_by',
+  'recorder',
+  'started_at',
+  'ended_at',
+  'document_date',
+  'storage_uri',
+  'sha256',
+  'size_bytes',
+  'media_type',
+  'title',
+  'location',
+  'description',
+  'participants',
+  'caller_number',
+  'notice_given',
+  'notice_method',
+  'notice_at',
+  'resident_permission',
+  'on_premises',
+  'notice_missing',
+  'flags',
+  'recording_policy_id',
+  'classification_id',
+  'record_category',
+  'administrative_document',
+  'personal_information',
+  'classification',
+  'retention_policy_id',
+  'retention_start',
+  'retention_end',
+  'retention_action',
+  'held_until',
+  'review_until',
+  'status',
+  'due_since',
+  'pending_disposition_id',
+  'disposition_id',
+  'registered_by',
+  'version',
+] as const satisfies ReadonlyArray<keyof RecordingsTable>
+
+const CLASSIFIED = [
+  'id',
+  'administrative_document',
+  'personal_information',
+  'record_category',
+  'classification',
+  'reason',
+  'provisional',
+  'classified_by',
+  'retention_policy_id',
+  'retention_rule',
+  'rule_match',
+  'document_date',
+  'retention_start',
+  'retention_end',
+  'retention_action',
+] as const satisfies ReadonlyArray<keyof RecordingClassificationsTable>
+
+type Written<T, K extends keyof T> = { [C in K]-?: Exclude<T[C], undefined> }
+export type NewRecording = Written<Insertable<RecordingsTable>, (typeof REGISTERED)[number]>
+/** The rule itself, not its text: it is sent inside a JSON record. */
+export type NewClassification = Omit<Written<Insertable<RecordingClassificationsTable>, (typeof CLASSIFIED)[number]>, 'retention_rule'> & {
+  retention_rule: object
+}
+
+/** A column list and the same columns of the record `from`, for `insert into … (names) select values`. */
+function columnsOf(names: readonly string[], from: string) {
+  return { names: sql.join(names.map((c) => sql.ref(c))), values: sql.join(names.map((c) => sql.ref(`${from}.${c}`))) }
+}
+
+const recordingColumns = columnsOf(REGISTERED, 'r')
+const classificationColumns = columnsOf(CLASSIFIED, 'c')
+
+// The registration, built and compiled once per shape (compiled-queries.ts).
+const registrations = new CompiledQueries('recording registration')
+
+/**
  * A recording registered in one statement: the target's checks as conditions, the recording and
  * its provisional classification, read back as presented (whether the caller sees its media, the
  * recorder's names). With `written` (a request in autocommit), the writer's staff profile, the
- * request's audit entry and the changes (each in the recording's unit) go in the same statement,
- * written only with the recording. Undefined when the target has no row; nothing is written
- * unless `allowed` and `unit_matches`. Columns are sent as one JSON record each, typed by the
- * table's row (jsonb_populate_record): one parameter, one statement text for every registration.
+ * request's audit entry (`auditRows`, OneStatement) and the changes (each in the recording's unit)
+ * go in the same statement, written only with the recording. Undefined when the target has no row;
+ * nothing is written unless `allowed` and `unit_matches`.
+ *
+ * Compiled once per shape (the target's, the media reach, whether the caller has a unit, whether
+ * it writes the rest): the target's values, the caller, the records and the changes are
+ * parameters. Columns are sent as one JSON record each, typed by the table's row (jsonb_populate_record).
  */
 export async function insertRecordingChecked(
   q: Queryable,
   target: RegistrationTarget,
-  recording: Omit<Insertable<RecordingsTable>, 'case_id' | 'org_unit_id'>,
-  classification: Omit<Insertable<RecordingClassificationsTable>, 'recording_id' | 'retention_rule'> & { retention_rule: object },
+  recording: NewRecording,
+  classification: NewClassification,
   presented: { caller: Caller; mediaReach: Reach | null },
-  written: {
-    staff: (condition: RawBuilder<unknown>) => RawBuilder<unknown>
-    audit: (condition: RawBuilder<unknown>) => RawBuilder<unknown>
-    changes: ReadonlyArray<Omit<DomainChange, 'orgUnitId'>>
-  } | null,
+  written: { auditRows: string; changes: ReadonlyArray<Omit<DomainChange, 'orgUnitId'>> } | null,
 ): Promise<CheckedRegistration | undefined> {
-  const columns = (row: object, from: string) => ({
-    names: sql.join(Object.keys(row).map((c) => sql.ref(c))),
-    values: sql.join(Object.keys(row).map((c) => sql.ref(`${from}.${c}`))),
-  })
-  const r = columns(recording, 'r')
-  const c = columns(classification, 'c')
-  const wrote = sql`exists (select 1 from ins)`
-  const also = written
-    ? sql`, ${written.staff(wrote)},
-    audited as (${written.audit(wrote)}),
+  const { caller, mediaReach } = presented
+  const shape = `${target.shape}/${mediaReach}/${reachCallerShape(caller)}/${written ? 'with-rest' : 'alone'}`
+  const values = {
+    targetId: target.targetId,
+    wantedUnit: target.wantedUnit,
+    ...reachCallerValues(caller),
+    callerName: caller.name,
+    callerFamilyName: caller.familyName,
+    callerBusinessName: caller.businessName,
+    recording: JSON.stringify(recording),
+    classification: JSON.stringify(classification),
+    auditRows: written?.auditRows ?? null,
+    changes: written ? JSON.stringify(written.changes) : null,
+  }
+  const result = await registrations.execute(q, shape, values, (p) => {
+    // A caller without a unit (a shape of its own) stays without one: reach conditions then read `false`, as when built per request.
+    const who = { subject: p.callerSubject, orgUnit: caller.orgUnit ? p.callerOrgUnit : null }
+    const staff = { ...caller, subject: p.callerSubject, name: p.callerName, familyName: p.callerFamilyName, businessName: p.callerBusinessName }
+    const wrote = sql`exists (select 1 from ins)`
+    const rest = written
+      ? sql`, ${rememberStaffCtes(staff, wrote)},
+    audited as (${insertAuditRowsWhere(p.auditRows!, wrote)}),
     published as (${insertChangesFrom(
       sql`select e.v->>'kind', e.v->>'resourceType', e.v->>'resourceId', ins.org_unit_id, coalesce(e.v->'data', '{}')
-            from ins, jsonb_array_elements(${JSON.stringify(written.changes)}::jsonb) with ordinality as e(v, n) order by e.n`,
+            from ins, jsonb_array_elements(${p.changes}::jsonb) with ordinality as e(v, n) order by e.n`,
     )})`
-    : sql``
-  // The recording as the statement wrote it is read under the name `recordings`, so the reach
-  // conditions and the staff profile apply to it as to a stored row.
-  const eb = expressionBuilder<Database, 'recordings'>()
-  const mediaVisible = presented.mediaReach ? recordingInReach(q, presented.mediaReach, presented.caller)(eb) : sql`false`
-  const result = await sql<CheckedRegistration>`
-    with target as (${target}),
+      : sql``
+    // The recording as the statement wrote it is read under the name `recordings`, so the reach
+    // conditions and the staff profile apply to it as to a stored row.
+    const eb = expressionBuilder<Database, 'recordings'>()
+    const mediaVisible = mediaReach ? recordingInReach(q, mediaReach, who)(eb) : sql`false`
+    return sql<CheckedRegistration>`
+    with target as (${target.build({ targetId: p.targetId, wantedUnit: p.wantedUnit, caller: who })}),
     ins as (
-      insert into recordings (case_id, org_unit_id, ${r.names})
-      select target.case_id, target.org_unit_id, ${r.values}
-        from target, jsonb_populate_record(null::recordings, ${JSON.stringify(recording)}::jsonb) r
+      insert into recordings (case_id, org_unit_id, ${recordingColumns.names})
+      select target.case_id, target.org_unit_id, ${recordingColumns.values}
+        from target, jsonb_populate_record(null::recordings, ${p.recording}::jsonb) r
        where target.allowed and target.unit_matches
       returning *),
     classified as (
-      insert into recording_classifications (recording_id, ${c.names})
-      select ins.id, ${c.values} from ins, jsonb_populate_record(null::recording_classifications, ${JSON.stringify(classification)}::jsonb) c
-      returning classified_at, classified_by, provisional)${also}
+      insert into recording_classifications (recording_id, ${classificationColumns.names})
+      select ins.id, ${classificationColumns.values} from ins, jsonb_populate_record(null::recording_classifications, ${p.classification}::jsonb) c
+      returning classified_at, classified_by, provisional)${rest}
     select target.allowed, target.unit_matches, classified.classified_at, classified.classified_by, classified.provisional,
            ${mediaVisible} as media_visible, ${staffProfileOf(eb, 'recordings.recorder')} as recorder_profile, recordings.*
-      from target left join ins as recordings on true left join classified on true`.execute(q)
+      from target left join ins as recordings on true left join classified on true`
+  })
   return result.rows[0]
 }
 

@@ -1,4 +1,4 @@
-import type { RawBuilder, Updateable } from 'kysely'
+import type { Updateable } from 'kysely'
 import { caseUnitInReach } from '../cases/cases.repository.ts'
 import type { Reach } from '../kernel/access.ts'
 import type { ServiceContext } from '../kernel/context.ts'
@@ -14,7 +14,7 @@ import { issueMediaGrant, type MediaGrantSettings } from '../media-grants/media-
 import { unitForNewRecordInStatement } from '../org-units/org-units.service.ts'
 import type { PolicyBodies, PolicyVersion, RetentionRule } from '../policies/policies.schemas.ts'
 import { policiesToday, policyOn } from '../policies/policies.service.ts'
-import { type Profile, rememberStaffCtes, type StaffRef, staffRef, staffRefs, SYSTEM_ACTOR } from '../staff/staff.repository.ts'
+import { type Profile, type StaffRef, staffRef, staffRefs, SYSTEM_ACTOR } from '../staff/staff.repository.ts'
 import { findDerivative } from './derivatives.repository.ts'
 import {
   caseTarget,
@@ -25,8 +25,11 @@ import {
   insertRecordingChecked,
   type LoadedRecording,
   listRecordings,
+  type NewClassification,
+  type NewRecording,
   type RecordingFilters,
   type RecordingRow,
+  type RegistrationTarget,
   recordingListKey,
   unitTarget,
   updateRecording,
@@ -373,7 +376,7 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
     decided = await decideRegistration(ctx, input)
   } catch (error) {
     // The case or unit is answered for first, whatever else the body says (no probing by 422s).
-    const problem = refusal(await findTarget(ctx.db, target))
+    const problem = refusal(await findTarget(ctx.db, target, caller))
     throw problem ?? error
   }
   const { recording, classification, judgement, recordingPolicy, changes } = decided
@@ -390,13 +393,7 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
     })
   }
   const statement = ctx.oneStatement
-  const written = statement
-    ? {
-        staff: (when: RawBuilder<unknown>) => rememberStaffCtes(caller, when),
-        audit: (when: RawBuilder<unknown>) => statement.auditEntry(201, when),
-        changes,
-      }
-    : null
+  const written = statement ? { auditRows: statement.auditRows(201), changes } : null
   const found = await insertRecordingChecked(
     ctx.db,
     target,
@@ -424,8 +421,13 @@ export async function registerRecording(ctx: ServiceContext, input: CreateRecord
 /** The statement's target: the case in the caller's reach, or the unit of a recording without a case. */
 function registrationTarget(ctx: ServiceContext, input: CreateRecording) {
   if (input.case_id) {
-    const target = caseTarget(caseUnitInReach(ctx.db, input.case_id, ctx.reach, ctx.caller), input.org_unit_id)
-    const refusal = (found: { unit_matches: boolean } | undefined) => {
+    const target: RegistrationTarget = {
+      shape: `case/${ctx.reach}`,
+      targetId: input.case_id,
+      wantedUnit: input.org_unit_id ?? null,
+      build: (v) => caseTarget(caseUnitInReach(ctx.db, v.targetId, ctx.reach, v.caller), v.wantedUnit),
+    }
+    const refusal = (found: TargetFound) => {
       if (!found) return unprocessable('reach.no_case', [{ pointer: 'body/case_id', message: 'reach.no_such_case' }])
       if (!found.unit_matches) return unprocessable('recordings.case_unit', [{ pointer: 'body/org_unit_id', message: 'recordings.differs_case_unit' }])
       return null
@@ -433,10 +435,17 @@ function registrationTarget(ctx: ServiceContext, input: CreateRecording) {
     return { target, refusal }
   }
   const unit = unitForNewRecordInStatement(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.register_recordings' })
-  const refusal = (found: { allowed: boolean } | undefined) =>
-    unit.refusal(found ? { exists: true, allowed: found.allowed } : { exists: false, allowed: false })
-  return { target: unitTarget(unit.query), refusal }
+  const target: RegistrationTarget = {
+    shape: `unit/${ctx.reach}`,
+    targetId: unit.unitId,
+    wantedUnit: null,
+    build: (v) => unitTarget(unit.query(v.targetId, v.caller.orgUnit)),
+  }
+  const refusal = (found: TargetFound) => unit.refusal(found ? { exists: true, allowed: found.allowed } : { exists: false, allowed: false })
+  return { target, refusal }
 }
+
+type TargetFound = { allowed: boolean; unit_matches: boolean } | undefined
 
 /** What a registration writes, decided without the database (the policies are kept per instance). */
 async function decideRegistration(ctx: ServiceContext, input: CreateRecording) {
@@ -470,7 +479,7 @@ async function decideRegistration(ctx: ServiceContext, input: CreateRecording) {
 
   const id = newId()
   const classificationId = newId()
-  const recording = {
+  const recording: NewRecording = {
     id,
     media_kind: input.media_kind,
     source: input.source,
@@ -514,7 +523,7 @@ async function decideRegistration(ctx: ServiceContext, input: CreateRecording) {
     registered_by: ctx.caller.subject,
     version: due ? 2 : 1,
   }
-  const classification = {
+  const classification: NewClassification = {
     id: classificationId,
     ...presumed,
     classification: retention.key,
