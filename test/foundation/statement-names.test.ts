@@ -8,7 +8,7 @@ import { publishChanges } from '../../src/kernel/outbox.ts'
 import { sequencePendingChanges } from '../../src/kernel/sequencer.ts'
 import { buildTestApp, type Identity } from '../helpers/app.ts'
 import { expectEvery, expectStatus } from '../helpers/expect.ts'
-import { caseBody } from '../helpers/fixtures.ts'
+import { caseBody, createCase, recordingBody } from '../helpers/fixtures.ts'
 import { testDatabaseUrl } from '../helpers/database.ts'
 
 /**
@@ -108,6 +108,62 @@ t.test('queries compiled once answer every caller with their own reach', async (
     queries.execute(db, 'baked', { id }, () => db.selectFrom('cases').select('id').where('id', '=', id)),
     /parameter \$1 is not one of the values/,
   )
+})
+
+t.test('a registration compiled once writes each caller their own recording, in their own reach', async (t) => {
+  const test = await buildTestApp(t)
+  const { injectAs, db, orgUnit } = test
+  const [east, west] = [await orgUnit('east'), await orgUnit('west')]
+  const staffEast: Identity = { roles: ['staff'], unit: east, sub: 'rec-staff-east', name: '東 太郎' }
+  const staffWest: Identity = { roles: ['staff'], unit: west, sub: 'rec-staff-west', name: '西 花子' }
+  const supWest: Identity = { roles: ['supervisor'], unit: west, sub: 'rec-sup-west', name: '北 次郎' }
+  const kase = await createCase(test, staffEast)
+  const post = (who: Identity, extra: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    injectAs(who, { method: 'POST', url: '/v1/recordings', headers, payload: recordingBody(extra) })
+  const written: Array<{ id: string; who: Identity; unit: string; caseId: string | null; storageUri: string }> = []
+  const register = async (who: Identity, unit: string, caseId: string | null, label: string, headers: Record<string, string> = {}) => {
+    const body = recordingBody({ recorder: who.sub, ...(caseId ? { case_id: caseId } : {}) })
+    const res = await injectAs(who, { method: 'POST', url: '/v1/recordings', headers, payload: body })
+    expectStatus(t, res, 201, label)
+    const rec = res.json()
+    t.match(rec, { org_unit_id: unit, case_id: caseId, registered_by: { id: who.sub }, recorder: { id: who.sub } }, label)
+    // Only the supervisor has media access (their unit's recordings): the media reach is the caller's too.
+    t.equal(rec.redacted, who !== supWest, `${label}: media seen only with media access`)
+    written.push({ id: rec.id, who, unit, caseId, storageUri: body.storage_uri as string })
+  }
+  // Interleaved and repeated, so every shape is compiled by one caller and reused by the others.
+  for (let round = 0; round < 2; round++) {
+    await register(staffEast, east, kase.id, `responder's, round ${round}`)
+    const outOfReach = await post(staffWest, { case_id: kase.id, recorder: staffWest.sub })
+    expectStatus(t, outOfReach, 422, `a case out of reach, round ${round}`)
+    t.match(outOfReach.json(), { errors: [{ pointer: 'body/case_id' }] })
+    const otherUnit = await post(staffEast, { case_id: kase.id, org_unit_id: west })
+    expectStatus(t, otherUnit, 422, `not the case's unit, round ${round}`)
+    t.match(otherUnit.json(), { errors: [{ pointer: 'body/org_unit_id' }] })
+    await register(staffWest, west, null, `own unit, round ${round}`)
+    expectStatus(t, await post(staffWest, { org_unit_id: east }), 403, `a unit out of reach, round ${round}`)
+    await register(supWest, west, null, `supervisor's, round ${round}`)
+    // With an Idempotency-Key the same shape without the written CTEs, in a transaction.
+    const key = { 'idempotency-key': `compiled-${round}` }
+    await register(staffWest, west, null, `idempotent, round ${round}`, key)
+  }
+
+  const ids = written.map((w) => w.id)
+  const columns = ['id', 'registered_by', 'recorder', 'org_unit_id', 'case_id', 'storage_uri'] as const
+  const rows = new Map((await db.selectFrom('recordings').select(columns).where('id', 'in', ids).execute()).map((r) => [r.id, r]))
+  const audited = await db.selectFrom('audit_events').select(['subject', 'resource_id']).where('resource_id', 'in', ids).where('status', '=', 201).execute()
+  for (const w of written) {
+    const expected = { registered_by: w.who.sub, recorder: w.who.sub, org_unit_id: w.unit, case_id: w.caseId, storage_uri: w.storageUri }
+    t.match(rows.get(w.id), expected, `stored as ${w.who.sub} sent it`)
+    t.same(
+      audited.filter((a) => a.resource_id === w.id),
+      [{ subject: w.who.sub, resource_id: w.id }],
+      `audited as ${w.who.sub}'s`,
+    )
+  }
+  const profiles = await db.selectFrom('staff_profiles').select(['subject', 'full_name']).where('subject', 'like', 'rec-%').orderBy('subject').execute()
+  const remembered = [staffEast, staffWest, supWest].map((who) => ({ subject: who.sub, full_name: who.name }))
+  t.same(profiles, remembered, 'each writer remembered with their own name')
 })
 
 t.test('a background job plans its statements for the tables as they are now, never with a plan cached while they were small', async (t) => {
