@@ -1,5 +1,6 @@
 import { type Compilable, type Expression, type ExpressionBuilder, type RawBuilder, type Selectable, type SqlBool, sql } from 'kysely'
 import type { Reach } from '../kernel/access.ts'
+import { insertAuditRowsWhere } from '../kernel/audit.ts'
 import type { Caller } from '../kernel/auth.ts'
 import type { Database, Queryable } from '../kernel/db.ts'
 import { insertChangesFrom } from '../kernel/outbox.ts'
@@ -7,7 +8,7 @@ import { CompiledQueries } from '../kernel/compiled-queries.ts'
 import type { CursorValue } from '../kernel/pagination.ts'
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres'
 import { unitSubtree } from '../org-units/org-units.repository.ts'
-import { staffProfileOf, SYSTEM_ACTOR, type Profile } from '../staff/staff.repository.ts'
+import { rememberStaffCtes, staffProfileOf, staffProfilesIn, SYSTEM_ACTOR, type Profile } from '../staff/staff.repository.ts'
 import type { CaseStatus } from './case-status.ts'
 import type { Customer } from './cases.schemas.ts'
 import type { CasesTable } from './cases.tables.ts'
@@ -46,14 +47,14 @@ export function caseInReach(q: Queryable, reach: Reach, caller: ReachCaller) {
  * caseInReach for a case the statement is writing (its rows are not visible to the statement):
  * decided from the unit it is created in and its responders.
  */
-export function newCaseInReach(q: Queryable, reach: Reach | null, caller: Caller, unitId: string, responders: readonly string[]): RawBuilder<boolean> {
+function newCaseInReach(q: Queryable, reach: Reach | null, caller: ReachCaller, unitId: string, responders: readonly string[]): RawBuilder<boolean> {
   switch (reach) {
     case null:
       return sql<boolean>`false`
     case 'all':
       return sql<boolean>`true`
     case 'own':
-      return responders.includes(caller.subject) ? sql<boolean>`true` : sql<boolean>`false`
+      return sql<boolean>`${caller.subject}::text = any(${responders}::text[])`
     case 'unit':
       return caller.orgUnit ? sql<boolean>`${unitId}::uuid in (${unitSubtree(q, caller.orgUnit)})` : sql<boolean>`false`
   }
@@ -234,16 +235,35 @@ export interface CaseToOpen {
   changes: ReadonlyArray<{ kind: string; data: Record<string, unknown> }>
 }
 
+/**
+ * Who opens the case: the caller, their reach for creating (the unit's condition, from `unit`:
+ * its row and whether the caller may create there, no row when it does not exist) and for
+ * personal details (whether the answer shows the customer).
+ */
+export interface CaseOpener {
+  caller: Caller
+  reach: Reach
+  personalReach: Reach | null
+  unit: (unitId: string, callerUnit: string | null) => Compilable<{ id: string; allowed: boolean }>
+}
+
 /** What the one statement of a creation found, and the case when it was written (id null otherwise). */
 export type OpenedCase = { unit_found: boolean; unit_allowed: boolean; personal_visible: boolean } & (({ id: string } & CaseRow) | { id: null })
 
+// The creation, built and compiled once per shape (compiled-queries.ts).
+const openings = new CompiledQueries('case opening')
+
 /**
- * A case created in one statement, in autocommit: the unit checked (`unit` yields its id and
- * whether the caller may create there; no row when it does not exist), the fiscal year's counter
+ * A case created in one statement, in autocommit: the unit checked, the fiscal year's counter
  * drawn (its row stays locked until the statement ends, and rolls back with it: numbers stay
  * gap-free), the case, its responders, customer and escalation event, the writer's staff profile,
- * the request's audit entry and the change-feed rows. Nothing but the flags when the unit refused.
- * Its people's names come back in `responder_names` (read before the statement's own writes).
+ * the request's audit entry (`auditRows`, OneStatement) and the change-feed rows. Nothing but the
+ * flags when the unit refused. Its people's names come back in `responder_names` (read before the
+ * statement's own writes).
+ *
+ * Compiled once per shape (the reaches, whether the caller has a unit, whether there is a customer
+ * and an escalation event): the row, the responders and the changes (one array and one JSON
+ * parameter, so their number does not change the text), the caller and the audit entry are parameters.
  *
  * The statistics row is written by a trigger when the statement ends (migration 0016), so a
  * responder shortfall cannot be noted in the same statement: the caller then wraps it in a
@@ -252,63 +272,106 @@ export type OpenedCase = { unit_found: boolean; unit_allowed: boolean; personal_
 export async function openCaseChecked(
   q: Queryable,
   c: CaseToOpen,
-  unit: Compilable<{ id: string; allowed: boolean }>,
-  answer: { personal: RawBuilder<boolean>; names: RawBuilder<unknown> },
-  written: { staff: (condition: RawBuilder<unknown>) => RawBuilder<unknown>; audit: (condition: RawBuilder<unknown>) => RawBuilder<unknown> },
+  opener: CaseOpener,
+  auditRows: string,
 ): Promise<OpenedCase & { responder_names: Array<{ subject: string; profile: Profile | null }> }> {
+  const { caller, reach, personalReach } = opener
+  const shape = `${reach}/${personalReach}/${reachCallerShape(caller)}/${c.customer ? 'customer' : 'no-customer'}/${c.escalation ? 'escalated' : 'open'}`
+  const values = { ...reachCallerValues(caller), callerName: caller.name, callerFamilyName: caller.familyName, callerBusinessName: caller.businessName }
+  const result = await openings.execute(q, shape, { ...values, ...openingValues(c), auditRows }, (p) => {
+    // A caller without a unit (a shape of its own) stays without one: reach conditions then read `false`, as when built per request.
+    const who = { subject: p.callerSubject, orgUnit: caller.orgUnit ? p.callerOrgUnit : null }
+    const staff = { ...caller, subject: p.callerSubject, name: p.callerName, familyName: p.callerFamilyName, businessName: p.callerBusinessName }
+    const wrote = sql`exists (select 1 from ins)`
+    const ctes = [
+      sql`unit as (${opener.unit(p.unitId, who.orgUnit)})`,
+      ...openingCtes(p, c),
+      rememberStaffCtes(staff, wrote),
+      sql`audited as (${insertAuditRowsWhere(p.auditRows, wrote)})`,
+      sql`published as (${insertChangesFrom(
+        sql`select e.v->>'kind', 'case', ins.id::text, ins.org_unit_id, jsonb_build_object('number', ins.number) || (e.v->'data')
+              from ins, jsonb_array_elements(${p.changes}::jsonb) with ordinality as e(v, n) order by e.n`,
+      )})`,
+    ]
+    const personal = newCaseInReach(q, personalReach, who, p.unitId, p.responders)
+    return sql<OpenedCase & { responder_names: Array<{ subject: string; profile: Profile | null }> }>`
+    with ${sql.join(ctes)}
+    select unit.id is not null as unit_found, coalesce(unit.allowed, false) as unit_allowed, ${personal} as personal_visible,
+           ${staffProfilesIn(p.responders)} as responder_names, ins.*
+      from (select 1) one left join unit on true left join ins on true`
+  })
+  return result.rows[0]!
+}
+
+/** A creation's values, as the compiled statement takes them: one each, the responders as one array and the changes as one JSON array. */
+function openingValues(c: CaseToOpen) {
   const r = c.row
-  const wrote = sql`exists (select 1 from ins)`
-  const ctes: RawBuilder<unknown>[] = [
-    sql`unit as (${unit})`,
+  const k = c.customer
+  const e = c.escalation
+  return {
+    fiscalYear: c.fiscalYear,
+    id: r.id,
+    unitId: r.org_unit_id,
+    channel: r.channel,
+    occurredAt: r.occurred_at,
+    location: r.location,
+    categories: r.categories,
+    severity: r.severity,
+    status: r.status,
+    summary: r.summary,
+    externalSystem: r.external_system,
+    externalRef: r.external_ref,
+    handledAloneForbidden: r.handled_alone_forbidden,
+    escalationPolicyId: r.escalation_policy_id,
+    createdBy: r.created_by,
+    version: r.version,
+    responders: c.responders,
+    customerName: k?.name ?? null,
+    customerAddress: k?.address ?? null,
+    customerPhone: k?.phone ?? null,
+    customerEmail: k?.email ?? null,
+    escalationId: e?.id ?? null,
+    escalationOccurredAt: e?.occurredAt ?? null,
+    escalationDescription: e?.description ?? null,
+    escalationDetails: e ? JSON.stringify(e.details) : null,
+    escalationPolicyVersionId: e?.policyVersionId ?? null,
+    changes: JSON.stringify(c.changes),
+  }
+}
+
+/** The counter, the case and what is written with it, from the stand-ins of `openingValues`; the customer and escalation only when `c` has them. */
+function openingCtes(p: ReturnType<typeof openingValues>, c: CaseToOpen): RawBuilder<unknown>[] {
+  const ctes = [
     // ON CONFLICT DO UPDATE takes the latest counter row, waiting for a creation holding it.
     sql`counter as (
-      insert into case_number_counters (fiscal_year, last_number) select ${c.fiscalYear}::int, 1 from unit where unit.allowed
+      insert into case_number_counters (fiscal_year, last_number) select ${p.fiscalYear}::int, 1 from unit where unit.allowed
       on conflict (fiscal_year) do update set last_number = case_number_counters.last_number + 1
       returning last_number)`,
     sql`ins as (
       insert into cases (id, number, org_unit_id, channel, occurred_at, location, categories, severity, status, summary, external_system, external_ref,
                          handled_alone_forbidden, escalation_policy_id, created_by, version)
-      select ${r.id}::uuid, ${String(c.fiscalYear)}::text || '-' || lpad(n.last_number::text, greatest(6, length(n.last_number::text)), '0'),
-             ${r.org_unit_id}::uuid, ${r.channel}, ${r.occurred_at}::timestamptz, ${r.location}::text, ${r.categories}::text[], ${r.severity}, ${r.status},
-             ${r.summary}, ${r.external_system}::text, ${r.external_ref}::text, ${r.handled_alone_forbidden}::boolean, ${r.escalation_policy_id}::uuid,
-             ${r.created_by}, ${r.version}::int
+      select ${p.id}::uuid, ${p.fiscalYear}::int::text || '-' || lpad(n.last_number::text, greatest(6, length(n.last_number::text)), '0'),
+             ${p.unitId}::uuid, ${p.channel}, ${p.occurredAt}::timestamptz, ${p.location}::text, ${p.categories}::text[], ${p.severity}, ${p.status},
+             ${p.summary}, ${p.externalSystem}::text, ${p.externalRef}::text, ${p.handledAloneForbidden}::boolean, ${p.escalationPolicyId}::uuid,
+             ${p.createdBy}, ${p.version}::int
         from counter n
       returning *)`,
+    sql`responders as (
+      insert into case_responders (case_id, subject, added_by) select ins.id, s.subject, ${p.createdBy} from ins, unnest(${p.responders}::text[]) s(subject))`,
   ]
-  if (c.responders.length > 0) {
-    const subjects = sql.join(c.responders.map((subject) => sql`(${subject}::text)`))
-    ctes.push(sql`responders as (
-      insert into case_responders (case_id, subject, added_by) select ins.id, s.subject, ${r.created_by} from ins, (values ${subjects}) s(subject))`)
-  }
   if (c.customer) {
-    const k = c.customer
     ctes.push(sql`customer as (
       insert into case_customers (case_id, name, address, phone, email)
-      select ins.id, ${k.name ?? null}::text, ${k.address ?? null}::text, ${k.phone ?? null}::text, ${k.email ?? null}::text from ins)`)
+      select ins.id, ${p.customerName}::text, ${p.customerAddress}::text, ${p.customerPhone}::text, ${p.customerEmail}::text from ins)`)
   }
   if (c.escalation) {
-    const e = c.escalation
     // The case's first event: seq 1.
     ctes.push(sql`escalation as (
       insert into case_events (id, case_id, seq, type, occurred_at, actor, description, details, policy_version_id)
-      select ${e.id}::uuid, ins.id, 1, 'escalation', ${e.occurredAt}::timestamptz, ${SYSTEM_ACTOR}, ${e.description}, ${JSON.stringify(e.details)}::jsonb,
-             ${e.policyVersionId}::uuid from ins)`)
+      select ${p.escalationId}::uuid, ins.id, 1, 'escalation', ${p.escalationOccurredAt}::timestamptz, ${sql.lit(SYSTEM_ACTOR)}, ${p.escalationDescription},
+             ${p.escalationDetails}::jsonb, ${p.escalationPolicyVersionId}::uuid from ins)`)
   }
-  const changes = sql.join(c.changes.map((change, i) => sql`(${i}::int, ${change.kind}::text, ${JSON.stringify(change.data)}::jsonb)`))
-  ctes.push(
-    written.staff(wrote),
-    sql`audited as (${written.audit(wrote)})`,
-    sql`published as (${insertChangesFrom(
-      sql`select v.kind, 'case', ins.id::text, ins.org_unit_id, jsonb_build_object('number', ins.number) || v.data
-            from ins, (values ${changes}) v(n, kind, data) order by v.n`,
-    )})`,
-  )
-  const result = await sql<OpenedCase & { responder_names: Array<{ subject: string; profile: Profile | null }> }>`
-    with ${sql.join(ctes)}
-    select unit.id is not null as unit_found, coalesce(unit.allowed, false) as unit_allowed, ${answer.personal} as personal_visible,
-           ${answer.names} as responder_names, ins.*
-      from (select 1) one left join unit on true left join ins on true`.execute(q)
-  return result.rows[0]!
+  return ctes
 }
 
 export type CaseHeaderChanges = Partial<

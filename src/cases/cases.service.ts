@@ -1,4 +1,3 @@
-import type { RawBuilder } from 'kysely'
 import type { Permission, Reach } from '../kernel/access.ts'
 import type { OneStatement, ServiceContext } from '../kernel/context.ts'
 import type { Queryable } from '../kernel/db.ts'
@@ -13,7 +12,7 @@ import type { CaseCategory } from '../policies/case-vocabulary.ts'
 import { escalationFor } from '../policies/policies.decisions.ts'
 import type { PolicyVersion } from '../policies/policies.schemas.ts'
 import { policiesToday } from '../policies/policies.service.ts'
-import { rememberStaffCtes, staffProfilesIn, staffRef, SYSTEM_ACTOR } from '../staff/staff.repository.ts'
+import { staffRef, SYSTEM_ACTOR } from '../staff/staff.repository.ts'
 import { findTransition, transitionsFrom, type CaseStatus } from './case-status.ts'
 import {
   addResponders,
@@ -25,7 +24,6 @@ import {
   insertCase,
   listCases,
   listKey,
-  newCaseInReach,
   nextCaseNumber,
   openCaseChecked,
   setCustomer,
@@ -308,13 +306,9 @@ async function createCaseInOneStatement(ctx: ServiceContext, statement: OneState
       : null,
     changes: escalated ? [created, escalatedChange] : [created],
   }
-  const personal = newCaseInReach(ctx.db, ctx.can('cases:read_personal'), caller, unit.unitId, responders)
-  const answer = { personal, names: staffProfilesIn(responders) }
-  const written = {
-    staff: (when: RawBuilder<unknown>) => rememberStaffCtes(caller, when),
-    audit: (when: RawBuilder<unknown>) => statement.auditEntry(201, when),
-  }
-  const open = (q: Queryable) => openCaseChecked(q, toOpen, unit.query(), answer, written)
+  const opener = { caller, reach: ctx.reach, personalReach: ctx.can('cases:read_personal'), unit: unit.query }
+  const auditRows = statement.auditRows(201)
+  const open = (q: Queryable) => openCaseChecked(q, toOpen, opener, auditRows)
   // A refusal's own entry names no case (none was written), as in a request transaction.
   const refused = (error: unknown) => {
     ctx.audit.resourceId = null

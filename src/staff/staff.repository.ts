@@ -89,15 +89,14 @@ export function rememberStaffCtes(caller: Caller, condition: RawBuilder<unknown>
 
 /**
  * Staff members with their names (null when unknown) as one JSON array of `{ subject, profile }`
- * ordered by subject, as a column of a statement that answers with the people it wrote.
+ * ordered by subject, as a column of a statement that answers with the people it wrote. The
+ * subjects are one array parameter, so a statement compiled once takes any number of them.
  */
 export function staffProfilesIn(subjects: readonly string[]): RawBuilder<Array<{ subject: string; profile: Profile | null }>> {
-  if (subjects.length === 0) return sql`'[]'::jsonb`
-  const listed = sql.join(subjects.map((subject) => sql`(${subject}::text)`))
   return sql`(select coalesce(jsonb_agg(jsonb_build_object('subject', s.subject, 'profile', (
                 select to_jsonb(p) from (select full_name, family_name, business_name from staff_profiles where subject = s.subject) p))
                 order by s.subject), '[]'::jsonb)
-                from (values ${listed}) s(subject))`
+                from unnest(${subjects}::text[]) s(subject))`
 }
 
 /** The display name the policy allows. Without an allowed name, the staff id: never more. */
