@@ -166,6 +166,126 @@ t.test('a registration compiled once writes each caller their own recording, in 
   t.same(profiles, remembered, 'each writer remembered with their own name')
 })
 
+t.test('a creation compiled once opens each caller their own case, numbered without gaps, in their own reach', async (t) => {
+  const { injectAs, db, orgUnit } = await buildTestApp(t)
+  const [east, west] = [await orgUnit('east'), await orgUnit('west')]
+  const staffEast: Identity = { roles: ['staff'], unit: east, sub: 'open-staff-east', name: '東 太郎', businessName: '東' }
+  const staffWest: Identity = { roles: ['staff'], unit: west, sub: 'open-staff-west', name: '西 花子', businessName: '西' }
+  const supWest: Identity = { roles: ['supervisor'], unit: west, sub: 'open-sup-west', name: '北 次郎', businessName: '北' }
+  const desk: Identity = { roles: ['desk'], unit: east, sub: 'open-desk', name: '南 三郎', businessName: '南' }
+  type Opened = { id: string; number: string; who: Identity; unit: string; responders: string[]; customer: boolean; escalated: boolean; shortfall: boolean }
+  const opened: Opened[] = []
+  const open = async (who: Identity, unit: string, others: string[], customer: boolean, escalated: boolean, label: string) => {
+    const summary = `${label}: ${who.sub}`
+    const body = caseBody({
+      org_unit_id: unit,
+      summary,
+      responders: others,
+      categories: escalated ? ['violence'] : ['verbal_abuse'],
+      ...(customer ? { customer: { name: `${label} の相手方`, phone: '03-0000-0000' } } : {}),
+    })
+    const res = await injectAs(who, { method: 'POST', url: '/v1/cases', payload: body })
+    expectStatus(t, res, 201, label)
+    const kase = res.json()
+    // Everyone here may respond, so the creator is a responder too.
+    const responders = [...new Set([who.sub!, ...others])].sort()
+    t.match(kase, { org_unit_id: unit, summary, created_by: { id: who.sub }, status: escalated ? 'escalated' : 'open' }, label)
+    t.same((kase.responders as Array<{ id: string }>).map((r) => r.id).sort(), responders, `${label}: own responders`)
+    t.same(kase.customer, customer ? { name: `${label} の相手方`, address: null, phone: '03-0000-0000', email: null } : null, `${label}: own customer`)
+    opened.push({ id: kase.id, number: kase.number, who, unit, responders, customer, escalated, shortfall: kase.responder_shortfall !== null })
+    return kase as { responders: Array<{ id: string; display_name: string }> }
+  }
+  // Interleaved and repeated, so every shape is compiled by one caller and reused by the others,
+  // with a number of responders that changes from one request to the next.
+  for (let round = 0; round < 2; round++) {
+    await open(staffEast, east, [], true, false, `staff, customer, round ${round}`)
+    await open(supWest, west, round === 0 ? [staffWest.sub!] : [staffWest.sub!, 'open-colleague'], false, false, `supervisor, round ${round}`)
+    expectStatus(
+      t,
+      await injectAs(staffWest, { method: 'POST', url: '/v1/cases', payload: caseBody({ org_unit_id: east }) }),
+      403,
+      `staff elsewhere, round ${round}`,
+    )
+    const named = await open(staffWest, west, round === 0 ? [supWest.sub!, 'open-colleague', 'open-other'] : [], true, false, `staff west, round ${round}`)
+    if (round === 0) {
+      const shown = new Map(named.responders.map((r) => [r.id, r.display_name]))
+      t.not(shown.get(supWest.sub!), supWest.sub, 'a responder the service knows is shown by name')
+      t.equal(shown.get('open-other'), 'open-other', 'one it does not know by their id')
+    }
+    expectStatus(
+      t,
+      await injectAs(supWest, { method: 'POST', url: '/v1/cases', payload: caseBody({ org_unit_id: east }) }),
+      403,
+      `unit out of reach, round ${round}`,
+    )
+    // Escalated at once, alone (a shortfall: the transaction path) and with a colleague.
+    await open(staffEast, east, [], false, true, `escalated alone, round ${round}`)
+    await open(desk, west, [staffWest.sub!], round === 1, true, `desk elsewhere, escalated, round ${round}`)
+  }
+
+  // Refusals draw no number: the numbers are the creations', consecutive from the year's first.
+  const numbers = (await db.selectFrom('cases').select('number').orderBy('number').execute()).map((r) => r.number)
+  const year = opened[0]!.number.slice(0, 4)
+  t.same(
+    numbers,
+    opened.map((_, i) => `${year}-${String(i + 1).padStart(6, '0')}`),
+    'numbers consecutive, without gaps',
+  )
+  t.same(
+    opened.map((o) => o.number),
+    numbers,
+    'in the order the cases were created',
+  )
+  t.ok(opened.some((o) => o.shortfall) && opened.some((o) => !o.shortfall), 'with and without a responder shortfall')
+
+  const ids = opened.map((o) => o.id)
+  const rows = new Map((await db.selectFrom('cases').select(['id', 'created_by', 'org_unit_id', 'status']).execute()).map((r) => [r.id, r]))
+  const responders = await db.selectFrom('case_responders').select(['case_id', 'subject', 'added_by']).orderBy('subject').execute()
+  const customers = await db.selectFrom('case_customers').select(['case_id', 'name']).execute()
+  const escalations = await db.selectFrom('case_events').select('case_id').where('type', '=', 'escalation').execute()
+  const statistics = await db.selectFrom('case_statistics').select(['case_id', 'responder_shortfall_seen']).execute()
+  const audited = await db.selectFrom('audit_events').select(['subject', 'resource_id']).where('resource_id', 'in', ids).where('status', '=', 201).execute()
+  const changes = await db.selectFrom('changes').select(['resource_id', 'kind', 'org_unit_id', 'data']).orderBy('id').execute()
+  for (const o of opened) {
+    const label = `${o.number} (${o.who.sub})`
+    t.match(rows.get(o.id), { created_by: o.who.sub, org_unit_id: o.unit, status: o.escalated ? 'escalated' : 'open' }, `${label}: stored as sent`)
+    const own = responders.filter((r) => r.case_id === o.id)
+    t.same(
+      own.map((r) => r.subject),
+      o.responders,
+      `${label}: own responders stored`,
+    )
+    t.ok(
+      own.every((r) => r.added_by === o.who.sub),
+      `${label}: added by the creator`,
+    )
+    t.equal(customers.filter((c) => c.case_id === o.id).length, o.customer ? 1 : 0, `${label}: customer stored only when given`)
+    t.equal(escalations.filter((e) => e.case_id === o.id).length, o.escalated ? 1 : 0, `${label}: escalation event only when escalated`)
+    t.same(
+      statistics.filter((s) => s.case_id === o.id).map((s) => s.responder_shortfall_seen),
+      [o.shortfall],
+      `${label}: shortfall noted as answered`,
+    )
+    t.same(
+      audited.filter((a) => a.resource_id === o.id),
+      [{ subject: o.who.sub, resource_id: o.id }],
+      `${label}: audited as its creator's`,
+    )
+    const kinds = o.escalated ? ['case.created', 'case.escalated'] : ['case.created']
+    t.match(
+      changes.filter((c) => c.resource_id === o.id),
+      kinds.map((kind) => ({ kind, org_unit_id: o.unit, data: { number: o.number } })),
+      `${label}: own changes, in order`,
+    )
+    t.equal(changes.filter((c) => c.resource_id === o.id).length, kinds.length, `${label}: no other change`)
+  }
+  const profiles = await db.selectFrom('staff_profiles').select(['subject', 'full_name']).where('subject', 'like', 'open-%').orderBy('subject').execute()
+  const remembered = [desk, staffEast, staffWest, supWest]
+    .map((who) => ({ subject: who.sub, full_name: who.name }))
+    .sort((a, b) => a.subject!.localeCompare(b.subject!))
+  t.same(profiles, remembered, 'each writer remembered with their own name')
+})
+
 t.test('a background job plans its statements for the tables as they are now, never with a plan cached while they were small', async (t) => {
   const { db } = await buildTestApp(t)
   // One connection for every round, so that its prepared statements can be read.
