@@ -55,15 +55,9 @@ export function auditRow(e: AuditEntryInput) {
 
 /**
  * An INSERT of entries for a data-modifying CTE, written only where `condition` holds (e.g.
- * `exists (select 1 from inserted)`): a write done in one statement carries its audit entry.
- */
-export function insertAuditEntriesWhere(entries: readonly AuditEntryInput[], condition: RawBuilder<unknown>): RawBuilder<unknown> {
-  return insertAuditRowsWhere(auditRowsJson(entries), condition)
-}
-
-/**
- * The same INSERT with the entries as one value (`auditRowsJson`), so that its text is the same
- * whatever the entries: a statement compiled once (compiled-queries.ts) passes them as a parameter.
+ * `exists (select 1 from inserted)`): a write done in one statement carries its audit entry. The
+ * entries are one value (`auditRowsJson`), so that its text is the same whatever the entries: a
+ * statement compiled once (compiled-queries.ts) passes them as a parameter.
  */
 export function insertAuditRowsWhere(rows: string, condition: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`insert into audit_events (subject, roles, org_unit, action, route, resource_type, resource_id, outcome, status, request_id,

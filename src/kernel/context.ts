@@ -1,7 +1,6 @@
 import type { Permission, Reach } from './access.ts'
 import type { AuditEntryInput } from './audit.ts'
 import type { Caller } from './auth.ts'
-import type { RawBuilder } from 'kysely'
 import type { Queryable } from './db.ts'
 import type { Language } from './language.ts'
 import type { DomainChange } from './outbox.ts'
@@ -20,13 +19,9 @@ export interface AuditNote {
 /** What a request that is one statement writes its audit entry with. */
 export interface OneStatement {
   /**
-   * The request's audit entry (as `ctx.audit` says it now) answered with `status`, as a CTE's
-   * INSERT written only where `condition` holds; the unit of work then writes none after the handler.
-   */
-  auditEntry(status: number, condition: RawBuilder<unknown>): RawBuilder<unknown>
-  /**
-   * The same entry as one value, for `insertAuditRowsWhere` in a statement compiled once
-   * (compiled-queries.ts): the entry is a parameter, not part of the statement's text.
+   * The request's audit entry (as `ctx.audit` says it now) answered with `status`, as one value
+   * for `insertAuditRowsWhere` in the statement's CTEs; the unit of work then writes none after the
+   * handler. A parameter, not part of the statement's text: the statement is compiled once (compiled-queries.ts).
    */
   auditRows(status: number): string
 }
@@ -56,7 +51,7 @@ export interface ServiceContext {
   /**
    * Set when the request runs as one statement in autocommit (routes with `config.oneStatement`,
    * without an Idempotency-Key): the service writes its data, its changes and the request's audit
-   * entry in that one statement, the entry with `auditEntry`. Null in a request transaction.
+   * entry in that one statement, the entry with `auditRows`. Null in a request transaction.
    */
   readonly oneStatement: OneStatement | null
   /** Changes to publish when the request commits, written with its audit entry (outbox.ts). */

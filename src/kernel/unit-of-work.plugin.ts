@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { callerOf } from './access.plugin.ts'
-import { type AuditEntryInput, appendAuditEntries, auditRow, auditRowsJson, insertAuditEntriesWhere } from './audit.ts'
+import { type AuditEntryInput, appendAuditEntries, auditRow, auditRowsJson } from './audit.ts'
 import { AuditBatch } from './audit-batch.ts'
 import type { AuditOutcome } from './audit.tables.ts'
 import type { AuditNote, OneStatement, ServiceContext } from './context.ts'
@@ -140,10 +140,6 @@ export default fp<UnitOfWorkOptions>(
       const inOneStatement = async (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => {
         let audited = false
         const statement: OneStatement = {
-          auditEntry(status, condition) {
-            audited = true
-            return insertAuditEntriesWhere(entriesFor(request, 'allowed', status), condition)
-          },
           auditRows(status) {
             audited = true
             return auditRowsJson(entriesFor(request, 'allowed', status))
