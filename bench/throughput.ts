@@ -33,6 +33,8 @@ export interface ScenarioResult {
   errors: number
   /** What the errors were: connection errors, timeouts, and answers by status code. */
   error_kinds: { errors: number; timeouts: number; status_codes: Record<string, number> }
+  /** The ceiling's req/s measured right before this scenario, and the ratio to it. */
+  ceiling_requests_per_second: number | null
   ratio_to_ceiling: number | null
   p99_under_4x_p50: boolean
   cost: RequestCost | null
@@ -68,16 +70,26 @@ export async function drive(
 export async function runThroughput(scenarios: Scenario[], options: { connections: number; seconds: number }, probe?: CounterProbe): Promise<ScenarioResult[]> {
   const raw = new Map<string, autocannon.Result>()
   const costs = new Map<string, RequestCost | null>()
+  // The ceiling each scenario is compared with is driven again right before it: the machine's speed
+  // drifts during a run (a shared virtual machine), and a ratio of two rates taken minutes apart
+  // carries that drift.
+  const ceilingOf = (s: Scenario) =>
+    scenarios.find((c) => c.name === (s.ceiling === 'insert' ? 'ceiling: INSERT' : s.ceiling === 'select' ? 'ceiling: SELECT by id' : ''))
+  const adjacent = new Map<string, number>()
   for (const s of scenarios) {
+    const ceiling = ceilingOf(s)
+    if (ceiling) {
+      process.stdout.write(`  driving ${ceiling.name} (before ${s.name}) …\n`)
+      adjacent.set(s.name, (await drive(ceiling, options)).result.requests.average)
+    }
     process.stdout.write(`  driving ${s.name} …\n`)
     const { result, cost } = await drive(s, options, probe)
     raw.set(s.name, result)
     costs.set(s.name, cost)
   }
-  const rps = (name: string) => raw.get(name)?.requests.average ?? 0
   const results = scenarios.map((s) => {
     const r = raw.get(s.name)!
-    const ceiling = s.ceiling === 'insert' ? rps('ceiling: INSERT') : s.ceiling === 'select' ? rps('ceiling: SELECT by id') : 0
+    const ceiling = adjacent.get(s.name) ?? 0
     return {
       name: s.name,
       requests_per_second: Math.round(r.requests.average),
@@ -91,6 +103,7 @@ export async function runThroughput(scenarios: Scenario[], options: { connection
           Object.entries(r.statusCodeStats ?? ({} as Record<string, { count: number } | undefined>)).map(([code, stat]) => [code, stat?.count ?? 0]),
         ),
       },
+      ceiling_requests_per_second: ceiling ? Math.round(ceiling) : null,
       ratio_to_ceiling: ceiling ? Number((r.requests.average / ceiling).toFixed(2)) : null,
       p99_under_4x_p50: r.latency.p99 < 4 * Math.max(r.latency.p50, 1),
       cost: costs.get(s.name) ?? null,
@@ -100,6 +113,7 @@ export async function runThroughput(scenarios: Scenario[], options: { connection
   printTable(
     results.map(({ cost, error_kinds: _kinds, ...r }) => ({
       ...r,
+      ceiling_requests_per_second: r.ceiling_requests_per_second ?? '',
       ratio_to_ceiling: r.ratio_to_ceiling ?? '',
       p99_under_4x_p50: r.p99_under_4x_p50 ? 'yes' : 'NO',
       // Statements = round trips: the service sends one statement per round trip.
