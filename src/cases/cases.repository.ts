@@ -8,7 +8,7 @@ import { CompiledQueries } from '../kernel/compiled-queries.ts'
 import type { CursorValue } from '../kernel/pagination.ts'
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres'
 import { unitSubtree } from '../org-units/org-units.repository.ts'
-import { rememberStaffCtes, staffProfileOf, staffProfilesIn, SYSTEM_ACTOR, type Profile } from '../staff/staff.repository.ts'
+import { rememberWriterCtes, staffProfileOf, staffProfilesIn, SYSTEM_ACTOR, type Profile, writerValues } from '../staff/staff.repository.ts'
 import type { CaseStatus } from './case-status.ts'
 import type { Customer } from './cases.schemas.ts'
 import type { CasesTable } from './cases.tables.ts'
@@ -115,7 +115,7 @@ export async function findCaseInReach(
   const shape = `${reach}/${personalReach}/${reachCallerShape(caller)}/${lock}`
   const values = { id, ...reachCallerValues(caller) }
   const result = await caseReads.execute(q, shape, values, (p) => {
-    const query = caseInReachQuery(q, p.id, reach, reachCallerOf(p), { personalReach })
+    const query = caseInReachQuery(q, p.id, reach, reachCallerOf(p, caller), { personalReach })
     return lock ? query.forUpdate('cases') : query
   })
   return result.rows[0]
@@ -134,9 +134,13 @@ export function reachCallerShape(caller: ReachCaller): string {
   return caller.orgUnit ? 'unit' : 'no-unit'
 }
 
-/** The caller to build reach conditions with, from the stand-ins of `reachCallerValues`. */
-export function reachCallerOf(p: ReturnType<typeof reachCallerValues>): ReachCaller {
-  return { subject: p.callerSubject, orgUnit: p.callerOrgUnit }
+/**
+ * The caller to build reach conditions with, from the stand-ins of `reachCallerValues`. A caller
+ * without a unit (a shape of its own) stays without one, so that a unit reach reads `false` as it
+ * does for a query built for that caller.
+ */
+export function reachCallerOf(p: ReturnType<typeof reachCallerValues>, caller: ReachCaller): ReachCaller {
+  return { subject: p.callerSubject, orgUnit: caller.orgUnit ? p.callerOrgUnit : null }
 }
 
 /** findCaseInReach's query, for a read that fetches more with the case in the same statement. */
@@ -277,16 +281,14 @@ export async function openCaseChecked(
 ): Promise<OpenedCase & { responder_names: Array<{ subject: string; profile: Profile | null }> }> {
   const { caller, reach, personalReach } = opener
   const shape = `${reach}/${personalReach}/${reachCallerShape(caller)}/${c.customer ? 'customer' : 'no-customer'}/${c.escalation ? 'escalated' : 'open'}`
-  const values = { ...reachCallerValues(caller), callerName: caller.name, callerFamilyName: caller.familyName, callerBusinessName: caller.businessName }
+  const values = { ...reachCallerValues(caller), ...writerValues(caller) }
   const result = await openings.execute(q, shape, { ...values, ...openingValues(c), auditRows }, (p) => {
-    // A caller without a unit (a shape of its own) stays without one: reach conditions then read `false`, as when built per request.
-    const who = { subject: p.callerSubject, orgUnit: caller.orgUnit ? p.callerOrgUnit : null }
-    const staff = { ...caller, subject: p.callerSubject, name: p.callerName, familyName: p.callerFamilyName, businessName: p.callerBusinessName }
+    const who = reachCallerOf(p, caller)
     const wrote = sql`exists (select 1 from ins)`
     const ctes = [
       sql`unit as (${opener.unit(p.unitId, who.orgUnit)})`,
       ...openingCtes(p, c),
-      rememberStaffCtes(staff, wrote),
+      rememberWriterCtes(p, wrote),
       sql`audited as (${insertAuditRowsWhere(p.auditRows, wrote)})`,
       sql`published as (${insertChangesFrom(
         sql`select e.v->>'kind', 'case', ins.id::text, ins.org_unit_id, jsonb_build_object('number', ins.number) || (e.v->'data')
@@ -485,7 +487,7 @@ export async function listCases(
   const result = await caseLists.execute(q, shape, values, (p) => {
     const given = Object.fromEntries(present.map((k) => [k, p[k]])) as CaseFilters
     const page = after ? [p.afterPriority, p.afterOccurredAt, p.afterId] : null
-    return listQuery(q, reach, reachCallerOf(p), given, p.limit, page as CursorValue[] | null)
+    return listQuery(q, reach, reachCallerOf(p, caller), given, p.limit, page as CursorValue[] | null)
   })
   return result.rows
 }

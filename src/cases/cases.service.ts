@@ -198,11 +198,25 @@ async function applyEscalationRule(ctx: ServiceContext, row: CaseRow, policy: Es
     type: 'escalation',
     occurredAt: at,
     actor: SYSTEM_ACTOR,
-    description: `Escalated at once: ${triggering.join(', ')} (一人で対応しない)`,
+    description: escalationDescription(triggering),
     details: { from: fromStatus, to: updated.status, categories: triggering, automatic: true },
     policyVersionId: policy.id,
   })
   return { row: updated, changes: [changeOf('case.escalated', updated, { categories: triggering, policy_version_id: policy.id })] }
+}
+
+/** What the automatic escalation event says: the categories that called for it. */
+function escalationDescription(triggering: readonly string[]): string {
+  return `Escalated at once: ${triggering.join(', ')} (一人で対応しない)`
+}
+
+/**
+ * Who responds to a new case: staff who record a case respond to it (cases:respond), service
+ * accounts and any case another system upserts do not; and those the body names.
+ */
+function respondersOf(ctx: ServiceContext, input: Pick<CreateCase, 'responders'> & { external_ref?: unknown }): string[] {
+  const creatorResponds = input.external_ref === undefined && ctx.can('cases:respond') !== null
+  return [...new Set([...(creatorResponds ? [ctx.caller.subject] : []), ...(input.responders ?? [])])]
 }
 
 async function createCase(ctx: ServiceContext, input: CreateCase | (UpsertCase & { external_ref?: { system: string; ref: string } })): Promise<CaseRow> {
@@ -228,10 +242,7 @@ async function createCase(ctx: ServiceContext, input: CreateCase | (UpsertCase &
     escalation_policy_id: null,
     created_by: caller.subject,
   })
-  // Staff who record a case respond to it (cases:respond); service accounts, and any case
-  // another system upserts, do not.
-  const creatorResponds = input.external_ref === undefined && ctx.can('cases:respond') !== null
-  await addResponders(ctx.db, row.id, [...new Set([...(creatorResponds ? [caller.subject] : []), ...(input.responders ?? [])])], caller.subject)
+  await addResponders(ctx.db, row.id, respondersOf(ctx, input), caller.subject)
   if (input.customer) await setCustomer(ctx.db, row.id, input.customer)
 
   const escalated = await applyEscalationRule(ctx, row, escalation, new Date())
@@ -264,8 +275,7 @@ async function createCaseInOneStatement(ctx: ServiceContext, statement: OneState
   const { caller } = ctx
   const unit = unitForNewRecordInStatement(ctx, input.org_unit_id, { pointer: 'body/org_unit_id', doing: 'doing.create_cases' })
   const { escalation } = await casePolicies(ctx)
-  const creatorResponds = input.external_ref === undefined && ctx.can('cases:respond') !== null
-  const responders = [...new Set([...(creatorResponds ? [caller.subject] : []), ...(input.responders ?? [])])]
+  const responders = respondersOf(ctx, input)
   const { because_of: triggering } = escalationFor(escalation, input)
   const escalated = triggering.length > 0
   const id = newId()
@@ -299,7 +309,7 @@ async function createCaseInOneStatement(ctx: ServiceContext, statement: OneState
       ? {
           id: newId(),
           occurredAt: new Date(),
-          description: `Escalated at once: ${triggering.join(', ')} (一人で対応しない)`,
+          description: escalationDescription(triggering),
           details: { from: 'open', to: 'escalated', categories: triggering, automatic: true },
           policyVersionId: escalation.id,
         }

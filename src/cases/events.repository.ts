@@ -7,7 +7,7 @@ import { CompiledQueries } from '../kernel/compiled-queries.ts'
 import { insertAuditRowsWhere } from '../kernel/audit.ts'
 import { insertChangesFrom } from '../kernel/outbox.ts'
 import { newId } from '../kernel/ids.ts'
-import { type Profile, rememberStaffCtes, staffProfileOf } from '../staff/staff.repository.ts'
+import { type Profile, rememberWriterCtes, staffProfileOf, writerValues } from '../staff/staff.repository.ts'
 import { caseInReach, caseInReachQuery, reachCallerOf, reachCallerShape, reachCallerValues } from './cases.repository.ts'
 import type { EventType } from './event-types.ts'
 import type { CaseEventsTable } from './events.tables.ts'
@@ -79,7 +79,7 @@ const appends = new CompiledQueries('event append')
 export async function findCaseWithTimeline(q: Queryable, id: string, reach: Reach, caller: Caller, personalReach: Reach | null) {
   const shape = `${reach}/${personalReach}/${reachCallerShape(caller)}`
   const result = await timelines.execute(q, shape, { id, ...reachCallerValues(caller) }, (p) =>
-    caseInReachQuery(q, p.id, reach, reachCallerOf(p), { personalReach }).select((eb) =>
+    caseInReachQuery(q, p.id, reach, reachCallerOf(p, caller), { personalReach }).select((eb) =>
       jsonArrayFrom(
         eb
           .selectFrom('case_events')
@@ -136,9 +136,7 @@ export async function appendEventChecked(
   const shape = `${reach}/${personalReach}/${manageReach}/${reachCallerShape(caller)}/${correction}`
   const values = {
     ...reachCallerValues(caller),
-    callerName: caller.name,
-    callerFamilyName: caller.familyName,
-    callerBusinessName: caller.businessName,
+    ...writerValues(caller),
     id: event.id,
     caseId: event.caseId,
     type: event.type,
@@ -152,7 +150,7 @@ export async function appendEventChecked(
     auditRows,
   }
   const result = await appends.execute(q, shape, values, (p) => {
-    const who = reachCallerOf(p)
+    const who = reachCallerOf(p, caller)
     const never = sql<SqlBool>`false`
     const found = q
       .selectFrom('cases')
@@ -187,7 +185,6 @@ export async function appendEventChecked(
       .where(caseInReach(q, reach, who))
       .forUpdate('cases')
     const wrote = sql`exists (select 1 from ins)`
-    const staff = { ...caller, subject: p.callerSubject, name: p.callerName, familyName: p.callerFamilyName, businessName: p.callerBusinessName }
     return sql<CheckedAppend>`
     with c as (${found}),
     ins as (
@@ -200,7 +197,7 @@ export async function appendEventChecked(
          and (${p.type} <> 'fault_acknowledged' or (c.manageable and c.fact_checked))
          and c.correction_found
       returning case_id, seq, recorded_at),
-    ${rememberStaffCtes(staff, wrote)},
+    ${rememberWriterCtes(p, wrote)},
     audited as (${insertAuditRowsWhere(p.auditRows, wrote)}),
     published as (${insertChangesFrom(
       sql`select 'event.appended', 'case', ins.case_id::text, c.org_unit_id,

@@ -31,26 +31,33 @@ export async function appendAuditEntries(q: Queryable, entries: readonly AuditEn
   await q.insertInto('audit_events').values(entries.map(auditRow)).execute()
 }
 
-/**
- * The row, with text PostgreSQL cannot store (NUL, lone surrogates) written escaped: a request
- * refused for such bytes is audited like any other refusal, never lost with the insert.
- */
-export function auditRow(e: AuditEntryInput) {
-  const text = (value: string | null) => (value === null ? null : storableText(value))
+// Text PostgreSQL cannot store (NUL, lone surrogates), written escaped wherever it is in an entry:
+// a request refused for such bytes is audited like any other refusal, never lost with the insert.
+const storable = (_key: string, value: unknown) => (typeof value === 'string' ? storableText(value) : value)
+
+/** An entry as the columns of its row, details as an object. */
+function auditColumns(e: AuditEntryInput) {
   return {
-    subject: text(e.subject),
-    roles: e.roles.map(storableText),
-    org_unit: text(e.orgUnit),
-    action: storableText(e.action),
-    route: storableText(e.route),
-    resource_type: text(e.resourceType),
-    resource_id: text(e.resourceId),
+    subject: e.subject,
+    roles: e.roles,
+    org_unit: e.orgUnit,
+    action: e.action,
+    route: e.route,
+    resource_type: e.resourceType,
+    resource_id: e.resourceId,
     outcome: e.outcome,
     status: e.status,
-    request_id: storableText(e.requestId),
-    client_address: text(e.clientAddress),
-    details: JSON.stringify(e.details ?? {}, (_key, value: unknown) => (typeof value === 'string' ? storableText(value) : value)),
+    request_id: e.requestId,
+    client_address: e.clientAddress,
+    details: e.details ?? {},
   }
+}
+
+/** The row as Kysely inserts it: every text storable, details as JSON text. */
+export function auditRow(e: AuditEntryInput) {
+  const { roles, details, ...columns } = auditColumns(e)
+  const texts = Object.fromEntries(Object.entries(columns).map(([name, value]) => [name, storable(name, value)])) as typeof columns
+  return { ...texts, roles: roles.map(storableText), details: JSON.stringify(details, storable) }
 }
 
 /**
@@ -69,21 +76,7 @@ export function insertAuditRowsWhere(rows: string, condition: RawBuilder<unknown
 
 /** Entries as the JSON array `insertAuditRowsWhere` reads, every text (details' too) storable. */
 export function auditRowsJson(entries: readonly AuditEntryInput[]): string {
-  const rows = entries.map((e) => ({
-    subject: e.subject,
-    roles: e.roles,
-    org_unit: e.orgUnit,
-    action: e.action,
-    route: e.route,
-    resource_type: e.resourceType,
-    resource_id: e.resourceId,
-    outcome: e.outcome,
-    status: e.status,
-    request_id: e.requestId,
-    client_address: e.clientAddress,
-    details: e.details ?? {},
-  }))
-  return JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? storableText(value) : value))
+  return JSON.stringify(entries.map(auditColumns), storable)
 }
 
 // Reads' entries, however many a group commit holds, in a statement of one text (audit-batch.ts).

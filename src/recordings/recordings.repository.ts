@@ -9,14 +9,14 @@ import {
   sql,
   type Updateable,
 } from 'kysely'
-import { casesRespondedBy, reachCallerShape, reachCallerValues } from '../cases/cases.repository.ts'
+import { casesRespondedBy, reachCallerOf, reachCallerShape, reachCallerValues } from '../cases/cases.repository.ts'
 import type { Reach } from '../kernel/access.ts'
 import { insertAuditRowsWhere } from '../kernel/audit.ts'
 import type { Caller } from '../kernel/auth.ts'
 import { CompiledQueries } from '../kernel/compiled-queries.ts'
 import type { Database } from '../kernel/db.ts'
 import { type DomainChange, insertChangesFrom } from '../kernel/outbox.ts'
-import { type Profile, rememberStaffCtes, staffProfileOf } from '../staff/staff.repository.ts'
+import { type Profile, rememberWriterCtes, staffProfileOf, writerValues } from '../staff/staff.repository.ts'
 import type { Queryable } from '../kernel/db.ts'
 import type { CursorValue } from '../kernel/pagination.ts'
 import { unitSubtree } from '../org-units/org-units.repository.ts'
@@ -258,21 +258,17 @@ export async function insertRecordingChecked(
     targetId: target.targetId,
     wantedUnit: target.wantedUnit,
     ...reachCallerValues(caller),
-    callerName: caller.name,
-    callerFamilyName: caller.familyName,
-    callerBusinessName: caller.businessName,
+    ...writerValues(caller),
     recording: JSON.stringify(recording),
     classification: JSON.stringify(classification),
     auditRows: written?.auditRows ?? null,
     changes: written ? JSON.stringify(written.changes) : null,
   }
   const result = await registrations.execute(q, shape, values, (p) => {
-    // A caller without a unit (a shape of its own) stays without one: reach conditions then read `false`, as when built per request.
-    const who = { subject: p.callerSubject, orgUnit: caller.orgUnit ? p.callerOrgUnit : null }
-    const staff = { ...caller, subject: p.callerSubject, name: p.callerName, familyName: p.callerFamilyName, businessName: p.callerBusinessName }
+    const who = reachCallerOf(p, caller)
     const wrote = sql`exists (select 1 from ins)`
     const rest = written
-      ? sql`, ${rememberStaffCtes(staff, wrote)},
+      ? sql`, ${rememberWriterCtes(p, wrote)},
     audited as (${insertAuditRowsWhere(p.auditRows!, wrote)}),
     published as (${insertChangesFrom(
       sql`select e.v->>'kind', e.v->>'resourceType', e.v->>'resourceId', ins.org_unit_id, coalesce(e.v->'data', '{}')

@@ -24,6 +24,9 @@ export type StaffRef = Static<typeof StaffRefSchema>
 export const SYSTEM_ACTOR = 'system'
 type NameMode = PolicyBodies['name_display']['mode']
 
+/** Who a staff profile is about, and the names their token gives. */
+type StaffNames = Pick<Caller, 'subject' | 'name' | 'familyName' | 'businessName'>
+
 export interface Profile {
   full_name: string | null
   family_name: string | null
@@ -54,7 +57,7 @@ export function staffRef(subject: string, profile: Profile | null | undefined, m
  * Keeps the caller's names as their token states them. One statement, and no row lock when
  * nothing changed: every request of one person would otherwise queue on their profile row.
  */
-export async function rememberStaff(q: Queryable, caller: Caller): Promise<void> {
+export async function rememberStaff(q: Queryable, caller: StaffNames): Promise<void> {
   const names = sql`(${caller.name}::text, ${caller.familyName}::text, ${caller.businessName}::text)`
   await sql`
     with changed as (
@@ -68,11 +71,21 @@ export async function rememberStaff(q: Queryable, caller: Caller): Promise<void>
     on conflict (subject) do nothing`.execute(q)
 }
 
+/** A writer's subject and names as values of a statement compiled once (compiled-queries.ts). */
+export function writerValues(caller: Caller) {
+  return { writerSubject: caller.subject, writerName: caller.name, writerFamilyName: caller.familyName, writerBusinessName: caller.businessName }
+}
+
+/** rememberStaffCtes for a statement compiled once: the writer from the stand-ins of `writerValues`. */
+export function rememberWriterCtes(p: ReturnType<typeof writerValues>, condition: RawBuilder<unknown>): RawBuilder<unknown> {
+  return rememberStaffCtes({ subject: p.writerSubject, name: p.writerName, familyName: p.writerFamilyName, businessName: p.writerBusinessName }, condition)
+}
+
 /**
  * `rememberStaff` as two CTEs (`staff_changed`, `staff_added`) for a write done in one statement,
  * applied only where `condition` holds: put them in the statement's WITH list.
  */
-export function rememberStaffCtes(caller: Caller, condition: RawBuilder<unknown>): RawBuilder<unknown> {
+function rememberStaffCtes(caller: StaffNames, condition: RawBuilder<unknown>): RawBuilder<unknown> {
   const names = sql`(${caller.name}::text, ${caller.familyName}::text, ${caller.businessName}::text)`
   return sql`
     staff_changed as (
