@@ -54,18 +54,6 @@ export function unitSubtree(q: Queryable, unitId: string) {
     .where('org_units.path', 'like', sql<string>`(select u.path from org_units u where u.id = ${unitId}) || '%'`)
 }
 
-/** Whether `unitId` is `ancestorId` or lies below it. */
-export async function isWithinUnit(q: Queryable, unitId: string, ancestorId: string): Promise<boolean> {
-  const row = await q
-    .selectFrom('org_units as u')
-    .innerJoin('org_units as a', (join) => join.on('a.id', '=', ancestorId))
-    .select('u.id')
-    .where('u.id', '=', unitId)
-    .where(sql<boolean>`u.path like a.path || '%'`)
-    .executeTakeFirst()
-  return row !== undefined
-}
-
 /**
  * The unit `unitId` (no row when it does not exist) with whether a caller of unit `callerUnit`
  * creates records in it with `reach` (own: that unit only; unit: it and below; all: any), as a

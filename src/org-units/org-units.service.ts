@@ -1,6 +1,6 @@
 import type { ServiceContext } from '../kernel/context.ts'
 import { conflictOnUnique, forbidden, unprocessable } from '../kernel/errors.ts'
-import { createOrgUnit, findOrgUnit, isWithinUnit, listOrgUnits, unitWithCreationReach } from './org-units.repository.ts'
+import { createOrgUnit, findOrgUnit, listOrgUnits, unitWithCreationReach } from './org-units.repository.ts'
 import type { CreateOrgUnit, OrgUnit } from './org-units.schemas.ts'
 import type { Message } from '../kernel/messages/index.ts'
 
@@ -40,19 +40,13 @@ export async function requireOrgUnit(ctx: ServiceContext, unitId: string, pointe
  * the caller's own; it must exist and lie within the caller's reach for creating: own = the
  * caller's unit only, unit = it and the units below it, all = any.
  */
-export async function unitForNewRecord(
-  ctx: ServiceContext,
-  wanted: string | undefined,
-  { pointer, doing }: { pointer: string; doing: Message },
-): Promise<string> {
-  const { caller, reach } = ctx
-  const unitId = unitAsked(ctx, wanted, pointer)
-  await requireOrgUnit(ctx, unitId, pointer)
-  const allowed =
-    reach === 'all' || (caller.orgUnit !== null && (reach === 'own' ? unitId === caller.orgUnit : await isWithinUnit(ctx.db, unitId, caller.orgUnit)))
-  const refused = unitRefusal(ctx, { exists: true, allowed }, { pointer, doing })
+export async function unitForNewRecord(ctx: ServiceContext, wanted: string | undefined, what: { pointer: string; doing: Message }): Promise<string> {
+  // The same rule, in the same query, as a write done in one statement decides it with.
+  const unit = unitForNewRecordInStatement(ctx, wanted, what)
+  const found = await unit.query().executeTakeFirst()
+  const refused = unit.refusal({ exists: found !== undefined, allowed: found?.allowed === true })
   if (refused) throw refused
-  return unitId
+  return unit.unitId
 }
 
 function unitAsked({ caller }: ServiceContext, wanted: string | undefined, pointer: string): string {
