@@ -249,23 +249,24 @@ export async function linkPendingEntries(db: Db, batchSize = LINK_BATCH, chunkSi
         const more = chunk.length === perRead && linked < batchSize
         if (more) reading = sent(pendingChunk(trx, takenAfter(chunk[chunk.length - 1]!), Math.min(perRead, batchSize - linked)))
         const ids: number[] = []
-        const prevs: string[] = []
         const hashes: string[] = []
         const first = seq + 1
+        const before = prevHash
         for (const row of chunk) {
           if (slice.due()) await slice.pause()
           seq += 1
           const hash = entryHash(prevHash, row, seq)
           ids.push(row.id)
-          prevs.push(prevHash)
           hashes.push(hash)
           prevHash = hash
         }
+        // Each link's previous hash is the hash of the link before it (the chunk's first, the hash
+        // before the chunk): filled in by the database rather than sent a second time.
         sent(
           sql`
             insert into audit_chain (seq, entry_id, prev_hash, hash)
-            select ${first}::bigint + v.n - 1, v.entry_id, v.prev_hash, v.hash
-              from unnest(${ids}::bigint[], ${prevs}::text[], ${hashes}::text[]) with ordinality as v(entry_id, prev_hash, hash, n)`.execute(trx),
+            select ${first}::bigint + v.n - 1, v.entry_id, coalesce(lag(v.hash) over (order by v.n), ${before}::text), v.hash
+              from unnest(${ids}::bigint[], ${hashes}::text[]) with ordinality as v(entry_id, hash, n)`.execute(trx),
         )
         if (!more) break
       }
